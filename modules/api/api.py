@@ -1,0 +1,101 @@
+"""The ``/sdapi/v1`` routes (A1111's ``modules.api.api.Api``).
+
+Handlers are thin: they read the live objects on ``modules.shared`` and
+translate them into A1111's answers.  Bad input gets a 4xx naming what was
+wrong and changes nothing.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from fastapi import APIRouter, Body, FastAPI
+from fastapi.responses import JSONResponse
+
+from modules import shared
+from modules.api import models
+from modules.core.options.store import OptionFrozenError, OptionValueError
+
+
+def _error(status: int, detail: str, key: str | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"detail": detail}
+    if key is not None:
+        body["key"] = key
+    return JSONResponse(status_code=status, content=body)
+
+
+class Api:
+    """Registers the API routes on ``app`` (A1111's constructor signature: ``Api(app, queue_lock)``)."""
+
+    def __init__(self, app: FastAPI, queue_lock: Any = None) -> None:
+        self.app = app
+        self.queue_lock = queue_lock
+        self.router = APIRouter()
+        self.add_api_route("/sdapi/v1/options", self.get_config, methods=["GET"], response_model=models.OptionsModel)
+        self.add_api_route("/sdapi/v1/options", self.set_config, methods=["POST"])
+        self.add_api_route("/sdapi/v1/cmd-flags", self.get_cmd_flags, methods=["GET"], response_model=models.FlagsModel)
+        self.add_api_route("/sdapi/v1/sd-models", self.get_sd_models, methods=["GET"], response_model=list[models.SDModelItem])
+        self.add_api_route("/sdapi/v1/sd-vae", self.get_sd_vaes, methods=["GET"], response_model=list[models.SDVaeItem])
+        self.add_api_route("/sdapi/v1/upscalers", self.get_upscalers, methods=["GET"], response_model=list[models.UpscalerItem])
+        self.add_api_route("/sdapi/v1/latent-upscale-modes", self.get_latent_upscale_modes, methods=["GET"],
+                           response_model=list[models.LatentUpscalerModeItem])
+        self.add_api_route("/sdapi/v1/realesrgan-models", self.get_realesrgan_models, methods=["GET"],
+                           response_model=list[models.RealesrganItem])
+        self.add_api_route("/sdapi/v1/face-restorers", self.get_face_restorers, methods=["GET"],
+                           response_model=list[models.FaceRestorerItem])
+        self.add_api_route("/sdapi/v1/refresh-checkpoints", self.refresh_checkpoints, methods=["POST"])
+        self.add_api_route("/sdapi/v1/refresh-vae", self.refresh_vae, methods=["POST"])
+        app.include_router(self.router)
+
+    def add_api_route(self, path: str, endpoint: Callable, **kwargs: Any) -> None:
+        """Add a route (extensions call this too)."""
+        self.router.add_api_route(path, endpoint, **kwargs)
+
+    # --- options ---
+    def get_config(self) -> dict[str, Any]:
+        return shared.opts.as_dict()
+
+    def set_config(self, req: dict[str, Any] = Body(...)) -> Any:
+        checkpoint = req.get("sd_model_checkpoint")
+        if checkpoint is not None and shared.checkpoints.get_closest_match(checkpoint) is None:
+            return _error(422, f"checkpoint {checkpoint!r} not found", "sd_model_checkpoint")
+        try:
+            shared.opts.set_many(req, is_api=True)
+        except OptionValueError as e:
+            return _error(422, str(e), e.key)
+        except OptionFrozenError as e:
+            return _error(403, str(e), e.key)
+        shared.opts.save()
+        return None
+
+    def get_cmd_flags(self) -> dict[str, Any]:
+        return vars(shared.cmd_opts)
+
+    # --- listings ---
+    def get_sd_models(self) -> list[dict]:
+        return shared.checkpoints.as_api_list()
+
+    def get_sd_vaes(self) -> list[dict]:
+        return shared.vae_files.as_api_list()
+
+    def get_upscalers(self) -> list[dict]:
+        return shared.upscalers.as_api_list()
+
+    def get_latent_upscale_modes(self) -> list[dict]:
+        from modules.postprocess.upscaler_registry import LATENT_UPSCALE_MODES
+
+        return [{"name": name} for name in LATENT_UPSCALE_MODES]
+
+    def get_realesrgan_models(self) -> list[dict]:
+        from modules.postprocess.model_upscalers import realesrgan_models_api_list
+
+        return realesrgan_models_api_list()
+
+    def get_face_restorers(self) -> list[dict]:
+        return shared.face_restorers.as_api_list()
+
+    # --- refresh ---
+    def refresh_checkpoints(self) -> None:
+        shared.checkpoints.refresh()
+
+    def refresh_vae(self) -> None:
+        shared.vae_files.refresh()

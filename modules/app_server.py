@@ -1,0 +1,108 @@
+"""Builds the HTTP application (UI and/or API) from the flags and serves it with uvicorn.
+
+``--nowebui`` serves the API alone (default port 7861); otherwise the gradio UI
+is mounted at ``/`` (default port 7860) and the API beside it with ``--api``.
+There is no permissive CORS: only ``--cors-allow-origins`` / ``-regex``.
+"""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+
+from modules.core.cmd_args import DEFAULT_PORT_API_ONLY, DEFAULT_PORT_UI
+
+
+class ShareUnavailable(RuntimeError):
+    """A public share link was asked for but cannot be created (no internet)."""
+
+
+def server_host(cmd_opts: argparse.Namespace) -> str:
+    """``--server-name`` wins, then ``--listen`` (0.0.0.0), else loopback only."""
+    if cmd_opts.server_name:
+        return cmd_opts.server_name
+    return "0.0.0.0" if cmd_opts.listen else "127.0.0.1"
+
+
+def server_port(cmd_opts: argparse.Namespace) -> int:
+    if cmd_opts.port:
+        return int(cmd_opts.port)
+    return DEFAULT_PORT_API_ONLY if cmd_opts.nowebui else DEFAULT_PORT_UI
+
+
+def add_cors(app: FastAPI, cmd_opts: argparse.Namespace) -> None:
+    """CORS only for the origins the flags name (A1111's setup_middleware)."""
+    origins = [o.strip() for o in (cmd_opts.cors_allow_origins or "").split(",") if o.strip()]
+    regex = cmd_opts.cors_allow_origins_regex
+    if origins or regex:
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_origin_regex=regex,
+                           allow_methods=["*"], allow_credentials=True, allow_headers=["*"])
+
+
+def create_app(cmd_opts: argparse.Namespace, with_ui: bool) -> FastAPI:
+    """The FastAPI app with A1111's middleware, the API routes (``--api`` or ``--nowebui``) and the UI."""
+    app = FastAPI(title="Stable Diffusion web UI", docs_url="/docs", redoc_url="/redoc")
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    add_cors(app, cmd_opts)
+    if cmd_opts.api or cmd_opts.nowebui:
+        from modules.api.api import Api
+
+        Api(app)
+    if with_ui:
+        import gradio as gr
+
+        from modules import shared
+        from modules.ui.frame import create_ui
+
+        shared.demo = create_ui()
+        auth = _gradio_auth(cmd_opts)
+        app = gr.mount_gradio_app(app, shared.demo, path=cmd_opts.subpath or "/", auth=auth or None)
+    return app
+
+
+def _gradio_auth(cmd_opts: argparse.Namespace) -> list[tuple[str, str]]:
+    """``--gradio-auth u:p,u2:p2`` and ``--gradio-auth-path`` lines, split on the first colon."""
+    entries: list[str] = []
+    if cmd_opts.gradio_auth:
+        entries += cmd_opts.gradio_auth.strip('"').replace("\n", "").split(",")
+    if cmd_opts.gradio_auth_path:
+        with open(cmd_opts.gradio_auth_path, "r", encoding="utf8") as f:
+            for line in f:
+                entries += [x for x in line.strip().split(",") if x.strip()]
+    return [tuple(e.strip().split(":", 1)) for e in entries if ":" in e]  # type: ignore[misc]
+
+
+def check_share_flags(cmd_opts: argparse.Namespace) -> None:
+    """``--share`` and ``--ngrok`` need the internet; fail with a clear message when it is not there."""
+    if cmd_opts.ngrok:
+        try:
+            import pyngrok  # noqa: F401
+        except ImportError as e:
+            raise ShareUnavailable("--ngrok needs the pyngrok package (pip install pyngrok) and internet access") from e
+    if cmd_opts.share:
+        raise ShareUnavailable(
+            "--share needs internet access to gradio's share servers, and this installation serves locally only; "
+            "start without --share (use --listen to serve your network)"
+        )
+
+
+def serve(app: Any, cmd_opts: argparse.Namespace, on_ready: Any = None) -> None:
+    """Run uvicorn until the process is stopped."""
+    import uvicorn
+
+    config = uvicorn.Config(app, host=server_host(cmd_opts), port=server_port(cmd_opts),
+                            timeout_keep_alive=cmd_opts.timeout_keep_alive, log_level="warning",
+                            ssl_keyfile=cmd_opts.tls_keyfile, ssl_certfile=cmd_opts.tls_certfile)
+    server = uvicorn.Server(config)
+    if on_ready is not None:
+        original_startup = server.startup
+
+        async def startup(sockets: Any = None) -> None:
+            await original_startup(sockets=sockets)
+            on_ready()
+
+        server.startup = startup  # type: ignore[method-assign]
+    server.run()

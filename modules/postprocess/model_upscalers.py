@@ -1,0 +1,150 @@
+"""The model-based upscaler families that ship with A1111: ESRGAN, Real-ESRGAN and DAT.
+
+This module only lists them (A1111's names, the files found in their folders).
+Running a model goes through spandrel and comes with the postprocessing layer;
+until then :meth:`load_model` says so clearly.  Nothing is downloaded: an entry
+whose file is not on disk names the file and the folder to put it in.
+"""
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from PIL import Image
+
+from modules.postprocess.upscaler import Upscaler, UpscalerData, UpscalerUnavailable
+
+MODEL_EXTENSIONS = [".pt", ".pth", ".safetensors"]
+
+# A1111's built-in entries: (name, download URL, scale).  The URL is only shown
+# (A1111 reports it as model_path) and used to name the file the user must provide.
+ESRGAN_BUILTIN = [("ESRGAN_4x", "https://github.com/cszn/KAIR/releases/download/v1.0/ESRGAN.pth", 4)]
+REALESRGAN_BUILTIN = [
+    ("R-ESRGAN General 4xV3", "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.2.5.0/realesr-general-x4v3.pth", 4),
+    ("R-ESRGAN General WDN 4xV3", "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.2.5.0/realesr-general-wdn-x4v3.pth", 4),
+    ("R-ESRGAN AnimeVideo", "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.2.5.0/realesr-animevideov3.pth", 4),
+    ("R-ESRGAN 4x+", "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.1.0/RealESRGAN_x4plus.pth", 4),
+    ("R-ESRGAN 4x+ Anime6B", "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.2.2.4/RealESRGAN_x4plus_anime_6B.pth", 4),
+    ("R-ESRGAN 2x+", "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.2.1/RealESRGAN_x2plus.pth", 2),
+]
+DAT_BUILTIN = [
+    ("DAT x2", "https://github.com/n0kovo/dat_upscaler_models/raw/main/DAT/DAT_x2.pth", 2),
+    ("DAT x3", "https://github.com/n0kovo/dat_upscaler_models/raw/main/DAT/DAT_x3.pth", 3),
+    ("DAT x4", "https://github.com/n0kovo/dat_upscaler_models/raw/main/DAT/DAT_x4.pth", 4),
+]
+
+
+def scale_from_name(name: str, default: float = 4) -> float:
+    """``4x-UltraSharp`` -> 4, ``RealESRGAN_x2plus`` -> 2: the digit beside an ``x``, else ``default``."""
+    match = re.search(r"(?:^|[^a-z0-9])(\d)x|x(\d)(?:[^0-9]|$)", name.lower())
+    if match:
+        return float(match.group(1) or match.group(2))
+    return default
+
+
+def local_file_for_url(folder: str | None, url: str) -> str | None:
+    """The file in ``folder`` whose name is the URL's file name, when present (A1111 uses a local copy)."""
+    if not folder:
+        return None
+    candidate = os.path.join(folder, os.path.basename(url))
+    return candidate if os.path.isfile(candidate) else None
+
+
+class _ModelFamily(Upscaler):
+    """A family listing its built-in entries and the files in its folder."""
+
+    builtin: list[tuple[str, str, float]] = []
+    enabled_setting: str | None = None
+
+    def __init__(self, dirname: str | None = None) -> None:
+        self.user_path = dirname
+        super().__init__(False)
+        self.scalers = self._list_scalers()
+
+    def _enabled_builtin(self) -> list[tuple[str, str, float]]:
+        if self.enabled_setting is None:
+            return list(self.builtin)
+        enabled = self._opt(self.enabled_setting, None)
+        if enabled is None:
+            return list(self.builtin)
+        return [entry for entry in self.builtin if entry[0] in enabled]
+
+    def _list_scalers(self) -> list[UpscalerData]:
+        scalers: list[UpscalerData] = []
+        builtin_files: set[str] = set()
+        for name, url, scale in self._enabled_builtin():
+            local = local_file_for_url(self.model_path, url) or local_file_for_url(self.user_path, url)
+            if local:
+                builtin_files.add(os.path.abspath(local))
+            data = UpscalerData(name, local or url, self, scale)
+            scalers.append(data)
+        for path in self.find_models(ext_filter=MODEL_EXTENSIONS):
+            if os.path.abspath(path) in builtin_files:
+                continue
+            stem = os.path.splitext(os.path.basename(path))[0]
+            scalers.append(UpscalerData(stem, path, self, scale_from_name(stem)))
+        return scalers
+
+    def load_model(self, path: str) -> Any:
+        if path.startswith(("http://", "https://")):
+            folder = self.user_path or self.model_path
+            raise UpscalerUnavailable(
+                f"{self.name}: model file {os.path.basename(path)} is not on disk and nothing is downloaded; "
+                f"put it in {folder}"
+            )
+        raise UpscalerUnavailable(f"{self.name}: running upscaler models is not available yet ({path})")
+
+    def do_upscale(self, img: Image.Image, selected_model: str | None) -> Image.Image:
+        self.load_model(selected_model or "")
+        return img
+
+
+class UpscalerESRGAN(_ModelFamily):
+    """ESRGAN models from ``models/ESRGAN`` (``--esrgan-models-path``)."""
+
+    name = "ESRGAN"
+    builtin = ESRGAN_BUILTIN
+
+    def _list_scalers(self) -> list[UpscalerData]:
+        self.model_name = "ESRGAN_4x"  # A1111 reports this model_name for every ESRGAN entry
+        scalers = super()._list_scalers()
+        local = [s for s in scalers if s.name != "ESRGAN_4x"]
+        # A1111 offers the downloadable ESRGAN_4x only when the folder has no model of its own.
+        return local or scalers
+
+
+class UpscalerRealESRGAN(_ModelFamily):
+    """Real-ESRGAN models: A1111's six named ones (those enabled in settings) and local files."""
+
+    name = "RealESRGAN"
+    builtin = REALESRGAN_BUILTIN
+    enabled_setting = "realesrgan_enabled_models"
+
+    def _list_scalers(self) -> list[UpscalerData]:
+        # A1111 lists only its named models here; a local file counts when its name matches one.
+        scalers = []
+        for name, url, scale in self._enabled_builtin():
+            local = local_file_for_url(self.model_path, url) or local_file_for_url(self.user_path, url)
+            scalers.append(UpscalerData(name, local or url, self, scale))
+        return scalers
+
+
+class UpscalerDAT(_ModelFamily):
+    """DAT models: local files plus ``DAT x2/x3/x4`` (setting ``dat_enabled_models``)."""
+
+    name = "DAT"
+    builtin = DAT_BUILTIN
+    enabled_setting = "dat_enabled_models"
+
+    def _list_scalers(self) -> list[UpscalerData]:
+        scalers = super()._list_scalers()
+        builtin_names = {name for name, _, _ in DAT_BUILTIN}
+        # A1111 lists local DAT files first, then the named ones
+        return [s for s in scalers if s.name not in builtin_names] + [s for s in scalers if s.name in builtin_names]
+
+
+def realesrgan_models_api_list(enabled_only: bool = False, enabled: list[str] | None = None) -> list[dict]:
+    """``/sdapi/v1/realesrgan-models`` items: every named Real-ESRGAN model (A1111 lists all six)."""
+    return [{"name": name, "path": url, "scale": int(scale)} for name, url, scale in REALESRGAN_BUILTIN
+            if not enabled_only or (enabled is not None and name in enabled)]

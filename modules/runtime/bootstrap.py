@@ -1,0 +1,213 @@
+"""Start-up: builds the live objects in A1111's order and names them on ``modules.shared``.
+
+Order (each step timed, the profile printed at the end, as A1111's start-up timer):
+
+1. load options   - ``config.json`` (``--ui-settings-file``; path flags are read first)
+2. parse flags    - the full flag set plus extensions' ``preload.py`` flags; unknown flags are an error
+3. cleanup models - stray checkpoints moved into ``models/Stable-diffusion``
+4. list models    - checkpoint discovery (``--ckpt``, ``--ckpt-dir``)
+5. face restorers
+6. upscalers
+7. load scripts   - ``scripts/*.py`` of the root and active extensions
+8. list VAE
+9. load model     - skipped with ``--skip-load-model-at-start``, ``--ui-debug-mode`` or no checkpoint
+
+The UI or API is built by the caller (``webui.py``) afterwards.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from modules import shared
+from modules.core.cmd_args import build_parser, parse_flags
+from modules.core.options.catalogue import build_catalogue
+from modules.core.options.store import Options, SettingsRestrictions
+from modules.core.paths import DataPaths, ensure_user_folders, resolve_path_flags
+from modules.core.timer import Timer
+
+STARTUP_STEPS = (
+    "load options", "parse flags", "cleanup models", "list models", "face restorers",
+    "upscalers", "load scripts", "list VAE", "load model",
+)
+
+DIRECTORY_SETTINGS = frozenset({
+    "samples_filename_pattern", "directories_filename_pattern", "outdir_samples", "outdir_txt2img_samples",
+    "outdir_img2img_samples", "outdir_extras_samples", "outdir_grids", "outdir_txt2img_grids",
+    "outdir_img2img_grids", "outdir_save", "outdir_init_images", "temp_dir",
+})
+"""Settings ``--hide-ui-dir-config`` locks (A1111's ``restricted_opts``)."""
+
+
+class NoCheckpointNotice(str):
+    """The message printed when no checkpoint exists (the server still starts)."""
+
+
+@dataclass
+class StartupResult:
+    """What :func:`initialize` built, besides what it stored on ``modules.shared``."""
+
+    timer: Timer
+    steps_run: list[str] = field(default_factory=list)
+    model_load: str = "not attempted"
+    notices: list[str] = field(default_factory=list)
+
+
+ModelLoader = Callable[[Any], Any]
+"""Called with the selected ``CheckpointInfo``; returns the loaded model."""
+
+
+def _preparse(argv: Sequence[str]) -> argparse.Namespace:
+    # Only path flags matter here; the full, strict parse comes after extensions' preload.py.
+    namespace, _unknown = build_parser().parse_known_args(list(argv))
+    return namespace
+
+
+def _load_options(pre: argparse.Namespace) -> tuple[Options, DataPaths]:
+    paths = resolve_path_flags(argparse.Namespace(**vars(pre)))
+    opts = Options(build_catalogue())
+    opts.load(paths.config_file, aside_dir=paths.tmp_dir)
+    return opts, paths
+
+
+def _run_preloads(extensions: list, parser: argparse.ArgumentParser) -> None:
+    """Call ``preload(parser)`` of each active extension's ``preload.py``; errors reported, not fatal."""
+    for ext in extensions:
+        if not ext.enabled:
+            continue
+        path = os.path.join(ext.path, "preload.py")
+        if not os.path.isfile(path):
+            continue
+        try:
+            spec = importlib.util.spec_from_file_location(f"preload_{ext.name}", path)
+            module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+            spec.loader.exec_module(module)  # type: ignore[union-attr]
+            if hasattr(module, "preload"):
+                module.preload(parser)
+        except Exception:
+            print(f"*** Error running preload() for {path}\n{traceback.format_exc()}", file=sys.stderr, flush=True)
+
+
+def initialize(argv: Sequence[str], model_loader: ModelLoader | None = None) -> StartupResult:
+    """Build every live object for ``argv`` (the complete argument list) and store it on ``modules.shared``.
+
+    Raises :class:`modules.core.cmd_args.FlagError` on an unknown or malformed flag.
+    """
+    from modules.core.extensions import list_extensions
+
+    timer = Timer()
+    result = StartupResult(timer)
+    shared.startup_timer = timer
+
+    def done(step: str) -> None:
+        timer.record(step)
+        result.steps_run.append(step)
+
+    # 1. options (the path flags are pre-read so --data-dir / --ui-settings-file are honoured)
+    pre = _preparse(argv)
+    opts, _ = _load_options(pre)
+    shared.opts = opts
+    done("load options")
+
+    # 2. flags: extensions' preload.py may add some, then a strict parse
+    parser = build_parser()
+    pre_paths = resolve_path_flags(argparse.Namespace(**vars(pre)))
+    pre_extensions = list_extensions(pre_paths, opts.data, pre)
+    _run_preloads(pre_extensions, parser)
+    cmd_opts = parse_flags(argv, parser)
+    paths = resolve_path_flags(cmd_opts)
+    opts.restrictions = SettingsRestrictions.from_cmd_opts(cmd_opts, DIRECTORY_SETTINGS)
+    opts.config_filename = paths.config_file
+    shared.parser, shared.cmd_opts, shared.paths = parser, cmd_opts, paths
+    shared.extensions = list_extensions(paths, opts.data, cmd_opts)
+    done("parse flags")
+
+    # 3. stray model files
+    from modules.models.model_files import cleanup_models
+
+    ensure_user_folders(paths)
+    cleanup_models(paths)
+    done("cleanup models")
+
+    # 4. checkpoints
+    from modules.core.cache import DiskCache
+    from modules.models.checkpoints import CheckpointRegistry
+
+    shared.cache = DiskCache(paths.cache_dir)
+    shared.checkpoints = CheckpointRegistry(paths, cmd_opts, opts, shared.cache)
+    shared.checkpoints.refresh()
+    done("list models")
+
+    # 5. face restorers
+    from modules.postprocess.face_restoration import FaceRestorerRegistry
+
+    shared.face_restorers = FaceRestorerRegistry()
+    shared.face_restorers.setup_builtin(cmd_opts.codeformer_models_path, cmd_opts.gfpgan_models_path, cmd_opts.gfpgan_dir)
+    done("face restorers")
+
+    # 6. upscalers
+    from modules.postprocess.upscaler_registry import UpscalerRegistry
+
+    shared.upscalers = UpscalerRegistry(cmd_opts)
+    shared.sd_upscalers = shared.upscalers.refresh()
+    done("upscalers")
+
+    # 7. scripts (an extension's script may define an Upscaler subclass: list upscalers again then)
+    _load_all_scripts()
+    done("load scripts")
+
+    # 8. VAE files
+    from modules.models.vae_files import VaeRegistry
+
+    shared.vae_files = VaeRegistry(paths, cmd_opts)
+    shared.vae_files.refresh()
+    done("list VAE")
+
+    # 9. the model
+    result.model_load = _load_model_step(cmd_opts, model_loader, result)
+    done("load model")
+    return result
+
+
+def _load_all_scripts() -> None:
+    from modules import scripts
+    from modules.postprocess.upscaler import Upscaler
+    from modules.runtime.script_loading import list_script_files, load_scripts
+
+    known_upscalers = set(_upscaler_class_names(Upscaler))
+    loaded = load_scripts(list_script_files(scripts.script_files_dirs()), (scripts.Script,))
+    scripts.scripts_data[:] = loaded.classes
+    shared.scripts = loaded
+    if set(_upscaler_class_names(Upscaler)) - known_upscalers:
+        shared.sd_upscalers = shared.upscalers.refresh()
+
+
+def _upscaler_class_names(cls: type) -> list[str]:
+    names = []
+    for sub in cls.__subclasses__():
+        names.append(f"{sub.__module__}.{sub.__qualname__}")
+        names.extend(_upscaler_class_names(sub))
+    return names
+
+
+def _load_model_step(cmd_opts: argparse.Namespace, model_loader: ModelLoader | None, result: StartupResult) -> str:
+    from modules.models.checkpoints import NoCheckpointsError
+
+    if cmd_opts.skip_load_model_at_start or cmd_opts.ui_debug_mode:
+        return "skipped"
+    try:
+        info = shared.checkpoints.select(shared.opts.sd_model_checkpoint)
+    except NoCheckpointsError as e:
+        notice = NoCheckpointNotice(str(e))
+        result.notices.append(notice)
+        print(notice, flush=True)
+        return "no checkpoint"
+    if model_loader is None:
+        return "no loader"
+    shared.sd_model = model_loader(info)
+    return "loaded"

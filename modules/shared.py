@@ -1,0 +1,73 @@
+"""Names for the live objects of a running web UI (A1111's ``modules.shared``).
+
+Nothing is built here.  :func:`modules.runtime.bootstrap.initialize` creates the
+objects in A1111's start-up order and stores them on this module, so that an
+extension's ``from modules.shared import opts`` (run when its script is loaded,
+after the options exist) sees the live object.  Before the bootstrap ran, each
+name is ``None``.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from modules.core.options.option_info import OptionHTML, OptionInfo, options_section  # noqa: F401  (A1111 names)
+
+if TYPE_CHECKING:
+    import argparse
+
+    from modules.core.options.store import Options
+    from modules.core.paths import DataPaths
+
+cmd_opts: "argparse.Namespace | None" = None
+"""The parsed command-line flags."""
+
+opts: "Options | None" = None
+"""The settings (``config.json``)."""
+
+paths: "DataPaths | None" = None
+"""Every folder the app uses, after ``--data-dir`` and the other path flags."""
+
+parser: Any = None
+"""The flag parser, with the flags extensions added in ``preload.py``."""
+
+state: Any = None
+"""Progress of the running job (``modules.shared_state.State``)."""
+
+sd_model: Any = None
+"""The loaded Stable Diffusion model, or ``None``."""
+
+checkpoints: Any = None
+"""The checkpoint registry (``modules.models.checkpoints``)."""
+
+upscalers: Any = None
+"""The upscalers, A1111's ``shared.sd_upscalers`` in order."""
+
+face_restorers: Any = None
+"""The face restorers (``modules.face_restoration``)."""
+
+vae_files: Any = None
+"""The VAE files found on disk, by file name."""
+
+extensions: Any = None
+"""The extensions found in ``extensions/`` and ``extensions-builtin/``."""
+
+scripts: Any = None
+"""The loaded script files and their classes."""
+
+startup_timer: Any = None
+"""The start-up profile (``modules.core.timer.Timer``)."""
+
+demo: Any = None
+"""The gradio Blocks of the UI, when it is built."""
+
+cache: Any = None
+"""The on-disk caches (``modules.core.cache``)."""
+
+sd_upscalers: list = []
+"""A1111's name for the upscaler list (kept in step with ``upscalers``)."""
+
+
+def __getattr__(name: str) -> Any:
+    # A1111 exposed the settings' default_... helpers and many constants here; an
+    # unknown name gets a clear message instead of a bare AttributeError.
+    raise AttributeError(f"modules.shared has no attribute {name!r}")

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Sets up the virtual environment (torch, the requirements, the test-only packages) and runs the whole test suite.
+# Usage: ./run_tests.sh [pytest arguments]
+set -euo pipefail
+cd "$(dirname "$0")"
+
+python_cmd="${python_cmd:-python3}"
+venv_dir="${venv_dir:-venv}"
+TORCH_COMMAND="${TORCH_COMMAND:-pip install torch==2.14.1 torchvision==0.29.1}"
+
+if [[ ! -x "${venv_dir}/bin/python" ]]; then
+    echo "Creating the virtual environment in ${venv_dir}"
+    "${python_cmd}" -m venv "${venv_dir}"
+fi
+PY="${venv_dir}/bin/python"
+
+if ! "${PY}" -c "import torch, torchvision" >/dev/null 2>&1; then
+    echo "Installing torch: ${TORCH_COMMAND}"
+    "${PY}" -m ${TORCH_COMMAND} -q
+fi
+"${PY}" -m pip install -q -r requirements_versions.txt -r requirements-test.txt
+
+export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+exec "${PY}" -m pytest "$@"

@@ -1,0 +1,43 @@
+"""Shared fixtures: every server or bootstrap runs in its own data dir, and ``modules.shared`` is restored after."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture
+def restore_shared():
+    """Put every ``modules.shared`` name back as it was after the test."""
+    from modules import scripts, shared
+
+    names = ["cmd_opts", "opts", "paths", "parser", "state", "sd_model", "checkpoints", "upscalers", "face_restorers",
+             "vae_files", "extensions", "scripts", "startup_timer", "demo", "cache", "sd_upscalers"]
+    saved = {k: getattr(shared, k) for k in names}
+    saved_scripts = list(scripts.scripts_data)
+    yield shared
+    for k, v in saved.items():
+        setattr(shared, k, v)
+    scripts.scripts_data[:] = saved_scripts
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    """An empty data dir for one test."""
+    d = tmp_path / "data"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def started(data_dir, restore_shared):
+    """Run the bootstrap in ``data_dir`` with no model load; returns a function taking extra flags."""
+    from modules.runtime.bootstrap import initialize
+
+    def start(*extra: str, model_loader=None):
+        return initialize(["--data-dir", str(data_dir), *extra], model_loader=model_loader)
+
+    return start

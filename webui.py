@@ -1,0 +1,58 @@
+"""Entry point of the web UI: ``initialize()`` in A1111's order, then the UI or the API alone.
+
+Run through ``launch.py`` (``./webui.sh``), or directly: ``python webui.py [flags]``.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Sequence
+
+from modules.core.cmd_args import FlagError, full_argv
+
+
+def main(argv: Sequence[str]) -> int:
+    """Start the server for the complete argument list ``argv``; returns the exit code."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from modules import app_server, shared
+    from modules.runtime.bootstrap import initialize
+
+    try:
+        result = initialize(argv)
+    except FlagError as e:
+        print(f"webui: error: {e}", file=sys.stderr)
+        return 2
+    cmd_opts = shared.cmd_opts
+    try:
+        app_server.check_share_flags(cmd_opts)
+    except app_server.ShareUnavailable as e:
+        print(f"webui: error: {e}", file=sys.stderr)
+        return 2
+
+    timer = result.timer
+    app = app_server.create_app(cmd_opts, with_ui=not cmd_opts.nowebui)
+    timer.record("create app")
+    host, port = app_server.server_host(cmd_opts), app_server.server_port(cmd_opts)
+    what = "API" if cmd_opts.nowebui else "web UI"
+    shown_host = "127.0.0.1" if host == "0.0.0.0" else host
+
+    def ready() -> None:
+        print(f"Running the {what} on: http://{shown_host}:{port}", flush=True)
+        print(f"Startup time: {timer.summary()}.", flush=True)
+
+    app_server.serve(app, cmd_opts, on_ready=ready)
+    return 0
+
+
+def webui() -> None:
+    """A1111's name for starting the UI from ``launch.py``."""
+    sys.exit(main(full_argv()))
+
+
+def api_only() -> None:
+    """A1111's name for starting the API alone."""
+    sys.exit(main(full_argv() + ["--nowebui"]))
+
+
+if __name__ == "__main__":
+    sys.exit(main(full_argv()))
