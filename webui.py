@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from typing import Sequence
 
 from modules.core.cmd_args import FlagError, full_argv
@@ -14,7 +15,7 @@ from modules.core.cmd_args import FlagError, full_argv
 def main(argv: Sequence[str]) -> int:
     """Start the server for the complete argument list ``argv``; returns the exit code."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from modules import app_server, shared
+    from modules import app_server, share_links, shared
     from modules.runtime.bootstrap import initialize
 
     try:
@@ -23,11 +24,6 @@ def main(argv: Sequence[str]) -> int:
         print(f"webui: error: {e}", file=sys.stderr)
         return 2
     cmd_opts = shared.cmd_opts
-    try:
-        app_server.check_share_flags(cmd_opts)
-    except app_server.ShareUnavailable as e:
-        print(f"webui: error: {e}", file=sys.stderr)
-        return 2
 
     timer = result.timer
     app = app_server.create_app(cmd_opts, with_ui=not cmd_opts.nowebui)
@@ -39,6 +35,9 @@ def main(argv: Sequence[str]) -> int:
     def ready() -> None:
         print(f"Running the {what} on: http://{shown_host}:{port}", flush=True)
         print(f"Startup time: {timer.summary()}.", flush=True)
+        if cmd_opts.share or cmd_opts.ngrok:
+            # tunnels need the internet: opened in the background, failures printed, local serving goes on
+            threading.Thread(target=share_links.open_public_links, args=(cmd_opts, host, port), daemon=True).start()
 
     app_server.serve(app, cmd_opts, on_ready=ready)
     return 0

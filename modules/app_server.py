@@ -16,10 +16,6 @@ from fastapi.middleware.gzip import GZipMiddleware
 from modules.core.cmd_args import DEFAULT_PORT_API_ONLY, DEFAULT_PORT_UI
 
 
-class ShareUnavailable(RuntimeError):
-    """A public share link was asked for but cannot be created (no internet)."""
-
-
 def server_host(cmd_opts: argparse.Namespace) -> str:
     """``--server-name`` wins, then ``--listen`` (0.0.0.0), else loopback only."""
     if cmd_opts.server_name:
@@ -73,20 +69,6 @@ def _gradio_auth(cmd_opts: argparse.Namespace) -> list[tuple[str, str]]:
             for line in f:
                 entries += [x for x in line.strip().split(",") if x.strip()]
     return [tuple(e.strip().split(":", 1)) for e in entries if ":" in e]  # type: ignore[misc]
-
-
-def check_share_flags(cmd_opts: argparse.Namespace) -> None:
-    """``--share`` and ``--ngrok`` need the internet; fail with a clear message when it is not there."""
-    if cmd_opts.ngrok:
-        try:
-            import pyngrok  # noqa: F401
-        except ImportError as e:
-            raise ShareUnavailable("--ngrok needs the pyngrok package (pip install pyngrok) and internet access") from e
-    if cmd_opts.share:
-        raise ShareUnavailable(
-            "--share needs internet access to gradio's share servers, and this installation serves locally only; "
-            "start without --share (use --listen to serve your network)"
-        )
 
 
 def serve(app: Any, cmd_opts: argparse.Namespace, on_ready: Any = None) -> None:

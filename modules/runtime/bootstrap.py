@@ -138,7 +138,7 @@ def initialize(argv: Sequence[str], model_loader: ModelLoader | None = None) -> 
     from modules.core.cache import DiskCache
     from modules.models.checkpoints import CheckpointRegistry
 
-    shared.cache = DiskCache(paths.cache_dir)
+    shared.cache = DiskCache.for_paths(paths)
     shared.checkpoints = CheckpointRegistry(paths, cmd_opts, opts, shared.cache)
     shared.checkpoints.refresh()
     done("list models")
