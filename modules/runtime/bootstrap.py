@@ -26,7 +26,7 @@ from typing import Any, Callable, Sequence
 
 from modules import shared
 from modules.core.cmd_args import build_parser, parse_flags
-from modules.core.options.catalogue import build_catalogue
+from modules.core.options.catalogue import RESTRICTED_OPTS, build_catalogue
 from modules.core.options.store import Options, SettingsRestrictions
 from modules.core.paths import DataPaths, ensure_user_folders, resolve_path_flags
 from modules.core.timer import Timer
@@ -35,14 +35,6 @@ STARTUP_STEPS = (
     "load options", "parse flags", "cleanup models", "list models", "face restorers",
     "upscalers", "load scripts", "list VAE", "load model",
 )
-
-DIRECTORY_SETTINGS = frozenset({
-    "samples_filename_pattern", "directories_filename_pattern", "outdir_samples", "outdir_txt2img_samples",
-    "outdir_img2img_samples", "outdir_extras_samples", "outdir_grids", "outdir_txt2img_grids",
-    "outdir_img2img_grids", "outdir_save", "outdir_init_images", "temp_dir",
-})
-"""Settings ``--hide-ui-dir-config`` locks (A1111's ``restricted_opts``)."""
-
 
 class NoCheckpointNotice(str):
     """The message printed when no checkpoint exists (the server still starts)."""
@@ -70,7 +62,7 @@ def _preparse(argv: Sequence[str]) -> argparse.Namespace:
 
 def _load_options(pre: argparse.Namespace) -> tuple[Options, DataPaths]:
     paths = resolve_path_flags(argparse.Namespace(**vars(pre)))
-    opts = Options(build_catalogue())
+    opts = Options(build_catalogue(pre))
     opts.load(paths.config_file, aside_dir=paths.tmp_dir)
     return opts, paths
 
@@ -121,7 +113,7 @@ def initialize(argv: Sequence[str], model_loader: ModelLoader | None = None) -> 
     _run_preloads(pre_extensions, parser)
     cmd_opts = parse_flags(argv, parser)
     paths = resolve_path_flags(cmd_opts)
-    opts.restrictions = SettingsRestrictions.from_cmd_opts(cmd_opts, DIRECTORY_SETTINGS)
+    opts.restrictions = SettingsRestrictions.from_cmd_opts(cmd_opts, RESTRICTED_OPTS)
     opts.config_filename = paths.config_file
     shared.parser, shared.cmd_opts, shared.paths = parser, cmd_opts, paths
     shared.extensions = list_extensions(paths, opts.data, cmd_opts)
