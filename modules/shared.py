@@ -24,6 +24,9 @@ cmd_opts: "argparse.Namespace | None" = None
 opts: "Options | None" = None
 """The settings (``config.json``)."""
 
+ui_config: Any = None
+"""The UI components' saved defaults (``ui-config.json``, ``modules.core.ui_config.UiConfig``)."""
+
 paths: "DataPaths | None" = None
 """Every folder the app uses, after ``--data-dir`` and the other path flags."""
 

@@ -3,7 +3,8 @@
 Order (each step timed, the profile printed at the end, as A1111's start-up timer):
 
 1. load options   - ``config.json`` (``--ui-settings-file``; path flags are read first)
-2. parse flags    - the full flag set plus extensions' ``preload.py`` flags; unknown flags are an error
+2. parse flags    - the full flag set plus extensions' ``preload.py`` flags; unknown flags are an error;
+                   ``ui-config.json`` (``--ui-config-file``) is read once its path is known
 3. cleanup models - stray checkpoints moved into ``models/Stable-diffusion``
 4. list models    - checkpoint discovery (``--ckpt``, ``--ckpt-dir``)
 5. face restorers
@@ -115,6 +116,9 @@ def initialize(argv: Sequence[str], model_loader: ModelLoader | None = None) -> 
     paths = resolve_path_flags(cmd_opts)
     opts.restrictions = SettingsRestrictions.from_cmd_opts(cmd_opts, RESTRICTED_OPTS)
     opts.config_filename = paths.config_file
+    from modules.core.ui_config import UiConfig
+
+    shared.ui_config = UiConfig(paths.ui_config_file, paths.tmp_dir).load()
     shared.parser, shared.cmd_opts, shared.paths = parser, cmd_opts, paths
     shared.extensions = list_extensions(paths, opts.data, cmd_opts)
     done("parse flags")

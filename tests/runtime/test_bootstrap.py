@@ -143,3 +143,23 @@ def test_disabled_extension_not_loaded(started, data_dir, restore_shared):
     (data_dir / "config.json").write_text(json.dumps({"disabled_extensions": ["off-ext"]}))
     started()
     assert restore_shared.scripts.errors == []
+
+
+def test_ui_config_read_and_corrupt_one_moved_aside(started, data_dir, restore_shared, tmp_path):
+    (data_dir / "ui-config.json").write_text('{"txt2img/Steps/value": 30, "other/x": 1}')
+    started()
+    ui = restore_shared.ui_config
+    assert ui.get("txt2img/Steps/value") == 30
+    assert ui.apply_default("txt2img/Steps/value", 20) == 30
+    assert ui.apply_default("txt2img/CFG Scale/value", 7.0) == 7.0
+    ui.save()
+    import json as _json
+
+    assert _json.loads((data_dir / "ui-config.json").read_text()) == {
+        "txt2img/Steps/value": 30, "other/x": 1, "txt2img/CFG Scale/value": 7.0}
+
+    other = tmp_path / "ui2.json"
+    other.write_text("[broken")
+    started("--ui-config-file", str(other))
+    assert restore_shared.ui_config.data == {}
+    assert (data_dir / "tmp" / "ui2.json").read_text() == "[broken"
