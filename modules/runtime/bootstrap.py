@@ -105,6 +105,9 @@ def initialize(argv: Sequence[str], model_loader: ModelLoader | None = None) -> 
     pre = _preparse(argv)
     opts, _ = _load_options(pre)
     shared.opts = opts
+    from modules.runtime.state import State
+
+    shared.state = State()
     done("load options")
 
     # 2. flags: extensions' preload.py may add some, then a strict parse
