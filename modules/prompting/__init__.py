@@ -1,0 +1,17 @@
+"""The prompt layer: syntax, schedules, chunking, emphasis, styles and textual-inversion files.
+
+Each module has one job; nothing runs at import (the lark grammar is compiled on
+first use, torch is imported inside the functions that need tensors).  Settings
+arrive as arguments; only the A1111-compatibility modules
+(``modules.prompt_parser``, ``modules.styles``) read ``modules.shared``.
+
+- :mod:`.attention`: ``(emphasis)``, ``[de-emphasis]``, ``(text:1.3)``, escapes, ``BREAK``.
+- :mod:`.scheduling`: ``[from:to:when]``, ``[a|b]`` and the per-step prompt texts.
+- :mod:`.composable`: ``AND`` with ``:weight`` suffixes.
+- :mod:`.conditioning`, :mod:`.sd_conditioning`: schedules of encoded conds and picking them per step.
+- :mod:`.cond_cache`: skip re-encoding when nothing that matters changed.
+- :mod:`.comments`: ``#`` comments.
+- :mod:`.chunking`, :mod:`.emphasis`, :mod:`.text_encoding`, :mod:`.token_counter`: 75-token chunks.
+- :mod:`.styles`: ``styles.csv``.
+- :mod:`.textual_inversion`: embedding files and the lookup by token ids.
+"""
