@@ -103,14 +103,20 @@ def install_torch(ctx: LaunchContext) -> bool:
     return True
 
 
-def check_gpu(ctx: LaunchContext) -> None:
-    """Raise :class:`LaunchError` when torch sees no GPU, unless skipped (``--use-ipex`` skips it too, as A1111)."""
+def check_gpu(ctx: LaunchContext) -> bool:
+    """Warn when torch sees no GPU, unless skipped (``--use-ipex`` skips it too, as A1111); True when a GPU works.
+
+    A1111 stops here.  This web UI runs on the CPU as well, so a machine without a
+    usable GPU gets A1111's message as a warning and starts on the CPU.
+    """
     if ctx.args.use_ipex:
         ctx.args.skip_torch_cuda_test = True
     if ctx.args.skip_torch_cuda_test:
-        return
-    if not check_run_python(GPU_TEST_CODE, ctx.runner, ctx.settings.python):
-        raise LaunchError(GPU_ERROR)
+        return True
+    if check_run_python(GPU_TEST_CODE, ctx.runner, ctx.settings.python):
+        return True
+    print(f"Warning: {GPU_ERROR}. Continuing on the CPU, which is much slower.", flush=True)
+    return False
 
 
 def install_optional_packages(ctx: LaunchContext) -> None:

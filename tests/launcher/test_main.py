@@ -84,10 +84,21 @@ def test_bad_flag_value_is_an_error(tmp_path, started, capsys):
 def test_prepare_failure_is_reported_without_traceback(tmp_path, started, capsys):
     from tests.launcher.conftest import FakeRunner
 
+    # torch is missing and TORCH_COMMAND fails: nothing can start
+    runner = FakeRunner(fail=lambda c: "torch" in (c if isinstance(c, str) else " ".join(c)))
+    rc, _env = run_launch(tmp_path, [], runner=runner, start=started, find_spec=lambda name: None)
+    assert rc == 1 and started.calls == []
+    err = capsys.readouterr().err
+    assert "Couldn't install torch" in err and "Traceback" not in err
+
+
+def test_no_gpu_warns_and_starts_on_the_cpu(tmp_path, started, capsys):
+    from tests.launcher.conftest import FakeRunner
+
     runner = FakeRunner(fail=lambda c: isinstance(c, list) and "-c" in c)
     rc, _env = run_launch(tmp_path, [], runner=runner, start=started)
-    assert rc == 1 and started.calls == []
-    assert "Torch is not able to use GPU" in capsys.readouterr().err
+    assert rc == 7 and len(started.calls) == 1
+    assert "Torch is not able to use GPU" in capsys.readouterr().out
 
 
 def test_dump_sysinfo_writes_redacted_file(tmp_path, started, capsys):
