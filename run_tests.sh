@@ -19,6 +19,7 @@ if ! "${PY}" -c "import torch, torchvision" >/dev/null 2>&1; then
     "${PY}" -m ${TORCH_COMMAND} -q
 fi
 "${PY}" -m pip install -q -r requirements_versions.txt -r requirements-test.txt
+"${PY}" -m pip install -q --no-deps -r requirements-test-nodeps.txt
 
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 exec "${PY}" -m pytest "$@"

@@ -1,0 +1,17 @@
+"""The sampling layer: noise schedules, denoiser wrappers, sampler functions, CFG and sampler objects.
+
+Every sampler is a pure function with k-diffusion's contract
+``fn(model, x, sigmas, extra_args=None, callback=None, disable=None, **knobs)``
+(timestep samplers take ``timesteps`` instead of ``sigmas``); eps/v prediction
+lives in :mod:`modules.sampling.denoisers`, classifier-free guidance in
+:mod:`modules.sampling.cfg_denoiser`, and the A1111-style sampler objects that
+the processing layer drives in :mod:`modules.sampling.sampler_kdiffusion` and
+:mod:`modules.sampling.sampler_timesteps` (their shared part and the ``p``
+protocol in :mod:`modules.sampling.sampler_base`).
+
+Importing this package does nothing; the entry points are in
+:mod:`modules.sampling.registry` (``create_sampler``, ``find_sampler_config``,
+``split_sampler_and_scheduler``, ``samplers_api_list``) and
+:mod:`modules.sampling.schedulers` (``schedulers_api_list``); the services a
+sampler uses come in a :class:`modules.sampling.environment.SamplingEnv`.
+"""
