@@ -1,0 +1,103 @@
+"""Which model a checkpoint is, from its keys and tensor shapes (A1111's config detection).
+
+The rules are one ordered table (first match wins, as in A1111 1.10.1).  Input
+is a ``{key: shape}`` table, built by :func:`shape_table` from real tensors,
+meta tensors or a safetensors header, so detection never needs the weights.
+The one data-dependent case, SD2 eps vs v, is settled by :mod:`v_probe` when
+real tensors are at hand.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+UNET_IN = "model.diffusion_model.input_blocks.0.0.weight"
+SD2_TEXT = "cond_stage_model.model.transformer.resblocks.0.attn.in_proj_weight"
+
+
+@dataclass(frozen=True)
+class Check:
+    """``key`` present, and if ``dim`` is set, ``shape[dim] == value``."""
+
+    key: str
+    dim: int | None = None
+    value: int | None = None
+
+    def holds(self, shapes: Mapping[str, tuple[int, ...]]) -> bool:
+        shape = shapes.get(self.key)
+        if shape is None:
+            return False
+        if self.dim is None:
+            return True
+        return len(shape) > self.dim and shape[self.dim] == self.value
+
+
+@dataclass(frozen=True)
+class Rule:
+    family: str
+    config: str | None  # bundled YAML; None means we recognise it but do not support it
+    checks: tuple[Check, ...]
+    v_probe: bool = False  # SD2 non-inpainting: eps or v decided by running the UNet
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("sd3", None, (Check("model.diffusion_model.x_embedder.proj.weight"),)),
+    Rule("sdxl-inpaint", "sd_xl_inpaint.yaml",
+         (Check("conditioner.embedders.1.model.ln_final.weight"), Check(UNET_IN, 1, 9))),
+    Rule("sdxl", "sd_xl_base.yaml", (Check("conditioner.embedders.1.model.ln_final.weight"),)),
+    Rule("sdxl-refiner", "sd_xl_refiner.yaml", (Check("conditioner.embedders.0.model.ln_final.weight"),)),
+    Rule("sd2-depth", None, (Check("depth_model.model.pretrained.act_postprocess3.0.project.0.bias"),)),
+    Rule("sd2-unclip-l", None, (Check("embedder.model.ln_final.weight", 0, 768),)),
+    Rule("sd2-unclip-h", None, (Check("embedder.model.ln_final.weight", 0, 1024),)),
+    Rule("sd2-inpaint", "v2-inpainting-inference.yaml", (Check(SD2_TEXT, 1, 1024), Check(UNET_IN, 1, 9))),
+    Rule("sd2-v", "v2-inference-v.yaml", (Check(SD2_TEXT, 1, 1024),), v_probe=True),
+    Rule("sd1-inpaint", "v1-inpainting-inference.yaml", (Check(UNET_IN, 1, 9),)),
+    Rule("instruct-pix2pix", "instruct-pix2pix.yaml", (Check(UNET_IN, 1, 8),)),
+    Rule("alt-diffusion", None, (Check("cond_stage_model.roberta.embeddings.word_embeddings.weight"),)),
+    Rule("sd1", "v1-inference.yaml", ()),
+)
+
+SD2_EPS_CONFIG = "v2-inference.yaml"
+
+
+@dataclass(frozen=True)
+class Detection:
+    family: str
+    config: str | None
+    reason: str
+    v_probe: bool = False
+
+
+def shape_table(source: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+    """``{key: shape}`` from tensors (real or meta), ``(dtype, shape)`` header entries or shapes."""
+    table = {}
+    for key, value in source.items():
+        if isinstance(value, torch.Tensor):
+            table[key] = tuple(value.shape)
+        elif isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
+            table[key] = tuple(value[1])
+        elif isinstance(value, tuple) and all(isinstance(d, int) for d in value):
+            table[key] = value
+    return table
+
+
+def detect(shapes: Mapping[str, tuple[int, ...]]) -> Detection:
+    """First matching rule.  For SD2 the answer is v-prediction until a probe says otherwise."""
+    for rule in RULES:
+        if all(check.holds(shapes) for check in rule.checks):
+            keys = ", ".join(c.key + ("" if c.dim is None else f"[{c.dim}]={c.value}") for c in rule.checks)
+            reason = f"matched {rule.family} by {keys}" if keys else "no family-specific keys: SD1 default"
+            if rule.v_probe:
+                reason += " (eps/v by UNet probe; v assumed when only shapes are known)"
+            return Detection(rule.family, rule.config, reason, rule.v_probe)
+    raise AssertionError("the last rule always matches")
+
+
+def yaml_next_to(checkpoint: str | Path) -> Path | None:
+    """``model.safetensors`` -> ``model.yaml`` if that file exists (it always wins)."""
+    candidate = Path(checkpoint).with_suffix(".yaml")
+    return candidate if candidate.is_file() else None

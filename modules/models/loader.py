@@ -1,0 +1,175 @@
+"""Checkpoint file -> ready model: read, fix keys, pick the config, build on ``meta``, assign weights.
+
+Building on the meta device skips random initialisation entirely; the
+checkpoint's tensors (memory-mapped, or read straight onto the GPU) become the
+parameters through ``load_state_dict(assign=True)``, so the only copies made are
+the dtype casts the precision plan asks for.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from modules.models.attention import AttentionStrategy, SdpaAttention, set_attention
+from modules.models.checkpoint_io import CheckpointError, read_checkpoint, read_shapes
+from modules.models.config_registry import build_from_config
+from modules.models.detection import SD2_EPS_CONFIG, Detection, detect, shape_table, yaml_next_to
+from modules.models.model_config import bundled_config, read_config
+from modules.models.precision import DtypePlan, PrecisionOptions, apply_dtypes, plan_dtypes
+from modules.models.sd_model import StableDiffusionBase
+from modules.models.state_dict_fixups import fix_state_dict, unwrap_state_dict
+from modules.models.v_probe import is_v_prediction
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadOptions:
+    """How to load.  ``allow_unsafe`` is ``--disable-safe-unpickle``; ``config`` forces a YAML."""
+
+    device: str | torch.device = "cpu"
+    precision: PrecisionOptions = field(default_factory=PrecisionOptions)
+    allow_unsafe: bool = False
+    config: str | Path | None = None
+    attention: AttentionStrategy | None = None
+    v_probe: bool = True
+
+
+@dataclass(frozen=True)
+class ConfigChoice:
+    path: Path
+    family: str
+    reason: str
+
+
+def read_state_dict(path: str | Path, device: str | torch.device = "cpu",
+                    allow_unsafe: bool = False) -> tuple[dict[str, Any], torch.Tensor | None]:
+    """The file's network tensors with our key names, and its ``alphas_cumprod`` if present."""
+    sd = unwrap_state_dict(read_checkpoint(path, device, allow_unsafe))
+    sd = {k: v for k, v in sd.items() if isinstance(v, torch.Tensor)}
+    alphas = fix_state_dict(sd)
+    return sd, alphas
+
+
+def choose_config(checkpoint: str | Path, sd: MutableMapping[str, Any], forced: str | Path | None = None,
+                  run_probe: bool = True) -> ConfigChoice:
+    """The YAML for a checkpoint: forced, else ``<name>.yaml`` beside it, else detected from shapes.
+
+    ``sd`` is the fixed-up state dict (real or meta tensors) or a shape table.
+    """
+    if forced is not None:
+        return ConfigChoice(Path(forced), "custom", "config given explicitly")
+    beside = yaml_next_to(checkpoint)
+    if beside is not None:
+        return ConfigChoice(beside, "custom", f"{beside.name} next to the checkpoint")
+    found: Detection = detect(shape_table(sd))
+    if found.config is None:
+        raise CheckpointError(f"{checkpoint}: recognised as {found.family}, which this web UI does not support")
+    config, reason = found.config, found.reason
+    if found.v_probe:
+        if run_probe and _has_real_tensors(sd):
+            v = is_v_prediction(sd)
+            config = found.config if v else SD2_EPS_CONFIG
+            reason = f"{reason}; probe says {'v' if v else 'eps'}"
+        else:
+            reason = f"{reason}; no weights to probe, assuming v-prediction"
+    return ConfigChoice(bundled_config(config), found.family, reason)
+
+
+def _has_real_tensors(sd: MutableMapping[str, Any]) -> bool:
+    return any(isinstance(v, torch.Tensor) and not v.is_meta for v in sd.values())
+
+
+def build_on_meta(config_path: str | Path, attention: AttentionStrategy | None = None) -> StableDiffusionBase:
+    """The untrained model a YAML describes, with every tensor on ``meta`` (no init cost)."""
+    config = read_config(config_path)
+    with torch.device("meta"):
+        model = build_from_config(config, str(config_path), attention or SdpaAttention())
+    model.config_path = str(config_path)
+    return model
+
+
+def assign_weights(model: nn.Module, sd: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
+    """Make the state dict's tensors the model's parameters; missing keys are an error.
+
+    Keys the model does not have (after the fix-up tables) are logged and
+    skipped, as A1111 tolerates them; missing ones would leave weights unset.
+    """
+    expected = model.state_dict(keep_vars=True).keys()
+    missing = [k for k in expected if k not in sd]
+    if missing:
+        raise CheckpointError(
+            f"{source}: {len(missing)} weight(s) missing for config {getattr(model, 'config_path', '?')}, "
+            f"e.g. {missing[:5]}")
+    unexpected = [k for k in sd if k not in expected]
+    if unexpected:
+        log.warning("%s: ignoring %d unknown key(s), e.g. %s", source, len(unexpected), unexpected[:5])
+        sd = {k: v for k, v in sd.items() if k in expected}
+    try:
+        model.load_state_dict(sd, strict=True, assign=True)
+    except RuntimeError as e:
+        raise CheckpointError(f"{source}: weights do not fit config "
+                              f"{getattr(model, 'config_path', '?')}: {e}") from e
+
+
+def finish_model(model: StableDiffusionBase, device: str | torch.device, plan: DtypePlan,
+                 alphas_cumprod: torch.Tensor | None = None, attention: AttentionStrategy | None = None) -> None:
+    """After assignment: rebuild non-persistent buffers, cast, move, freeze, set the schedule."""
+    for module in model.modules():
+        init = getattr(module, "init_buffers", None)
+        if callable(init):
+            init(device)
+    model.requires_grad_(False)
+    model.eval()
+    apply_dtypes(model, plan)
+    model.to(device)
+    leftover = [name for name, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
+    if leftover:
+        raise CheckpointError(f"model still has unloaded tensors: {leftover[:5]}")
+    if alphas_cumprod is not None:
+        model.alphas_cumprod = alphas_cumprod.to(device)
+    if attention is not None:
+        set_attention(model, attention)
+    model.dtype_plan = plan
+
+
+def load_model(checkpoint: str | Path, options: LoadOptions | None = None) -> StableDiffusionBase:
+    """Load a checkpoint file into a ready, frozen model on ``options.device``."""
+    options = options or LoadOptions()
+    device = torch.device(options.device)
+    sd, alphas = read_state_dict(checkpoint, device, options.allow_unsafe)
+    choice = choose_config(checkpoint, sd, options.config, options.v_probe)
+    log.info("loading %s with %s (%s)", checkpoint, choice.path.name, choice.reason)
+    model = build_on_meta(choice.path, options.attention)
+    assign_weights(model, sd, str(checkpoint))
+    del sd
+    finish_model(model, device, plan_dtypes(device, options.precision), alphas, options.attention)
+    model.family = choice.family if choice.family != "custom" else _family_of(model)
+    model.config_reason = choice.reason
+    model.checkpoint_path = str(checkpoint)
+    return model
+
+
+def detect_checkpoint(checkpoint: str | Path, allow_unsafe: bool = False) -> ConfigChoice:
+    """The config a checkpoint would load with, from key shapes only (no weights read for safetensors)."""
+    shapes: dict[str, Any] = dict(read_shapes(checkpoint, allow_unsafe))
+    fix_state_dict(shapes)
+    return choose_config(checkpoint, shapes, run_probe=False)
+
+
+def _family_of(model: StableDiffusionBase) -> str:
+    if model.is_sdxl:
+        return "sdxl-refiner" if model.is_refiner else ("sdxl-inpaint" if model.is_sdxl_inpaint else "sdxl")
+    base = "sd2" if model.is_sd2 else "sd1"
+    in_channels = model.model.diffusion_model.in_channels
+    if in_channels == 9:
+        return f"{base}-inpaint"
+    if in_channels == 8:
+        return "instruct-pix2pix"
+    return f"{base}-v" if model.parameterization == "v" else base

@@ -1,0 +1,1 @@
+"""Network definitions whose attribute paths are the LDM/SGM checkpoint keys."""

@@ -1,0 +1,47 @@
+"""Plain prompt encoding: 75-token chunks, each wrapped as BOS + 75 + EOS/padding = 77 tokens.
+
+This is the emphasis-free core of A1111's text path; the prompting layer builds
+emphasis, comma backtracking and textual inversion on the same pieces
+(``embedder.tokenizer``, ``embedder.encode_tokens``, ``embedder.pad_id``).
+"""
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import torch
+
+from modules.models.tokenizer import BOS_ID, EOS_ID
+
+CHUNK_TOKENS = 75
+
+
+class TextEmbedder(Protocol):
+    pad_id: int
+    tokenizer: Any
+
+    def encode_tokens(self, tokens: torch.Tensor, clip_skip: int | None = None) -> Any: ...
+
+
+def chunk_token_ids(ids: list[int], n_chunks: int, pad_id: int) -> list[list[int]]:
+    """Split ids into ``n_chunks`` rows of 77: BOS, up to 75 ids, EOS, then ``pad_id``."""
+    rows = []
+    for c in range(n_chunks):
+        part = ids[c * CHUNK_TOKENS:(c + 1) * CHUNK_TOKENS]
+        rows.append([BOS_ID, *part, EOS_ID] + [pad_id] * (CHUNK_TOKENS - len(part)))
+    return rows
+
+
+def encode_texts(embedder: TextEmbedder, texts: list[str], clip_skip: int | None = None) -> Any:
+    """Encode a batch; returns ``[batch, 77 * chunks, width]`` (and the first chunk's pooled vector)."""
+    token_lists = [embedder.tokenizer.encode(t) for t in texts]
+    n_chunks = max(1, max((-(-len(ids) // CHUNK_TOKENS) for ids in token_lists), default=1))
+    tokens = torch.tensor([chunk_token_ids(ids, n_chunks, embedder.pad_id) for ids in token_lists])
+    zs, pooled = [], None
+    for c in range(n_chunks):
+        out = embedder.encode_tokens(tokens[:, c], clip_skip)
+        if isinstance(out, tuple):
+            out, chunk_pooled = out
+            pooled = chunk_pooled if pooled is None else pooled
+        zs.append(out)
+    z = torch.cat(zs, dim=1)
+    return (z, pooled) if pooled is not None else z

@@ -1,0 +1,132 @@
+"""Tiny random checkpoints with each family's real key layout, for tests and for trying the pipeline.
+
+Each config is the bundled YAML with only sizes reduced (UNet width 32, two
+levels; CLIP/OpenCLIP width 32 with 2-3 layers; a VAE that still downsamples
+by 8), written as a YAML next to the ``.safetensors`` so it loads through the
+normal path.  Files also carry the extras real checkpoints have
+(``position_ids``, ``logit_scale``, schedule buffers) so the fix-ups run too.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import OmegaConf
+from safetensors.torch import save_file
+
+from modules.models.config_registry import build_from_config
+from modules.models.model_config import bundled_config, read_config
+from modules.models.schedule import make_alphas_cumprod
+
+BASE_CONFIGS = {
+    "sd1": "v1-inference.yaml",
+    "sd1-inpaint": "v1-inpainting-inference.yaml",
+    "instruct-pix2pix": "instruct-pix2pix.yaml",
+    "sd2": "v2-inference.yaml",
+    "sd2-v": "v2-inference-v.yaml",
+    "sd2-inpaint": "v2-inpainting-inference.yaml",
+    "sdxl": "sd_xl_base.yaml",
+    "sdxl-inpaint": "sd_xl_inpaint.yaml",
+    "sdxl-refiner": "sd_xl_refiner.yaml",
+}
+FAMILIES = tuple(BASE_CONFIGS)
+
+TEXT_WIDTH = 32
+CLIP_SIZES = dict(hidden_size=TEXT_WIDTH, num_hidden_layers=3, num_attention_heads=2, intermediate_size=64)
+OPEN_CLIP_SIZES = dict(width=TEXT_WIDTH, heads=2, layers=3, embed_dim=TEXT_WIDTH)
+VAE_SIZES = dict(ch=32, ch_mult=[1, 1, 1, 1], num_res_blocks=1)
+SIZE_EMBED = 256
+
+
+def _unet_sizes(family: str, context_dim: int, adm: int | None) -> dict[str, Any]:
+    sizes: dict[str, Any] = dict(model_channels=32, channel_mult=[1, 2], num_res_blocks=1, context_dim=context_dim)
+    if family.startswith("sd1") or family == "instruct-pix2pix":
+        sizes.update(attention_resolutions=[1, 2], num_heads=8)
+    elif family.startswith("sd2"):
+        sizes.update(attention_resolutions=[1, 2], num_head_channels=16)
+    else:
+        # SDXL keeps its shape: no attention on the first level, deeper transformers below.
+        sizes.update(attention_resolutions=[2], num_head_channels=16, adm_in_channels=adm,
+                     transformer_depth=2 if family == "sdxl-refiner" else [1, 2])
+    return sizes
+
+
+def tiny_config(family: str) -> dict[str, Any]:
+    """The family's bundled YAML as a dict, with reduced sizes."""
+    if family not in BASE_CONFIGS:
+        raise ValueError(f"unknown family {family!r}; known: {FAMILIES}")
+    config = copy.deepcopy(read_config(bundled_config(BASE_CONFIGS[family])))
+    params = config["model"]["params"]
+    params["first_stage_config"]["params"]["ddconfig"].update(VAE_SIZES)
+    if "conditioner_config" in params:
+        embedders = params["conditioner_config"]["params"]["emb_models"]
+        context = 0
+        vector = 0
+        for spec in embedders:
+            target = spec["target"]
+            if target.endswith("FrozenCLIPEmbedder"):
+                spec.setdefault("params", {}).update(CLIP_SIZES)
+                if spec["params"].get("layer") == "hidden":
+                    # SDXL's layer_idx 11 is the penultimate of 12 layers; keep it penultimate.
+                    spec["params"]["layer_idx"] = CLIP_SIZES["num_hidden_layers"] - 1
+                context += TEXT_WIDTH
+            elif target.endswith("FrozenOpenCLIPEmbedder2"):
+                spec["params"].update(OPEN_CLIP_SIZES)
+                context += TEXT_WIDTH
+                vector += TEXT_WIDTH
+            else:
+                outdim = spec["params"]["outdim"]
+                vector += outdim * (1 if spec["input_key"] == "aesthetic_score" else 2)
+        unet = params["network_config"]["params"]
+        unet.update(_unet_sizes(family, context, vector))
+    else:
+        cond = params["cond_stage_config"]
+        sizes = OPEN_CLIP_SIZES if cond["target"].endswith("FrozenOpenCLIPEmbedder") else CLIP_SIZES
+        cond.setdefault("params", {}).update(sizes)
+        unet = params["unet_config"]["params"]
+        unet.update(_unet_sizes(family, TEXT_WIDTH, None))
+    if isinstance(unet.get("context_dim"), list):
+        unet["context_dim"] = context
+    return config
+
+
+_CHECKPOINT_EXTRAS = {
+    "sd1": ("cond_stage_model.transformer.text_model.embeddings.position_ids",),
+    "sd2": ("cond_stage_model.model.logit_scale",),
+    "sdxl": ("conditioner.embedders.0.transformer.text_model.embeddings.position_ids",
+             "conditioner.embedders.1.model.logit_scale"),
+    "sdxl-refiner": ("conditioner.embedders.0.model.logit_scale",),
+}
+
+
+def tiny_state_dict(family: str, seed: int = 0, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+    """Random weights under the family's real checkpoint keys, plus the usual extra keys."""
+    torch.manual_seed(seed)
+    model = build_from_config(tiny_config(family), f"tiny {family}")
+    sd = {k: v.detach().to(dtype).contiguous() for k, v in model.state_dict().items()}
+    group = "sdxl-refiner" if family == "sdxl-refiner" else family.split("-")[0]
+    group = "sd1" if group == "instruct" else group
+    for key in _CHECKPOINT_EXTRAS[group]:
+        if key.endswith("position_ids"):
+            sd[key] = torch.arange(77, dtype=torch.int64)[None]
+        else:
+            sd[key] = torch.tensor(4.6052, dtype=dtype)
+    if not family.startswith("sdxl"):
+        alphas = make_alphas_cumprod()
+        sd["alphas_cumprod"] = alphas
+        sd["betas"] = 1 - alphas / torch.cat([alphas.new_ones(1), alphas[:-1]])
+    return sd
+
+
+def make_tiny_checkpoint(family: str, directory: str | Path, name: str | None = None, seed: int = 0,
+                         dtype: torch.dtype = torch.float32) -> Path:
+    """Write ``<name>.safetensors`` and ``<name>.yaml`` into ``directory``; returns the checkpoint path."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    name = name or f"tiny-{family}"
+    path = directory / f"{name}.safetensors"
+    save_file(tiny_state_dict(family, seed, dtype), str(path), metadata={"modelspec.title": name})
+    OmegaConf.save(OmegaConf.create(tiny_config(family)), directory / f"{name}.yaml")
+    return path
