@@ -19,7 +19,7 @@ def main(argv: Sequence[str]) -> int:
     from modules.runtime.bootstrap import initialize
 
     try:
-        result = initialize(argv)
+        result = initialize(argv, background_model_load=True)
     except FlagError as e:
         print(f"webui: error: {e}", file=sys.stderr)
         return 2

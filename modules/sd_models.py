@@ -44,6 +44,38 @@ def select_checkpoint() -> CheckpointInfo:
     return _registry().select()
 
 
+def _manager() -> Any:
+    import modules.shared
+
+    manager = getattr(modules.shared, "model_manager", None)
+    if manager is None:
+        raise RuntimeError("models cannot be loaded yet (modules.shared.model_manager is None)")
+    return manager
+
+
+def reload_model_weights(sd_model: Any = None, info: CheckpointInfo | None = None, forced_reload: bool = False) -> Any:
+    """Load the checkpoint setting ``sd_model_checkpoint`` names (or ``info``) unless it is already live."""
+    import modules.shared
+
+    if getattr(modules.shared, "model_manager", None) is None:
+        return modules.shared.sd_model
+    return _manager().reload_model_weights(info)
+
+
+def load_model(checkpoint_info: CheckpointInfo | None = None, already_loaded_state_dict: Any = None) -> Any:
+    """Load ``checkpoint_info`` (default: the selected checkpoint) and make it the live model."""
+    return _manager().load(checkpoint_info or select_checkpoint())
+
+
+def unload_model_weights(sd_model: Any = None, info: Any = None) -> None:
+    """Move the live model to RAM."""
+    _manager().unload()
+
+
+def send_model_to_device(m: Any = None) -> None:
+    _manager().reload()
+
+
 def read_metadata_from_safetensors(filename: str) -> dict:
     """The parsed ``__metadata__`` of a safetensors file (thumbnail included, as A1111 returns it)."""
     return read_metadata(filename, keep_thumbnail=True)
@@ -52,6 +84,10 @@ def read_metadata_from_safetensors(filename: str) -> dict:
 def __getattr__(name: str) -> Any:
     if name in ("checkpoints_list", "checkpoint_aliases"):
         return getattr(_registry(), name)
+    if name == "model_data":
+        import modules.shared
+
+        return modules.shared.model_manager
     if name == "model_path":
         import modules.shared
 

@@ -57,6 +57,15 @@ extensions: Any = None
 scripts: Any = None
 """The loaded script files and their classes."""
 
+prompt_styles: Any = None
+"""The styles from ``styles.csv`` (``modules.prompting.styles.StyleDatabase``)."""
+
+model_manager: Any = None
+"""Loads and switches checkpoints (``modules.models.manager.ModelManager``), created when first needed."""
+
+device_config: Any = None
+"""The device and dtypes (``modules.models.devices.DeviceConfig``), chosen with the first model load."""
+
 startup_timer: Any = None
 """The start-up profile (``modules.core.timer.Timer``)."""
 

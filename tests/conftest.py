@@ -15,7 +15,8 @@ def restore_shared():
     from modules import scripts, shared
 
     names = ["cmd_opts", "opts", "paths", "parser", "state", "sd_model", "checkpoints", "upscalers", "face_restorers",
-             "vae_files", "extensions", "scripts", "startup_timer", "demo", "cache", "sd_upscalers", "ui_config"]
+             "vae_files", "extensions", "scripts", "startup_timer", "demo", "cache", "sd_upscalers", "ui_config", "prompt_styles",
+             "model_manager", "device_config"]
     saved = {k: getattr(shared, k) for k in names}
     saved_scripts = list(scripts.scripts_data)
     yield shared

@@ -86,9 +86,13 @@ def _run_preloads(extensions: list, parser: argparse.ArgumentParser) -> None:
             print(f"*** Error running preload() for {path}\n{traceback.format_exc()}", file=sys.stderr, flush=True)
 
 
-def initialize(argv: Sequence[str], model_loader: ModelLoader | None = None) -> StartupResult:
+def initialize(argv: Sequence[str], model_loader: ModelLoader | None = None,
+               background_model_load: bool = False) -> StartupResult:
     """Build every live object for ``argv`` (the complete argument list) and store it on ``modules.shared``.
 
+    ``model_loader`` loads the selected checkpoint (default: the model manager);
+    with ``background_model_load`` it runs in a thread holding the queue lock, so
+    the server answers while the model loads and generations wait for it (A1111).
     Raises :class:`modules.core.cmd_args.FlagError` on an unknown or malformed flag.
     """
     from modules.core.extensions import list_extensions
@@ -124,6 +128,9 @@ def initialize(argv: Sequence[str], model_loader: ModelLoader | None = None) -> 
     shared.ui_config = UiConfig(paths.ui_config_file, paths.tmp_dir).load()
     shared.parser, shared.cmd_opts, shared.paths = parser, cmd_opts, paths
     shared.extensions = list_extensions(paths, opts.data, cmd_opts)
+    from modules.prompting.styles import StyleDatabase
+
+    shared.prompt_styles = StyleDatabase(list(paths.styles_files))
     done("parse flags")
 
     # 3. stray model files
@@ -168,7 +175,8 @@ def initialize(argv: Sequence[str], model_loader: ModelLoader | None = None) -> 
     done("list VAE")
 
     # 9. the model
-    result.model_load = _load_model_step(cmd_opts, model_loader, result)
+    opts.onchange("sd_model_checkpoint", _on_checkpoint_setting_changed, call=False)
+    result.model_load = _load_model_step(cmd_opts, model_loader, result, background_model_load)
     done("load model")
     return result
 
@@ -194,7 +202,38 @@ def _upscaler_class_names(cls: type) -> list[str]:
     return names
 
 
-def _load_model_step(cmd_opts: argparse.Namespace, model_loader: ModelLoader | None, result: StartupResult) -> str:
+def model_manager() -> Any:
+    """The model manager of the running app, created on first use (it imports torch)."""
+    if getattr(shared, "model_manager", None) is None:
+        from modules.models.devices import DeviceConfig
+        from modules.models.manager import ModelManager
+
+        shared.device_config = DeviceConfig.from_cmd_opts(shared.cmd_opts)
+        shared.model_manager = ModelManager(shared.checkpoints, shared.cmd_opts, shared.opts, shared.device_config,
+                                            on_loaded=list(MODEL_LOADED_HOOKS))
+    return shared.model_manager
+
+
+MODEL_LOADED_HOOKS: list[Callable[[Any], None]] = []
+"""Called with each newly loaded model (text conditioning, embeddings, extensions' ``on_model_loaded``)."""
+
+
+def _default_model_loader(info: Any) -> Any:
+    return model_manager().load(info)
+
+
+def _on_checkpoint_setting_changed() -> None:
+    """Setting ``sd_model_checkpoint`` changed (options API, quicksettings): load that checkpoint."""
+    if shared.checkpoints is None:
+        return
+    from modules.call_queue import queue_lock
+
+    with queue_lock:
+        model_manager().reload_model_weights()
+
+
+def _load_model_step(cmd_opts: argparse.Namespace, model_loader: ModelLoader | None, result: StartupResult,
+                     background: bool) -> str:
     from modules.models.checkpoints import NoCheckpointsError
 
     if cmd_opts.skip_load_model_at_start or cmd_opts.ui_debug_mode:
@@ -206,7 +245,27 @@ def _load_model_step(cmd_opts: argparse.Namespace, model_loader: ModelLoader | N
         result.notices.append(notice)
         print(notice, flush=True)
         return "no checkpoint"
-    if model_loader is None:
-        return "no loader"
-    shared.sd_model = model_loader(info)
-    return "loaded"
+    loader = model_loader or _default_model_loader
+
+    def load() -> None:
+        try:
+            model = loader(info)
+        except Exception:
+            print(f"*** Failed to load checkpoint {info.filename}:\n{traceback.format_exc()}", file=sys.stderr, flush=True)
+            return
+        if model is not None:
+            shared.sd_model = model
+
+    if not background:
+        load()
+        return "loaded" if shared.sd_model is not None else "failed"
+    import threading
+
+    from modules.call_queue import queue_lock
+
+    def load_locked() -> None:
+        with queue_lock:
+            load()
+
+    threading.Thread(target=load_locked, name="model-loader", daemon=True).start()
+    return "loading in background"

@@ -1,0 +1,131 @@
+"""Which checkpoint is loaded: load at start, switch on ``sd_model_checkpoint``, keep a few in memory.
+
+A1111's ``sd_models.load_model`` / ``reload_model_weights`` / ``unload_model_weights``.
+Settings ``sd_checkpoints_limit`` (models kept alive) and ``sd_checkpoints_keep_in_cpu``
+(inactive ones moved to RAM) decide the cache; switching back to a cached model is
+instant.  A failed load keeps the previous model.
+"""
+from __future__ import annotations
+
+import logging
+
+from collections import OrderedDict
+from typing import Any, Callable
+
+import torch
+
+from modules.core.timer import Timer
+from modules.models.devices import DeviceConfig, torch_gc
+from modules.models.loader import LoadOptions, load_model
+
+log = logging.getLogger(__name__)
+
+ModelHook = Callable[[Any], None]
+
+
+class ModelManager:
+    """Loads checkpoints from the registry and tracks the live one (``shared.sd_model``)."""
+
+    def __init__(self, registry: Any, cmd_opts: Any, opts: Any, devices: DeviceConfig,
+                 on_loaded: list[ModelHook] | None = None) -> None:
+        self.registry = registry
+        self.cmd_opts = cmd_opts
+        self.opts = opts
+        self.devices = devices
+        self.on_loaded: list[ModelHook] = list(on_loaded or [])
+        self.loaded: "OrderedDict[str, Any]" = OrderedDict()  # checkpoint filename -> model, most recent last
+        self.current: Any = None
+
+    # --- public API ---
+    def load(self, info: Any) -> Any:
+        """Make ``info`` the live checkpoint, from the cache or from disk; returns the model."""
+        if self.current is not None and self.current.sd_checkpoint_info.filename == info.filename:
+            return self.current
+        cached = self.loaded.get(info.filename)
+        if cached is not None:
+            print(f"Using already loaded model {info.title}", flush=True)
+            self._activate(cached)
+            return cached
+        model = self._load_from_disk(info)
+        self.loaded[info.filename] = model
+        self._activate(model)
+        self._enforce_limit()
+        return model
+
+    def reload_model_weights(self, info: Any = None) -> Any:
+        """Load the checkpoint named by setting ``sd_model_checkpoint`` (or ``info``) if it is not the live one."""
+        if info is None:
+            info = self.registry.select(self.opts.sd_model_checkpoint)
+        previous = self.current
+        try:
+            return self.load(info)
+        except Exception:
+            if previous is not None:
+                print(f"Failed to load checkpoint {info.title}, restoring previous", flush=True)
+                self._activate(previous)
+            raise
+
+    def unload(self) -> None:
+        """Move the live model to RAM (Settings > Actions "Unload SD checkpoint")."""
+        if self.current is not None:
+            self.current.to("cpu")
+            torch_gc()
+
+    def reload(self) -> None:
+        """Move the live model back to its device."""
+        if self.current is not None:
+            self.current.to(self.devices.device)
+
+    # --- internals ---
+    def _load_from_disk(self, info: Any) -> Any:
+        timer = Timer()
+        if not getattr(self.cmd_opts, "no_hashing", False):
+            info.calculate_shorthash()
+        timer.record("calculate hash")
+        options = LoadOptions(device=self.devices.device, precision=_precision(self.cmd_opts),
+                              allow_unsafe=bool(getattr(self.cmd_opts, "disable_safe_unpickle", False)))
+        model = load_model(info.filename, options)
+        timer.record("load weights")
+        model.sd_checkpoint_info = info
+        model.sd_model_checkpoint = info.filename
+        model.sd_model_hash = info.shorthash
+        model.sd_vae_name = None
+        model.sd_vae_hash = None
+        model.lowvram = False
+        for hook in self.on_loaded:
+            hook(model)
+        timer.record("model hooks")
+        print(f"Model loaded in {timer.summary()}.", flush=True)
+        return model
+
+    def _activate(self, model: Any) -> None:
+        if self.current is not None and self.current is not model and getattr(self.opts, "sd_checkpoints_keep_in_cpu", True):
+            self.current.to("cpu")
+        if next(model.parameters()).device != self.devices.device:
+            model.to(self.devices.device)
+        self.current = model
+        self.loaded.move_to_end(model.sd_checkpoint_info.filename)
+        info = model.sd_checkpoint_info
+        self.opts.data["sd_model_checkpoint"] = info.title
+        self.opts.data["sd_checkpoint_hash"] = info.sha256 or ""
+        from modules import shared
+
+        shared.sd_model = model
+
+    def _enforce_limit(self) -> None:
+        limit = max(1, int(getattr(self.opts, "sd_checkpoints_limit", 1) or 1))
+        while len(self.loaded) > limit:
+            filename, model = next(iter(self.loaded.items()))
+            if model is self.current:
+                break
+            del self.loaded[filename]
+            del model
+        torch_gc()
+
+
+def _precision(cmd_opts: Any) -> Any:
+    from modules.models.devices import precision_options
+
+    return precision_options(cmd_opts)
+
+

@@ -1,0 +1,81 @@
+"""Latents to images and back: VAE decode with A1111's NaN guard, encode of init images, latent resizing."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+class NansException(RuntimeError):
+    """NaNs came out of the UNet or the VAE (A1111's ``devices.NansException``)."""
+
+
+def test_for_nans(x: torch.Tensor, where: str) -> None:
+    """Raise :class:`NansException` with A1111's advice when ``x`` is all NaN."""
+    if not torch.isnan(x[(0,) * (x.ndim - 3)] if x.ndim > 3 else x).all():
+        return
+    if where == "unet":
+        message = "A tensor with all NaNs was produced in Unet."
+    elif where == "vae":
+        message = "A tensor with all NaNs was produced in VAE."
+    else:
+        message = "A tensor with all NaNs was produced."
+    message += " Use --disable-nan-check commandline argument to disable this check."
+    raise NansException(message)
+
+
+def decode_first_stage(model: Any, x: torch.Tensor) -> torch.Tensor:
+    """One VAE decode in the VAE's dtype."""
+    vae = getattr(model, "first_stage_model", None)
+    dtype = next(vae.parameters()).dtype if isinstance(vae, torch.nn.Module) else x.dtype
+    return model.decode_first_stage(x.to(dtype))
+
+
+def decode_latent_batch(model: Any, batch: torch.Tensor, target_device: torch.device | None = None,
+                        check_for_nans: bool = False) -> list[torch.Tensor]:
+    """Decode each latent on its own (bounded memory); NaNs retry in fp32 once when the VAE is half (A1111)."""
+    samples = []
+    for i in range(batch.shape[0]):
+        sample = decode_first_stage(model, batch[i:i + 1])[0]
+        if check_for_nans:
+            try:
+                test_for_nans(sample, "vae")
+            except NansException:
+                vae = model.first_stage_model
+                if next(vae.parameters()).dtype == torch.float32:
+                    raise
+                vae.to(torch.float32)
+                sample = decode_first_stage(model, batch[i:i + 1].float())[0]
+                test_for_nans(sample, "vae")
+        samples.append(sample.to(target_device) if target_device is not None else sample)
+    return samples
+
+
+def encode_images(model: Any, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Images in [-1, 1] -> scaled latents (both SD and SDXL model kinds)."""
+    vae = model.first_stage_model
+    dtype = next(vae.parameters()).dtype
+    encoded = model.encode_first_stage(images.to(model.device, dtype))
+    return model.get_first_stage_encoding(encoded).float()
+
+
+def pil_to_tensor(images: list[Image.Image]) -> torch.Tensor:
+    """RGB pictures -> a ``[N, 3, H, W]`` tensor in [-1, 1]."""
+    arrays = [np.moveaxis(np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0, 2, 0) for im in images]
+    return torch.from_numpy(np.stack(arrays)) * 2.0 - 1.0
+
+
+def tensor_to_pil(x: torch.Tensor) -> list[Image.Image]:
+    """``[N, 3, H, W]`` in [0, 1] -> pictures."""
+    arrays = (255.0 * np.moveaxis(x.float().cpu().numpy(), 1, 3)).round().clip(0, 255).astype(np.uint8)
+    return [Image.fromarray(a) for a in arrays]
+
+
+def resize_latent(latent: torch.Tensor, height: int, width: int, mode: str = "bilinear", antialias: bool = False) -> torch.Tensor:
+    """Resize latents to ``height`` x ``width`` latent pixels (hires fix's latent upscalers)."""
+    kwargs = {"antialias": antialias} if mode in ("bilinear", "bicubic") else {}
+    if mode in ("bilinear", "bicubic"):
+        kwargs["align_corners"] = False
+    return torch.nn.functional.interpolate(latent, size=(height, width), mode=mode, **kwargs)

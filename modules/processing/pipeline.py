@@ -1,0 +1,379 @@
+"""``process_images``: runs a processing object batch by batch, in A1111's order.
+
+Per batch: prompts/seeds sliced, per-image RNG, extra networks activated,
+conds computed (cached), sampled, decoded, then per image: face restoration,
+script hooks, overlay, saving with infotext.  ``override_settings`` hold for
+the job only: every setting reads as before afterwards, including keys that
+were absent from ``config.json`` (A1111 leaks those).
+"""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from PIL import Image
+
+from modules import shared
+from modules.processing import infotext_params
+from modules.processing.latents import decode_latent_batch
+from modules.processing.processed import VERSION, Processed
+from modules.processing.processing_base import OPT_C, OPT_F, GenerationError, StableDiffusionProcessing
+
+log = logging.getLogger(__name__)
+
+
+def create_infotext(p: Any, all_prompts: list, all_seeds: list, all_subseeds: list, comments: Any = None,
+                    iteration: int = 0, position_in_batch: int = 0, use_main_prompt: bool = False,
+                    index: int | None = None, all_negative_prompts: list | None = None) -> str:
+    """A1111's ``processing.create_infotext`` with the running app's settings."""
+    sampler = getattr(p, "sampler", None)
+    uses_ensd = getattr(sampler, "uses_ensd", None) if sampler is not None else None
+    return infotext_params.create_infotext(
+        p, all_prompts, all_seeds, all_subseeds, comments, iteration, position_in_batch, use_main_prompt, index,
+        all_negative_prompts, settings=shared.opts, version=VERSION, uses_ensd=uses_ensd)
+
+
+def _hooks(p: StableDiffusionProcessing) -> Any:
+    return p.scripts
+
+
+def _call_hook(p: StableDiffusionProcessing, name: str, *args: Any, **kwargs: Any) -> None:
+    runner = p.scripts
+    if runner is not None and hasattr(runner, name):
+        getattr(runner, name)(p, *args, **kwargs)
+
+
+# --- settings for the job only ---
+class OverrideSettings:
+    """Apply ``p.override_settings`` for one job and put every value back afterwards."""
+
+    def __init__(self, p: StableDiffusionProcessing) -> None:
+        self.p = p
+        self.saved: dict[str, Any] = {}
+        self.absent: set[str] = set()
+
+    def __enter__(self) -> "OverrideSettings":
+        opts = shared.opts
+        overrides = dict(self.p.override_settings)
+        checkpoint = overrides.get("sd_model_checkpoint")
+        if checkpoint is not None and shared.checkpoints is not None and shared.checkpoints.get_closest_match(checkpoint) is None:
+            raise GenerationError(f"checkpoint {checkpoint!r} not found")
+        for key in overrides:
+            opts.validate(key, overrides[key], is_api=False)
+        for key, value in overrides.items():
+            if key in opts.data:
+                self.saved[key] = opts.data[key]
+            else:
+                self.absent.add(key)
+            opts.set(key, value, is_api=True, run_callbacks=False)
+            if key == "sd_model_checkpoint":
+                _reload_model_weights()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if not self.p.override_settings_restore_afterwards:
+            return
+        opts = shared.opts
+        for key, value in self.saved.items():
+            opts.data[key] = value
+        for key in self.absent:
+            opts.data.pop(key, None)
+        if "sd_model_checkpoint" in self.p.override_settings:
+            _reload_model_weights()
+
+
+def _reload_model_weights() -> None:
+    from modules import sd_models
+
+    reload = getattr(sd_models, "reload_model_weights", None)
+    if reload is not None:
+        reload()
+
+
+def process_images(p: StableDiffusionProcessing) -> Processed:
+    """Run ``p`` (A1111's entry point): scripts' ``before_process``, settings overrides, then the batches."""
+    _call_hook(p, "before_process")
+    with OverrideSettings(p):
+        return process_images_inner(p)
+
+
+def resolve_sampler(p: StableDiffusionProcessing) -> None:
+    """Unknown sampler names are an error naming them (A1111 silently falls back); no name means the default
+    sampler; old combined names (``DPM++ 2M Karras``) split into sampler and schedule type; no schedule type
+    means ``Automatic``."""
+    from modules import sd_samplers
+
+    if p.sampler_name is None:
+        p.sampler_name = sd_samplers.all_samplers[0].name
+    name, label = sd_samplers.split_sampler_and_scheduler(p.sampler_name, p.scheduler)
+    if name is None:
+        raise GenerationError(f"sampler not found: {p.sampler_name}")
+    p.sampler_name, p.scheduler = name, label
+    hr_name = getattr(p, "hr_sampler_name", None)
+    if hr_name not in (None, "", "Use same sampler"):
+        hr_sampler, hr_label = sd_samplers.split_sampler_and_scheduler(hr_name, getattr(p, "hr_scheduler", None))
+        if hr_sampler is None:
+            raise GenerationError(f"hires sampler not found: {hr_name}")
+        p.hr_sampler_name, p.hr_scheduler = hr_sampler, hr_label
+    elif hr_name is not None:
+        p.hr_sampler_name = None
+    if getattr(p, "hr_scheduler", None) == "Use same scheduler":
+        p.hr_scheduler = None
+
+
+def _validate(p: StableDiffusionProcessing) -> None:
+    if p.width % 8 or p.height % 8 or p.width <= 0 or p.height <= 0:
+        raise GenerationError(f"width and height must be positive multiples of 8, got {p.width}x{p.height}")
+    resolve_sampler(p)
+    if not isinstance(p.steps, int) or p.steps < 1:
+        raise GenerationError(f"steps must be at least 1, got {p.steps}")
+    if p.batch_size < 1 or p.n_iter < 1:
+        raise GenerationError("batch_size and n_iter must be at least 1")
+    if shared.sd_model is None and p.sd_model is None:
+        raise GenerationError("no model is loaded: put a checkpoint into models/Stable-diffusion")
+
+
+def _fix_seeds(p: StableDiffusionProcessing) -> None:
+    from modules.processing.rng import get_fixed_seed
+
+    seed, subseed = get_fixed_seed(p.seed), get_fixed_seed(p.subseed)
+    count = len(p.all_prompts)
+    p.all_seeds = list(seed) if isinstance(seed, list) else [int(seed) + (x if p.subseed_strength == 0 else 0) for x in range(count)]
+    p.all_subseeds = list(subseed) if isinstance(subseed, list) else [int(subseed) + x for x in range(count)]
+
+
+def _model_identity(p: StableDiffusionProcessing) -> None:
+    model = p.sd_model
+    info = getattr(model, "sd_checkpoint_info", None)
+    p.sd_model_name = getattr(info, "name_for_extra", None)
+    p.sd_model_hash = getattr(model, "sd_model_hash", None)
+    p.sd_vae_name = getattr(model, "sd_vae_name", None)
+    p.sd_vae_hash = getattr(model, "sd_vae_hash", None)
+
+
+def process_images_inner(p: StableDiffusionProcessing) -> Processed:
+    """The batch loop (see the module docstring)."""
+    state = shared.state
+    opts = shared.opts
+    if p.sd_model is None:
+        p.sd_model = shared.sd_model
+    _validate(p)
+    if p.restore_faces is None:
+        p.restore_faces = opts.face_restoration
+    if p.tiling is None:
+        p.tiling = opts.tiling
+    _model_identity(p)
+    _default_output_dirs(p)
+    p.fill_fields_from_opts()
+    p.setup_prompts()
+    _fix_seeds(p)
+    _reload_embeddings(p)
+    _call_hook(p, "process")
+
+    infotexts: list[str] = []
+    output_images: list[Image.Image] = []
+    with torch.no_grad(), _tiling(p.sd_model, bool(p.tiling)):
+        p.init(p.all_prompts, p.all_seeds, p.all_subseeds)
+        if state.job_count == -1:
+            state.job_count = p.n_iter
+        for n in range(p.n_iter):
+            p.iteration = n
+            if state.skipped:
+                state.skipped = False
+            if state.interrupted or state.stopping_generation:
+                break
+            _run_batch(p, n, infotexts, output_images)
+
+    if not infotexts:
+        infotexts.append(create_infotext(p, p.all_prompts, p.all_seeds, p.all_subseeds))
+    p.color_corrections = None
+    index_of_first_image = _add_grid(p, output_images, infotexts)
+    if not p.disable_extra_networks and p.extra_network_data:
+        from modules.networks.extra_networks import registry
+
+        registry.deactivate(p, p.extra_network_data)
+    res = Processed(p, images_list=output_images, seed=p.all_seeds[0], info=infotexts[0],
+                    subseed=p.all_subseeds[0], index_of_first_image=index_of_first_image, infotexts=infotexts)
+    _call_hook(p, "postprocess", res)
+    return res
+
+
+def _default_output_dirs(p: StableDiffusionProcessing) -> None:
+    """Unset output folders follow the settings of the job's tab (``outdir_samples`` wins when set)."""
+    from modules.processing.image_saving import output_dir
+
+    tab = getattr(p, "tab", "txt2img")
+    if p.outpath_samples is None:
+        p.outpath_samples = output_dir(shared.opts, tab, grid=False, data_dir=shared.paths.data_dir)
+    if p.outpath_grids is None:
+        p.outpath_grids = output_dir(shared.opts, tab, grid=True, data_dir=shared.paths.data_dir)
+
+
+def _reload_embeddings(p: StableDiffusionProcessing) -> None:
+    db = getattr(shared, "embeddings", None)
+    if db is not None and not p.do_not_reload_embeddings:
+        db.load_textual_inversion_embeddings()
+
+
+class _tiling:
+    """Circular padding in every Conv2d for seamless tiles (``p.tiling``), restored afterwards."""
+
+    def __init__(self, model: Any, enabled: bool) -> None:
+        self.model, self.enabled, self.saved = model, enabled, []
+
+    def __enter__(self) -> None:
+        if not self.enabled or not isinstance(self.model, torch.nn.Module):
+            return
+        for module in self.model.modules():
+            if isinstance(module, torch.nn.Conv2d):
+                self.saved.append((module, module.padding_mode))
+                module.padding_mode = "circular"
+
+    def __exit__(self, *exc: Any) -> None:
+        for module, mode in self.saved:
+            module.padding_mode = mode
+
+
+def _run_batch(p: StableDiffusionProcessing, n: int, infotexts: list[str], output_images: list) -> None:
+    from modules.processing.rng import ImageRNG
+
+    state, opts = shared.state, shared.opts
+    _reload_model_weights()
+    lo, hi = n * p.batch_size, (n + 1) * p.batch_size
+    p.prompts = p.all_prompts[lo:hi]
+    p.negative_prompts = p.all_negative_prompts[lo:hi]
+    p.seeds = p.all_seeds[lo:hi]
+    p.subseeds = p.all_subseeds[lo:hi]
+    channels = getattr(p.sd_model, "latent_channels", OPT_C)
+    p.rng = ImageRNG((channels, p.height // OPT_F, p.width // OPT_F), p.seeds, subseeds=p.subseeds,
+                     subseed_strength=p.subseed_strength, seed_resize_from_h=p.seed_resize_from_h,
+                     seed_resize_from_w=p.seed_resize_from_w, settings=opts, device=_device(p))
+    _call_hook(p, "before_process_batch", batch_number=n, prompts=p.prompts, seeds=p.seeds, subseeds=p.subseeds)
+    if not p.prompts:
+        return
+    p.parse_extra_network_prompts()
+    if not p.disable_extra_networks:
+        from modules.networks.extra_networks import registry
+
+        registry.activate(p, p.extra_network_data)
+    _call_hook(p, "process_batch", batch_number=n, prompts=p.prompts, seeds=p.seeds, subseeds=p.subseeds)
+    p.setup_conds()
+
+    if n == 0 and not shared.cmd_opts.no_prompt_history:
+        from modules.processing.image_saving import write_params_txt
+
+        write_params_txt(os.path.join(shared.paths.data_dir, "params.txt"),
+                         create_infotext(p, p.all_prompts, p.all_seeds, p.all_subseeds))
+    if p.n_iter > 1:
+        state.job = f"Batch {n + 1} out of {p.n_iter}"
+
+    samples = p.sample(conditioning=p.c, unconditional_conditioning=p.uc, seeds=p.seeds, subseeds=p.subseeds,
+                       subseed_strength=p.subseed_strength, prompts=p.prompts)
+    runner = p.scripts
+    if runner is not None and hasattr(runner, "post_sample"):
+        from modules.scripts import PostSampleArgs
+
+        ps = PostSampleArgs(samples)
+        runner.post_sample(p, ps)
+        samples = ps.samples
+    if getattr(samples, "already_decoded", False):
+        decoded = samples
+    else:
+        decoded = decode_latent_batch(p.sd_model, samples, check_for_nans=not shared.cmd_opts.disable_nan_check)
+    x_samples = torch.clamp((torch.stack(list(decoded)).float() + 1.0) / 2.0, min=0.0, max=1.0)
+    del samples
+    state.nextjob()
+
+    if runner is not None and hasattr(runner, "postprocess_batch"):
+        from modules.scripts import PostprocessBatchListArgs
+
+        runner.postprocess_batch(p, x_samples, batch_number=n)
+        batch_params = PostprocessBatchListArgs(list(x_samples))
+        runner.postprocess_batch_list(p, batch_params, batch_number=n)
+        x_samples = batch_params.images
+
+    def infotext(index: int = 0, use_main_prompt: bool = False) -> str:
+        return create_infotext(p, p.prompts, p.seeds, p.subseeds, use_main_prompt=use_main_prompt, index=index,
+                               all_negative_prompts=p.negative_prompts)
+
+    save_samples = p.save_samples()
+    for i, x_sample in enumerate(x_samples):
+        p.batch_index = i
+        array = (255.0 * np.moveaxis(x_sample.cpu().numpy(), 0, 2)).astype(np.uint8)
+        if p.restore_faces:
+            if save_samples and opts.save_images_before_face_restoration:
+                _save(p, Image.fromarray(array), i, infotext(i), suffix="-before-face-restoration")
+            from modules import face_restoration
+
+            array = face_restoration.restore_faces(array)
+        image = Image.fromarray(array)
+        image = _postprocess_image(p, image, i, save_samples, infotext)
+        if save_samples:
+            _save(p, image, i, infotext(i))
+        text = infotext(i)
+        infotexts.append(text)
+        if opts.enable_pnginfo:
+            image.info["parameters"] = text
+        output_images.append(image)
+
+
+def _postprocess_image(p: StableDiffusionProcessing, image: Image.Image, i: int, save_samples: bool,
+                       infotext: Callable[..., str]) -> Image.Image:
+    """Script hooks, mask overlay (inpainting) and the composite over the original picture."""
+    from modules.processing.overlay import apply_overlay
+
+    runner = p.scripts
+    if runner is not None and hasattr(runner, "postprocess_image"):
+        from modules.scripts import PostprocessImageArgs
+
+        pp = PostprocessImageArgs(image)
+        runner.postprocess_image(p, pp)
+        image = pp.image
+    overlays = getattr(p, "overlay_images", None)
+    overlay_image = overlays[i] if shared.opts.overlay_inpaint and overlays is not None and i < len(overlays) else None
+    image, _original = apply_overlay(image, p.paste_to, overlay_image)
+    if runner is not None and hasattr(runner, "postprocess_image_after_composite"):
+        from modules.scripts import PostprocessImageArgs
+
+        pp = PostprocessImageArgs(image)
+        runner.postprocess_image_after_composite(p, pp)
+        image = pp.image
+    return image
+
+
+def _save(p: StableDiffusionProcessing, image: Image.Image, i: int, info: str, suffix: str = "") -> None:
+    from modules import images
+
+    images.save_image(image, p.outpath_samples, "", p.seeds[i], p.prompts[i], shared.opts.samples_format,
+                      info=info, p=p, suffix=suffix)
+
+
+def _add_grid(p: StableDiffusionProcessing, output_images: list, infotexts: list[str]) -> int:
+    """Insert the grid as the first image when A1111 would; returns ``index_of_first_image``."""
+    from modules import images
+
+    opts = shared.opts
+    too_few = len(output_images) < 2 and opts.grid_only_if_multiple
+    if not (opts.return_grid or opts.grid_save) or p.do_not_save_grid or too_few:
+        return 0
+    grid = images.image_grid(output_images, p.batch_size)
+    text = create_infotext(p, p.all_prompts, p.all_seeds, p.all_subseeds, use_main_prompt=True)
+    index = 0
+    if opts.return_grid:
+        infotexts.insert(0, text)
+        if opts.enable_pnginfo:
+            grid.info["parameters"] = text
+        output_images.insert(0, grid)
+        index = 1
+    if opts.grid_save:
+        images.save_image(grid, p.outpath_grids, "grid", p.all_seeds[0], p.all_prompts[0], opts.grid_format,
+                          info=text, short_filename=not opts.grid_extended_filename, p=p, grid=True)
+    return index
+
+
+def _device(p: StableDiffusionProcessing) -> torch.device:
+    model = p.sd_model
+    return getattr(model, "device", torch.device("cpu")) if model is not None else torch.device("cpu")
