@@ -124,12 +124,23 @@ def resolve_sampler(p: StableDiffusionProcessing) -> None:
         p.hr_scheduler = None
 
 
+MAX_STEPS = 500
+"""More sampling steps than this is refused before any work (A1111's UI stops at 150; its API has no limit)."""
+MAX_SIDE = 8192
+"""Largest width or height, in pixels."""
+MAX_MEGAPIXELS = 16.0
+"""Largest picture (width x height, millions of pixels) a request may ask for."""
+
+
 def _validate(p: StableDiffusionProcessing) -> None:
     if p.width % 8 or p.height % 8 or p.width <= 0 or p.height <= 0:
         raise GenerationError(f"width and height must be positive multiples of 8, got {p.width}x{p.height}")
+    if max(p.width, p.height) > MAX_SIDE or p.width * p.height > MAX_MEGAPIXELS * 1e6:
+        raise GenerationError(f"{p.width}x{p.height} is larger than the limit ({MAX_SIDE} px a side, "
+                              f"{MAX_MEGAPIXELS:g} megapixels)")
     resolve_sampler(p)
-    if not isinstance(p.steps, int) or p.steps < 1:
-        raise GenerationError(f"steps must be at least 1, got {p.steps}")
+    if not isinstance(p.steps, int) or isinstance(p.steps, bool) or not 1 <= p.steps <= MAX_STEPS:
+        raise GenerationError(f"steps must be between 1 and {MAX_STEPS}, got {p.steps}")
     if p.batch_size < 1 or p.n_iter < 1:
         raise GenerationError("batch_size and n_iter must be at least 1")
     if shared.sd_model is None and p.sd_model is None:
