@@ -40,6 +40,9 @@ def add_cors(app: FastAPI, cmd_opts: argparse.Namespace) -> None:
 
 def create_app(cmd_opts: argparse.Namespace, with_ui: bool) -> FastAPI:
     """The FastAPI app with A1111's middleware, the API routes (``--api`` or ``--nowebui``) and the UI."""
+    from modules import script_callbacks
+
+    script_callbacks.before_ui_callback()
     app = FastAPI(title="Stable Diffusion web UI", docs_url="/docs", redoc_url="/redoc")
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     add_cors(app, cmd_opts)
@@ -56,6 +59,9 @@ def create_app(cmd_opts: argparse.Namespace, with_ui: bool) -> FastAPI:
         shared.demo = create_ui()
         auth = _gradio_auth(cmd_opts)
         app = gr.mount_gradio_app(app, shared.demo, path=cmd_opts.subpath or "/", auth=auth or None)
+    from modules import shared as live
+
+    script_callbacks.app_started_callback(live.demo if with_ui else None, app)
     return app
 
 

@@ -7,9 +7,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from modules.core.extensions import Extension, active_extensions, disable_mode, disabled_reason, list_extensions
+from modules.core import extensions as _core
+from modules.core.extensions import (
+    CallbackOrderInfo,
+    Extension,
+    ExtensionMetadata,
+    active_extensions,
+    disable_mode,
+    disabled_reason,
+    list_extensions,
+)
 
-__all__ = ["Extension", "active", "active_extensions", "disable_mode", "disabled_reason", "list_extensions"]
+__all__ = ["CallbackOrderInfo", "Extension", "ExtensionMetadata", "active", "active_extensions", "disable_mode",
+           "disabled_reason", "find_extension", "list_extensions"]
 
 
 def active() -> list[Extension]:
@@ -17,6 +27,13 @@ def active() -> list[Extension]:
     from modules import shared
 
     return [ext for ext in (shared.extensions or []) if getattr(ext, "enabled", False)]
+
+
+def find_extension(filename: str) -> Extension | None:
+    """The extension of the running app whose folder holds ``filename``, or ``None``."""
+    from modules import shared
+
+    return _core.find_extension(filename, shared.extensions or [])
 
 
 def __getattr__(name: str) -> Any:

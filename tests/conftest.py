@@ -17,12 +17,22 @@ def restore_shared():
     names = ["cmd_opts", "opts", "paths", "parser", "state", "sd_model", "checkpoints", "upscalers", "face_restorers",
              "vae_files", "extensions", "scripts", "startup_timer", "demo", "cache", "sd_upscalers", "ui_config", "prompt_styles",
              "model_manager", "device_config"]
+    from modules.scripting import callback_registry
+
     saved = {k: getattr(shared, k) for k in names}
     saved_scripts = list(scripts.scripts_data)
+    saved_runners = (scripts.scripts_txt2img, scripts.scripts_img2img, scripts.scripts_postproc)
+    saved_postproc = list(scripts.postprocessing_scripts_data)
+    saved_callbacks = {k: list(v) for k, v in callback_registry.callback_map.items()}
     yield shared
     for k, v in saved.items():
         setattr(shared, k, v)
     scripts.scripts_data[:] = saved_scripts
+    scripts.scripts_txt2img, scripts.scripts_img2img, scripts.scripts_postproc = saved_runners
+    scripts.postprocessing_scripts_data[:] = saved_postproc
+    callback_registry.clear_callbacks()
+    for key, callbacks in saved_callbacks.items():
+        callback_registry.callback_map[key][:] = callbacks
 
 
 @pytest.fixture

@@ -184,14 +184,15 @@ def initialize(argv: Sequence[str], model_loader: ModelLoader | None = None,
 def _load_all_scripts() -> None:
     from modules import scripts
     from modules.postprocess.upscaler import Upscaler
-    from modules.runtime.script_loading import list_script_files, load_scripts
+    from modules import script_callbacks
 
     known_upscalers = set(_upscaler_class_names(Upscaler))
-    loaded = load_scripts(list_script_files(scripts.script_files_dirs()), (scripts.Script,))
-    scripts.scripts_data[:] = loaded.classes
-    shared.scripts = loaded
+    scripts.load_scripts()
     if set(_upscaler_class_names(Upscaler)) - known_upscalers:
         shared.sd_upscalers = shared.upscalers.refresh()
+    # A1111 registers extensions' settings only while building the UI; doing it here gives the API
+    # (--nowebui) the same settings, and the Settings tab reads them from the options catalogue.
+    script_callbacks.ui_settings_callback()
 
 
 def _upscaler_class_names(cls: type) -> list[str]:
@@ -214,7 +215,13 @@ def model_manager() -> Any:
     return shared.model_manager
 
 
-MODEL_LOADED_HOOKS: list[Callable[[Any], None]] = []
+def _model_loaded_callbacks(model: Any) -> None:
+    from modules import script_callbacks
+
+    script_callbacks.model_loaded_callback(model)
+
+
+MODEL_LOADED_HOOKS: list[Callable[[Any], None]] = [_model_loaded_callbacks]
 """Called with each newly loaded model (text conditioning, embeddings, extensions' ``on_model_loaded``)."""
 
 
