@@ -60,6 +60,9 @@ scripts: Any = None
 prompt_styles: Any = None
 """The styles from ``styles.csv`` (``modules.prompting.styles.StyleDatabase``)."""
 
+embeddings: Any = None
+"""The textual-inversion embeddings (``sd_hijack.model_hijack.embedding_db``)."""
+
 model_manager: Any = None
 """Loads and switches checkpoints (``modules.models.manager.ModelManager``), created when first needed."""
 

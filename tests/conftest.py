@@ -16,8 +16,11 @@ def restore_shared():
 
     names = ["cmd_opts", "opts", "paths", "parser", "state", "sd_model", "checkpoints", "upscalers", "face_restorers",
              "vae_files", "extensions", "scripts", "startup_timer", "demo", "cache", "sd_upscalers", "ui_config", "prompt_styles",
-             "model_manager", "device_config"]
+             "model_manager", "device_config", "embeddings"]
+    from modules import sd_hijack
     from modules.scripting import callback_registry
+
+    saved_hijack = (sd_hijack.model_hijack.embedding_db, sd_hijack.model_hijack.clip)
 
     saved = {k: getattr(shared, k) for k in names}
     saved_scripts = list(scripts.scripts_data)
@@ -30,6 +33,7 @@ def restore_shared():
     scripts.scripts_data[:] = saved_scripts
     scripts.scripts_txt2img, scripts.scripts_img2img, scripts.scripts_postproc = saved_runners
     scripts.postprocessing_scripts_data[:] = saved_postproc
+    sd_hijack.model_hijack.embedding_db, sd_hijack.model_hijack.clip = saved_hijack
     callback_registry.clear_callbacks()
     for key, callbacks in saved_callbacks.items():
         callback_registry.callback_map[key][:] = callbacks

@@ -27,12 +27,15 @@ class ModelManager:
     """Loads checkpoints from the registry and tracks the live one (``shared.sd_model``)."""
 
     def __init__(self, registry: Any, cmd_opts: Any, opts: Any, devices: DeviceConfig,
-                 on_loaded: list[ModelHook] | None = None) -> None:
+                 on_loaded: list[ModelHook] | None = None, on_activated: list[ModelHook] | None = None) -> None:
         self.registry = registry
         self.cmd_opts = cmd_opts
         self.opts = opts
         self.devices = devices
         self.on_loaded: list[ModelHook] = list(on_loaded or [])
+        """Called once with each model read from disk (extensions' ``on_model_loaded``)."""
+        self.on_activated: list[ModelHook] = list(on_activated or [])
+        """Called each time a model becomes the live one (the text path follows the live model's tokenizer)."""
         self.loaded: "OrderedDict[str, Any]" = OrderedDict()  # checkpoint filename -> model, most recent last
         self.current: Any = None
 
@@ -111,6 +114,8 @@ class ModelManager:
         from modules import shared
 
         shared.sd_model = model
+        for hook in self.on_activated:
+            hook(model)
 
     def _enforce_limit(self) -> None:
         limit = max(1, int(getattr(self.opts, "sd_checkpoints_limit", 1) or 1))

@@ -9,7 +9,7 @@ the calls A1111 code and extensions make on ``shared.sd_model``:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -25,6 +25,23 @@ class DiffusionWrapper(nn.Module):
     def __init__(self, diffusion_model: UNetModel) -> None:
         super().__init__()
         self.diffusion_model = diffusion_model
+
+
+class TextConditioningHooks(Protocol):
+    """What the prompting layer attaches as ``model.text_conditioning`` (A1111 reads these from settings).
+
+    The text path itself is plugged into each text embedder (``prompt_encoder``);
+    these are the SDXL size/score defaults :meth:`DiffusionEngine.get_learned_conditioning`
+    uses when the caller gives none.
+    """
+
+    def sdxl_crop(self) -> tuple[int, int]:
+        """``(crop_top, crop_left)``: settings ``sdxl_crop_top`` / ``sdxl_crop_left``."""
+        ...
+
+    def sdxl_aesthetic_score(self, is_negative_prompt: bool) -> float:
+        """Refiner score: ``sdxl_refiner_low_aesthetic_score`` for negatives, else ``..._high_...``."""
+        ...
 
 
 def _as_list(value: Any) -> list[torch.Tensor]:
@@ -44,6 +61,8 @@ class StableDiffusionBase(nn.Module):
     is_ssd = False
     is_sd3 = False
     latent_channels = 4
+    text_conditioning: TextConditioningHooks | None = None
+    """Set by the prompting layer when the model is attached to the web UI; None for a bare model."""
 
     def __init__(self, unet: UNetModel, first_stage: AutoencoderKL, scale_factor: float,
                  parameterization: str = "eps", linear_start: float = 0.00085, linear_end: float = 0.012,
@@ -113,7 +132,13 @@ class LatentDiffusion(StableDiffusionBase):
         self.is_sd1 = not self.is_sd2
 
     def get_learned_conditioning(self, texts: Sequence[str], clip_skip: int | None = None) -> torch.Tensor:
-        """Prompts -> cross-attention context ``[batch, 77 * chunks, width]`` (no emphasis parsing)."""
+        """Prompts -> cross-attention context ``[batch, 77 * chunks, width]``.
+
+        Plain 75-token chunks on a bare model; A1111's full path (emphasis,
+        textual inversion, settings' clip skip) once the prompting layer set the
+        text encoder's ``prompt_encoder``.  ``clip_skip`` None = family default
+        or the setting.
+        """
         return self.cond_stage_model(list(texts), clip_skip)
 
     def encode_first_stage(self, x: torch.Tensor) -> DiagonalGaussian:
@@ -157,21 +182,32 @@ class DiffusionEngine(StableDiffusionBase):
         return any(getattr(e, "input_key", None) == "aesthetic_score" for e in self.conditioner.embedders)
 
     def get_learned_conditioning(self, texts: Sequence[str], width: int | None = None, height: int | None = None,
-                                 crop_top: int = 0, crop_left: int = 0, is_negative_prompt: bool | None = None,
+                                 crop_top: int | None = None, crop_left: int | None = None,
+                                 is_negative_prompt: bool | None = None,
                                  aesthetic_score: float | None = None) -> dict[str, torch.Tensor]:
         """Prompts -> ``{"crossattn", "vector"}``.
 
         Like A1111, sizes default to the batch's ``width``/``height`` attributes
-        (an ``SdConditioning`` list carries them), an all-empty negative prompt
-        gives zero text embeddings, and the refiner's aesthetic score is 6.0 for
-        prompts and 2.5 for negative prompts unless given.
+        (an ``SdConditioning`` list carries them, 1024 when unset), an all-empty
+        negative prompt gives zero text embeddings, and the refiner's aesthetic
+        score is 6.0 for prompts and 2.5 for negative prompts.  With
+        ``text_conditioning`` attached, crops and scores not given come from it
+        (the settings), as in A1111.
         """
-        width = width or getattr(texts, "width", 1024)
-        height = height or getattr(texts, "height", 1024)
+        width = width or getattr(texts, "width", None) or 1024
+        height = height or getattr(texts, "height", None) or 1024
         if is_negative_prompt is None:
             is_negative_prompt = bool(getattr(texts, "is_negative_prompt", False))
+        hooks = self.text_conditioning
+        if crop_top is None or crop_left is None:
+            top, left = hooks.sdxl_crop() if hooks is not None else (0, 0)
+            crop_top = top if crop_top is None else crop_top
+            crop_left = left if crop_left is None else crop_left
         if aesthetic_score is None:
-            aesthetic_score = 2.5 if is_negative_prompt else 6.0
+            if hooks is not None:
+                aesthetic_score = hooks.sdxl_aesthetic_score(is_negative_prompt)
+            else:
+                aesthetic_score = 2.5 if is_negative_prompt else 6.0
         n = len(texts)
         device = self.device
 

@@ -101,10 +101,26 @@ _CHECKPOINT_EXTRAS = {
 }
 
 
+def _perturb_norms(model: torch.nn.Module) -> None:
+    """Give normalisation layers non-trivial scales and shifts, as trained checkpoints have.
+
+    Fresh LayerNorms (weight 1, bias 0) make every token's output average exactly
+    zero, which real text encoders never do and which A1111's "Original" emphasis
+    (it divides by the mean) cannot handle.
+    """
+    generator = torch.Generator().manual_seed(1234)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (torch.nn.LayerNorm, torch.nn.GroupNorm)) and module.weight is not None:
+                module.weight.mul_(1 + 0.1 * torch.randn(module.weight.shape, generator=generator))
+                module.bias.add_(0.1 * torch.randn(module.bias.shape, generator=generator))
+
+
 def tiny_state_dict(family: str, seed: int = 0, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
     """Random weights under the family's real checkpoint keys, plus the usual extra keys."""
     torch.manual_seed(seed)
     model = build_from_config(tiny_config(family), f"tiny {family}")
+    _perturb_norms(model)
     sd = {k: v.detach().to(dtype).contiguous() for k, v in model.state_dict().items()}
     group = "sdxl-refiner" if family == "sdxl-refiner" else family.split("-")[0]
     group = "sd1" if group == "instruct" else group

@@ -178,6 +178,9 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
         p.tiling = opts.tiling
     _model_identity(p)
     _default_output_dirs(p)
+    from modules import sd_hijack
+
+    sd_hijack.model_hijack.clear_comments()
     p.fill_fields_from_opts()
     p.setup_prompts()
     _fix_seeds(p)
@@ -226,7 +229,7 @@ def _default_output_dirs(p: StableDiffusionProcessing) -> None:
 def _reload_embeddings(p: StableDiffusionProcessing) -> None:
     db = getattr(shared, "embeddings", None)
     if db is not None and not p.do_not_reload_embeddings:
-        db.load_textual_inversion_embeddings()
+        db.load_textual_inversion_embeddings(print_at_load=shared.opts.textual_inversion_print_at_load)
 
 
 class _tiling:
@@ -272,6 +275,11 @@ def _run_batch(p: StableDiffusionProcessing, n: int, infotexts: list[str], outpu
         registry.activate(p, p.extra_network_data)
     _call_hook(p, "process_batch", batch_number=n, prompts=p.prompts, seeds=p.seeds, subseeds=p.subseeds)
     p.setup_conds()
+    from modules import sd_hijack
+
+    p.extra_generation_params.update(sd_hijack.model_hijack.extra_generation_params)
+    for comment in sd_hijack.model_hijack.comments:
+        p.comment(comment)
 
     if n == 0 and not shared.cmd_opts.no_prompt_history:
         from modules.processing.image_saving import write_params_txt

@@ -12,6 +12,8 @@ arrive as arguments; only the A1111-compatibility modules
 - :mod:`.cond_cache`: skip re-encoding when nothing that matters changed.
 - :mod:`.comments`: ``#`` comments.
 - :mod:`.chunking`, :mod:`.emphasis`, :mod:`.text_encoding`, :mod:`.token_counter`: 75-token chunks.
+- :mod:`.prompt_encoder`, :mod:`.model_conditioning`: that path plugged into a loaded model's text
+  encoders (A1111's "hijack"); :mod:`.legacy_emphasis`: the pre-1.0 path.
 - :mod:`.styles`: ``styles.csv``.
 - :mod:`.textual_inversion`: embedding files and the lookup by token ids.
 """

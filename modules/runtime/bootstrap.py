@@ -131,6 +131,14 @@ def initialize(argv: Sequence[str], model_loader: ModelLoader | None = None,
     from modules.prompting.styles import StyleDatabase
 
     shared.prompt_styles = StyleDatabase(list(paths.styles_files))
+    from modules import sd_hijack
+    from modules.core import hashing
+    from modules.prompting.textual_inversion.database import EmbeddingDatabase
+
+    # a fresh database per start-up: folders of an earlier start (a test, a reload) are not scanned again
+    shared.embeddings = EmbeddingDatabase(hasher=lambda filename, title: hashing.sha256(shared.cache, filename, title))
+    shared.embeddings.add_embedding_dir(paths.embeddings_dir)
+    sd_hijack.model_hijack.embedding_db = shared.embeddings
     done("parse flags")
 
     # 3. stray model files
@@ -211,8 +219,15 @@ def model_manager() -> Any:
 
         shared.device_config = DeviceConfig.from_cmd_opts(shared.cmd_opts)
         shared.model_manager = ModelManager(shared.checkpoints, shared.cmd_opts, shared.opts, shared.device_config,
-                                            on_loaded=list(MODEL_LOADED_HOOKS))
+                                            on_loaded=list(MODEL_LOADED_HOOKS), on_activated=[_attach_text_path])
     return shared.model_manager
+
+
+def _attach_text_path(model: Any) -> None:
+    """A1111's hijack: prompts go through emphasis, chunking and textual inversion for the live model."""
+    from modules import sd_hijack
+
+    sd_hijack.model_hijack.hijack(model)
 
 
 def _model_loaded_callbacks(model: Any) -> None:

@@ -174,3 +174,20 @@ def test_hires_fix_sizes_and_infotext(app):
     assert "Hires resize: 128x96" in res.infotexts[0] and "Hires upscaler: Lanczos" in res.infotexts[0]
     with pytest.raises(GenerationError, match="Nope"):
         txt2img(enable_hr=True, hr_upscaler="Nope")
+
+
+def test_textual_inversion_embedding_used_and_hashed(app, data_dir):
+    shared = app()
+    import hashlib
+
+    from safetensors.torch import save_file
+
+    width = shared.sd_model.get_learned_conditioning(["x"]).shape[-1]
+    path = data_dir / "embeddings" / "myemb.safetensors"
+    save_file({"emb_params": torch.randn(2, width, generator=torch.Generator().manual_seed(0))}, str(path))
+    plain = txt2img(prompt="a photo of cat")
+    used = txt2img(prompt="a photo of myemb")
+    assert f'TI hashes: "myemb: {hashlib.sha256(path.read_bytes()).hexdigest()[:12]}"' in used.infotexts[0]
+    assert "TI hashes" not in plain.infotexts[0]
+    assert not np.array_equal(np.asarray(plain.images[0]), np.asarray(used.images[0]))
+    assert "myemb" in shared.embeddings.word_embeddings

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from transformers import CLIPTextConfig, CLIPTextModel
 
-from modules.models.nets.text_chunks import encode_texts
+from modules.models.nets.text_chunks import PromptEncoderHook, forward_texts
 from modules.models.tokenizer import BOS_ID, EOS_ID, VOCAB_SIZE, ClipTokenizer
 
 CLIP_VERSIONS: dict[str, dict[str, Any]] = {
@@ -55,6 +55,8 @@ class ClipTextEmbedder(nn.Module):
 
     pad_id = EOS_ID  # transformers' CLIP tokenizer pads with <|endoftext|>
     unescape_html = False
+    prompt_encoder: PromptEncoderHook | None = None
+    """The prompting layer's full text path (emphasis, textual inversion); None = plain chunking."""
 
     def __init__(self, layer: str = "last", layer_idx: int | None = None, version: str | None = None,
                  **sizes: int) -> None:
@@ -82,6 +84,11 @@ class ClipTextEmbedder(nn.Module):
     def width(self) -> int:
         return self.transformer.text_model.config.hidden_size
 
+    @property
+    def token_embedding(self) -> nn.Embedding:
+        """The id -> vector table (textual-inversion vectors replace its output rows)."""
+        return self.transformer.text_model.embeddings.token_embedding
+
     def init_buffers(self, device: torch.device | str) -> None:
         """Rebuild the non-persistent ``position_ids`` buffer (left on ``meta`` by a meta-device build)."""
         embeddings = self.transformer.text_model.embeddings
@@ -89,17 +96,33 @@ class ClipTextEmbedder(nn.Module):
         embeddings.register_buffer("position_ids", torch.arange(n, device=device).expand(1, -1), persistent=False)
 
     def forward(self, texts: list[str], clip_skip: int | None = None) -> Any:
-        """Plain (emphasis-free) encoding of a batch of prompts, chunked by 75 tokens."""
-        return encode_texts(self, list(texts), clip_skip)
+        """Encode a batch of prompts: through ``prompt_encoder`` if set, else plain 75-token chunks."""
+        return forward_texts(self, texts, clip_skip)
 
-    def encode_tokens(self, tokens: torch.Tensor, clip_skip: int | None = None) -> torch.Tensor:
+    def encode_tokens(self, tokens: torch.Tensor, clip_skip: int | None = None,
+                      inputs_embeds: torch.Tensor | None = None) -> torch.Tensor:
         """``[batch, 77]`` ids (with BOS/EOS/padding) -> ``[batch, 77, width]``.
 
         ``clip_skip`` None keeps the family default; an int N counts hidden
         states from the end (1 = last layer), as A1111's "Clip skip".
+        ``inputs_embeds`` (``[batch, 77, width]``) replaces the token-table
+        lookup, so textual-inversion vectors can stand in for placeholder ids;
+        ``tokens`` still give the sequence length and end positions.
         """
         model = self.transformer.text_model
         tokens = tokens.to(model.embeddings.token_embedding.weight.device)
+        if inputs_embeds is None:
+            return self._encode(model, tokens, clip_skip)
+        # transformers' CLIPTextModel.forward takes ids only; for this one call the
+        # table's output is swapped for the given vectors (position embeddings are
+        # still added after it, exactly as for looked-up rows).
+        handle = model.embeddings.token_embedding.register_forward_hook(lambda _m, _i, _o: inputs_embeds)
+        try:
+            return self._encode(model, tokens, clip_skip)
+        finally:
+            handle.remove()
+
+    def _encode(self, model: CLIPTextModel, tokens: torch.Tensor, clip_skip: int | None) -> torch.Tensor:
         if self.layer == "hidden" and clip_skip is None:
             out = model(input_ids=tokens, output_hidden_states=True)
             return out.hidden_states[self.layer_idx]

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from modules.models.attention import AttentionStrategy, SdpaAttention
-from modules.models.nets.text_chunks import encode_texts
+from modules.models.nets.text_chunks import PromptEncoderHook, forward_texts
 from modules.models.tokenizer import ClipTokenizer, VOCAB_SIZE
 
 OPEN_CLIP_ARCHS: dict[str, dict[str, int]] = {
@@ -87,14 +87,16 @@ class OpenClipTextModel(nn.Module):
             nn.init.normal_(self.positional_embedding, std=0.01)
             nn.init.normal_(self.text_projection, std=width ** -0.5)
 
-    def run(self, tokens: torch.Tensor, skip_last: int = 0,
-            need_final: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def run(self, tokens: torch.Tensor, skip_last: int = 0, need_final: bool = False,
+            inputs_embeds: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Embed and run the blocks; returns (output of block ``L-1-skip_last``, final block output).
 
         Blocks after the kept one run only when ``need_final`` (the pooled
         vector needs them); otherwise the second value is None.
+        ``inputs_embeds`` replaces the token-table lookup of ``tokens``.
         """
-        x = self.token_embedding(tokens) + self.positional_embedding.to(self.token_embedding.weight.dtype)
+        embedded = self.token_embedding(tokens) if inputs_embeds is None else inputs_embeds
+        x = embedded + self.positional_embedding.to(self.token_embedding.weight.dtype)
         blocks = self.transformer.resblocks
         keep_at = len(blocks) - 1 - skip_last
         kept = None
@@ -123,6 +125,8 @@ class OpenClipEmbedder(nn.Module):
 
     pad_id = 0  # open_clip pads with zeros after the end token
     unescape_html = True
+    prompt_encoder: PromptEncoderHook | None = None
+    """The prompting layer's full text path (emphasis, textual inversion); None = plain chunking."""
 
     def __init__(self, arch: str = "ViT-H-14", layer: str = "last", legacy: bool = True,
                  always_return_pooled: bool = False, attention: AttentionStrategy | None = None,
@@ -148,18 +152,27 @@ class OpenClipEmbedder(nn.Module):
     def width(self) -> int:
         return self.model.width
 
-    def forward(self, texts: list[str], clip_skip: int | None = None) -> Any:
-        """Plain (emphasis-free) encoding of a batch of prompts, chunked by 75 tokens."""
-        return encode_texts(self, list(texts), clip_skip)
+    @property
+    def token_embedding(self) -> nn.Embedding:
+        """The id -> vector table (textual-inversion vectors replace its output rows)."""
+        return self.model.token_embedding
 
-    def encode_tokens(self, tokens: torch.Tensor, clip_skip: int | None = None) -> Any:
+    def forward(self, texts: list[str], clip_skip: int | None = None) -> Any:
+        """Encode a batch of prompts: through ``prompt_encoder`` if set, else plain 75-token chunks."""
+        return forward_texts(self, texts, clip_skip)
+
+    def encode_tokens(self, tokens: torch.Tensor, clip_skip: int | None = None,
+                      inputs_embeds: torch.Tensor | None = None) -> Any:
         """``[batch, 77]`` ids -> ``[batch, 77, width]``, plus the pooled vector when ``always_return_pooled``.
 
         ``clip_skip`` is accepted and ignored: A1111's CLIP skip has no effect on OpenCLIP.
+        ``inputs_embeds`` replaces the token-table lookup (textual-inversion
+        vectors); the pooled vector is still taken at the end token of ``tokens``.
         """
         tokens = tokens.to(self.model.token_embedding.weight.device)
         skip = 1 if self.layer == "penultimate" else 0
-        kept, final = self.model.run(tokens, skip_last=skip, need_final=self.always_return_pooled)
+        kept, final = self.model.run(tokens, skip_last=skip, need_final=self.always_return_pooled,
+                                     inputs_embeds=inputs_embeds)
         z = self.model.ln_final(kept) if self.legacy else kept
         if self.always_return_pooled:
             return z, self.model.pool(final, tokens)

@@ -2,7 +2,10 @@
 
 This is the emphasis-free core of A1111's text path; the prompting layer builds
 emphasis, comma backtracking and textual inversion on the same pieces
-(``embedder.tokenizer``, ``embedder.encode_tokens``, ``embedder.pad_id``).
+(``embedder.tokenizer``, ``embedder.encode_tokens``, ``embedder.pad_id``,
+``embedder.token_embedding``).  It plugs its full path in by setting an
+embedder's ``prompt_encoder`` (see :func:`forward_texts`); the model layer never
+imports the prompting layer.
 """
 from __future__ import annotations
 
@@ -15,11 +18,19 @@ from modules.models.tokenizer import BOS_ID, EOS_ID
 CHUNK_TOKENS = 75
 
 
+class PromptEncoderHook(Protocol):
+    """A strategy that replaces an embedder's plain text path (set as ``embedder.prompt_encoder``)."""
+
+    def __call__(self, texts: list[str], clip_skip: int | None = None) -> Any: ...
+
+
 class TextEmbedder(Protocol):
     pad_id: int
     tokenizer: Any
+    prompt_encoder: PromptEncoderHook | None
 
-    def encode_tokens(self, tokens: torch.Tensor, clip_skip: int | None = None) -> Any: ...
+    def encode_tokens(self, tokens: torch.Tensor, clip_skip: int | None = None,
+                      inputs_embeds: torch.Tensor | None = None) -> Any: ...
 
 
 def chunk_token_ids(ids: list[int], n_chunks: int, pad_id: int) -> list[list[int]]:
@@ -45,3 +56,10 @@ def encode_texts(embedder: TextEmbedder, texts: list[str], clip_skip: int | None
         zs.append(out)
     z = torch.cat(zs, dim=1)
     return (z, pooled) if pooled is not None else z
+
+
+def forward_texts(embedder: TextEmbedder, texts: list[str], clip_skip: int | None = None) -> Any:
+    """An embedder's ``forward``: its ``prompt_encoder`` strategy when one is set, else :func:`encode_texts`."""
+    if embedder.prompt_encoder is not None:
+        return embedder.prompt_encoder(list(texts), clip_skip)
+    return encode_texts(embedder, list(texts), clip_skip)

@@ -1,6 +1,8 @@
 """The UNet's spatial transformer (LDM ``SpatialTransformer`` and friends) with checkpoint names."""
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -10,9 +12,16 @@ from modules.models.nets.common import GroupNorm32
 
 
 class CrossAttention(nn.Module):
-    """Multi-head attention; self-attention when no context is given."""
+    """Multi-head attention; self-attention when no context is given.
+
+    ``context_hook``, when set on an instance (see :func:`set_context_hook`), maps
+    the context to the two inputs of ``to_k`` and ``to_v`` (A1111 hypernetworks
+    transform them there); it must be a plain callable, not an ``nn.Module``, so
+    that it never joins the model's state dict.
+    """
 
     uses_attention_strategy = True
+    context_hook: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None
 
     def __init__(self, query_dim: int, context_dim: int | None, heads: int, dim_head: int,
                  attention: AttentionStrategy | None = None) -> None:
@@ -28,8 +37,26 @@ class CrossAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         context = x if context is None else context
-        out = self.attention(self.to_q(x), self.to_k(context), self.to_v(context), self.heads)
+        if self.context_hook is None:
+            context_k = context_v = context
+        else:
+            context_k, context_v = self.context_hook(context)
+        out = self.attention(self.to_q(x), self.to_k(context_k), self.to_v(context_v), self.heads)
         return self.to_out(out)
+
+
+def set_context_hook(module: nn.Module, hook: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None) -> int:
+    """Give every :class:`CrossAttention` under ``module`` the same context hook (``None`` removes it);
+    returns how many.  Only instance attributes change, never the class."""
+    count = 0
+    for sub in module.modules():
+        if isinstance(sub, CrossAttention):
+            if hook is None:
+                sub.__dict__.pop("context_hook", None)
+            else:
+                sub.context_hook = hook
+            count += 1
+    return count
 
 
 class GEGLU(nn.Module):

@@ -1,0 +1,142 @@
+"""Attach A1111's prompt path to a loaded model (what A1111's ``model_hijack.hijack(m)`` does to text).
+
+:func:`attach_text_conditioning` builds one :class:`~.prompt_encoder.PromptEncoder`
+per text encoder, with each family's rules:
+
+======================  ==========================  ============  ==================
+model                   text encoder                TI vectors    Clip skip
+======================  ==========================  ============  ==================
+SD1 (LatentDiffusion)   CLIP-L, pads with end id    ``clip_l``    the setting
+SD2                     OpenCLIP ViT-H, pads with 0 ``clip_l``    none
+SDXL base               CLIP-L (penultimate)        ``clip_l``    only with ``sdxl_clip_l_skip``
+SDXL base / refiner     OpenCLIP bigG (+ pooled)    ``clip_g``    none
+======================  ==========================  ============  ==================
+
+It sets each encoder as its embedder's ``prompt_encoder`` (so ``model.get_learned_conditioning``
+and the SDXL conditioner run the full path), sets ``model.text_conditioning`` (SDXL's
+crop and aesthetic-score settings, the token counter) and hands the model's
+tokenizer and widths to the embedding database.  Nothing on the model's
+classes changes; :func:`detach_text_conditioning` restores the plain path.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+from modules.prompting.prompt_encoder import (ConditioningRecord, InfotextRecord, PromptEncoder, SettingsProvider,
+                                              no_clip_skip, sd1_clip_skip, sdxl_clip_l_skip, setting)
+
+if TYPE_CHECKING:
+    import torch
+
+
+def _is_clip_l(embedder: Any) -> bool:
+    # CLIP-L (transformers) lives at .transformer, the OpenCLIP towers at .model.
+    return hasattr(embedder, "transformer") and not hasattr(embedder, "model")
+
+
+def _text_embedders(model: Any) -> list[Any]:
+    """The model's text encoders in conditioner order (one for SD1/SD2 and the SDXL refiner, two for SDXL)."""
+    conditioner = getattr(model, "conditioner", None)
+    if conditioner is not None:
+        return [e for e in conditioner.embedders if hasattr(e, "encode_tokens")]
+    cond_stage = getattr(model, "cond_stage_model", None)
+    if cond_stage is None or not hasattr(cond_stage, "encode_tokens"):
+        raise TypeError(f"{type(model).__name__} has no text encoder this web UI can drive")
+    return [cond_stage]
+
+
+def _rules_for(model: Any, embedder: Any) -> tuple[Any, str]:
+    """``(clip_skip_rule, textual_inversion_key)`` for one of the model's text encoders."""
+    if getattr(model, "conditioner", None) is not None:  # SGM (SDXL): CLIP-L and FrozenOpenCLIPEmbedder2
+        return (sdxl_clip_l_skip, "clip_l") if _is_clip_l(embedder) else (no_clip_skip, "clip_g")
+    return (sd1_clip_skip, "clip_l") if _is_clip_l(embedder) else (no_clip_skip, "clip_l")
+
+
+class TextConditioning:
+    """What :func:`attach_text_conditioning` puts on ``model.text_conditioning``.
+
+    Implements the model layer's ``TextConditioningHooks`` (SDXL crop and
+    aesthetic-score settings) and, like A1111's SDXL conditioner, answers the
+    tokenizer questions through its first text encoder.
+    """
+
+    def __init__(self, encoders: Sequence[PromptEncoder], settings: SettingsProvider, record: InfotextRecord,
+                 embedding_db: Any = None) -> None:
+        if not encoders:
+            raise ValueError("a model needs at least one text encoder")
+        self.encoders = list(encoders)
+        self.settings = settings
+        self.record = record
+        self.embedding_db = embedding_db
+
+    @property
+    def primary(self) -> PromptEncoder:
+        """The encoder A1111 uses for tokenizing and counting (CLIP-L on SDXL, bigG on the refiner)."""
+        return self.encoders[0]
+
+    @property
+    def widths(self) -> list[int]:
+        return [e.width for e in self.encoders]
+
+    # --- model hooks (see modules.models.sd_model.TextConditioningHooks) ---
+    def sdxl_crop(self) -> tuple[int, int]:
+        opts = self.settings()
+        return int(setting(opts, "sdxl_crop_top")), int(setting(opts, "sdxl_crop_left"))
+
+    def sdxl_aesthetic_score(self, is_negative_prompt: bool) -> float:
+        opts = self.settings()
+        name = "sdxl_refiner_low_aesthetic_score" if is_negative_prompt else "sdxl_refiner_high_aesthetic_score"
+        return float(setting(opts, name))
+
+    # --- A1111's conditioner-level helpers ---
+    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
+        return self.primary.tokenize(texts)
+
+    def process_texts(self, texts: Sequence[str]) -> Any:
+        return self.primary.process_texts(texts)
+
+    def get_target_prompt_token_count(self, token_count: int) -> int:
+        return self.primary.get_target_prompt_token_count(token_count)
+
+    def get_prompt_lengths(self, text: str) -> tuple[int, int]:
+        """``(token_count, limit)`` of one prompt, e.g. ``(80, 150)`` (comments and styles already handled)."""
+        return self.primary.get_prompt_lengths(text)
+
+    def encode_embedding_init_text(self, init_text: str, nvpt: int) -> "torch.Tensor":
+        """Each encoder's token-table vectors, joined on the width axis (SDXL: 768 + 1280)."""
+        import torch
+
+        return torch.cat([e.encode_embedding_init_text(init_text, nvpt) for e in self.encoders], dim=1)
+
+
+def attach_text_conditioning(model: Any, settings: SettingsProvider, embedding_db: Any = None,
+                             record: InfotextRecord | None = None) -> TextConditioning:
+    """Make ``model.get_learned_conditioning(texts)`` run A1111's prompt path; returns the attached object.
+
+    ``settings`` returns the live settings (``lambda: shared.opts``);
+    ``embedding_db`` is the textual-inversion ``EmbeddingDatabase`` (its
+    tokenizer and expected width are set here, and it re-reads its folders on
+    its next load); ``record`` receives ``TI hashes`` / ``Emphasis``
+    (``modules.sd_hijack.model_hijack``).  Attaching again replaces the
+    previous attachment.
+    """
+    record = record if record is not None else ConditioningRecord()
+    encoders = []
+    for embedder in _text_embedders(model):
+        rule, key = _rules_for(model, embedder)
+        encoders.append(PromptEncoder(embedder, settings, clip_skip_rule=rule, textual_inversion_key=key,
+                                      embedding_db=embedding_db, record=record))
+    conditioning = TextConditioning(encoders, settings, record, embedding_db)
+    for encoder in encoders:
+        encoder.wrapped.prompt_encoder = encoder
+    model.text_conditioning = conditioning
+    if embedding_db is not None:
+        embedding_db.set_model(conditioning.primary.tokenize, conditioning.widths)
+    return conditioning
+
+
+def detach_text_conditioning(model: Any) -> None:
+    """Back to the bare model's plain chunked encoding (A1111's ``undo_hijack`` for text)."""
+    for embedder in _text_embedders(model):
+        embedder.prompt_encoder = None
+    model.text_conditioning = None
