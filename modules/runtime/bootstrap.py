@@ -100,6 +100,8 @@ def initialize(argv: Sequence[str], model_loader: ModelLoader | None = None,
     timer = Timer()
     result = StartupResult(timer)
     shared.startup_timer = timer
+    # a new start (a test, Reload UI) gets its own model manager for its own flags
+    shared.model_manager = shared.device_config = shared.sd_model = None
 
     def done(step: str) -> None:
         timer.record(step)
@@ -184,6 +186,8 @@ def initialize(argv: Sequence[str], model_loader: ModelLoader | None = None,
 
     # 9. the model
     opts.onchange("sd_model_checkpoint", _on_checkpoint_setting_changed, call=False)
+    opts.onchange("sd_vae", _on_vae_setting_changed, call=False)
+    opts.onchange("sd_vae_overrides_per_model_preferences", _on_vae_setting_changed, call=False)
     result.model_load = _load_model_step(cmd_opts, model_loader, result, background_model_load)
     done("load model")
     return result
@@ -219,8 +223,38 @@ def model_manager() -> Any:
 
         shared.device_config = DeviceConfig.from_cmd_opts(shared.cmd_opts)
         shared.model_manager = ModelManager(shared.checkpoints, shared.cmd_opts, shared.opts, shared.device_config,
-                                            on_loaded=list(MODEL_LOADED_HOOKS), on_activated=[_attach_text_path])
+                                            on_loaded=list(MODEL_LOADED_HOOKS),
+                                            on_activated=[_attach_text_path, apply_vae])
     return shared.model_manager
+
+
+def apply_vae(model: Any = None) -> None:
+    """Give the live model the VAE that ``--vae-path`` / ``sd_vae`` / the checkpoint's preferences name."""
+    from modules.core import hashing
+    from modules.models.vae_selection import VaeSwitcher, resolve_vae
+
+    model = model if model is not None else shared.sd_model
+    if model is None:
+        return
+    registry = shared.vae_files
+    choice = resolve_vae(model.sd_checkpoint_info.filename, shared.opts, shared.cmd_opts, registry.vae_dict,
+                         registry.find_near_checkpoint)
+
+    def short_hash(path: str) -> str | None:
+        digest = hashing.sha256(shared.cache, path, f"vae/{os.path.basename(path)}", no_hashing=shared.cmd_opts.no_hashing)
+        return digest[:10] if digest else None
+
+    VaeSwitcher(allow_unsafe=shared.cmd_opts.disable_safe_unpickle).apply(model, choice, short_hash)
+
+
+def _on_vae_setting_changed() -> None:
+    """Setting ``sd_vae`` (or its override switch) changed: load that VAE into the live model."""
+    if shared.sd_model is None:
+        return
+    from modules.call_queue import queue_lock
+
+    with queue_lock:
+        apply_vae()
 
 
 def _attach_text_path(model: Any) -> None:
