@@ -109,6 +109,9 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         image_mask, crop_region = self._prepare_mask()
         latent_mask = self.latent_mask if self.latent_mask is not None else image_mask
         upscale = upscaler_function(opts.upscaler_for_img2img, shared.upscalers)
+        add_color_corrections = opts.img2img_color_correction and self.color_corrections is None
+        if add_color_corrections:
+            self.color_corrections = []
 
         arrays = []
         for img in self.init_images:
@@ -135,12 +138,18 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
                     image = masking.fill(image, latent_mask)
                 if self.inpainting_fill == 0:
                     self.extra_generation_params["Masked content"] = "fill"
+            if add_color_corrections:
+                from modules.processing.color_correction import setup_color_correction
+
+                self.color_corrections.append(setup_color_correction(image))
             arrays.append(np.moveaxis(np.asarray(image, dtype=np.float32) / 255.0, 2, 0))
 
         if len(arrays) == 1:
             batch = np.repeat(arrays[0][None], self.batch_size, axis=0)
             if self.overlay_images is not None:
                 self.overlay_images = self.overlay_images * self.batch_size
+            if self.color_corrections is not None and len(self.color_corrections) == 1:
+                self.color_corrections = self.color_corrections * self.batch_size
         elif len(arrays) <= self.batch_size:
             self.batch_size = len(arrays)
             batch = np.stack(arrays)

@@ -273,6 +273,8 @@ def _run_batch(p: StableDiffusionProcessing, n: int, infotexts: list[str], outpu
         from modules.networks.extra_networks import registry
 
         registry.activate(p, p.extra_network_data)
+    _call_hook(p, "after_extra_networks_activate", batch_number=n, prompts=p.prompts, seeds=p.seeds,
+               subseeds=p.subseeds, extra_network_data=p.extra_network_data)
     _call_hook(p, "process_batch", batch_number=n, prompts=p.prompts, seeds=p.seeds, subseeds=p.subseeds)
     p.setup_conds()
     from modules import sd_hijack
@@ -329,21 +331,25 @@ def _run_batch(p: StableDiffusionProcessing, n: int, infotexts: list[str], outpu
 
             array = face_restoration.restore_faces(array)
         image = Image.fromarray(array)
-        image = _postprocess_image(p, image, i, save_samples, infotext)
-        if save_samples:
-            _save(p, image, i, infotext(i))
+        image, mask_for_overlay, original = _postprocess_image(p, image, i, save_samples, infotext)
         text = infotext(i)
+        if save_samples:
+            _save(p, image, i, text)
         infotexts.append(text)
         if opts.enable_pnginfo:
             image.info["parameters"] = text
         output_images.append(image)
+        if mask_for_overlay is not None:
+            _mask_outputs(p, image, original, mask_for_overlay, i, save_samples, text, output_images)
 
 
 def _postprocess_image(p: StableDiffusionProcessing, image: Image.Image, i: int, save_samples: bool,
-                       infotext: Callable[..., str]) -> Image.Image:
-    """Script hooks, mask overlay (inpainting) and the composite over the original picture."""
+                       infotext: Callable[..., str]) -> tuple[Image.Image, Any, Image.Image]:
+    """Script hooks, colour correction, the composite over the original picture (inpainting);
+    returns (picture, mask for the overlay, picture before the composite)."""
     from modules.processing.overlay import apply_overlay
 
+    opts = shared.opts
     runner = p.scripts
     if runner is not None and hasattr(runner, "postprocess_image"):
         from modules.scripts import PostprocessImageArgs
@@ -351,16 +357,52 @@ def _postprocess_image(p: StableDiffusionProcessing, image: Image.Image, i: int,
         pp = PostprocessImageArgs(image)
         runner.postprocess_image(p, pp)
         image = pp.image
+    mask_for_overlay = getattr(p, "mask_for_overlay", None)
     overlays = getattr(p, "overlay_images", None)
-    overlay_image = overlays[i] if shared.opts.overlay_inpaint and overlays is not None and i < len(overlays) else None
-    image, _original = apply_overlay(image, p.paste_to, overlay_image)
+    overlay_image = overlays[i] if opts.overlay_inpaint and overlays is not None and i < len(overlays) else None
+    if runner is not None and hasattr(runner, "postprocess_maskoverlay"):
+        from modules.scripts import PostProcessMaskOverlayArgs
+
+        ppmo = PostProcessMaskOverlayArgs(i, mask_for_overlay, overlay_image)
+        runner.postprocess_maskoverlay(p, ppmo)
+        mask_for_overlay, overlay_image = ppmo.mask_for_overlay, ppmo.overlay_image
+    corrections = p.color_corrections
+    if corrections is not None and i < len(corrections):
+        from modules.processing.color_correction import apply_color_correction
+
+        if save_samples and opts.save_images_before_color_correction:
+            uncorrected, _ = apply_overlay(image, p.paste_to, overlay_image)
+            _save(p, uncorrected, i, infotext(i), suffix="-before-color-correction")
+        image = apply_color_correction(corrections[i], image)
+    image, original = apply_overlay(image, p.paste_to, overlay_image)
     if runner is not None and hasattr(runner, "postprocess_image_after_composite"):
         from modules.scripts import PostprocessImageArgs
 
         pp = PostprocessImageArgs(image)
         runner.postprocess_image_after_composite(p, pp)
         image = pp.image
-    return image
+    return image, mask_for_overlay, original
+
+
+def _mask_outputs(p: StableDiffusionProcessing, image: Image.Image, original: Image.Image, mask: Image.Image,
+                  i: int, save_samples: bool, info: str, output_images: list) -> None:
+    """Settings ``save_mask`` / ``return_mask`` and ``save_mask_composite`` / ``return_mask_composite``."""
+    from modules.processing.image_resize import resize_image
+
+    opts = shared.opts
+    if opts.return_mask or opts.save_mask:
+        image_mask = mask.convert("RGB")
+        if save_samples and opts.save_mask:
+            _save(p, image_mask, i, info, suffix="-mask")
+        if opts.return_mask:
+            output_images.append(image_mask)
+    if opts.return_mask_composite or opts.save_mask_composite:
+        composite = Image.composite(original.convert("RGBA").convert("RGBa"), Image.new("RGBa", image.size),
+                                    resize_image(2, mask, image.width, image.height).convert("L")).convert("RGBA")
+        if save_samples and opts.save_mask_composite:
+            _save(p, composite, i, info, suffix="-mask-composite")
+        if opts.return_mask_composite:
+            output_images.append(composite)
 
 
 def _save(p: StableDiffusionProcessing, image: Image.Image, i: int, info: str, suffix: str = "") -> None:

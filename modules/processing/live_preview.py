@@ -1,0 +1,88 @@
+"""Live previews: the running job's latest latent shown as a small picture ("Approx cheap").
+
+The sampler hands each step's predicted latent to :func:`store_latent` (wired as
+``SamplingEnv.store_latent``), which only keeps a reference.  Progress requests decode it on
+demand, at most every ``show_progress_every_n_steps`` steps, with a fixed linear map from the
+four latent channels to RGB per model family: microseconds of work on the requesting thread,
+so the worker never waits for previews.  The picture is latent-sized (an eighth of the image).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+SD_LATENT_TO_RGB = (
+    (0.298, 0.207, 0.208),
+    (0.187, 0.286, 0.173),
+    (-0.158, 0.189, 0.264),
+    (-0.184, -0.271, -0.473),
+)
+"""Rows: latent channels 0-3 of SD1/SD2; columns: R, G, B (A1111's cheap approximation)."""
+
+SDXL_LATENT_TO_RGB = (
+    (0.3448, 0.4168, 0.4395),
+    (-0.1953, -0.0290, 0.0250),
+    (0.1074, 0.0886, -0.0163),
+    (-0.3730, -0.2499, -0.2088),
+)
+"""The same for SDXL's VAE latent space."""
+
+
+def _opts() -> Any:
+    from modules import shared
+
+    return shared.opts
+
+
+def store_latent(latent: Any) -> None:
+    """Keep the latest latent of the running job (called by the sampler after each denoiser call)."""
+    from modules import shared
+
+    if shared.state is not None:
+        shared.state.current_latent = latent
+
+
+def preview_due(step: int, last_step: int, none_yet: bool) -> bool:
+    """Whether a new preview should be decoded: previews on (``live_previews_enable``) and at least
+    ``show_progress_every_n_steps`` steps since the last one (-1 = never)."""
+    opts = _opts()
+    if opts is None or not getattr(opts, "live_previews_enable", True):
+        return False
+    every = int(getattr(opts, "show_progress_every_n_steps", 10))
+    if every == -1:
+        return False
+    return none_yet or step - last_step >= every
+
+
+def latent_rgb_matrix(model: Any = None) -> tuple[tuple[float, float, float], ...]:
+    """The latent-to-RGB coefficients for ``model`` (default: the loaded one)."""
+    if model is None:
+        from modules import shared
+
+        model = shared.sd_model
+    return SDXL_LATENT_TO_RGB if getattr(model, "is_sdxl", False) else SD_LATENT_TO_RGB
+
+
+def latent_to_preview(latent: Any, model: Any = None) -> Any:
+    """A PIL picture of ``latent`` (``(B, 4, H, W)`` or ``(4, H, W)``); a grid of the batch with setting
+    ``show_progress_grid``, else its first image.  None when the latent is not a 4-channel one."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    with torch.no_grad():
+        x = latent.detach().float().cpu()
+        if x.dim() == 3:
+            x = x.unsqueeze(0)
+        if x.dim() != 4 or x.shape[1] != 4:
+            return None
+        coeffs = torch.tensor(latent_rgb_matrix(model), dtype=x.dtype)
+        rgb = torch.einsum("bchw,cr->bhwr", x, coeffs)
+        rgb = torch.clamp((rgb + 1.0) / 2.0, 0.0, 1.0)
+        arrays = (rgb.numpy() * 255.0).round().astype(np.uint8)
+    images = [Image.fromarray(a) for a in arrays]
+    opts = _opts()
+    if len(images) > 1 and getattr(opts, "show_progress_grid", True):
+        from modules import images as images_module
+
+        return images_module.image_grid(images)
+    return images[0]
