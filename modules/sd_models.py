@@ -59,7 +59,8 @@ def reload_model_weights(sd_model: Any = None, info: CheckpointInfo | None = Non
 
     if getattr(modules.shared, "model_manager", None) is None:
         return modules.shared.sd_model
-    return _manager().reload_model_weights(info)
+    # an explicit checkpoint (refiner, hires checkpoint) does not become the setting, as A1111's SkipWritingToConfig
+    return _manager().reload_model_weights(info, write_setting=info is None)
 
 
 def load_model(checkpoint_info: CheckpointInfo | None = None, already_loaded_state_dict: Any = None) -> Any:

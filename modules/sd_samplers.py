@@ -42,8 +42,10 @@ def current_environment() -> Any:
     if multicond is not None and single is not None:
         env.reconstruct_multicond_batch, env.reconstruct_cond_batch = scheduled_conds(multicond, single)
     for field, (module, attr) in {
+        "refiner_switch": ("modules.processing.refiner", "apply_refiner"),
         "randn_local": ("modules.devices", "randn_local"),
         "nan_check": ("modules.devices", "test_for_nans"),
+        "store_latent": ("modules.processing.live_preview", "store_latent"),
     }.items():
         value = _optional(module, attr)
         if value is not None:

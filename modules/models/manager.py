@@ -40,32 +40,38 @@ class ModelManager:
         self.current: Any = None
 
     # --- public API ---
-    def load(self, info: Any) -> Any:
-        """Make ``info`` the live checkpoint, from the cache or from disk; returns the model."""
+    def load(self, info: Any, write_setting: bool = True) -> Any:
+        """Make ``info`` the live checkpoint, from the cache or from disk; returns the model.
+
+        ``write_setting`` False (refiner, hires checkpoint) leaves setting ``sd_model_checkpoint`` alone, so the
+        next job's first batch switches back (A1111's ``SkipWritingToConfig``).
+        """
         if self.current is not None and self.current.sd_checkpoint_info.filename == info.filename:
             return self.current
         cached = self.loaded.get(info.filename)
         if cached is not None:
             print(f"Using already loaded model {info.title}", flush=True)
-            self._activate(cached)
+            self._activate(cached, write_setting)
             return cached
         model = self._load_from_disk(info)
         self.loaded[info.filename] = model
-        self._activate(model)
+        self._activate(model, write_setting)
         self._enforce_limit()
         return model
 
-    def reload_model_weights(self, info: Any = None) -> Any:
+    def reload_model_weights(self, info: Any = None, write_setting: bool | None = None) -> Any:
         """Load the checkpoint named by setting ``sd_model_checkpoint`` (or ``info``) if it is not the live one."""
+        if write_setting is None:
+            write_setting = info is None
         if info is None:
             info = self.registry.select(self.opts.sd_model_checkpoint)
         previous = self.current
         try:
-            return self.load(info)
+            return self.load(info, write_setting)
         except Exception:
             if previous is not None:
                 print(f"Failed to load checkpoint {info.title}, restoring previous", flush=True)
-                self._activate(previous)
+                self._activate(previous, write_setting)
             raise
 
     def unload(self) -> None:
@@ -101,7 +107,7 @@ class ModelManager:
         print(f"Model loaded in {timer.summary()}.", flush=True)
         return model
 
-    def _activate(self, model: Any) -> None:
+    def _activate(self, model: Any, write_setting: bool = True) -> None:
         if self.current is not None and self.current is not model and getattr(self.opts, "sd_checkpoints_keep_in_cpu", True):
             self.current.to("cpu")
         if next(model.parameters()).device != self.devices.device:
@@ -109,8 +115,9 @@ class ModelManager:
         self.current = model
         self.loaded.move_to_end(model.sd_checkpoint_info.filename)
         info = model.sd_checkpoint_info
-        self.opts.data["sd_model_checkpoint"] = info.title
-        self.opts.data["sd_checkpoint_hash"] = info.sha256 or ""
+        if write_setting:
+            self.opts.data["sd_model_checkpoint"] = info.title
+            self.opts.data["sd_checkpoint_hash"] = info.sha256 or ""
         from modules import shared
 
         shared.sd_model = model

@@ -176,6 +176,9 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
         p.restore_faces = opts.face_restoration
     if p.tiling is None:
         p.tiling = opts.tiling
+    from modules.processing.refiner import resolve_refiner
+
+    resolve_refiner(p)
     _model_identity(p)
     _default_output_dirs(p)
     from modules import sd_hijack
@@ -255,7 +258,8 @@ def _run_batch(p: StableDiffusionProcessing, n: int, infotexts: list[str], outpu
     from modules.processing.rng import ImageRNG
 
     state, opts = shared.state, shared.opts
-    _reload_model_weights()
+    _reload_model_weights()  # the refiner of the previous batch may be live
+    p.sd_model = shared.sd_model
     lo, hi = n * p.batch_size, (n + 1) * p.batch_size
     p.prompts = p.all_prompts[lo:hi]
     p.negative_prompts = p.all_negative_prompts[lo:hi]

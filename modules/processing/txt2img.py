@@ -213,7 +213,7 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
         if self.hr_checkpoint_info is not None:
             from modules import sd_models
 
-            sd_models.reload_model_weights(info=self.hr_checkpoint_info)
+            sd_models.reload_model_weights(info=self.hr_checkpoint_info)  # not written to the setting
             self.sd_model = shared.sd_model
         return self.sample_hr_pass(samples, decoded, seeds, subseeds, subseed_strength, prompts)
 
