@@ -119,6 +119,9 @@ def check_gpu(ctx: LaunchContext) -> bool:
     return False
 
 
+FACEXLIB_PACKAGE = "facexlib==0.3.0"
+
+
 def install_optional_packages(ctx: LaunchContext) -> None:
     """xformers with ``--xformers`` (when missing) or ``--reinstall-xformers``; pyngrok with ``--ngrok``."""
     pip = dict(settings=ctx.settings, skip_install=ctx.args.skip_install, runner=ctx.runner)
@@ -126,6 +129,10 @@ def install_optional_packages(ctx: LaunchContext) -> None:
         run_pip(["install", "-U", "-I", "--no-deps", ctx.settings.xformers_package], "xformers", **pip)
     if ctx.args.ngrok and not is_installed("pyngrok"):
         run_pip(["install", "pyngrok"], "pyngrok", **pip)
+    if not is_installed("facexlib"):
+        # face detection for GFPGAN/CodeFormer; its declared dependencies (numba, opencv-python, matplotlib)
+        # are not needed for what we use, and opencv-python-headless comes from the requirements file
+        run_pip(["install", "--no-deps", FACEXLIB_PACKAGE], "facexlib", **pip)
 
 
 def run_installers(ctx: LaunchContext) -> None:

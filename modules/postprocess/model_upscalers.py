@@ -1,9 +1,10 @@
-"""The model-based upscaler families that ship with A1111: ESRGAN, Real-ESRGAN and DAT.
+"""The model-based upscaler families that ship with A1111: ESRGAN, Real-ESRGAN, DAT and HAT.
 
-This module only lists them (A1111's names, the files found in their folders).
-Running a model goes through spandrel and comes with the postprocessing layer;
-until then :meth:`load_model` says so clearly.  Nothing is downloaded: an entry
-whose file is not on disk names the file and the folder to put it in.
+Each family lists A1111's named entries and the files in its folder; running
+one loads the file through spandrel (architecture detected from the weights,
+a family mismatch only warns) and upscales in tiles (:mod:`tiling`).  Nothing
+is downloaded: a named entry whose file is not on disk raises
+:class:`UpscalerUnavailable` naming the file and the folder to put it in.
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ MODEL_EXTENSIONS = [".pt", ".pth", ".safetensors"]
 # A1111's built-in entries: (name, download URL, scale).  The URL is only shown
 # (A1111 reports it as model_path) and used to name the file the user must provide.
 ESRGAN_BUILTIN = [("ESRGAN_4x", "https://github.com/cszn/KAIR/releases/download/v1.0/ESRGAN.pth", 4)]
+ESRGAN_BUILTIN_FILE = "ESRGAN_4x.pth"
+"""A1111 saves the ESRGAN_4x download under this name (not the URL's)."""
 REALESRGAN_BUILTIN = [
     ("R-ESRGAN General 4xV3", "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.2.5.0/realesr-general-x4v3.pth", 4),
     ("R-ESRGAN General WDN 4xV3", "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.2.5.0/realesr-general-wdn-x4v3.pth", 4),
@@ -51,11 +54,22 @@ def local_file_for_url(folder: str | None, url: str) -> str | None:
     return candidate if os.path.isfile(candidate) else None
 
 
+def _interrupted() -> bool:
+    from modules import shared
+
+    state = shared.state
+    return bool(state is not None and (getattr(state, "interrupted", False) or getattr(state, "skipped", False)))
+
+
 class _ModelFamily(Upscaler):
-    """A family listing its built-in entries and the files in its folder."""
+    """A family listing its built-in entries and the files in its folder, run through spandrel."""
 
     builtin: list[tuple[str, str, float]] = []
     enabled_setting: str | None = None
+    expected_architecture: str | None = None
+    tile_setting = "ESRGAN_tile"
+    tile_overlap_setting = "ESRGAN_tile_overlap"
+    device_task = "esrgan"
 
     def __init__(self, dirname: str | None = None) -> None:
         self.user_path = dirname
@@ -86,18 +100,42 @@ class _ModelFamily(Upscaler):
             scalers.append(UpscalerData(stem, path, self, scale_from_name(stem)))
         return scalers
 
+    def _download_folder(self) -> str | None:
+        return self.model_download_path or self.user_path or self.model_path
+
+    def builtin_file_name(self, url: str) -> str:
+        """The file a named entry is read from: the URL's file name."""
+        return os.path.basename(url)
+
+    def resolve_path(self, path: str) -> str:
+        """The model file behind an entry; a named entry's file is looked up again (it may have been added since)."""
+        if not path:
+            raise UpscalerUnavailable(f"{self.name}: no model selected")
+        if not path.startswith(("http://", "https://")):
+            return path
+        file_name = self.builtin_file_name(path)
+        for folder in (self.user_path, self.model_path):
+            if folder and os.path.isfile(os.path.join(folder, file_name)):
+                return os.path.join(folder, file_name)
+        raise UpscalerUnavailable(
+            f"{self.name}: model file {file_name} is not on disk and nothing is downloaded; "
+            f"put it in {self._download_folder()}"
+        )
+
     def load_model(self, path: str) -> Any:
-        if path.startswith(("http://", "https://")):
-            folder = self.user_path or self.model_path
-            raise UpscalerUnavailable(
-                f"{self.name}: model file {os.path.basename(path)} is not on disk and nothing is downloaded; "
-                f"put it in {folder}"
-            )
-        raise UpscalerUnavailable(f"{self.name}: running upscaler models is not available yet ({path})")
+        """The spandrel model of ``path`` (loaded once; on the ``--use-cpu``-aware device; fp16 where allowed)."""
+        from modules.postprocess import spandrel_loader
+
+        return spandrel_loader.load_spandrel_model(
+            self.resolve_path(path), device=spandrel_loader.default_device(self.device_task),
+            prefer_half=spandrel_loader.half_allowed(), expected_architecture=self.expected_architecture)
 
     def do_upscale(self, img: Image.Image, selected_model: str | None) -> Image.Image:
-        self.load_model(selected_model or "")
-        return img
+        from modules.postprocess.tiling import upscale_with_model
+
+        model = self.load_model(selected_model or "")
+        return upscale_with_model(model, img, tile_size=int(self._opt(self.tile_setting, 192)),
+                                  tile_overlap=int(self._opt(self.tile_overlap_setting, 8)), interrupted=_interrupted)
 
 
 class UpscalerESRGAN(_ModelFamily):
@@ -105,6 +143,10 @@ class UpscalerESRGAN(_ModelFamily):
 
     name = "ESRGAN"
     builtin = ESRGAN_BUILTIN
+    expected_architecture = "ESRGAN"
+
+    def builtin_file_name(self, url: str) -> str:
+        return ESRGAN_BUILTIN_FILE
 
     def _list_scalers(self) -> list[UpscalerData]:
         self.model_name = "ESRGAN_4x"  # A1111 reports this model_name for every ESRGAN entry
@@ -120,6 +162,7 @@ class UpscalerRealESRGAN(_ModelFamily):
     name = "RealESRGAN"
     builtin = REALESRGAN_BUILTIN
     enabled_setting = "realesrgan_enabled_models"
+    expected_architecture = "ESRGAN"
 
     def _list_scalers(self) -> list[UpscalerData]:
         # A1111 lists only its named models here; a local file counts when its name matches one.
@@ -136,12 +179,26 @@ class UpscalerDAT(_ModelFamily):
     name = "DAT"
     builtin = DAT_BUILTIN
     enabled_setting = "dat_enabled_models"
+    expected_architecture = "DAT"
+    tile_setting = "DAT_tile"
+    tile_overlap_setting = "DAT_tile_overlap"
 
     def _list_scalers(self) -> list[UpscalerData]:
         scalers = super()._list_scalers()
         builtin_names = {name for name, _, _ in DAT_BUILTIN}
         # A1111 lists local DAT files first, then the named ones
         return [s for s in scalers if s.name not in builtin_names] + [s for s in scalers if s.name in builtin_names]
+
+
+class UpscalerHAT(_ModelFamily):
+    """HAT models: only the files in ``models/HAT`` (taken as 4x, as A1111 does); ESRGAN tile settings."""
+
+    name = "HAT"
+    expected_architecture = "HAT"
+
+    def _list_scalers(self) -> list[UpscalerData]:
+        return [UpscalerData(os.path.splitext(os.path.basename(p))[0], p, self, 4)
+                for p in self.find_models(ext_filter=MODEL_EXTENSIONS)]
 
 
 def realesrgan_models_api_list(enabled_only: bool = False, enabled: list[str] | None = None) -> list[dict]:

@@ -76,8 +76,11 @@ class Upscaler:
         self.scale = scale
         dest_w = int((img.width * scale) // 8 * 8)
         dest_h = int((img.height * scale) // 8 * 8)
-        for _ in range(MAX_MODEL_PASSES):
-            if img.width >= dest_w and img.height >= dest_h and scale != 1:
+        for i in range(MAX_MODEL_PASSES):
+            # at scale 1 the model still runs once (a 1x restoration model, or a 4x one then sized back)
+            if img.width >= dest_w and img.height >= dest_h and (i > 0 or scale != 1):
+                break
+            if _interrupted():
                 break
             shape = (img.width, img.height)
             img = self.do_upscale(img, selected_model)
@@ -176,6 +179,12 @@ class UpscalerNearest(Upscaler):
 
     def load_model(self, path: str) -> None:
         return None
+
+
+def _interrupted() -> bool:
+    from modules import shared
+
+    return bool(shared.state is not None and getattr(shared.state, "interrupted", False))
 
 
 def _models_dir(name: str) -> str:

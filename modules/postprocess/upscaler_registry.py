@@ -24,7 +24,8 @@ LATENT_UPSCALE_MODES: dict[str, dict] = {
 """Hires-fix latent upscale modes (A1111's ``shared.latent_upscale_modes``), in A1111's order."""
 
 _BUILTIN_FIRST = (UpscalerNone, UpscalerLanczos, UpscalerNearest)
-_BUILTIN_FAMILIES = (model_upscalers.UpscalerESRGAN, model_upscalers.UpscalerRealESRGAN, model_upscalers.UpscalerDAT)
+_BUILTIN_FAMILIES = (model_upscalers.UpscalerESRGAN, model_upscalers.UpscalerRealESRGAN, model_upscalers.UpscalerDAT,
+                     model_upscalers.UpscalerHAT)
 
 
 def _all_subclasses(cls: type) -> list[type]:

@@ -1,0 +1,341 @@
+"""The Extras tab's postprocessing operations: Upscale, GFPGAN, CodeFormer, and the order they run in.
+
+Each operation is a :class:`PostprocessingOperation` (A1111's
+``ScriptPostprocessing``): a ``name``, a default ``order`` and the names of its
+``controls``; :meth:`~PostprocessingOperation.process` changes a
+:class:`PostprocessedImage` and records what it did in ``pp.info`` (written to
+the ``extras`` PNG chunk as ``Key: value, ...``).  Extensions add operations
+with :func:`register_operation`.  Settings ``postprocessing_operation_order``
+(names first, in that order) and ``postprocessing_disable_in_extras`` apply.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from typing import Any, Iterable
+
+import numpy as np
+from PIL import Image
+
+
+class UnknownUpscalerError(ValueError):
+    """An upscaler name that is not in the upscaler list."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"could not find upscaler named {name}")
+        self.name = name
+
+
+class PostprocessedImageSharedInfo:
+    """What one operation tells the later ones about the whole job (the Upscale target size)."""
+
+    target_width: int | None = None
+    target_height: int | None = None
+
+
+class PostprocessedImage:
+    """A picture going through the operations, with its info, name tags and any extra pictures made."""
+
+    def __init__(self, image: Image.Image) -> None:
+        self.image = image
+        self.info: dict[str, Any] = {}
+        self.shared = PostprocessedImageSharedInfo()
+        self.extra_images: list[Any] = []
+        self.nametags: list[str] = []
+        self.disable_processing = False
+        self.caption: str | None = None
+
+    def get_suffix(self, used_suffixes: dict[str, int] | None = None) -> str:
+        """``-tag1-tag2`` from the name tags, numbered when already used in this job."""
+        used_suffixes = {} if used_suffixes is None else used_suffixes
+        suffix = "-".join(self.nametags)
+        if suffix:
+            suffix = "-" + suffix
+        if suffix not in used_suffixes:
+            used_suffixes[suffix] = 1
+            return suffix
+        for i in range(1, 100):
+            proposed = f"{suffix}-{i}"
+            if proposed not in used_suffixes:
+                used_suffixes[proposed] = 1
+                return proposed
+        return suffix
+
+    def create_copy(self, new_image: Image.Image, *, nametags: list[str] | None = None,
+                    disable_processing: bool = False) -> "PostprocessedImage":
+        pp = PostprocessedImage(new_image)
+        pp.shared = self.shared
+        pp.nametags = self.nametags.copy() + list(nametags or [])
+        pp.info = self.info.copy()
+        pp.disable_processing = disable_processing
+        return pp
+
+
+class PostprocessingOperation:
+    """One Extras operation.  Subclasses set ``name``, ``order`` and ``controls`` and override :meth:`process`."""
+
+    name: str = ""
+    order: int = 1000
+    controls: tuple[str, ...] = ()
+    """The keyword arguments :meth:`process` takes, in the order the UI passes them."""
+
+    def process_firstpass(self, pp: PostprocessedImage, **kwargs: Any) -> None:
+        """Called for every operation before any :meth:`process` (to announce target sizes)."""
+
+    def process(self, pp: PostprocessedImage, **kwargs: Any) -> None:
+        """Change ``pp.image`` and add to ``pp.info``."""
+
+    def image_changed(self) -> None:
+        """The source picture changed in the UI (drop caches)."""
+
+
+# --- Upscale -----------------------------------------------------------------------------------------------
+
+_upscale_cache: "OrderedDict[tuple, Image.Image]" = OrderedDict()
+
+
+def clear_upscale_cache() -> None:
+    _upscale_cache.clear()
+
+
+def limit_size_by_one_dimension(w: float, h: float, limit: int) -> tuple[int, int]:
+    """(w, h) shrunk so the longer side is at most ``limit`` (0 = no limit), keeping the aspect ratio."""
+    if limit and h > w and h > limit:
+        w = limit * w // h
+        h = limit
+    elif limit and w > limit:
+        h = limit * h // w
+        w = limit
+    return int(w), int(h)
+
+
+def _find_upscaler(name: str | None) -> Any:
+    from modules import shared
+
+    if name is None or name == "None":
+        return None
+    registry = shared.upscalers
+    if registry is not None and hasattr(registry, "find"):
+        found = registry.find(name)
+    else:
+        found = next((u for u in shared.sd_upscalers if u.name == name), None)
+    if found is None:
+        raise UnknownUpscalerError(name)
+    return found
+
+
+def _image_key(image: Image.Image) -> str:
+    return hashlib.sha1(image.tobytes() + f"{image.mode}{image.size}".encode()).hexdigest()
+
+
+def _cache_limit() -> int:
+    from modules import shared
+
+    return int(getattr(shared.opts, "upscaling_max_images_in_cache", 5)) if shared.opts is not None else 5
+
+
+class UpscaleOperation(PostprocessingOperation):
+    """Upscaler 1 (and optionally a blend with upscaler 2) by a factor or to a size."""
+
+    name = "Upscale"
+    order = 1000
+    controls = ("upscale_enabled", "upscale_mode", "upscale_by", "max_side_length", "upscale_to_width",
+                "upscale_to_height", "upscale_crop", "upscaler_1_name", "upscaler_2_name", "upscaler_2_visibility")
+
+    def upscale(self, image: Image.Image, info: dict, upscaler: Any, upscale_mode: int, upscale_by: float,
+                max_side_length: int, upscale_to_width: int, upscale_to_height: int, upscale_crop: bool) -> Image.Image:
+        if upscale_mode == 1:
+            upscale_by = max(upscale_to_width / image.width, upscale_to_height / image.height)
+            info["Postprocess upscale to"] = f"{upscale_to_width}x{upscale_to_height}"
+        else:
+            info["Postprocess upscale by"] = upscale_by
+            if max_side_length and max(*image.size) * upscale_by > max_side_length:
+                upscale_mode = 1
+                upscale_crop = False
+                upscale_to_width, upscale_to_height = limit_size_by_one_dimension(
+                    image.width * upscale_by, image.height * upscale_by, max_side_length)
+                upscale_by = max(upscale_to_width / image.width, upscale_to_height / image.height)
+                info["Max side length"] = max_side_length
+
+        key = (_image_key(image), upscaler.name, upscale_mode, upscale_by, upscale_to_width, upscale_to_height,
+               upscale_crop)
+        cached = _upscale_cache.pop(key, None)
+        image = cached if cached is not None else upscaler.scaler.upscale(image, upscale_by, upscaler.data_path)
+        _upscale_cache[key] = image
+        while len(_upscale_cache) > _cache_limit():
+            _upscale_cache.popitem(last=False)
+
+        if upscale_mode == 1 and upscale_crop:
+            cropped = Image.new("RGB", (upscale_to_width, upscale_to_height))
+            cropped.paste(image, box=(upscale_to_width // 2 - image.width // 2, upscale_to_height // 2 - image.height // 2))
+            image = cropped
+            info["Postprocess crop to"] = f"{image.width}x{image.height}"
+        return image
+
+    def process_firstpass(self, pp: PostprocessedImage, upscale_enabled: bool = True, upscale_mode: int = 1,
+                          upscale_by: float = 2.0, max_side_length: int = 0, upscale_to_width: int | None = None,
+                          upscale_to_height: int | None = None, upscale_crop: bool = False, **_: Any) -> None:
+        if upscale_mode == 1:
+            pp.shared.target_width = upscale_to_width
+            pp.shared.target_height = upscale_to_height
+        else:
+            pp.shared.target_width, pp.shared.target_height = limit_size_by_one_dimension(
+                int(pp.image.width * upscale_by), int(pp.image.height * upscale_by), max_side_length)
+
+    def process(self, pp: PostprocessedImage, upscale_enabled: bool = True, upscale_mode: int = 1,
+                upscale_by: float = 2.0, max_side_length: int = 0, upscale_to_width: int | None = None,
+                upscale_to_height: int | None = None, upscale_crop: bool = False, upscaler_1_name: str | None = None,
+                upscaler_2_name: str | None = None, upscaler_2_visibility: float = 0.0, **_: Any) -> None:
+        if not upscale_enabled:
+            return
+        upscaler1 = _find_upscaler(upscaler_1_name)
+        if upscaler1 is None:
+            return
+        upscaler2 = _find_upscaler(upscaler_2_name)
+        args = (upscale_mode, upscale_by, max_side_length or 0, upscale_to_width, upscale_to_height, upscale_crop)
+        upscaled = self.upscale(pp.image, pp.info, upscaler1, *args)
+        pp.info["Postprocess upscaler"] = upscaler1.name
+        if upscaler2 is not None and upscaler_2_visibility > 0:
+            second = self.upscale(pp.image, pp.info, upscaler2, *args)
+            if upscaled.mode != second.mode:
+                second = second.convert(upscaled.mode)
+            upscaled = Image.blend(upscaled, second, upscaler_2_visibility)
+            pp.info["Postprocess upscaler 2"] = upscaler2.name
+        pp.image = upscaled
+
+    def image_changed(self) -> None:
+        clear_upscale_cache()
+
+
+# --- face restoration ---------------------------------------------------------------------------------------
+
+def _restorer(name: str) -> Any:
+    from modules import shared
+
+    registry = shared.face_restorers
+    return registry.find(name) if registry is not None else None
+
+
+def _blend(original: Image.Image, restored: np.ndarray, visibility: float) -> Image.Image:
+    result = Image.fromarray(restored)
+    if visibility < 1.0:
+        result = Image.blend(original, result, visibility)
+    return result
+
+
+class GFPGANOperation(PostprocessingOperation):
+    """GFPGAN face restoration, blended with the input by ``gfpgan_visibility``."""
+
+    name = "GFPGAN"
+    order = 2000
+    controls = ("enable", "gfpgan_visibility")
+
+    def process(self, pp: PostprocessedImage, enable: bool = True, gfpgan_visibility: float = 0.0, **_: Any) -> None:
+        if gfpgan_visibility == 0 or not enable:
+            return
+        restorer = _restorer("GFPGAN")
+        if restorer is None:
+            return
+        source = pp.image.convert("RGB")
+        pp.image = _blend(source, restorer.restore(np.array(source, dtype=np.uint8)), gfpgan_visibility)
+        pp.info["GFPGAN visibility"] = round(gfpgan_visibility, 3)
+
+
+class CodeFormerOperation(PostprocessingOperation):
+    """CodeFormer face restoration with its fidelity ``codeformer_weight``, blended by ``codeformer_visibility``."""
+
+    name = "CodeFormer"
+    order = 3000
+    controls = ("enable", "codeformer_visibility", "codeformer_weight")
+
+    def process(self, pp: PostprocessedImage, enable: bool = True, codeformer_visibility: float = 0.0,
+                codeformer_weight: float = 0.0, **_: Any) -> None:
+        if codeformer_visibility == 0 or not enable:
+            return
+        restorer = _restorer("CodeFormer")
+        if restorer is None:
+            return
+        source = pp.image.convert("RGB")
+        pp.image = _blend(source, restorer.restore(np.array(source, dtype=np.uint8), w=codeformer_weight),
+                          codeformer_visibility)
+        pp.info["CodeFormer visibility"] = round(codeformer_visibility, 3)
+        pp.info["CodeFormer weight"] = round(codeformer_weight, 3)
+
+
+# --- the operations and their order -------------------------------------------------------------------------
+
+_operations: list[PostprocessingOperation] = [UpscaleOperation(), GFPGANOperation(), CodeFormerOperation()]
+
+
+def register_operation(operation: PostprocessingOperation) -> None:
+    """Add an operation (an extension's); one with the same name replaces the old one."""
+    _operations[:] = [op for op in _operations if op.name != operation.name] + [operation]
+
+
+def operations() -> list[PostprocessingOperation]:
+    return list(_operations)
+
+
+def operations_in_preferred_order(order: Iterable[str] | None = None,
+                                  disabled: Iterable[str] | None = None) -> list[PostprocessingOperation]:
+    """The operations to run: names in ``order`` first (in that order), then by ``order`` number and name.
+
+    ``order``/``disabled`` default to settings ``postprocessing_operation_order`` and
+    ``postprocessing_disable_in_extras``.
+    """
+    from modules import shared
+
+    opts = shared.opts
+    order = list(order if order is not None else getattr(opts, "postprocessing_operation_order", None) or [])
+    disabled = set(disabled if disabled is not None else getattr(opts, "postprocessing_disable_in_extras", None) or [])
+    kept = [op for op in _operations if op.name not in disabled]
+
+    def score(item: tuple[int, PostprocessingOperation]) -> tuple:
+        index, op = item
+        position = order.index(op.name) if op.name in order else len(kept)
+        return position, op.order, op.name, index
+
+    return [op for _, op in sorted(enumerate(kept), key=score)]
+
+
+def args_from_positional(args: Iterable[Any]) -> dict[str, dict[str, Any]]:
+    """UI-style flat arguments (each operation's controls, operations in preferred order) as a per-name dict."""
+    values = list(args)
+    result: dict[str, dict[str, Any]] = {}
+    position = 0
+    for op in operations_in_preferred_order():
+        chunk = values[position:position + len(op.controls)]
+        position += len(op.controls)
+        if chunk:
+            result[op.name] = dict(zip(op.controls, chunk))
+    return result
+
+
+def run_operations(pp: PostprocessedImage, args: dict[str, dict[str, Any]]) -> None:
+    """Run every operation named in ``args`` (with its keyword arguments) over ``pp`` and the pictures it makes."""
+    from modules import shared
+
+    state = shared.state
+    selected = [(op, args[op.name]) for op in operations_in_preferred_order() if op.name in args]
+    for op, kwargs in selected:
+        op.process_firstpass(pp, **kwargs)
+
+    all_images = [pp]
+    for op, kwargs in selected:
+        if state is not None and getattr(state, "skipped", False):
+            break
+        if state is not None:
+            state.job = op.name
+        for single in list(all_images):
+            if not single.disable_processing:
+                op.process(single, **kwargs)
+            for extra in single.extra_images:
+                all_images.append(extra if isinstance(extra, PostprocessedImage) else single.create_copy(extra))
+            single.extra_images.clear()
+    pp.extra_images = all_images[1:]
+
+
+def image_changed() -> None:
+    """Tell every operation the source picture changed (the Upscale cache is dropped)."""
+    for op in _operations:
+        op.image_changed()
