@@ -42,8 +42,12 @@ def create_app(cmd_opts: argparse.Namespace, with_ui: bool) -> FastAPI:
     """The FastAPI app with A1111's middleware, the API routes (``--api`` or ``--nowebui``) and the UI."""
     from modules import script_callbacks
 
+    from modules.api import middleware
+
     script_callbacks.before_ui_callback()
     app = FastAPI(title="Stable Diffusion web UI", docs_url="/docs", redoc_url="/redoc")
+    # inside CORS (preflights are answered before authentication), outside everything else
+    middleware.install(app, cmd_opts)
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     add_cors(app, cmd_opts)
     if cmd_opts.api or cmd_opts.nowebui:
@@ -58,11 +62,25 @@ def create_app(cmd_opts: argparse.Namespace, with_ui: bool) -> FastAPI:
 
         shared.demo = create_ui()
         auth = _gradio_auth(cmd_opts)
+        known = set(map(id, app.router.routes))
         app = gr.mount_gradio_app(app, shared.demo, path=cmd_opts.subpath or "/", auth=auth or None)
+        for route in app.router.routes:
+            if id(route) not in known:
+                route.webui_ui = True  # type: ignore[attr-defined]  (what --api-auth leaves to --gradio-auth)
+        app.state.webui_ui_mounted = True
     from modules import shared as live
 
     script_callbacks.app_started_callback(live.demo if with_ui else None, app)
+    _ui_mount_last(app)
     return app
+
+
+def _ui_mount_last(app: FastAPI) -> None:
+    """Move the UI's mount behind every other route: mounted at ``/`` it would hide routes added after it
+    (extensions add theirs in ``app_started`` callbacks)."""
+    ui = [r for r in app.router.routes if getattr(r, "webui_ui", False)]
+    if ui:
+        app.router.routes[:] = [r for r in app.router.routes if not getattr(r, "webui_ui", False)] + ui
 
 
 def _gradio_auth(cmd_opts: argparse.Namespace) -> list[tuple[str, str]]:
@@ -77,6 +95,16 @@ def _gradio_auth(cmd_opts: argparse.Namespace) -> list[tuple[str, str]]:
     return [tuple(e.strip().split(":", 1)) for e in entries if ":" in e]  # type: ignore[misc]
 
 
+_server: Any = None
+"""The running uvicorn server (for ``POST /sdapi/v1/server-stop``)."""
+
+
+def request_stop() -> None:
+    """Stop serving after the requests in progress (``--api-server-stop``'s ``server-stop``)."""
+    if _server is not None:
+        _server.should_exit = True
+
+
 def serve(app: Any, cmd_opts: argparse.Namespace, on_ready: Any = None) -> None:
     """Run uvicorn until the process is stopped."""
     import uvicorn
@@ -85,6 +113,8 @@ def serve(app: Any, cmd_opts: argparse.Namespace, on_ready: Any = None) -> None:
                             timeout_keep_alive=cmd_opts.timeout_keep_alive, log_level="warning",
                             ssl_keyfile=cmd_opts.tls_keyfile, ssl_certfile=cmd_opts.tls_certfile)
     server = uvicorn.Server(config)
+    global _server
+    _server = server
     if on_ready is not None:
         original_startup = server.startup
 

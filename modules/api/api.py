@@ -2,10 +2,14 @@
 
 Handlers are thin: they read the live objects on ``modules.shared`` and
 translate them into A1111's answers.  Bad input gets a 4xx naming what was
-wrong and changes nothing.
+wrong and changes nothing.  The route groups live beside this file:
+``routes_generation`` (txt2img, img2img, the async job API), ``routes_progress``,
+``routes_info`` (listings, png-info), ``routes_server`` (model and server actions)
+and ``routes_extras`` (the Extras tab's routes).
 """
 from __future__ import annotations
 
+import importlib.util
 from typing import Any, Callable
 
 from fastapi import APIRouter, Body, FastAPI
@@ -17,7 +21,7 @@ from modules.core.options.store import OptionFrozenError, OptionValueError
 
 
 def _error(status: int, detail: str, key: str | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"detail": detail}
+    body: dict[str, Any] = {"error": "HTTPException", "detail": detail, "body": "", "errors": f"{status}: {detail}"}
     if key is not None:
         body["key"] = key
     return JSONResponse(status_code=status, content=body)
@@ -27,28 +31,41 @@ class Api:
     """Registers the API routes on ``app`` (A1111's constructor signature: ``Api(app, queue_lock)``)."""
 
     def __init__(self, app: FastAPI, queue_lock: Any = None) -> None:
+        from modules.api import errors, middleware, routes_generation, routes_info, routes_progress, routes_server
+
+        if queue_lock is None:
+            from modules.call_queue import queue_lock
         self.app = app
         self.queue_lock = queue_lock
         self.router = APIRouter()
+        middleware.install(app, shared.cmd_opts)
+        errors.install_exception_handlers(app)
+        routes_generation.register(self)
+        routes_info.register(self)
+        routes_progress.register(self)
         self.add_api_route("/sdapi/v1/options", self.get_config, methods=["GET"], response_model=models.OptionsModel)
         self.add_api_route("/sdapi/v1/options", self.set_config, methods=["POST"])
         self.add_api_route("/sdapi/v1/cmd-flags", self.get_cmd_flags, methods=["GET"], response_model=models.FlagsModel)
-        self.add_api_route("/sdapi/v1/sd-models", self.get_sd_models, methods=["GET"], response_model=list[models.SDModelItem])
-        self.add_api_route("/sdapi/v1/sd-vae", self.get_sd_vaes, methods=["GET"], response_model=list[models.SDVaeItem])
         self.add_api_route("/sdapi/v1/upscalers", self.get_upscalers, methods=["GET"], response_model=list[models.UpscalerItem])
         self.add_api_route("/sdapi/v1/latent-upscale-modes", self.get_latent_upscale_modes, methods=["GET"],
                            response_model=list[models.LatentUpscalerModeItem])
-        self.add_api_route("/sdapi/v1/realesrgan-models", self.get_realesrgan_models, methods=["GET"],
-                           response_model=list[models.RealesrganItem])
+        self.add_api_route("/sdapi/v1/sd-models", self.get_sd_models, methods=["GET"], response_model=list[models.SDModelItem])
+        self.add_api_route("/sdapi/v1/sd-vae", self.get_sd_vaes, methods=["GET"], response_model=list[models.SDVaeItem])
         self.add_api_route("/sdapi/v1/face-restorers", self.get_face_restorers, methods=["GET"],
                            response_model=list[models.FaceRestorerItem])
+        self.add_api_route("/sdapi/v1/realesrgan-models", self.get_realesrgan_models, methods=["GET"],
+                           response_model=list[models.RealesrganItem])
         self.add_api_route("/sdapi/v1/refresh-checkpoints", self.refresh_checkpoints, methods=["POST"])
         self.add_api_route("/sdapi/v1/refresh-vae", self.refresh_vae, methods=["POST"])
-        app.include_router(self.router)
+        routes_server.register(self)
+        if importlib.util.find_spec("modules.api.routes_extras") is not None:
+            from modules.api import routes_extras
+
+            routes_extras.register(self)
 
     def add_api_route(self, path: str, endpoint: Callable, **kwargs: Any) -> None:
-        """Add a route (extensions call this too)."""
-        self.router.add_api_route(path, endpoint, **kwargs)
+        """Add a route to the app (extensions call this too); ``--api-auth`` covers it like every route."""
+        self.app.add_api_route(path, endpoint, **kwargs)
 
     # --- options ---
     def get_config(self) -> dict[str, Any]:
@@ -93,9 +110,11 @@ class Api:
     def get_face_restorers(self) -> list[dict]:
         return shared.face_restorers.as_api_list()
 
-    # --- refresh ---
+    # --- refresh (after the running job, as A1111) ---
     def refresh_checkpoints(self) -> None:
-        shared.checkpoints.refresh()
+        with self.queue_lock:
+            shared.checkpoints.refresh()
 
     def refresh_vae(self) -> None:
-        shared.vae_files.refresh()
+        with self.queue_lock:
+            shared.vae_files.refresh()

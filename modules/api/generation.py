@@ -1,0 +1,190 @@
+"""txt2img/img2img requests -> a job for the queue -> A1111's ``{images, parameters, info}`` answer.
+
+:func:`prepare` does everything that can fail on bad input before the job is queued (infotext,
+scripts, sampler and checkpoint names, value limits, decoding pictures), so a bad request is
+answered with a 4xx at once, by the synchronous and the asynchronous routes alike.  The
+processing object itself is built inside the job, when the model it will use is known.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from modules import shared
+from modules.api import models
+from modules.api.errors import ApiError
+from modules.api.images import decode_base64_to_image, encode_pil_to_base64
+
+NOT_A_CHECKPOINT = (None, "", "None", "Use same checkpoint")
+NOT_A_SAMPLER = (None, "", "Use same sampler")
+
+
+def _class_defaults(tabname: str) -> dict[str, Any]:
+    extra = models.TXT2IMG_CLASS_FIELDS if tabname == "txt2img" else models.IMG2IMG_CLASS_FIELDS
+    defaults = {name: default for name, _, default in models._COMMON_FIELDS + extra if default is not None}
+    if tabname == "img2img":
+        defaults["denoising_strength"] = 0.75
+    return defaults
+
+
+@dataclass
+class PreparedGeneration:
+    """A validated request, ready to run as a job."""
+
+    tabname: str
+    task_id: str
+    request: Any
+    args: dict[str, Any]
+    script_args: list
+    selectable: Any = None
+    runner: Any = None
+    send_images: bool = True
+    cached_answer: dict | None = field(default=None, repr=False)
+
+    @property
+    def job_name(self) -> str:
+        return f"scripts_{self.tabname}"
+
+    def run(self) -> Any:
+        """Build the processing object and run it (called by the job queue's worker)."""
+        from modules import processing
+
+        cls = (processing.StableDiffusionProcessingTxt2Img if self.tabname == "txt2img"
+               else processing.StableDiffusionProcessingImg2Img)
+        p = cls(sd_model=shared.sd_model, **self.args)
+        p.is_api = True
+        p.task_id = self.task_id
+        try:
+            runner = self.runner
+            if runner is not None:
+                p.scripts = runner
+                p.script_args = list(self.script_args) if self.selectable is not None else tuple(self.script_args)
+                runner.setup_scrips(p, is_ui=False)
+                p.scripts_setup_complete = True
+            processed = runner.run(p, *p.script_args) if self.selectable is not None else None
+            if processed is None:
+                processed = processing.process_images(p)
+        finally:
+            p.close()
+            self.args, self.script_args = {}, []  # the decoded pictures are not needed any more
+        return processed
+
+    def answer(self, processed: Any) -> dict[str, Any]:
+        """The JSON answer for ``processed`` (pictures encoded in setting ``samples_format``)."""
+        if self.cached_answer is not None:
+            return self.cached_answer
+        images = [encode_pil_to_base64(image) for image in processed.images] if self.send_images else []
+        parameters = {name: getattr(self.request, name) for name in type(self.request).model_fields}
+        if self.tabname == "img2img" and not self.request.include_init_images:
+            parameters["init_images"] = None
+            parameters["mask"] = None
+        self.cached_answer = {"images": images, "parameters": parameters, "info": processed.js()}
+        return self.cached_answer
+
+
+def resolve_sampler(name: str | None, scheduler: str | None, field_name: str = "sampler_name") -> tuple[str, str]:
+    """(sampler name, schedule label) for request values; old combined names (``DPM++ 2M Karras``) are split,
+    a schedule equal to the sampler's own default becomes ``Automatic``.  Unknown names are a 400."""
+    from modules.sampling import registry
+    from modules.sampling.schedulers import find_scheduler
+
+    if scheduler not in (None, "") and find_scheduler(scheduler) is None:
+        key = "hr_scheduler" if field_name.startswith("hr_") else "scheduler"
+        raise ApiError(400, f"Scheduler not found: {scheduler}", key=key)
+    found, label = registry.split_sampler_and_scheduler(name, scheduler or None)
+    if found is None:
+        raise ApiError(400, f"Sampler not found: {name}", key=field_name)
+    return registry.get_sampler_and_scheduler(found, label)
+
+
+def _check_checkpoint(name: Any, field_name: str) -> None:
+    if name in NOT_A_CHECKPOINT:
+        return
+    registry = shared.checkpoints
+    if registry is None or registry.get_closest_match(str(name)) is None:
+        raise ApiError(422, f"Checkpoint not found: {name}", key=field_name)
+
+
+def _check_override_settings(overrides: dict[str, Any]) -> None:
+    from modules.api.errors import client_error
+
+    _check_checkpoint(overrides.get("sd_model_checkpoint"), "override_settings")
+    for key, value in overrides.items():
+        try:
+            shared.opts.validate(key, value, is_api=False)
+        except Exception as e:  # the store's own errors name the key; anything else is a bad value too
+            known = client_error(e)
+            raise ApiError(known.status_code if known is not None else 422, f"override_settings: {e}",
+                           key="override_settings") from e
+
+
+def _check_upscaler(name: Any) -> None:
+    if name in (None, ""):
+        return
+    from modules.postprocess.upscaler_registry import LATENT_UPSCALE_MODES
+
+    known = set(LATENT_UPSCALE_MODES)
+    if shared.upscalers is not None:
+        known |= set(shared.upscalers.names())
+    if name not in known:
+        raise ApiError(422, f"Upscaler not found: {name}", key="hr_upscaler")
+
+
+def prepare(request: Any, tabname: str) -> PreparedGeneration:
+    """Validate ``request`` (a txt2img or img2img request model) and turn it into a job; raises :class:`ApiError`."""
+    from modules.api import limits
+    from modules.api.infotext_request import apply_infotext
+    from modules.api.script_args import build_script_args, runner_for, selectable_script
+    from modules.progress import create_task_id
+
+    task_id = request.force_task_id or create_task_id(tabname)
+    runner = runner_for(tabname)
+    infotext_args = apply_infotext(request, tabname, runner)
+    selectable, selectable_index = selectable_script(request.script_name, runner)
+
+    args = {name: getattr(request, name) for name in type(request).model_fields if name not in models.API_ONLY_FIELDS}
+    # null means "the default" (A1111 passes it on and fails with a 500 deep inside)
+    for name, default in _class_defaults(tabname).items():
+        if args.get(name) is None:
+            args[name] = default
+    sampler, scheduler = resolve_sampler(request.sampler_name or request.sampler_index, request.scheduler,
+                                         "sampler_name" if request.sampler_name else "sampler_index")
+    args["sampler_name"] = sampler
+    if not args.get("scheduler") and scheduler != "Automatic":
+        args["scheduler"] = scheduler
+    args["do_not_save_samples"] = not request.save_images
+    args["do_not_save_grid"] = not request.save_images
+    if tabname == "txt2img":
+        hr_scheduler = args.get("hr_scheduler") if args.get("hr_scheduler") != "Use same scheduler" else None
+        hr_sampler = args.get("hr_sampler_name")
+        resolve_sampler(hr_sampler if hr_sampler not in NOT_A_SAMPLER else sampler, hr_scheduler, "hr_sampler_name")
+
+    limits.check(args, tabname)
+    if shared.opts is not None:
+        _check_override_settings(args.get("override_settings") or {})
+    _check_checkpoint(args.get("refiner_checkpoint"), "refiner_checkpoint")
+    if tabname == "txt2img":
+        _check_checkpoint(args.get("hr_checkpoint_name"), "hr_checkpoint_name")
+        if args.get("enable_hr"):
+            _check_upscaler(args.get("hr_upscaler"))
+    script_args = build_script_args(request, runner, selectable, selectable_index, infotext_args)
+    _decode_images(args, tabname)
+    return PreparedGeneration(tabname, task_id, request, args, script_args, selectable=selectable, runner=runner,
+                              send_images=bool(request.send_images))
+
+
+def _decode_images(args: dict[str, Any], tabname: str) -> None:
+    if args.get("firstpass_image"):
+        args["firstpass_image"] = decode_base64_to_image(args["firstpass_image"], "firstpass_image")
+    else:
+        args["firstpass_image"] = None
+    if tabname != "img2img":
+        return
+    init_images = args.get("init_images")
+    if init_images is None:
+        raise ApiError(404, "Init image not found", key="init_images")
+    if not init_images:
+        raise ApiError(422, "init_images: at least one image is needed", key="init_images")
+    args["init_images"] = [decode_base64_to_image(x, f"init_images[{i}]") for i, x in enumerate(init_images)]
+    for name in ("mask", "latent_mask"):
+        args[name] = decode_base64_to_image(args[name], name) if args.get(name) else None

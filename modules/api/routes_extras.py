@@ -1,0 +1,167 @@
+"""``POST /sdapi/v1/extra-single-image`` and ``/sdapi/v1/extra-batch-images`` (A1111's extras API).
+
+Request fields and defaults are A1111's.  The pictures are processed as the
+Extras tab would (upscale, GFPGAN, CodeFormer, in the configured order) but
+never saved.  Where A1111 answers 500 this answers 4xx naming the problem: an
+unknown upscaler or an undecodable picture is 422, a missing model file 404.
+Pictures are decoded and encoded by :mod:`modules.api.images` (base64, ``data:`` URIs,
+guarded URLs) and errors raised as :class:`modules.api.errors.ApiError`.  Call
+:func:`register` with the :class:`modules.api.api.Api` instance.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from PIL import Image
+from pydantic import BaseModel, Field
+
+from modules.api.errors import ApiError
+from modules.api.images import decode_base64_to_image, encode_pil_to_base64
+
+
+class ExtrasBaseRequest(BaseModel):
+    resize_mode: Literal[0, 1] = Field(default=0, title="Resize Mode",
+                                       description="0 to upscale by upscaling_resize, 1 to upscale to upscaling_resize_w x upscaling_resize_h.")
+    show_extras_results: bool = Field(default=True, title="Show results", description="Should the backend return the generated image?")
+    gfpgan_visibility: float = Field(default=0, title="GFPGAN Visibility", ge=0, le=1, allow_inf_nan=False,
+                                     description="Sets the visibility of GFPGAN, values should be between 0 and 1.")
+    codeformer_visibility: float = Field(default=0, title="CodeFormer Visibility", ge=0, le=1, allow_inf_nan=False,
+                                         description="Sets the visibility of CodeFormer, values should be between 0 and 1.")
+    codeformer_weight: float = Field(default=0, title="CodeFormer Weight", ge=0, le=1, allow_inf_nan=False,
+                                     description="Sets the weight of CodeFormer, values should be between 0 and 1.")
+    upscaling_resize: float = Field(default=2, title="Upscaling Factor", gt=0,
+                                    description="By how much to upscale the image, only used when resize_mode=0.")
+    upscaling_max_side_length: int = Field(default=0, title="Max side length", ge=0,
+                                           description="Limits the maximum side length of the image. Only used when resize_mode=0. 0 means no limit.")
+    upscaling_resize_w: int = Field(default=512, title="Target Width", ge=1,
+                                    description="Target width for the upscaler to hit. Only used when resize_mode=1.")
+    upscaling_resize_h: int = Field(default=512, title="Target Height", ge=1,
+                                    description="Target height for the upscaler to hit. Only used when resize_mode=1.")
+    upscaling_crop: bool = Field(default=True, title="Crop to fit",
+                                 description="Should the upscaler crop the image to fit in the chosen size?")
+    upscaler_1: str = Field(default="None", title="Main upscaler",
+                            description="The name of the main upscaler to use, one of /sdapi/v1/upscalers.")
+    upscaler_2: str = Field(default="None", title="Secondary upscaler",
+                            description="The name of the secondary upscaler to use, one of /sdapi/v1/upscalers.")
+    extras_upscaler_2_visibility: float = Field(default=0, title="Secondary upscaler visibility", ge=0, le=1,
+                                                allow_inf_nan=False,
+                                                description="Sets the visibility of secondary upscaler, values should be between 0 and 1.")
+    upscale_first: bool = Field(default=False, title="Upscale first",
+                                description="Should the upscaler run before restoring faces? (no effect: the order is fixed)")
+
+
+class ExtrasSingleImageRequest(ExtrasBaseRequest):
+    image: str = Field(default="", title="Image", description="Image to work on, must be a Base64 string containing the image's data.")
+
+
+class FileData(BaseModel):
+    data: str = Field(title="File data", description="Base64 representation of the file")
+    name: str = Field(title="File name")
+
+
+class ExtrasBatchImagesRequest(ExtrasBaseRequest):
+    imageList: list[FileData] = Field(title="Images", description="List of images to work on. Must be Base64 strings")
+
+
+class ExtraBaseResponse(BaseModel):
+    html_info: str = Field(title="HTML info", description="A series of HTML tags containing the process info.")
+
+
+class ExtrasSingleImageResponse(ExtraBaseResponse):
+    image: Optional[str] = Field(default=None, title="Image", description="The generated image in base64 format.")
+
+
+class ExtrasBatchImagesResponse(ExtraBaseResponse):
+    images: list[str] = Field(title="Images", description="The generated images in base64 format.")
+
+
+def _extras_kwargs(req: ExtrasBaseRequest) -> dict[str, Any]:
+    fields = req.model_dump()
+    return {
+        "resize_mode": fields["resize_mode"],
+        "show_extras_results": fields["show_extras_results"],
+        "gfpgan_visibility": fields["gfpgan_visibility"],
+        "codeformer_visibility": fields["codeformer_visibility"],
+        "codeformer_weight": fields["codeformer_weight"],
+        "upscaling_resize": fields["upscaling_resize"],
+        "upscaling_resize_w": fields["upscaling_resize_w"],
+        "upscaling_resize_h": fields["upscaling_resize_h"],
+        "upscaling_crop": fields["upscaling_crop"],
+        "extras_upscaler_1": fields["upscaler_1"],
+        "extras_upscaler_2": fields["upscaler_2"],
+        "extras_upscaler_2_visibility": fields["extras_upscaler_2_visibility"],
+        "upscale_first": fields["upscale_first"],
+        "max_side_length": fields["upscaling_max_side_length"],
+    }
+
+
+def _check_upscalers(req: ExtrasBaseRequest) -> None:
+    """Unknown upscaler names are refused before any work (A1111 fails with 500 halfway)."""
+    from modules import shared
+
+    known = set(shared.upscalers.names()) if shared.upscalers is not None else {u.name for u in shared.sd_upscalers}
+    for field in ("upscaler_1", "upscaler_2"):
+        name = getattr(req, field)
+        if name and name != "None" and name not in known:
+            raise ApiError(422, f"Upscaler not found: {name!r} ({field})", key=field)
+
+
+def _run(api: Any, **kwargs: Any) -> tuple[list[Image.Image], str]:
+    from modules.postprocess.extras import ExtrasInputError, run_extras
+    from modules.postprocess.extras_ops import UnknownUpscalerError
+    from modules.postprocess.upscaler import UpscalerUnavailable
+
+    lock = getattr(api, "queue_lock", None)
+    if lock is None:
+        from modules.call_queue import queue_lock as lock
+    try:
+        with lock:
+            outputs, html_info, _ = run_extras(image_folder=kwargs.pop("image_folder", ""), input_dir="", output_dir="",
+                                               save_output=False, **kwargs)
+    except (UnknownUpscalerError, ExtrasInputError) as e:
+        raise ApiError(422, str(e)) from e
+    except UpscalerUnavailable as e:  # a model file missing or unreadable
+        raise ApiError(404, str(e)) from e
+    return outputs, html_info
+
+
+def register(api: Any) -> None:
+    """Add the two extras routes to ``api`` (the :class:`modules.api.api.Api`)."""
+
+    def extras_single_image_api(req: ExtrasSingleImageRequest) -> ExtrasSingleImageResponse:
+        _check_upscalers(req)
+        if not req.image:
+            raise ApiError(422, "image not selected", key="image")
+        image = decode_base64_to_image(req.image, "image")
+        outputs, html_info = _run(api, extras_mode=0, image=image, **_extras_kwargs(req))
+        return ExtrasSingleImageResponse(image=encode_pil_to_base64(outputs[0]) if outputs else None,
+                                         html_info=html_info)
+
+    def extras_batch_images_api(req: ExtrasBatchImagesRequest) -> ExtrasBatchImagesResponse:
+        _check_upscalers(req)
+        folder = [decode_base64_to_image(item.data, f"imageList[{i}].data") for i, item in enumerate(req.imageList)]
+        outputs, html_info = _run(api, extras_mode=1, image="", image_folder=folder, **_extras_kwargs(req))
+        return ExtrasBatchImagesResponse(images=[encode_pil_to_base64(im) for im in outputs], html_info=html_info)
+
+    routes = [("/sdapi/v1/extra-single-image", extras_single_image_api, ExtrasSingleImageResponse),
+              ("/sdapi/v1/extra-batch-images", extras_batch_images_api, ExtrasBatchImagesResponse)]
+    for path, endpoint, response_model in routes:
+        api.add_api_route(path, endpoint, methods=["POST"], response_model=response_model)
+    _ensure_served(api, routes)
+
+
+def _ensure_served(api: Any, routes: list[tuple[str, Any, Any]]) -> None:
+    """Put the routes on the app when ``api.add_api_route`` only reached a router the app already copied."""
+    app = getattr(api, "app", None)
+    if app is None:
+        return
+    served = {getattr(r, "path", None) for r in app.routes}
+    missing = [r for r in routes if r[0] not in served]
+    if not missing:
+        return
+    from fastapi import APIRouter
+
+    router = APIRouter()
+    for path, endpoint, response_model in missing:
+        router.add_api_route(path, endpoint, methods=["POST"], response_model=response_model)
+    app.include_router(router)

@@ -1,0 +1,154 @@
+"""Model and server actions: refresh-embeddings, unload/reload-checkpoint, create/train, server-kill/restart/stop.
+
+The model actions wait for the job queue (a running job keeps its model); the server routes
+exist only with ``--api-server-stop``.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Callable
+
+from fastapi import Body
+from fastapi.responses import Response
+
+from modules import shared
+from modules.api import models
+from modules.api.errors import ApiError
+
+exit_process: Callable[[int], Any] = os._exit
+"""How the process ends (tests replace it)."""
+
+EXIT_DELAY = 0.2
+"""Seconds left for the answer to reach the client before the process ends."""
+
+
+def _locked(api: Any, fn: Callable[[], Any]) -> Any:
+    with api.queue_lock:
+        return fn()
+
+
+def make_refresh_embeddings(api: Any) -> Callable[[], Any]:
+    def refresh_embeddings() -> None:
+        from modules.api.routes_info import embedding_db
+
+        db = embedding_db()
+        if db is not None:
+            _locked(api, lambda: db.load_textual_inversion_embeddings(force_reload=True))
+    return refresh_embeddings
+
+
+def make_unload(api: Any) -> Callable[[], Any]:
+    def unloadapi() -> dict:
+        """Move the loaded checkpoint to RAM (after the running job)."""
+        manager = getattr(shared, "model_manager", None)
+        if manager is not None:
+            _locked(api, manager.unload)
+        return {}
+    return unloadapi
+
+
+def make_reload(api: Any) -> Callable[[], Any]:
+    def reloadapi() -> dict:
+        """Move the loaded checkpoint back to its device."""
+        manager = getattr(shared, "model_manager", None)
+        if manager is not None:
+            _locked(api, manager.reload)
+        return {}
+    return reloadapi
+
+
+def _optional_function(module: str, name: str) -> Callable[..., Any] | None:
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(module), name, None)
+    except ModuleNotFoundError:
+        return None
+
+
+def _call_kwargs(function: Callable[..., Any] | None, what: str, args: dict[str, Any]) -> Any:
+    if function is None:
+        raise ApiError(404, f"{what} is not available in this build")
+    try:
+        return function(**args)
+    except TypeError as e:
+        raise ApiError(422, f"{what}: {e}") from e
+
+
+def create_embedding(args: dict = Body(...)) -> Any:
+    function = _optional_function("modules.textual_inversion.textual_inversion", "create_embedding")
+    try:
+        filename = _call_kwargs(function, "Creating embeddings", args)
+    except AssertionError as e:
+        return models.CreateResponse(info=f"create embedding error: {e}")
+    return models.CreateResponse(info=f"create embedding filename: {filename}")
+
+
+def create_hypernetwork(args: dict = Body(...)) -> Any:
+    function = _optional_function("modules.hypernetworks.hypernetwork", "create_hypernetwork")
+    try:
+        filename = _call_kwargs(function, "Creating hypernetworks", args)
+    except AssertionError as e:
+        return models.CreateResponse(info=f"create hypernetwork error: {e}")
+    return models.CreateResponse(info=f"create hypernetwork filename: {filename}")
+
+
+def train_embedding(args: dict = Body(...)) -> Any:
+    function = _optional_function("modules.textual_inversion.textual_inversion", "train_embedding")
+    _, filename = _call_kwargs(function, "Training embeddings", args)
+    return models.TrainResponse(info=f"train embedding complete: filename: {filename} error: None")
+
+
+def train_hypernetwork(args: dict = Body(...)) -> Any:
+    function = _optional_function("modules.hypernetworks.hypernetwork", "train_hypernetwork")
+    _, filename = _call_kwargs(function, "Training hypernetworks", args)
+    return models.TrainResponse(info=f"train embedding complete: filename: {filename} error: None")
+
+
+def _exit_soon(code: int = 0) -> None:
+    timer = threading.Timer(EXIT_DELAY, exit_process, args=(code,))
+    timer.daemon = True
+    timer.start()
+
+
+def kill_webui() -> Response:
+    """End the process at once (``--api-server-stop``)."""
+    _exit_soon(0)
+    return Response(status_code=200)
+
+
+def restart_webui() -> Response:
+    """Exit so that ``webui.sh`` starts the web UI again; 501 when not started by it."""
+    marker = os.environ.get("SD_WEBUI_RESTART")
+    if not marker:
+        return Response(status_code=501)
+    os.makedirs(os.path.dirname(os.path.abspath(marker)), exist_ok=True)
+    with open(marker, "w", encoding="utf8"):
+        pass
+    _exit_soon(0)
+    return Response(status_code=200)
+
+
+def stop_webui() -> Response:
+    """Stop serving gracefully (the running job finishes first)."""
+    from modules import app_server
+
+    app_server.request_stop()
+    return Response("Stopping.")
+
+
+def register(api: Any) -> None:
+    """Add the model and server routes to ``api`` (the :class:`modules.api.api.Api`)."""
+    route = api.add_api_route
+    route("/sdapi/v1/refresh-embeddings", make_refresh_embeddings(api), methods=["POST"])
+    route("/sdapi/v1/unload-checkpoint", make_unload(api), methods=["POST"])
+    route("/sdapi/v1/reload-checkpoint", make_reload(api), methods=["POST"])
+    route("/sdapi/v1/create/embedding", create_embedding, methods=["POST"], response_model=models.CreateResponse)
+    route("/sdapi/v1/create/hypernetwork", create_hypernetwork, methods=["POST"], response_model=models.CreateResponse)
+    route("/sdapi/v1/train/embedding", train_embedding, methods=["POST"], response_model=models.TrainResponse)
+    route("/sdapi/v1/train/hypernetwork", train_hypernetwork, methods=["POST"], response_model=models.TrainResponse)
+    if getattr(shared.cmd_opts, "api_server_stop", False):
+        route("/sdapi/v1/server-kill", kill_webui, methods=["POST"])
+        route("/sdapi/v1/server-restart", restart_webui, methods=["POST"])
+        route("/sdapi/v1/server-stop", stop_webui, methods=["POST"])
