@@ -56,3 +56,17 @@ def started(data_dir, restore_shared):
         return initialize(["--data-dir", str(data_dir), *extra], model_loader=model_loader)
 
     return start
+
+
+@pytest.fixture
+def app(started, data_dir, restore_shared):
+    """Start with a tiny random-weight checkpoint of the real key layout loaded; returns ``modules.shared``."""
+    from modules.models.tiny_factory import make_tiny_checkpoint
+
+    def start(family: str = "sd1", *flags: str):
+        make_tiny_checkpoint(family, data_dir / "models" / "Stable-diffusion")
+        started(*flags)
+        assert restore_shared.sd_model is not None
+        return restore_shared
+
+    return start

@@ -74,6 +74,17 @@ class ModelManager:
                 self._activate(previous, write_setting)
             raise
 
+    def apply_attention_setting(self) -> None:
+        """Setting ``cross_attention_optimization`` / ``upcast_attn`` changed: swap the live model's strategy."""
+        from modules.models.attention import set_attention
+        from modules.models.attention_choice import choose_attention
+
+        for model in self.loaded.values():
+            strategy, _warning = choose_attention(self.cmd_opts, getattr(self.opts, "cross_attention_optimization", None),
+                                                  self.devices.device, upcast=bool(getattr(self.opts, "upcast_attn", False)))
+            set_attention(model, strategy)
+            model.attention_strategy = strategy
+
     def unload(self) -> None:
         """Move the live model to RAM (Settings > Actions "Unload SD checkpoint")."""
         if self.current is not None:
@@ -91,10 +102,18 @@ class ModelManager:
         if not getattr(self.cmd_opts, "no_hashing", False):
             info.calculate_shorthash()
         timer.record("calculate hash")
+        from modules.models.attention_choice import choose_attention
+
+        attention, _warning = choose_attention(self.cmd_opts, getattr(self.opts, "cross_attention_optimization", None),
+                                               self.devices.device, upcast=bool(getattr(self.opts, "upcast_attn", False)))
         options = LoadOptions(device=self.devices.device, precision=_precision(self.cmd_opts),
-                              allow_unsafe=bool(getattr(self.cmd_opts, "disable_safe_unpickle", False)))
+                              allow_unsafe=bool(getattr(self.cmd_opts, "disable_safe_unpickle", False)),
+                              attention=attention)
         model = load_model(info.filename, options)
         timer.record("load weights")
+        if getattr(self.cmd_opts, "opt_channelslast", False):
+            model.model.diffusion_model.to(memory_format=torch.channels_last)
+        model.attention_strategy = attention
         model.sd_checkpoint_info = info
         model.sd_model_checkpoint = info.filename
         model.sd_model_hash = info.shorthash

@@ -187,6 +187,8 @@ def initialize(argv: Sequence[str], model_loader: ModelLoader | None = None,
     # 9. the model
     opts.onchange("sd_model_checkpoint", _on_checkpoint_setting_changed, call=False)
     opts.onchange("sd_vae", _on_vae_setting_changed, call=False)
+    opts.onchange("cross_attention_optimization", _on_attention_setting_changed, call=False)
+    opts.onchange("upcast_attn", _on_attention_setting_changed, call=False)
     opts.onchange("sd_vae_overrides_per_model_preferences", _on_vae_setting_changed, call=False)
     result.model_load = _load_model_step(cmd_opts, model_loader, result, background_model_load)
     done("load model")
@@ -255,6 +257,15 @@ def _on_vae_setting_changed() -> None:
 
     with queue_lock:
         apply_vae()
+
+
+def _on_attention_setting_changed() -> None:
+    if getattr(shared, "model_manager", None) is None:
+        return
+    from modules.call_queue import queue_lock
+
+    with queue_lock:
+        shared.model_manager.apply_attention_setting()
 
 
 def _attach_text_path(model: Any) -> None:
