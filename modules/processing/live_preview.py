@@ -62,6 +62,31 @@ def latent_rgb_matrix(model: Any = None) -> tuple[tuple[float, float, float], ..
     return SDXL_LATENT_TO_RGB if getattr(model, "is_sdxl", False) else SD_LATENT_TO_RGB
 
 
+_NOTICES: set[str] = set()
+
+
+def _decode_with(kind: str, x: Any, model: Any) -> Any:
+    """``(B, 3, H, W)`` in [0, 1] with the chosen preview method, or None to use Approx cheap."""
+    from modules import shared
+
+    if kind == "Full" and model is not None:
+        decoded = model.decode_first_stage(x.to(model.device, next(model.first_stage_model.parameters()).dtype))
+        return ((decoded.float().cpu() + 1) / 2).clamp(0, 1)
+    if kind in ("Approx NN", "TAESD") and shared.paths is not None:
+        from modules.models.preview_decoders import load_preview_decoder, preview_file
+
+        is_sdxl = bool(getattr(model, "is_sdxl", False))
+        decoder = load_preview_decoder(kind, shared.paths.models_dir, is_sdxl)
+        if decoder is not None:
+            return decoder(x).cpu()
+        path = preview_file(kind, shared.paths.models_dir, is_sdxl)
+        if path not in _NOTICES:
+            _NOTICES.add(path)
+            print(f"Live preview: {kind} needs {path}, which is not there (nothing is downloaded); "
+                  "showing Approx cheap previews instead", flush=True)
+    return None
+
+
 def latent_to_preview(latent: Any, model: Any = None) -> Any:
     """A PIL picture of ``latent`` (``(B, 4, H, W)`` or ``(4, H, W)``); a grid of the batch with setting
     ``show_progress_grid``, else its first image.  None when the latent is not a 4-channel one."""
@@ -75,9 +100,19 @@ def latent_to_preview(latent: Any, model: Any = None) -> Any:
             x = x.unsqueeze(0)
         if x.dim() != 4 or x.shape[1] != 4:
             return None
-        coeffs = torch.tensor(latent_rgb_matrix(model), dtype=x.dtype)
-        rgb = torch.einsum("bchw,cr->bhwr", x, coeffs)
-        rgb = torch.clamp((rgb + 1.0) / 2.0, 0.0, 1.0)
+        if model is None:
+            from modules import shared
+
+            model = shared.sd_model
+        opts = _opts()
+        kind = getattr(opts, "show_progress_type", "Approx cheap") if opts is not None else "Approx cheap"
+        decoded = _decode_with(kind, x, model) if kind != "Approx cheap" else None
+        if decoded is not None:
+            rgb = decoded.permute(0, 2, 3, 1)
+        else:
+            coeffs = torch.tensor(latent_rgb_matrix(model), dtype=x.dtype)
+            rgb = torch.einsum("bchw,cr->bhwr", x, coeffs)
+            rgb = torch.clamp((rgb + 1.0) / 2.0, 0.0, 1.0)
         arrays = (rgb.numpy() * 255.0).round().astype(np.uint8)
     images = [Image.fromarray(a) for a in arrays]
     opts = _opts()
