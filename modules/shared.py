@@ -63,6 +63,15 @@ prompt_styles: Any = None
 embeddings: Any = None
 """The textual-inversion embeddings (``sd_hijack.model_hijack.embedding_db``)."""
 
+hypernetworks: Any = None
+"""Hypernetwork files found in ``models/hypernetworks``: name -> path (A1111's ``shared.hypernetworks``)."""
+
+hypernetworks_registry: Any = None
+"""The hypernetwork registry (``modules.networks.hypernetworks.registry``)."""
+
+loaded_hypernetworks: list = []
+"""The hypernetworks active for the current job (A1111 name)."""
+
 model_manager: Any = None
 """Loads and switches checkpoints (``modules.models.manager.ModelManager``), created when first needed."""
 

@@ -16,7 +16,8 @@ def restore_shared():
 
     names = ["cmd_opts", "opts", "paths", "parser", "state", "sd_model", "checkpoints", "upscalers", "face_restorers",
              "vae_files", "extensions", "scripts", "startup_timer", "demo", "cache", "sd_upscalers", "ui_config", "prompt_styles",
-             "model_manager", "device_config", "embeddings"]
+             "model_manager", "device_config", "embeddings",
+             "hypernetworks", "hypernetworks_registry", "loaded_hypernetworks"]
     from modules import sd_hijack
     from modules.scripting import callback_registry
 

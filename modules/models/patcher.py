@@ -24,8 +24,9 @@ make variants for one request without touching the one installed.
 from __future__ import annotations
 
 import logging
+import weakref
 from dataclasses import dataclass, field
-from typing import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Callable, Hashable, Mapping, Sequence
 from weakref import WeakKeyDictionary
 
 import torch
@@ -33,8 +34,12 @@ from torch import nn
 
 log = logging.getLogger(__name__)
 
-WeightFn = Callable[[torch.Tensor], torch.Tensor]
-"""float32 current value -> float32 new value (may work in place on its argument)."""
+WeightFn = Callable[..., torch.Tensor]
+"""``fn(value)``: float32 current value -> float32 new value, as a new tensor.  The argument may be
+the original weight itself (float32 models on the CPU keep it as the backup), so it must never be
+changed in place.  With ``WeightPatch.takes_out`` the patcher may call ``fn(value, out=buffer)``
+instead: the result is written into ``buffer`` (the tensor the previous merge made, reused to spare
+an allocation) and returned."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class WeightPatch:
     fn: WeightFn
     rows: tuple[int, int] | None = None
     source: str = ""
+    takes_out: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,13 +100,24 @@ def _fingerprint(param: torch.Tensor) -> tuple[int, int]:
 class ModelPatcher:
     """Applies owners' patch sets to one model's tensors.  Get the model's patcher with :func:`patcher_for`."""
 
-    def __init__(self, model: nn.Module) -> None:
-        self.model = model
+    def __init__(self, model: nn.Module, copy_backups: bool | None = None) -> None:
+        """``copy_backups``: keep CPU copies of the originals and write the weights in place (default:
+        only for weights off the CPU; on the CPU the original tensor itself is kept, which costs no copy)."""
+        # weak: the patchers of :func:`patcher_for` are keyed weakly by their model and must not keep it alive
+        self._model = weakref.ref(model)
+        self.copy_backups = copy_backups
         self._sets: dict[str, PatchSet] = {}
         self._backups: dict[str, _Backup] = {}
         self._applied: dict[str, tuple[WeightPatch, ...]] = {}
         self.errors: dict[str, int] = {}
         """Failed patches of the last merge, counted by ``WeightPatch.source``."""
+
+    @property
+    def model(self) -> nn.Module:
+        model = self._model()
+        if model is None:
+            raise RuntimeError("the patched model no longer exists")
+        return model
 
     # --- public API ---
     def applied_key(self, owner: str) -> Hashable | None:
@@ -184,26 +201,34 @@ class ModelPatcher:
             del self._backups[name]
             backup = None
         if backup is None:
-            on_cpu = param.device.type == "cpu"
             # on the CPU the original tensor itself is kept and a new one written; elsewhere (GPU memory
             # is scarce) a CPU copy is kept and the parameter is written in place
-            original = param.data if on_cpu else param.detach().to("cpu", copy=True)
-            backup = _Backup(original, keeps_object=on_cpu)
+            keep = param.device.type == "cpu" if self.copy_backups is None else not self.copy_backups
+            original = param.data if keep else param.detach().to("cpu", copy=True)
+            backup = _Backup(original, keeps_object=keep)
             self._backups[name] = backup
         return backup.original
 
-    def _write(self, name: str, patches: Iterable[WeightPatch]) -> None:
+    def _write(self, name: str, patches: tuple[WeightPatch, ...]) -> None:
         module, attr = self._resolve(name)
         param = getattr(module, attr)
         if param is None:
             log.debug("%s does not exist; its patches are skipped", name)
             return
         original = self._original(name, param)
-        value = original.to(device=param.device, dtype=torch.float32, copy=True)
-        for patch in patches:
+        backup = self._backups[name]
+        # the tensor a previous merge wrote (CPU): refilled in place rather than allocating another one
+        reuse = param.data if backup.keeps_object and param.data_ptr() != original.data_ptr() else None
+        # a float32 original on the weight's device is passed as it is (patch functions return new tensors);
+        # row patches write into the value, so they get a copy
+        rows = any(patch.rows is not None for patch in patches)
+        value = original.to(device=param.device, dtype=torch.float32, copy=rows)
+        for i, patch in enumerate(patches):
+            into = reuse is not None and reuse.dtype == torch.float32 and patch.takes_out and patch.rows is None \
+                and i == len(patches) - 1
             try:
                 if patch.rows is None:
-                    value = patch.fn(value)
+                    value = patch.fn(value, out=reuse) if into else patch.fn(value)
                 else:
                     start, stop = patch.rows
                     value[start:stop] = patch.fn(value[start:stop])
@@ -211,11 +236,16 @@ class ModelPatcher:
                 # a shape that does not fit: count it for the source and go on with the other patches
                 log.debug("patch from %s failed on %s: %s", patch.source, name, e)
                 self.errors[patch.source] = self.errors.get(patch.source, 0) + 1
-        backup = self._backups[name]
-        if backup.keeps_object:
-            param.data = value.to(param.dtype)
-        else:
+        if not backup.keeps_object:
             param.copy_(value)
+        elif value is original:
+            param.data = original  # every patch failed: the model keeps its own weight
+        elif reuse is not None and value.data_ptr() == reuse.data_ptr():
+            pass  # written in place by the last patch
+        elif reuse is not None and reuse.shape == value.shape:
+            reuse.copy_(value)
+        else:
+            param.data = value.to(param.dtype)
         backup.written = _fingerprint(param)
         self._applied[name] = tuple(patches)
 

@@ -200,7 +200,10 @@ def _load_all_scripts() -> None:
     from modules.postprocess.upscaler import Upscaler
     from modules import script_callbacks
 
+    from modules.networks.hypernetworks.setup import setup_hypernetworks
+
     known_upscalers = set(_upscaler_class_names(Upscaler))
+    setup_hypernetworks()
     scripts.load_scripts()
     if set(_upscaler_class_names(Upscaler)) - known_upscalers:
         shared.sd_upscalers = shared.upscalers.refresh()
