@@ -201,6 +201,46 @@ class UpscalerHAT(_ModelFamily):
                 for p in self.find_models(ext_filter=MODEL_EXTENSIONS)]
 
 
+SWINIR_BUILTIN = [("SwinIR 4x", "https://github.com/JingyunLiang/SwinIR/releases/download/v0.0/"
+                                 "003_realSR_BSRGAN_DFOWMFC_s64w8_SwinIR-L_x4_GAN.pth", 4)]
+SCUNET_BUILTIN = [
+    ("ScuNET GAN", "https://github.com/cszn/KAIR/releases/download/v1.0/scunet_color_real_gan.pth", 4),
+    ("ScuNET PSNR", "https://github.com/cszn/KAIR/releases/download/v1.0/scunet_color_real_psnr.pth", 4),
+]
+
+
+class UpscalerSwinIR(_ModelFamily):
+    """SwinIR models from ``models/SwinIR`` and A1111's ``SwinIR 4x``; settings ``SWIN_tile`` / ``SWIN_tile_overlap``.
+
+    A1111 ships these as the built-in extension SwinIR; here the family is part of the core list.
+    """
+
+    name = "SwinIR"
+    builtin = SWINIR_BUILTIN
+    expected_architecture = "SwinIR"
+    tile_setting = "SWIN_tile"
+    tile_overlap_setting = "SWIN_tile_overlap"
+
+    def _list_scalers(self) -> list[UpscalerData]:
+        self.model_name = "SwinIR 4x"  # A1111 reports this model_name for every SwinIR entry
+        return super()._list_scalers()
+
+
+class UpscalerScuNET(_ModelFamily):
+    """ScuNET denoisers from ``models/ScuNET`` and A1111's ``ScuNET GAN`` / ``ScuNET PSNR``
+    (``SCUNET_tile`` / ``SCUNET_tile_overlap``); A1111 reports them as 4x and as model ``ScuNET GAN``."""
+
+    name = "ScuNET"
+    builtin = SCUNET_BUILTIN
+    expected_architecture = "SCUNet"
+    tile_setting = "SCUNET_tile"
+    tile_overlap_setting = "SCUNET_tile_overlap"
+
+    def _list_scalers(self) -> list[UpscalerData]:
+        self.model_name = "ScuNET GAN"
+        return super()._list_scalers()
+
+
 def realesrgan_models_api_list(enabled_only: bool = False, enabled: list[str] | None = None) -> list[dict]:
     """``/sdapi/v1/realesrgan-models`` items: every named Real-ESRGAN model (A1111 lists all six)."""
     return [{"name": name, "path": url, "scale": int(scale)} for name, url, scale in REALESRGAN_BUILTIN

@@ -25,7 +25,7 @@ LATENT_UPSCALE_MODES: dict[str, dict] = {
 
 _BUILTIN_FIRST = (UpscalerNone, UpscalerLanczos, UpscalerNearest)
 _BUILTIN_FAMILIES = (model_upscalers.UpscalerESRGAN, model_upscalers.UpscalerRealESRGAN, model_upscalers.UpscalerDAT,
-                     model_upscalers.UpscalerHAT)
+                     model_upscalers.UpscalerHAT, model_upscalers.UpscalerSwinIR, model_upscalers.UpscalerScuNET)
 
 
 def _all_subclasses(cls: type) -> list[type]:

@@ -152,11 +152,12 @@ def test_corrupt_config_json_server_still_answers(client_for, data_dir):
 
 def test_cmd_flags_has_a1111_keys(client_for, data_dir):
     flags = client_for().get("/sdapi/v1/cmd-flags").json()
-    # flags of built-in extensions this clone does not ship (the Lora extension's are there)
-    extension_flags = {"ldsr_models_path", "scunet_models_path", "swinir_models_path"}
-    assert list(flags) == [k for k in reference("cmd-flags") if k not in extension_flags]
+    # every flag, the built-in extensions' (LDSR, Lora, ScuNET, SwinIR) last, as in A1111
+    assert list(flags) == list(reference("cmd-flags"))
     assert flags["data_dir"] == str(data_dir) and flags["nowebui"] is True
     assert flags["embeddings_dir"] == str(data_dir / "embeddings")
+    assert flags["swinir_models_path"] == str(data_dir / "models" / "SwinIR")
+    assert flags["lora_dir"] == str(data_dir / "models" / "Lora")
 
 
 def test_listing_routes_match_a1111(client_for, data_dir):

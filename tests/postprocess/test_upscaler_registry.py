@@ -18,8 +18,8 @@ from modules.postprocess.upscaler import Upscaler, UpscalerData, UpscalerUnavail
 from modules.postprocess.upscaler_registry import LATENT_UPSCALE_MODES, UpscalerRegistry, flag_for_upscaler_class
 
 RESPONSES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "a1111-responses")
-# Entries A1111 1.10.1 got from its built-in extensions (LDSR, ScuNET, SwinIR), which come with them.
-FROM_BUILTIN_EXTENSIONS = {"LDSR", "ScuNET GAN", "ScuNET PSNR", "SwinIR 4x"}
+# A1111 1.10.1's LDSR entry (a latent-diffusion upscaler from its LDSR built-in extension) is not built here.
+FROM_BUILTIN_EXTENSIONS = {"LDSR"}
 
 
 @pytest.fixture
