@@ -205,7 +205,9 @@ def test_preload_flag_and_bootstrap_integration(started, data_dir, monkeypatch):
         from modules import scripts
 
         assert shared.cmd_opts.demo_flag == "on"
-        assert scripts.scripts_data[0].module.FLAG == "on"
+        # the install root's built-in scripts (X/Y/Z plot...) load before the extension's
+        flagged = [d for d in scripts.scripts_data if d.path == str(ext / "scripts" / "s.py")]
+        assert flagged[0].module.FLAG == "on"
         assert [s.title() for s in scripts.scripts_txt2img.alwayson_scripts] == ["Flagged"]
         assert [os.path.basename(p) for p, _ in shared.scripts.errors] == ["broken.py"]
         assert reported("Error loading script") == [f"Error loading script: {ext / 'scripts' / 'broken.py'}"]
