@@ -116,7 +116,10 @@ def test_scale_from_name(name, scale):
 
 
 def test_latent_modes_match_a1111():
-    with open(os.path.join(RESPONSES, "latent-upscale-modes.json")) as f:
+    path = os.path.join(RESPONSES, "latent-upscale-modes.json")
+    if not os.path.exists(path):
+        pytest.skip("no reference answers")
+    with open(path) as f:
         assert [{"name": n} for n in LATENT_UPSCALE_MODES] == json.load(f)["body"]
 
 
