@@ -13,7 +13,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-RESPONSES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "a1111-responses")
+from tests.reference_answers import RESPONSES
 
 SHARED_NAMES = ["cmd_opts", "opts", "paths", "parser", "state", "sd_model", "checkpoints", "upscalers", "face_restorers",
                 "vae_files", "extensions", "scripts", "startup_timer", "demo", "cache", "sd_upscalers", "ui_config",

@@ -8,7 +8,7 @@ import os
 import pytest
 from fastapi.testclient import TestClient
 
-RESPONSES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "a1111-responses")
+from tests.reference_answers import RESPONSES
 
 
 def reference(name: str):

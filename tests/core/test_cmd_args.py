@@ -9,7 +9,8 @@ import pytest
 from modules.core.cmd_args import FlagError, build_parser, full_argv, is_listening_publicly, parse_flags
 from modules.core.paths import resolve_path_flags
 
-SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "a1111-responses", "cmd-flags.json")
+from tests.reference_answers import RESPONSES
+SHARED = os.path.join(RESPONSES, "cmd-flags.json")
 # Flags that built-in extensions add through preload.py (they come with those extensions).
 EXTENSION_FLAGS = {"ldsr_models_path", "lora_dir", "lyco_dir_backcompat", "scunet_models_path", "swinir_models_path"}
 

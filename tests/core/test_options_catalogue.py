@@ -14,7 +14,8 @@ from modules.core.options import catalogue as cat
 from modules.core.options.catalogue import RELOADS_ON_CHANGE, build_catalogue
 from modules.core.options.option_info import OptionHTML
 
-OPTIONS_JSON = "/work/shared/a1111-responses/options.json"
+from tests.reference_answers import RESPONSES
+OPTIONS_JSON = os.path.join(RESPONSES, "options.json")
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # Values in A1111's answer that depend on the loaded model, not defaults

@@ -17,7 +17,8 @@ from modules.core.options.store import Options
 from modules.core.paths import resolve_path_flags
 from modules.models.checkpoints import CheckpointRegistry, NoCheckpointsError
 
-A1111_SD_MODELS = pathlib.Path("/work/shared/a1111-responses/sd-models.json")
+from tests.reference_answers import RESPONSES
+A1111_SD_MODELS = pathlib.Path(RESPONSES) / "sd-models.json"
 
 
 def _settings(**values):

@@ -8,7 +8,8 @@ from modules.core.cmd_args import build_parser
 from modules.core.paths import resolve_path_flags
 from modules.models.vae_files import VaeRegistry
 
-A1111_SD_VAE = pathlib.Path("/work/shared/a1111-responses/sd-vae.json")
+from tests.reference_answers import RESPONSES
+A1111_SD_VAE = pathlib.Path(RESPONSES) / "sd-vae.json"
 
 
 def _env(tmp_path, *flags: str):

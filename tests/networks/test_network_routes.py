@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from tests.networks.lora_files import lora_tensors, write
 
-RESPONSES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "a1111-responses")
+from tests.reference_answers import RESPONSES
 
 
 def reference(name: str):

@@ -17,7 +17,7 @@ from modules.postprocess.model_upscalers import scale_from_name
 from modules.postprocess.upscaler import Upscaler, UpscalerData, UpscalerUnavailable
 from modules.postprocess.upscaler_registry import LATENT_UPSCALE_MODES, UpscalerRegistry, flag_for_upscaler_class
 
-RESPONSES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "a1111-responses")
+from tests.reference_answers import RESPONSES
 # A1111 1.10.1's LDSR entry (a latent-diffusion upscaler from its LDSR built-in extension) is not built here.
 FROM_BUILTIN_EXTENSIONS = {"LDSR"}
 

@@ -14,7 +14,7 @@ from modules.processing.infotext import build_infotext, format_params, quote, un
 from modules.processing.infotext_params import create_infotext, generation_params
 from modules.processing.infotext_parse import parse_generation_parameters
 
-RESPONSES = "/work/shared/a1111-responses"
+from tests.reference_answers import RESPONSES
 
 
 def make_p(**kw) -> SimpleNamespace:

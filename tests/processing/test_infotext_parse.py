@@ -17,7 +17,7 @@ from modules.processing.infotext_parse import (
     split_infotext,
 )
 
-RESPONSES = "/work/shared/a1111-responses"
+from tests.reference_answers import RESPONSES
 
 HIRES_LORA = """masterpiece, best quality, 1girl, <lora:add_detail:0.6>, (blue eyes:1.2), cityscape at night
 Negative prompt: easynegative, (worst quality, low quality:1.4), bad hands

@@ -16,7 +16,8 @@ from modules.sampling.registry import (create_sampler, find_sampler_config, get_
 from modules.sampling.sampler_base import setup_img2img_steps, uses_eta_noise_seed_delta
 from tests.sampling.helpers import MU, STD, FakeP, FakeRng, GaussianLDM, assert_distribution, text_cond
 
-RESPONSES = pathlib.Path("/work/shared/a1111-responses")
+from tests.reference_answers import RESPONSES as _RESPONSES
+RESPONSES = pathlib.Path(_RESPONSES)
 SHAPE = (2, 1, 64, 64)
 
 

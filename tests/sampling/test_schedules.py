@@ -16,7 +16,8 @@ from modules.sampling.noise_schedule import effective_alphas_cumprod, rescale_ze
 from modules.sampling.schedulers import find_scheduler, schedulers, schedulers_api_list
 from tests.sampling.helpers import GaussianLDM, kdiffusion, text_cond
 
-RESPONSES = pathlib.Path("/work/shared/a1111-responses")
+from tests.reference_answers import RESPONSES as _RESPONSES
+RESPONSES = pathlib.Path(_RESPONSES)
 SIGMA_MIN, SIGMA_MAX = 0.02916753478348255, 14.614642143249512  # SD's linear schedule, computed below too
 
 
