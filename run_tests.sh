@@ -21,5 +21,12 @@ fi
 "${PY}" -m pip install -q -r requirements_versions.txt -r requirements-test.txt
 "${PY}" -m pip install -q --no-deps -r requirements-test-nodeps.txt
 
+# browser tests drive Debian's chromium through Playwright (a browser download by Playwright fails here);
+# without chromium they are skipped with a reason
+if [[ ! -x /usr/bin/chromium ]] && command -v apt-get >/dev/null 2>&1 && [[ "$(id -u)" == "0" ]]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+        || echo "chromium could not be installed: browser tests will be skipped"
+fi
+
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 exec "${PY}" -m pytest "$@"
