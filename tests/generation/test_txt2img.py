@@ -124,8 +124,8 @@ def test_override_settings_hold_for_the_job_only(app, data_dir):
     assert "not_in_config_key" not in shared.opts.data
 
 
-def test_interrupt_mid_sampling_stops_the_job(app, monkeypatch):
-    shared = app()
+def request_at_second_step(monkeypatch, shared, request):
+    """Count denoiser calls; at the second one call ``request`` (the state's interrupt or skip)."""
     from modules.sampling import cfg_denoiser
 
     calls = {"n": 0}
@@ -134,11 +134,17 @@ def test_interrupt_mid_sampling_stops_the_job(app, monkeypatch):
     def counting(self, *a, **k):
         calls["n"] += 1
         if calls["n"] == 2:
-            shared.state.interrupt()
+            request()
         return original(self, *a, **k)
 
     monkeypatch.setattr(cfg_denoiser.CFGDenoiser, "forward", counting)
     shared.state.begin("test")
+    return calls
+
+
+def test_interrupt_mid_sampling_stops_the_job(app, monkeypatch):
+    shared = app()
+    calls = request_at_second_step(monkeypatch, shared, lambda: shared.state.interrupt())
     res = txt2img(steps=20, n_iter=3)
     assert calls["n"] == 2
     assert len(res.images) == 1  # the interrupted batch is returned, the next ones never start
@@ -146,19 +152,7 @@ def test_interrupt_mid_sampling_stops_the_job(app, monkeypatch):
 
 def test_skip_ends_the_current_batch_only(app, monkeypatch):
     shared = app()
-    from modules.sampling import cfg_denoiser
-
-    calls = {"n": 0}
-    original = cfg_denoiser.CFGDenoiser.forward
-
-    def counting(self, *a, **k):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            shared.state.skip()
-        return original(self, *a, **k)
-
-    monkeypatch.setattr(cfg_denoiser.CFGDenoiser, "forward", counting)
-    shared.state.begin("test")
+    calls = request_at_second_step(monkeypatch, shared, lambda: shared.state.skip())
     res = txt2img(steps=5, n_iter=2)
     assert calls["n"] == 2 + 5
     assert len(res.all_seeds) == 2 and len(res.images) == 3
