@@ -2,7 +2,9 @@
 parts that read and write infotext, reading ``shared.opts`` and ``shared.prompt_styles``.
 
 The code lives in ``modules.processing.infotext*``; the paste-button wiring
-(``PasteField``, ``ParamBinding``, ``connect_paste``...) belongs to the UI layer.
+(``PasteField``, ``ParamBinding``, ``paste_fields``, ``connect_paste``...) lives in
+:mod:`modules.ui.paste` and is reachable here under A1111's names (looked up on
+first use, so importing this module stays light).
 """
 from __future__ import annotations
 
@@ -41,6 +43,19 @@ def create_override_settings_dict(text_pairs: Iterable[str]) -> dict[str, Any]:
 def get_override_settings(params: Mapping[str, Any], *, skip_fields: Iterable[str] | None = None) -> list:
     """``(label, setting, value)`` for parsed fields whose setting differs from the current one."""
     return _overrides.get_override_settings(params, skip_fields=skip_fields, settings=_shared().opts)
+
+
+_PASTE_NAMES = ("PasteField", "ParamBinding", "paste_fields", "registered_param_bindings", "reset",
+                "add_paste_fields", "register_paste_params_button", "connect_paste_params_buttons", "connect_paste",
+                "create_buttons", "image_from_url_text")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PASTE_NAMES:
+        from modules.ui import paste
+
+        return getattr(paste, name)
+    raise AttributeError(f"module 'modules.infotext_utils' has no attribute {name!r}")
 
 
 __all__ = [

@@ -35,6 +35,18 @@ def _define(name: str, bases: tuple, namespace: dict) -> type:
     return ABCMeta.__new__(type(gradio_base), name, bases, namespace)
 
 
+def _same_signature(init: Any, base: type) -> Any:
+    """Give a ``*args, **kwargs`` constructor the signature of ``base.__init__``.
+
+    Gradio sends a component's props to the browser by reading the parameter names of
+    its class's ``__init__``; without this a ToolButton would arrive with no value or elem_id.
+    """
+    import inspect
+
+    init.__signature__ = inspect.signature(base.__init__)
+    return init
+
+
 def _build() -> dict[str, Any]:
     import gradio as gr
     from gradio.layouts.form import Form
@@ -69,10 +81,10 @@ def _build() -> dict[str, Any]:
     classes: dict[str, Any] = {"FormComponent": FormComponent}
     classes["ToolButton"] = _define("ToolButton", (FormComponent, gr.Button), {
         "__doc__": "A small button holding one symbol (emoji), fitting inside gradio forms.",
-        "__init__": tool_button_init, "get_block_name": block_name("button")})
+        "__init__": _same_signature(tool_button_init, gr.Button), "get_block_name": block_name("button")})
     classes["ResizeHandleRow"] = _define("ResizeHandleRow", (gr.Row,), {
         "__doc__": "A ``gr.Row`` whose columns the user can resize with a drag handle.",
-        "__init__": resize_row_init, "get_block_name": block_name("row")})
+        "__init__": _same_signature(resize_row_init, gr.Row), "get_block_name": block_name("row")})
     for name, base, block in (("FormRow", gr.Row, "row"), ("FormColumn", gr.Column, "column"),
                               ("FormGroup", gr.Group, "group"), ("FormHTML", gr.HTML, "html"),
                               ("FormColorPicker", gr.ColorPicker, "colorpicker")):
@@ -80,10 +92,10 @@ def _build() -> dict[str, Any]:
             "__doc__": f"A ``gr.{base.__name__}`` that fits inside gradio forms.", "get_block_name": block_name(block)})
     classes["DropdownMulti"] = _define("DropdownMulti", (FormComponent, gr.Dropdown), {
         "__doc__": "A dropdown allowing several values.",
-        "__init__": dropdown_multi_init, "get_block_name": block_name("dropdown")})
+        "__init__": _same_signature(dropdown_multi_init, gr.Dropdown), "get_block_name": block_name("dropdown")})
     classes["DropdownEditable"] = _define("DropdownEditable", (FormComponent, gr.Dropdown), {
         "__doc__": "A dropdown that also accepts typed values.",
-        "__init__": dropdown_editable_init, "get_block_name": block_name("dropdown")})
+        "__init__": _same_signature(dropdown_editable_init, gr.Dropdown), "get_block_name": block_name("dropdown")})
     classes["InputAccordion"] = _define("InputAccordion", (gr.Checkbox,), _input_accordion_namespace(gr))
     return classes
 
@@ -92,6 +104,15 @@ def _input_accordion_namespace(gr: Any) -> dict[str, Any]:
     counter = {"next": 0}
 
     def init(self: Any, value: bool = False, **kwargs: Any) -> None:
+        from gradio.context import Context
+
+        if kwargs.get("render") is False and Context.root_block is None:
+            # gradio re-creates an output component from its recorded (checkbox) arguments to apply an
+            # update, outside any Blocks: only the checkbox part is wanted then
+            gr.Checkbox.__init__(self, value, **kwargs)
+            self.accordion_id = str(kwargs.get("elem_id") or "").removesuffix("-checkbox") or None
+            self.accordion = None
+            return
         self.accordion_id = kwargs.get("elem_id")
         if self.accordion_id is None:
             self.accordion_id = f"input-accordion-{counter['next']}"
@@ -130,7 +151,7 @@ def _input_accordion_namespace(gr: Any) -> dict[str, Any]:
     return {
         "__doc__": "An accordion usable as an input: its value is True while open.  Use it as a context manager "
                    "to fill the accordion; ``.accordion`` is the ``gr.Accordion``, ``.extra()`` its label row.",
-        "__init__": init, "extra": extra, "__enter__": enter, "__exit__": exit_,
+        "__init__": _same_signature(init, gr.Checkbox), "extra": extra, "__enter__": enter, "__exit__": exit_,
         "get_block_name": lambda self: "checkbox",
     }
 

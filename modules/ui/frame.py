@@ -1,11 +1,14 @@
-"""The page frame of the web UI: the quicksettings row (checkpoint dropdown with refresh) and start-up notices.
+"""The whole page: quicksettings row, start-up notices, the top-level tabs in A1111's order, the footer.
 
-The generation tabs are built on top of this frame by the UI layer; every
-``elem_id`` matches A1111's so user CSS and extensions find their targets.
+:func:`create_ui` is what ``modules.app_server`` mounts at ``/``.  Tabs, in
+order: txt2img, img2img, Extras, PNG Info, Checkpoint Merger, Train, the tabs
+extensions add (``on_ui_tabs``), Settings, Extensions; settings
+``ui_tab_order`` and ``hidden_tabs`` reorder and hide them.  Every ``elem_id``
+matches A1111's so user CSS, page scripts and extensions find their targets.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from modules import shared
 
@@ -22,34 +25,100 @@ def checkpoint_notice() -> str:
             f"then press {REFRESH_SYMBOL} beside the checkpoint list.")
 
 
-def _checkpoint_choices() -> list[str]:
-    return shared.checkpoints.titles() if shared.checkpoints is not None else []
+def _builtin_tabs() -> list[tuple[str, str, Callable[[], Any]]]:
+    from modules.ui.extras_tab import create_extras_tab
+    from modules.ui.img2img_tab import create_img2img_tab
+    from modules.ui.merger_tab import create_merger_tab
+    from modules.ui.pnginfo_tab import create_pnginfo_tab
+    from modules.ui.train_tab import create_train_tab
+    from modules.ui.txt2img_tab import create_txt2img_tab
+
+    return [("txt2img", "txt2img", create_txt2img_tab), ("img2img", "img2img", create_img2img_tab),
+            ("Extras", "extras", create_extras_tab), ("PNG Info", "pnginfo", create_pnginfo_tab),
+            ("Checkpoint Merger", "modelmerger", create_merger_tab), ("Train", "train", create_train_tab)]
+
+
+def _ordered(tabs: list[tuple[str, str, Any]]) -> list[tuple[str, str, Any]]:
+    order = {label: i for i, label in enumerate(shared.opts.ui_tab_order or [])}
+    hidden = set(shared.opts.hidden_tabs or [])
+    return [t for t in sorted(tabs, key=lambda t: order.get(t[0], 9999)) if t[0] not in hidden]
 
 
 def create_ui() -> Any:
     """Build the gradio Blocks of the page (imports gradio: only called when the UI is served)."""
     import gradio as gr
 
-    def refresh_checkpoints() -> tuple[Any, str]:
-        shared.checkpoints.refresh()
-        choices = _checkpoint_choices()
-        value = shared.opts.sd_model_checkpoint if shared.opts.sd_model_checkpoint in choices else (choices[0] if choices else None)
-        return gr.update(choices=choices, value=value), checkpoint_notice()
+    from modules import script_callbacks
+    from modules.ui import assets, components, internal_routes, paste, ui_config_defaults
+    from modules.ui.extensions_tab import create_extensions_tab
+    from modules.ui.extra_networks import create_checkpoint_selector
+    from modules.ui.footer import footer_html
+    from modules.ui.quicksettings import connect_quicksettings, create_quicksettings
+    from modules.ui.settings_tab import create_settings_tab
 
-    def change_checkpoint(title: str | None) -> str:
-        if title:
-            shared.opts.set("sd_model_checkpoint", title)
-            shared.opts.save()
-        return checkpoint_notice()
-
-    with gr.Blocks(title="Stable Diffusion", analytics_enabled=False) as demo:
-        with gr.Row(elem_id="quicksettings"):
-            choices = _checkpoint_choices()
-            current = shared.opts.sd_model_checkpoint if shared.opts.sd_model_checkpoint in choices else (choices[0] if choices else None)
-            checkpoint = gr.Dropdown(label="Stable Diffusion checkpoint", choices=choices, value=current,
-                                     elem_id="setting_sd_model_checkpoint", interactive=True)
-            refresh = gr.Button(value=REFRESH_SYMBOL, elem_id="refresh_sd_model_checkpoint", elem_classes=["tool"])
-        notice = gr.Markdown(checkpoint_notice(), elem_id="checkpoint_notice")
-        refresh.click(fn=refresh_checkpoints, inputs=[], outputs=[checkpoint, notice])
-        checkpoint.change(fn=change_checkpoint, inputs=[checkpoint], outputs=[notice])
+    paste.reset()
+    components.tooltips.clear()
+    tracker = ui_config_defaults.begin(shared.ui_config)
+    try:
+        extension_tabs = [(title, elem_id, blocks) for blocks, title, elem_id in script_callbacks.ui_tabs_callback()]
+        tabs_list: list[tuple[str, str, Any]] = list(_builtin_tabs()) + extension_tabs
+        tabs_list += [("Settings", "settings", None), ("Extensions", "extensions", create_extensions_tab)]
+        shared.tab_names = [label for label, _, _ in tabs_list]
+        with gr.Blocks(title="Stable Diffusion", analytics_enabled=False, fill_width=True) as demo:
+            component_dict: dict[str, Any] = {}
+            quick = create_quicksettings(component_dict)
+            notice = gr.Markdown(checkpoint_notice(), elem_id="checkpoint_notice")
+            settings_ui = None
+            with gr.Tabs(elem_id="tabs") as tabs:
+                for label, ifid, content in _ordered(tabs_list):
+                    with gr.Tab(label, id=ifid, elem_id=f"tab_{ifid}") as tab_item:
+                        if ifid == "settings":
+                            settings_ui = create_settings_tab(gr.Textbox(visible=False))
+                        elif callable(content) and not isinstance(content, gr.Blocks):
+                            content()
+                        else:
+                            content.render()
+                    if ifid not in ("extensions", "settings"):
+                        tracker.add_block(tab_item, ifid)
+                tracker.add_component(f"webui/Tabs@{tabs.elem_id}", tabs)
+            gr.HTML(footer_html(), elem_id="footer")
+            text_settings = settings_ui.text_settings if settings_ui is not None else gr.Textbox(visible=False)
+            if settings_ui is not None:
+                component_dict.update(settings_ui.component_dict)
+            paste.connect_paste_params_buttons()
+            tracker.setup_page()
+            connect_quicksettings(quick, text_settings,
+                                  after=dict(fn=checkpoint_notice, inputs=[], outputs=[notice], show_progress="hidden"))
+            _connect_checkpoint_refresh(component_dict, notice)
+            create_checkpoint_selector(component_dict.get("sd_model_checkpoint"))
+            _refresh_settings_on_load(demo, component_dict)
+            demo.load(fn=None, js=assets.loader_js())
+        tracker.save_if_changed()
+    finally:
+        ui_config_defaults.end()
+    internal_routes.register()
+    demo.queue(default_concurrency_limit=64)
     return demo
+
+
+def _connect_checkpoint_refresh(component_dict: dict[str, Any], notice: Any) -> None:
+    checkpoint = component_dict.get("sd_model_checkpoint")
+    button = getattr(checkpoint, "webui_refresh_button", None)
+    if button is not None:
+        button.click(fn=checkpoint_notice, inputs=[], outputs=[notice], show_progress="hidden")
+
+
+def _refresh_settings_on_load(demo: Any, component_dict: dict[str, Any]) -> None:
+    """A reloaded page shows the settings as they are now (the API or another tab may have changed them)."""
+    import gradio as gr
+
+    from modules.ui.settings_components import current_value
+
+    keys = [k for k, c in component_dict.items() if type(c).__name__ != "HTML"]
+
+    def values() -> list:
+        return [gr.update(value=current_value(k)) for k in keys]
+
+    if keys:
+        demo.load(fn=values, inputs=[], outputs=[component_dict[k] for k in keys], queue=False,
+                  show_progress="hidden")

@@ -145,7 +145,9 @@ def _unet_choices() -> list[str]:
 
 
 def _vae_choices() -> list[str]:
-    return ["Automatic", "None", *(_shared("vae_files") or {})]
+    registry = _shared("vae_files")  # the VaeRegistry of the running app (a plain dict in some callers)
+    files = getattr(registry, "vae_dict", registry)
+    return ["Automatic", "None", *(files or {})]
 
 
 def _upscaler_names() -> list[str]:
@@ -162,7 +164,11 @@ def _builtin_model_names(table: str) -> list[str]:
 
 
 def _hypernetwork_choices() -> list[str]:
-    return ["None", *(_shared("hypernetworks") or {})]
+    live_registry = _module_attr("modules.networks.hypernetworks.setup", "live_registry")
+    registry = live_registry() if callable(live_registry) else None
+    if registry is not None:
+        registry.ensure_listed()
+    return ["None", *(getattr(registry, "available", None) or {})]
 
 
 def _lora_networks() -> Any:

@@ -1,0 +1,118 @@
+"""The HTML of one extra-networks page: a control row (search, sort, order, refresh) and one card per item.
+
+Cards carry what the page script needs as ``data-`` attributes (text to insert,
+sort keys, search terms); ``javascript/extra_networks.js`` filters, sorts and
+inserts.  Card size and text settings are A1111's (``extra_networks_card_*``).
+"""
+from __future__ import annotations
+
+import html
+import json
+import urllib.parse
+from typing import Any
+
+from modules.ui.extra_network_pages import Item, Page
+
+SORT_FIELDS = [("path", "Path"), ("name", "Name"), ("date_created", "Date Created"), ("date_modified", "Date Modified")]
+
+
+def _opt(key: str, default: Any) -> Any:
+    from modules import shared
+
+    return getattr(shared.opts, key, default) if shared.opts is not None else default
+
+
+def _attr(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def preview_url(filename: str) -> str:
+    """The thumbnail route for a preview picture (``mtime`` added so a new preview is fetched again)."""
+    import os
+
+    try:
+        mtime = int(os.path.getmtime(filename))
+    except OSError:
+        mtime = 0
+    return f"./sd_extra_networks/thumb?filename={urllib.parse.quote(filename)}&mtime={mtime}"
+
+
+def card_html(tabname: str, page: Page, item: Item) -> str:
+    """One card: preview (or the name on a plain background), name, description, hidden search terms."""
+    width, height = _opt("extra_networks_card_width", 0), _opt("extra_networks_card_height", 0)
+    style = []
+    if width:
+        style.append(f"width: {int(width)}px;")
+    if height:
+        style.append(f"height: {int(height)}px;")
+    scale = _opt("extra_networks_card_text_scale", 1.0)
+    show_description = _opt("extra_networks_card_show_desc", True)
+    description = ""
+    if show_description and item.description:
+        text = item.description if _opt("extra_networks_card_description_is_html", False) else html.escape(item.description)
+        description = f"<span class='description'>{text}</span>"
+    preview = (f"<img src='{_attr(preview_url(item.preview))}' class='preview' loading='lazy' alt=''>"
+               if item.preview else "")
+    data = {
+        "data-name": item.name,
+        "data-prompt": json.dumps(item.prompt),
+        "data-neg": json.dumps(item.negative_prompt),
+        "data-allow-neg": "true" if page.allow_negative_prompt else "false",
+        "data-checkpoint": item.checkpoint_title or "",
+        "data-search": " ".join([item.name, *item.search_terms]).lower(),
+        **{f"data-sort-{key.replace('_', '-')}": value for key, value in item.sort_keys.items()},
+    }
+    attributes = " ".join(f"{k}='{_attr(v)}'" for k, v in data.items())
+    return (f"<div class='card' style='{' '.join(style)} font-size: {float(scale) * 100:.0f}%' {attributes} "
+            f"title='{_attr(item.name)}'>{preview}<div class='actions'><div class='name'>{html.escape(item.name)}"
+            f"</div>{description}</div></div>")
+
+
+def controls_html(tabname: str, page: Page) -> str:
+    """Search box, sort field, ascending/descending and refresh, for one page."""
+    prefix = f"{tabname}_{page.id_page}"
+    current = _opt("extra_networks_card_order_field", "Path")
+    options = "".join(f"<option value='{key}'{' selected' if label == current else ''}>{label}</option>"
+                      for key, label in SORT_FIELDS)
+    descending = _opt("extra_networks_card_order", "Ascending") == "Descending"
+    return (f"<div class='extra-network-controls' id='{prefix}_controls'>"
+            f"<input type='search' class='extra-network-search' id='{prefix}_extra_search' placeholder='Search...'>"
+            f"<select class='extra-network-sort' id='{prefix}_extra_sort' title='Sort by'>{options}</select>"
+            f"<button class='extra-network-order' id='{prefix}_extra_sort_dir' data-descending='{str(descending).lower()}'"
+            f" title='Sort order'>{'&#x2193;' if descending else '&#x2191;'}</button>"
+            f"<button class='extra-network-refresh' id='{prefix}_extra_refresh' title='Refresh page'>&#x1f504;</button>"
+            "</div>")
+
+
+def page_html(tabname: str, page: Page, *, empty: bool = False) -> str:
+    """The whole page; ``empty`` gives the "Loading..." placeholder A1111 shows until the page is opened."""
+    prefix = f"{tabname}_{page.id_page}"
+    if empty:
+        return f"<div class='extra-network-pane' id='{prefix}_pane' data-tabname='{tabname}'>Loading...</div>"
+    try:
+        items = page.list_items()
+    except Exception as e:  # one page failing must not break the others
+        from modules import errors
+
+        errors.report(f"Error listing {page.title}", exc_info=True)
+        return f"<div class='extra-network-pane error'>Error listing {html.escape(page.title)}: {html.escape(str(e))}</div>"
+    cards = "".join(card_html(tabname, page, item) for item in items)
+    if not items:
+        cards = (f"<div class='nocards'><h1>Nothing here. Add some content to the following directories:</h1>"
+                 f"<ul>{_dirs_html(page)}</ul></div>")
+    return (f"<div class='extra-network-pane' id='{prefix}_pane' data-tabname='{tabname}' "
+            f"data-page='{page.id_page}'>{controls_html(tabname, page)}"
+            f"<div class='extra-network-cards' id='{prefix}_cards'>{cards}</div></div>")
+
+
+def _dirs_html(page: Page) -> str:
+    from modules import shared
+
+    paths, cmd_opts = shared.paths, shared.cmd_opts
+    dirs = {
+        "textual_inversion": [getattr(paths, "embeddings_dir", None)],
+        "hypernetworks": [getattr(cmd_opts, "hypernetwork_dir", None)],
+        "checkpoints": [getattr(paths, "sd_models_dir", None), getattr(paths, "ckpt_dir", None)],
+        "lora": [getattr(cmd_opts, "lora_dir", None)],
+    }.get(page.id_page, [])
+    return "".join(f"<li>{html.escape(str(d))}</li>" for d in dirs if d)

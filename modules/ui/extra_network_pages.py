@@ -1,0 +1,246 @@
+"""What the extra-networks pages list: embeddings, hypernetworks, checkpoints and LoRAs found on disk (SPEC 9.4).
+
+Each page turns its files into :class:`Item` records (name, the text a click
+inserts, preview picture, description, sort keys, search terms); the cards are
+drawn from them by :mod:`modules.ui.extra_network_cards`.  No gradio here.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+PREVIEW_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "gif")
+
+
+@dataclass
+class Item:
+    """One card."""
+
+    name: str
+    filename: str
+    prompt: str = ""
+    """Text a click adds to (or removes from) the prompt; empty for checkpoints."""
+    negative_prompt: str = ""
+    """Text a click adds to the negative prompt (a LoRA's "negative text")."""
+    description: str = ""
+    preview: str | None = None
+    """A picture file next to the model, shown on the card."""
+    search_terms: list[str] = field(default_factory=list)
+    sort_keys: dict[str, Any] = field(default_factory=dict)
+    checkpoint_title: str | None = None
+    """For checkpoint cards: the title a click selects."""
+
+
+def _opt(key: str, default: Any) -> Any:
+    from modules import shared
+
+    return getattr(shared.opts, key, default) if shared.opts is not None else default
+
+
+def find_preview(path: str) -> str | None:
+    """``<stem>.<ext>`` or ``<stem>.preview.<ext>`` next to ``path`` (also in setting ``samples_format``)."""
+    stem = os.path.splitext(path)[0]
+    extensions = [*PREVIEW_EXTENSIONS, str(_opt("samples_format", "png"))]
+    for candidate in (f"{stem}.{ext}" for ext in extensions):
+        if os.path.isfile(candidate):
+            return candidate
+    for candidate in (f"{stem}.preview.{ext}" for ext in extensions):
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def user_metadata(path: str) -> dict[str, Any]:
+    """The user's notes for a model (``<stem>.json``: description, activation text, preferred weight...)."""
+    filename = os.path.splitext(path)[0] + ".json"
+    if not os.path.isfile(filename):
+        return {}
+    try:
+        with open(filename, encoding="utf8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def find_description(path: str, metadata: dict[str, Any]) -> str:
+    """User metadata ``description``, else ``<stem>.txt`` / ``<stem>.description.txt``."""
+    if metadata.get("description"):
+        return str(metadata["description"])
+    stem = os.path.splitext(path)[0]
+    for candidate in (f"{stem}.txt", f"{stem}.description.txt"):
+        if os.path.isfile(candidate):
+            try:
+                with open(candidate, encoding="utf8", errors="replace") as f:
+                    return f.read()
+            except OSError:
+                continue
+    return ""
+
+
+def sort_keys(path: str, name: str) -> dict[str, Any]:
+    """Values the page sorts by: Path, Name, Date Created, Date Modified."""
+    try:
+        stat = os.stat(path)
+        created, modified = stat.st_ctime, stat.st_mtime
+    except OSError:
+        created = modified = 0
+    return {"path": path.lower(), "name": name.lower(), "date_created": int(created), "date_modified": int(modified)}
+
+
+def _item(name: str, path: str, prompt: str = "", **kwargs: Any) -> Item:
+    metadata = user_metadata(path)
+    return Item(name=name, filename=path, prompt=prompt, description=find_description(path, metadata),
+                preview=find_preview(path), search_terms=[path], sort_keys=sort_keys(path, name), **kwargs)
+
+
+def _multiplier() -> str:
+    value = _opt("extra_networks_default_multiplier", 1.0)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def textual_inversion_items() -> list[Item]:
+    from modules import shared
+
+    db = shared.embeddings
+    if db is None:
+        return []
+    embeddings = {**getattr(db, "word_embeddings", {}), **getattr(db, "skipped_embeddings", {})}
+    items = []
+    for name, embedding in embeddings.items():
+        path = getattr(embedding, "filename", None) or name
+        items.append(_item(name, path, prompt=name))
+    return items
+
+
+def hypernetwork_items() -> list[Item]:
+    from modules.networks.hypernetworks.setup import live_registry
+
+    registry = live_registry()
+    registry.ensure_listed()
+    return [_item(name, path, prompt=f"<hypernet:{name}:{_multiplier()}>") for name, path in registry.available.items()]
+
+
+def checkpoint_items() -> list[Item]:
+    from modules import shared
+
+    if shared.checkpoints is None:
+        return []
+    items = []
+    for info in list(shared.checkpoints.checkpoints_list.values()):
+        item = _item(info.name_for_extra, info.filename, checkpoint_title=info.title)
+        item.search_terms.append(info.shorthash or "")
+        items.append(item)
+    return items
+
+
+def lora_items() -> list[Item]:
+    """LoRAs of the built-in Lora extension (none when it is disabled)."""
+    networks = sys.modules.get("networks")
+    if networks is None or not hasattr(networks, "files"):
+        return []
+    networks.files.ensure_listed()
+    forbidden = getattr(networks, "forbidden_network_aliases", {}) or {}
+    use_alias = _opt("lora_preferred_name", "Alias from file") == "Alias from file"
+    items = []
+    for name, lora in list(networks.available_networks.items()):
+        alias = getattr(lora, "alias", name)
+        shown = alias if use_alias and alias.lower() not in forbidden else name
+        metadata = user_metadata(lora.filename)
+        weight = metadata.get("preferred weight") or _opt("extra_networks_default_multiplier", 1.0)
+        prompt = f"<lora:{shown}:{weight:g}>" if isinstance(weight, float) else f"<lora:{shown}:{weight}>"
+        if metadata.get("activation text"):
+            prompt += f" {metadata['activation text']}"
+        negative = f"({metadata['negative text']}:1)" if metadata.get("negative text") else ""
+        item = _item(name, lora.filename, prompt=prompt, negative_prompt=negative)
+        item.search_terms += [alias, getattr(lora, "shorthash", "") or ""]
+        items.append(item)
+    return items
+
+
+def refresh_textual_inversion() -> None:
+    from modules import shared
+
+    if shared.embeddings is not None:
+        shared.embeddings.load_textual_inversion_embeddings(force_reload=True)
+
+
+def refresh_hypernetworks() -> None:
+    from modules.networks.hypernetworks.setup import live_registry
+
+    live_registry().refresh()
+
+
+def refresh_checkpoints() -> None:
+    from modules import shared
+
+    if shared.checkpoints is not None:
+        shared.checkpoints.refresh()
+
+
+def refresh_loras() -> None:
+    networks = sys.modules.get("networks")
+    if networks is not None and hasattr(networks, "list_available_networks"):
+        networks.list_available_networks()
+
+
+@dataclass
+class Page:
+    """One extra-networks page."""
+
+    title: str
+    list_items: Callable[[], list[Item]]
+    refresh: Callable[[], None]
+    allow_negative_prompt: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.title.lower()
+
+    @property
+    def id_page(self) -> str:
+        """``textual_inversion``, ``lora``... (part of the element ids)."""
+        return self.name.replace(" ", "_")
+
+
+def builtin_pages() -> list[Page]:
+    """The pages in A1111's registration order, then setting ``ui_extra_networks_tab_reorder`` applied."""
+    pages = [
+        Page("Textual Inversion", textual_inversion_items, refresh_textual_inversion, allow_negative_prompt=True),
+        Page("Hypernetworks", hypernetwork_items, refresh_hypernetworks),
+        Page("Checkpoints", checkpoint_items, refresh_checkpoints),
+    ]
+    if sys.modules.get("networks") is not None or _lora_extension_enabled():
+        pages.append(Page("Lora", lora_items, refresh_loras, allow_negative_prompt=True))
+    order = [x.strip().lower() for x in str(_opt("ui_extra_networks_tab_reorder", "") or "").split(",") if x.strip()]
+
+    def rank(indexed: tuple[int, Page]) -> tuple[int, int]:
+        index, page = indexed
+        matches = [i for i, fragment in enumerate(order) if fragment in page.name]
+        return (matches[0] if matches else len(order), index)
+
+    return [page for _, page in sorted(enumerate(pages), key=rank)]
+
+
+def _lora_extension_enabled() -> bool:
+    from modules import shared
+
+    return any(getattr(ext, "name", "") == "Lora" and getattr(ext, "enabled", False) for ext in shared.extensions or [])
+
+
+def allowed_preview_dirs() -> list[str]:
+    """Folders whose pictures ``/sd_extra_networks/thumb`` may serve (the model folders)."""
+    from modules import shared
+
+    dirs: list[str] = []
+    paths = shared.paths
+    cmd_opts = shared.cmd_opts
+    for value in (getattr(paths, "sd_models_dir", None), getattr(paths, "ckpt_dir", None),
+                  getattr(paths, "embeddings_dir", None), getattr(cmd_opts, "lora_dir", None),
+                  getattr(cmd_opts, "lyco_dir_backcompat", None), getattr(cmd_opts, "hypernetwork_dir", None)):
+        if value:
+            dirs.append(os.path.abspath(value))
+    return dirs

@@ -1,0 +1,79 @@
+"""Pictures between the processing layer and the browser's galleries.
+
+Gallery pictures are handed to gradio as PNG files that keep their infotext
+(``parameters`` chunk), so a picture dragged out of a gallery, or sent to another
+tab, still carries its generation parameters -- as in A1111, where gallery files
+are PNGs written with their infotext.  The files go to the folder of setting
+``temp_dir`` (empty: the system's temporary folder, which gradio serves from).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+from PIL import Image, PngImagePlugin
+
+
+def temp_folder() -> str:
+    """Where gallery copies are written (setting ``temp_dir``, else ``<system temp>/webui-gallery``)."""
+    from modules import shared
+
+    configured = getattr(shared.opts, "temp_dir", "") if shared.opts is not None else ""
+    folder = configured or os.path.join(tempfile.gettempdir(), "webui-gallery")
+    os.makedirs(folder, exist_ok=True)
+    return folder
+
+
+def to_gallery_file(image: Image.Image) -> str:
+    """A PNG copy of ``image`` with its infotext, for a gallery; returns the path."""
+    pnginfo = PngImagePlugin.PngInfo()
+    for key, value in (image.info or {}).items():
+        if isinstance(key, str) and isinstance(value, str):
+            pnginfo.add_text(key, value)
+    fd, path = tempfile.mkstemp(prefix="image-", suffix=".png", dir=temp_folder())
+    with os.fdopen(fd, "wb") as f:
+        image.save(f, format="PNG", pnginfo=pnginfo)
+    return path
+
+
+def gallery_value(images: list[Any]) -> list[str]:
+    """What a gallery output gets for ``images`` (PIL pictures or paths)."""
+    return [to_gallery_file(x) if isinstance(x, Image.Image) else x for x in images]
+
+
+def item_path(item: Any) -> str | None:
+    """The file of one gallery entry as gradio hands it to a function (``(path, caption)``, a dict or a path)."""
+    if isinstance(item, (tuple, list)) and item:
+        item = item[0]
+    if isinstance(item, dict):
+        image = item.get("image")
+        item = image.get("path") if isinstance(image, dict) else item.get("path")
+    if isinstance(item, Image.Image):
+        return None
+    return str(item) if item else None
+
+
+def item_image(item: Any) -> Image.Image | None:
+    """One gallery entry as a PIL picture (its infotext kept in ``.info``), or None."""
+    if isinstance(item, (tuple, list)) and item and isinstance(item[0], Image.Image):
+        return item[0]
+    if isinstance(item, Image.Image):
+        return item
+    path = item_path(item)
+    if not path or not os.path.isfile(path):
+        return None
+    image = Image.open(path)
+    image.load()
+    return image
+
+
+def selected_item(gallery: list | None, index: Any) -> Any:
+    """The gallery entry at ``index`` (the first when nothing valid is selected), or None for an empty gallery."""
+    if not gallery:
+        return None
+    try:
+        i = int(index)
+    except (TypeError, ValueError):
+        i = 0
+    return gallery[i] if 0 <= i < len(gallery) else gallery[0]

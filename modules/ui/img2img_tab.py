@@ -1,0 +1,211 @@
+"""The img2img tab: the mode tabs and inpaint controls, then the txt2img-like settings, in A1111's order."""
+from __future__ import annotations
+
+from typing import Any
+
+from modules.ui import generation_controls as gc
+from modules.ui import symbols
+from modules.ui.components import make, tool_button
+from modules.ui.txt2img_tab import GenerationTab, settings_wrapper
+
+
+def _runner() -> Any:
+    from modules import scripts
+
+    return scripts.scripts_img2img
+
+
+def _create_dimensions(tab: GenerationTab) -> None:
+    """"Resize to" (Width / Height, ⇅, 📐) and "Resize by" (Scale), with Batch count / size beside them."""
+    import gradio as gr
+
+    from modules.ui_components import FormHTML, FormRow
+
+    c = tab.controls
+    with FormRow():
+        with gr.Column(elem_id="img2img_column_size", scale=4):
+            c["selected_scale_tab"] = gr.Number(value=0, visible=False)
+            with gr.Tabs(elem_id="img2img_tabs_resize"):
+                with gr.Tab(label="Resize to", id="to", elem_id="img2img_tab_resize_to") as tab_scale_to:
+                    with FormRow():
+                        with gr.Column(elem_id="img2img_column_size", scale=4):
+                            c["width"] = make(gr.Slider, minimum=64, maximum=2048, step=8, label="Width", value=512,
+                                              elem_id="img2img_width")
+                            c["height"] = make(gr.Slider, minimum=64, maximum=2048, step=8, label="Height", value=512,
+                                               elem_id="img2img_height")
+                        with gr.Column(elem_id="img2img_dimensions_row", scale=1, elem_classes=["dimensions-tools"]):
+                            c["res_switch_btn"] = tool_button(symbols.switch_values_symbol,
+                                                              elem_id="img2img_res_switch_btn",
+                                                              tooltip="Switch width/height")
+                            c["detect_image_size_btn"] = tool_button(symbols.detect_image_size_symbol,
+                                                                     elem_id="img2img_detect_image_size_btn",
+                                                                     tooltip="Auto detect size from img2img")
+                with gr.Tab(label="Resize by", id="by", elem_id="img2img_tab_resize_by") as tab_scale_by:
+                    c["scale_by"] = make(gr.Slider, minimum=0.05, maximum=4.0, step=0.05, label="Scale", value=1.0,
+                                         elem_id="img2img_scale")
+                    with FormRow():
+                        c["scale_by_html"] = FormHTML("no image selected", elem_id="img2img_scale_resolution_preview")
+        tab_scale_to.select(fn=lambda: 0, inputs=[], outputs=[c["selected_scale_tab"]], queue=False)
+        tab_scale_by.select(fn=lambda: 1, inputs=[], outputs=[c["selected_scale_tab"]], queue=False)
+        from modules.ui.components import opt
+
+        if opt("dimensions_and_batch_together", True):
+            c["n_iter"], c["batch_size"] = gc.create_batch_controls("img2img")
+
+
+def build_settings_column(tab: GenerationTab, runner: Any) -> None:
+    """The left column's blocks in ``ordered_ui_categories`` order, with the scripts' sections between them."""
+    import gradio as gr
+
+    from modules.ui.img2img_inputs import create_image_inputs, create_inpaint_controls
+    from modules.ui_components import FormGroup, FormRow
+
+    c = tab.controls
+    if runner is not None:
+        runner.prepare_ui()
+    for category in gc.ordered_ui_categories():
+        if category == "image":
+            c["images"] = create_image_inputs()
+        elif category == "inpaint":
+            c["inpaint"] = create_inpaint_controls()
+        elif category == "sampler":
+            sampler = gc.create_sampler_row("img2img")
+            c.update(sampler_name=sampler.sampler_name, scheduler=sampler.scheduler, steps=sampler.steps)
+            tab.paste_fields += sampler.paste_fields
+        elif category == "accordions":
+            with gr.Row(elem_id="img2img_accordions", elem_classes=["accordions"]):
+                refiner = gc.create_refiner("img2img")
+                if runner is not None:
+                    runner.setup_ui_for_section(category)
+            c.update(refiner_enable=refiner.enable, refiner_checkpoint=refiner.checkpoint,
+                     refiner_switch_at=refiner.switch_at)
+            tab.paste_fields += refiner.paste_fields
+            continue
+        elif category == "checkboxes":
+            with FormRow(elem_classes=["checkboxes-row"], variant="compact"):
+                pass
+        elif category == "dimensions":
+            _create_dimensions(tab)
+        elif category == "cfg":
+            with gr.Row():
+                c["cfg_scale"] = gc.create_cfg_scale("img2img")
+                c["image_cfg_scale"] = make(gr.Slider, minimum=0, maximum=3.0, step=0.05, label="Image CFG Scale",
+                                            value=1.5, elem_id="img2img_image_cfg_scale", visible=False)
+        elif category == "denoising":
+            c["denoising_strength"] = make(gr.Slider, minimum=0.0, maximum=1.0, step=0.01, label="Denoising strength",
+                                           value=0.75, elem_id="img2img_denoising_strength")
+        elif category == "seed":
+            seed = gc.create_seed_controls("img2img")
+            c.update(seed_controls=seed, seed=seed.seed, seed_checkbox=seed.seed_checkbox, subseed=seed.subseed,
+                     subseed_strength=seed.subseed_strength, seed_resize_from_w=seed.seed_resize_from_w,
+                     seed_resize_from_h=seed.seed_resize_from_h)
+            tab.paste_fields += seed.paste_fields
+        elif category == "batch":
+            if "n_iter" not in c:
+                with FormRow(elem_id="img2img_column_batch"):
+                    c["n_iter"], c["batch_size"] = gc.create_batch_controls("img2img")
+        elif category == "override_settings":
+            c["override_settings"] = gc.create_override_settings("img2img")
+        elif category == "scripts":
+            with FormGroup(elem_id="img2img_script_container"):
+                tab.script_inputs = list(runner.setup_ui()) if runner is not None else []
+        if runner is not None and category != "scripts":
+            runner.setup_ui_for_section(category)
+
+
+def _interrogate_unavailable(prompt: str) -> tuple[str, str]:
+    from modules.ui.components import error_html
+
+    return prompt, error_html("Interrogation (CLIP / DeepBooru) is not available in this web UI yet.")
+
+
+def create_img2img_tab() -> GenerationTab:
+    """Build the tab's contents in the current gradio context."""
+    import gradio as gr
+
+    from modules import scripts
+    from modules.ui import extra_networks, generation
+    from modules.ui.gallery import create_output_panel
+    from modules.ui.generation_controls import connect_reuse_seed
+    from modules.ui.generation_img2img import img2img
+    from modules.ui.img2img_inputs import connect_mode_visibility, current_picture_size, resize_from_to_html
+    from modules.ui.paste import ParamBinding, add_paste_fields, register_paste_params_button
+    from modules.ui.toprow import Toprow
+    from modules.ui_components import ResizeHandleRow
+
+    runner = _runner()
+    scripts.scripts_current = runner
+    toprow = Toprow(is_img2img=True)
+    tab = GenerationTab("img2img", toprow, None)
+    with gr.Tabs(elem_id="img2img_extra_tabs", elem_classes=["extra-networks"]) as extra_tabs:
+        with gr.Tab("Generation", id="img2img_generation") as generation_tab:
+            with ResizeHandleRow(equal_height=False):
+                with settings_wrapper("img2img_settings_accordion"):
+                    with gr.Column(variant="compact", elem_id="img2img_settings"):
+                        build_settings_column(tab, runner)
+                tab.output_panel = create_output_panel("img2img")
+        tab.extra_tabs, tab.generation_tab = extra_tabs, generation_tab
+        extra_networks.create_extra_networks_tabs(tab)
+    scripts.scripts_current = None
+
+    c, panel = tab.controls, tab.output_panel
+    images, inpaint = c["images"], c["inpaint"]
+    connect_mode_visibility(images, inpaint)
+    c.update(task_id=gr.Textbox(visible=False, elem_id="img2img_task_id"), prompt=toprow.prompt,
+             negative_prompt=toprow.negative_prompt, styles=toprow.styles, mode=images.selected_tab,
+             init_img=images.init_img, sketch=images.sketch, init_img_with_mask=images.init_img_with_mask,
+             inpaint_color_sketch=images.inpaint_color_sketch, init_img_inpaint=images.init_img_inpaint,
+             init_mask_inpaint=images.init_mask_inpaint, mask_blur=inpaint.mask_blur, mask_alpha=inpaint.mask_alpha,
+             inpainting_fill=inpaint.inpainting_fill, resize_mode=images.resize_mode,
+             inpaint_full_res=inpaint.inpaint_full_res, inpaint_full_res_padding=inpaint.inpaint_full_res_padding,
+             inpainting_mask_invert=inpaint.inpainting_mask_invert, batch_source=images.batch_source,
+             batch_upload=images.batch_upload, batch_input_dir=images.batch_input_dir,
+             batch_output_dir=images.batch_output_dir, batch_inpaint_mask_dir=images.batch_inpaint_mask_dir,
+             batch_use_png_info=images.batch_use_png_info, batch_png_info_props=images.batch_png_info_props,
+             batch_png_info_dir=images.batch_png_info_dir)
+    inputs = [c[name] for name in generation.IMG2IMG_FIELDS] + tab.script_inputs
+    submit = dict(fn=img2img, js="(...args) => webuiSubmit('img2img', args)", inputs=inputs, outputs=panel.outputs,
+                  show_progress="hidden", concurrency_limit=None)
+    for event in (toprow.submit.click, toprow.prompt.submit):
+        event(**submit).then(fn=None, js="() => webuiSubmitDone('img2img')")
+
+    c["res_switch_btn"].click(fn=lambda w, h: (h, w), inputs=[c["width"], c["height"]],
+                              outputs=[c["width"], c["height"]], show_progress="hidden", queue=False)
+
+    def detect_size(mode: Any, *pictures: Any) -> tuple[Any, Any]:
+        size = current_picture_size(mode, *pictures)
+        return (size[0], size[1]) if size else (gr.update(), gr.update())
+
+    c["detect_image_size_btn"].click(fn=detect_size, inputs=[images.selected_tab, *images.pictures],
+                                     outputs=[c["width"], c["height"]], show_progress="hidden")
+
+    def preview_scale(mode: Any, scale: float, *pictures: Any) -> str:
+        return resize_from_to_html(current_picture_size(mode, *pictures), float(scale or 1))
+
+    preview_inputs = [images.selected_tab, c["scale_by"], *images.pictures]
+    c["scale_by"].release(fn=preview_scale, inputs=preview_inputs, outputs=[c["scale_by_html"]],
+                          show_progress="hidden")
+    for picture in (images.init_img, images.sketch):
+        picture.change(fn=preview_scale, inputs=preview_inputs, outputs=[c["scale_by_html"]], show_progress="hidden",
+                       trigger_mode="always_last")
+    for button in (toprow.button_interrogate, toprow.button_deepbooru):
+        button.click(fn=_interrogate_unavailable, inputs=[toprow.prompt], outputs=[toprow.prompt, panel.html_log],
+                     show_progress="hidden")
+    connect_reuse_seed(c["seed_controls"], panel.generation_info, panel.selected_index)
+    toprow.connect_token_counters(c["steps"])
+    toprow.connect_restore_progress(panel.outputs)
+
+    tab.paste_fields = [(toprow.prompt, "Prompt"), (toprow.negative_prompt, "Negative prompt"),
+                        (c["cfg_scale"], "CFG scale"), (c["image_cfg_scale"], "Image CFG scale"),
+                        (c["width"], "Size-1"), (c["height"], "Size-2"), (c["batch_size"], "Batch size"),
+                        (toprow.styles, lambda d: d["Styles array"] if isinstance(d.get("Styles array"), list) else None),
+                        (c["denoising_strength"], "Denoising strength"), (inpaint.mask_blur, "Mask blur"),
+                        (inpaint.inpainting_mask_invert, "Mask mode"), (inpaint.inpainting_fill, "Masked content"),
+                        (inpaint.inpaint_full_res, "Inpaint area"),
+                        (inpaint.inpaint_full_res_padding, "Masked area padding"), *tab.paste_fields,
+                        *(getattr(runner, "infotext_fields", None) or [])]
+    add_paste_fields("img2img", images.init_img, tab.paste_fields, c["override_settings"])
+    add_paste_fields("inpaint", images.init_img_with_mask, tab.paste_fields, c["override_settings"])
+    register_paste_params_button(ParamBinding(paste_button=toprow.paste, tabname="img2img",
+                                              source_text_component=toprow.prompt, switch_tab=False))
+    return tab

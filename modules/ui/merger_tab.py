@@ -1,0 +1,153 @@
+"""The Checkpoint Merger tab (SPEC 3.8): A1111's controls; Merge calls the merger when one is installed.
+
+The merge itself lives outside the UI (A1111's ``modules.extras.run_modelmerger``).
+Until this web UI has one, Merge says so plainly instead of failing.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Any
+
+from modules.ui.components import checkpoint_titles, error_html, make, refresh_button, refresh_checkpoints
+
+INTERP_DESCRIPTIONS = {
+    "No interpolation": "No interpolation will be used. Requires one model; A. Allows for format conversion and VAE "
+                        "baking.",
+    "Weighted sum": "A weighted sum will be used for interpolation. Requires two models; A and B. The result is "
+                    "calculated as A * (1 - M) + B * M",
+    "Add difference": "The difference between the last two models will be added to the first. Requires three models; "
+                      "A, B and C. The result is calculated as A + (B - C) * M",
+}
+NOT_AVAILABLE = "Checkpoint merging is not available in this web UI yet; nothing was written."
+
+
+def interp_description(method: str) -> str:
+    return f"<p style='margin-bottom: 2.5em'>{INTERP_DESCRIPTIONS.get(method, '')}</p>"
+
+
+def merger_function() -> Any:
+    """A1111's ``run_modelmerger(id_task, primary, secondary, tertiary, method, multiplier, save_as_half,
+    custom_name, format, config_source, bake_in_vae, discard_weights, save_metadata, add_merge_recipe,
+    copy_metadata_fields, metadata_json)`` when something provides it, else None."""
+    for module_name in ("modules.models.merger", "modules.extras"):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        function = getattr(module, "run_modelmerger", None)
+        if callable(function):
+            return function
+    return None
+
+
+def _vae_choices() -> list[str]:
+    from modules import shared
+
+    files = getattr(shared.vae_files, "vae_dict", shared.vae_files)
+    return ["None", *(files or {})]
+
+
+def _read_metadata(*names: str) -> str:
+    """The safetensors metadata of the selected checkpoints, merged (A, then B, then C)."""
+    from modules import shared
+    from modules.core.safetensors_header import read_metadata
+
+    metadata: dict[str, Any] = {}
+    for name in names:
+        info = shared.checkpoints.get_closest_match(name) if name and shared.checkpoints is not None else None
+        if info is not None and str(info.filename).endswith(".safetensors"):
+            try:
+                metadata.update(read_metadata(info.filename) or {})
+            except (OSError, ValueError):
+                continue
+    return json.dumps(metadata, indent=4, ensure_ascii=False)
+
+
+def run_merge(*args: Any) -> list:
+    """Merge: call the merger through the job queue, or explain that there is none."""
+    import gradio as gr
+
+    function = merger_function()
+    if function is None:
+        return [gr.update()] * 4 + [error_html(NOT_AVAILABLE)]
+    from modules import progress
+    from modules.runtime.jobs import run_job
+
+    task_id = progress.create_task_id("modelmerger")
+    try:
+        result = run_job(task_id, lambda: function(task_id, *args), name="modelmerger", kind="ui")
+    except Exception as e:  # noqa: BLE001 - shown in the page
+        return [gr.update()] * 4 + [error_html(f"Error merging checkpoints: {e}")]
+    return list(result) if isinstance(result, (list, tuple)) else [gr.update()] * 4 + [str(result)]
+
+
+def create_merger_tab() -> None:
+    """Build the tab in the current gradio context."""
+    import gradio as gr
+
+    from modules.ui_components import FormRow
+
+    def choices() -> dict:
+        return {"choices": checkpoint_titles()}
+
+    with gr.Row(equal_height=False):
+        with gr.Column(variant="compact"):
+            description = gr.HTML(value=interp_description("Weighted sum"), elem_id="modelmerger_interp_description")
+            with FormRow(elem_id="modelmerger_models"):
+                primary = make(gr.Dropdown, choices=checkpoint_titles(), elem_id="modelmerger_primary_model_name",
+                               label="Primary model (A)", value=None)
+                refresh_button(primary, refresh_checkpoints, choices, "refresh_checkpoint_A")
+                secondary = make(gr.Dropdown, choices=checkpoint_titles(), elem_id="modelmerger_secondary_model_name",
+                                 label="Secondary model (B)", value=None)
+                refresh_button(secondary, refresh_checkpoints, choices, "refresh_checkpoint_B")
+                tertiary = make(gr.Dropdown, choices=checkpoint_titles(), elem_id="modelmerger_tertiary_model_name",
+                                label="Tertiary model (C)", value=None)
+                refresh_button(tertiary, refresh_checkpoints, choices, "refresh_checkpoint_C")
+            custom_name = make(gr.Textbox, label="Custom Name (Optional)", elem_id="modelmerger_custom_name")
+            amount = make(gr.Slider, minimum=0.0, maximum=1.0, step=0.05, value=0.3,
+                          label="Multiplier (M) - set to 0 to get model A", elem_id="modelmerger_interp_amount")
+            method = make(gr.Radio, choices=list(INTERP_DESCRIPTIONS), value="Weighted sum",
+                          label="Interpolation Method", elem_id="modelmerger_interp_method")
+            with FormRow():
+                checkpoint_format = make(gr.Radio, choices=["ckpt", "safetensors"], value="safetensors",
+                                         label="Checkpoint format", elem_id="modelmerger_checkpoint_format")
+                save_as_half = make(gr.Checkbox, value=False, label="Save as float16",
+                                    elem_id="modelmerger_save_as_half")
+            with FormRow():
+                with gr.Column():
+                    config_source = make(gr.Radio, choices=["A, B or C", "B", "C", "Don't"], value="A, B or C",
+                                         label="Copy config from", type="index", elem_id="modelmerger_config_method")
+                with gr.Column():
+                    with FormRow():
+                        bake_in_vae = make(gr.Dropdown, choices=_vae_choices(), value="None", label="Bake in VAE",
+                                           elem_id="modelmerger_bake_in_vae")
+                        refresh_button(bake_in_vae, None, lambda: {"choices": _vae_choices()},
+                                       "modelmerger_refresh_bake_in_vae")
+            with FormRow():
+                discard_weights = make(gr.Textbox, value="", label="Discard weights with matching name",
+                                       elem_id="modelmerger_discard_weights")
+            with gr.Accordion("Metadata", open=False) as metadata_editor:
+                with FormRow():
+                    save_metadata = make(gr.Checkbox, value=True, label="Save metadata",
+                                         elem_id="modelmerger_save_metadata")
+                    add_recipe = make(gr.Checkbox, value=True, label="Add merge recipe metadata",
+                                      elem_id="modelmerger_add_recipe")
+                    copy_metadata = make(gr.Checkbox, value=True, label="Copy metadata from merged models",
+                                         elem_id="modelmerger_copy_metadata")
+                metadata_json = gr.TextArea("{}", label="Metadata in JSON format")
+                read_metadata = gr.Button("Read metadata from selected checkpoints")
+            with FormRow():
+                merge = gr.Button(elem_id="modelmerger_merge", value="Merge", variant="primary")
+        with gr.Column(variant="compact", elem_id="modelmerger_results_container"):
+            with gr.Group(elem_id="modelmerger_results_panel"):
+                result = gr.HTML(elem_id="modelmerger_result")
+    method.change(fn=interp_description, inputs=[method], outputs=[description], show_progress="hidden")
+    checkpoint_format.change(fn=lambda fmt: gr.update(visible=fmt == "safetensors"), inputs=[checkpoint_format],
+                             outputs=[metadata_editor], show_progress="hidden")
+    read_metadata.click(fn=_read_metadata, inputs=[primary, secondary, tertiary], outputs=[metadata_json])
+    merge.click(fn=run_merge,
+                inputs=[primary, secondary, tertiary, method, amount, save_as_half, custom_name, checkpoint_format,
+                        config_source, bake_in_vae, discard_weights, save_metadata, add_recipe, copy_metadata,
+                        metadata_json],
+                outputs=[primary, secondary, tertiary, bake_in_vae, result])

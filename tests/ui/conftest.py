@@ -1,0 +1,210 @@
+"""Fixtures for the UI tests: the page built in-process (config checks, handlers) and a real server for the browser."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import pytest
+
+from tests.api.conftest import preserved_shared
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CHROMIUM = "/usr/bin/chromium"
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def build_ui(data_dir, *flags: str, checkpoints: tuple[str, ...] = ()):
+    """Bootstrap in ``data_dir`` (tiny SD1 checkpoints named in ``checkpoints``) and build the page; returns
+    (demo, its config)."""
+    from modules.runtime.bootstrap import initialize
+    from modules.ui.frame import create_ui
+
+    for seed, name in enumerate(checkpoints):
+        from modules.models.tiny_factory import make_tiny_checkpoint
+
+        make_tiny_checkpoint("sd1", data_dir / "models" / "Stable-diffusion", name=name, seed=seed)
+    load = () if checkpoints else ("--skip-load-model-at-start",)
+    initialize(["--data-dir", str(data_dir), *load, *flags])
+    demo = create_ui()
+    return demo, demo.get_config_file()
+
+
+class Page:
+    """The built page's components, looked up as a test would name them."""
+
+    def __init__(self, demo, config) -> None:
+        self.demo = demo
+        self.config = config
+        self.by_id = {c["id"]: c for c in config["components"]}
+        self.blocks = demo.blocks
+
+    def elem(self, elem_id: str) -> dict:
+        found = [c for c in self.config["components"] if c["props"].get("elem_id") == elem_id]
+        assert found, f"no component with elem_id {elem_id}"
+        return found[0]
+
+    def has(self, elem_id: str) -> bool:
+        return any(c["props"].get("elem_id") == elem_id for c in self.config["components"])
+
+    def component(self, elem_id: str):
+        """The Python component object with ``elem_id``."""
+        return self.blocks[self.elem(elem_id)["id"]]
+
+    def order(self, elem_ids: list[str]) -> list[str]:
+        """``elem_ids`` sorted by where they appear in the page layout."""
+        position = {}
+
+        def walk(node, counter=[0]):  # noqa: B006 - a running counter for this walk
+            position.setdefault(node["id"], counter[0])
+            counter[0] += 1
+            for child in node.get("children", []):
+                walk(child, counter)
+
+        walk(self.config["layout"])
+        ids = {e: self.elem(e)["id"] for e in elem_ids}
+        return sorted(elem_ids, key=lambda e: position.get(ids[e], 10**9))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The page built without a model (module-wide); yields (Page, data dir)."""
+    data_dir = tmp_path_factory.mktemp("data")
+    with preserved_shared():
+        demo, config = build_ui(data_dir)
+        yield Page(demo, config), data_dir
+
+
+# --- a real server for the browser tests -------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"{url} did not answer in {timeout}s")
+
+
+class Server:
+    """A ``webui.py`` subprocess with tiny checkpoints in its own data dir."""
+
+    def __init__(self, data_dir, port: int, proc: subprocess.Popen) -> None:
+        self.data_dir = data_dir
+        self.port = port
+        self.proc = proc
+        self.url = f"http://127.0.0.1:{port}/"
+
+    def log(self) -> str:
+        return (self.data_dir / "server.log").read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """One server for every browser test (two tiny SD1 checkpoints)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    from modules.models.tiny_factory import make_tiny_checkpoint
+
+    data_dir = tmp_path_factory.mktemp("browser-data")
+    make_tiny_checkpoint("sd1", data_dir / "models" / "Stable-diffusion", name="tiny-a", seed=0)
+    make_tiny_checkpoint("sd1", data_dir / "models" / "Stable-diffusion", name="tiny-b", seed=1)
+    port = free_port()
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
+    env.pop("COMMANDLINE_ARGS", None)
+    log = open(data_dir / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "webui.py", "--data-dir", str(data_dir), "--port", str(port),
+                             "--skip-prepare-environment"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/", proc)
+        yield Server(data_dir, port, proc)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser(server):
+    """A headless chromium (Debian's) with a fresh profile."""
+    from playwright.sync_api import sync_playwright
+
+    profile = tempfile.mkdtemp(prefix="webui-chromium-")
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
+                                                        args=BROWSER_ARGS, viewport={"width": 1400, "height": 1000})
+        try:
+            yield context
+        finally:
+            context.close()
+            shutil.rmtree(profile, ignore_errors=True)
+
+
+def _open(browser, server):
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server.url)
+    page.wait_for_selector("#txt2img_prompt textarea", timeout=60000)
+    page.wait_for_function("() => window.webuiAssetsLoaded === true", timeout=30000)
+    return page, errors
+
+
+@pytest.fixture
+def open_page(server, browser):
+    """Open the UI in a new browser tab; returns (page, errors seen in its console)."""
+    opened = []
+
+    def open_one():
+        page, errors = _open(browser, server)
+        opened.append(page)
+        return page, errors
+
+    yield open_one
+    for p in opened:
+        p.close()
+
+
+@pytest.fixture(scope="module")
+def module_page(server, browser):
+    """One browser tab for the tests of a module (opening the page takes seconds); each test starts by
+    choosing the tab it needs.  Yields (page, errors seen in its console)."""
+    page, errors = _open(browser, server)
+    yield page, errors
+    page.close()
+
+
+def set_number(page, elem_id: str, value) -> None:
+    """Type a value into a slider's number box, as a person would."""
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def screenshot_dir() -> str:
+    """Where browser tests leave their screenshots (``WEBUI_TEST_SCREENSHOTS``, else a temporary folder)."""
+    folder = os.environ.get("WEBUI_TEST_SCREENSHOTS") or os.path.join(tempfile.gettempdir(), "webui-ui-screenshots")
+    os.makedirs(folder, exist_ok=True)
+    return folder
