@@ -141,6 +141,7 @@ def initialize(argv: Sequence[str], model_loader: ModelLoader | None = None,
     shared.embeddings = EmbeddingDatabase(hasher=lambda filename, title: hashing.sha256(shared.cache, filename, title))
     shared.embeddings.add_embedding_dir(paths.embeddings_dir)
     sd_hijack.model_hijack.embedding_db = shared.embeddings
+    sd_hijack.model_hijack.clip = None  # no model yet: the token counter shows "-/-" until one loads
     done("parse flags")
 
     # 3. stray model files
