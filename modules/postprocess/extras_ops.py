@@ -17,6 +17,9 @@ from typing import Any, Iterable
 import numpy as np
 from PIL import Image
 
+# one picture class for Extras operations and postprocessing scripts (A1111 has one too)
+from modules.scripting.postprocessing import PostprocessedImage, PostprocessedImageSharedInfo  # noqa: F401
+
 
 class UnknownUpscalerError(ValueError):
     """An upscaler name that is not in the upscaler list."""
@@ -24,51 +27,6 @@ class UnknownUpscalerError(ValueError):
     def __init__(self, name: str) -> None:
         super().__init__(f"could not find upscaler named {name}")
         self.name = name
-
-
-class PostprocessedImageSharedInfo:
-    """What one operation tells the later ones about the whole job (the Upscale target size)."""
-
-    target_width: int | None = None
-    target_height: int | None = None
-
-
-class PostprocessedImage:
-    """A picture going through the operations, with its info, name tags and any extra pictures made."""
-
-    def __init__(self, image: Image.Image) -> None:
-        self.image = image
-        self.info: dict[str, Any] = {}
-        self.shared = PostprocessedImageSharedInfo()
-        self.extra_images: list[Any] = []
-        self.nametags: list[str] = []
-        self.disable_processing = False
-        self.caption: str | None = None
-
-    def get_suffix(self, used_suffixes: dict[str, int] | None = None) -> str:
-        """``-tag1-tag2`` from the name tags, numbered when already used in this job."""
-        used_suffixes = {} if used_suffixes is None else used_suffixes
-        suffix = "-".join(self.nametags)
-        if suffix:
-            suffix = "-" + suffix
-        if suffix not in used_suffixes:
-            used_suffixes[suffix] = 1
-            return suffix
-        for i in range(1, 100):
-            proposed = f"{suffix}-{i}"
-            if proposed not in used_suffixes:
-                used_suffixes[proposed] = 1
-                return proposed
-        return suffix
-
-    def create_copy(self, new_image: Image.Image, *, nametags: list[str] | None = None,
-                    disable_processing: bool = False) -> "PostprocessedImage":
-        pp = PostprocessedImage(new_image)
-        pp.shared = self.shared
-        pp.nametags = self.nametags.copy() + list(nametags or [])
-        pp.info = self.info.copy()
-        pp.disable_processing = disable_processing
-        return pp
 
 
 class PostprocessingOperation:
