@@ -115,8 +115,24 @@ function confirmClearPrompt(prompt, negativePrompt) {
 }
 
 function webuiReloadUi() {
-    // the server keeps serving; reloading the page picks up settings marked "requires Reload UI" that apply per page
-    window.location.reload();
+    // The server rebuilds the page in-process (Settings > Reload UI, Extensions > Apply and restart UI):
+    // wait until it has gone down and answers again, then load the page anew (A1111's restart_reload).
+    const note = document.createElement("div");
+    note.id = "webui_reloading";
+    note.textContent = "Reloading...";
+    note.style.cssText = "position:fixed;inset:0;z-index:10000;display:flex;align-items:center;justify-content:center;" +
+        "font:2em monospace;color:lightgray;background:var(--background-fill-primary, #fff);";
+    document.body.appendChild(note);
+    const started = Date.now();
+    let wentDown = false;
+    const ping = () => {
+        fetch("./internal/ping", {cache: "no-store"}).then(r => {
+            // a server that never went down within 20 s: reload anyway
+            if (r.ok && (wentDown || Date.now() - started > 20000)) { window.location.reload(); return; }
+            setTimeout(ping, 250);
+        }).catch(() => { wentDown = true; setTimeout(ping, 250); });
+    };
+    setTimeout(ping, 250);
 }
 
 function webuiShowProfile(path) {

@@ -10,6 +10,7 @@ import threading
 from typing import Sequence
 
 from modules.core.cmd_args import FlagError, full_argv
+from modules.core.timer import Timer
 
 
 def main(argv: Sequence[str]) -> int:
@@ -26,21 +27,46 @@ def main(argv: Sequence[str]) -> int:
     cmd_opts = shared.cmd_opts
 
     timer = result.timer
-    app = app_server.create_app(cmd_opts, with_ui=not cmd_opts.nowebui)
-    timer.record("create app")
     host, port = app_server.server_host(cmd_opts), app_server.server_port(cmd_opts)
     what = "API" if cmd_opts.nowebui else "web UI"
     shown_host = "127.0.0.1" if host == "0.0.0.0" else host
+    first = True
 
     def ready() -> None:
         print(f"Running the {what} on: http://{shown_host}:{port}", flush=True)
         print(f"Startup time: {timer.summary()}.", flush=True)
-        if cmd_opts.share or cmd_opts.ngrok:
+        if first and (cmd_opts.share or cmd_opts.ngrok):
             # tunnels need the internet: opened in the background, failures printed, local serving goes on
             threading.Thread(target=share_links.open_public_links, args=(cmd_opts, host, port), daemon=True).start()
 
-    app_server.serve(app, cmd_opts, on_ready=ready)
-    return 0
+    threading.Thread(target=_follow_server_commands, daemon=True, name="server commands").start()
+    while True:
+        app = app_server.create_app(cmd_opts, with_ui=not cmd_opts.nowebui)
+        timer.record("create app")
+        app_server.serve(app, cmd_opts, on_ready=ready)
+        if not app_server.reload_requested():
+            return 0
+        # Reload UI (A1111's server_command "restart"): the same process, port, model and queue; the scripts,
+        # the extensions list and the page are built again
+        first = False
+        print("Reloading the UI...", flush=True)
+        from modules.runtime.ui_reload import reload_scripts_and_lists
+
+        timer = shared.startup_timer = Timer()
+        reload_scripts_and_lists()
+        timer.record("reload scripts")
+
+
+def _follow_server_commands() -> None:
+    """Turn ``shared.state.request_restart()`` into a stop of the serving loop's current server."""
+    from modules import app_server, shared
+
+    while True:
+        command = shared.state.wait_for_server_command(timeout=None)
+        if command == "restart":
+            app_server.request_reload()
+        elif command == "stop":
+            app_server.request_stop()
 
 
 def webui() -> None:

@@ -99,10 +99,27 @@ _server: Any = None
 """The running uvicorn server (for ``POST /sdapi/v1/server-stop``)."""
 
 
+_reload_requested = False
+
+
 def request_stop() -> None:
     """Stop serving after the requests in progress (``--api-server-stop``'s ``server-stop``)."""
     if _server is not None:
         _server.should_exit = True
+
+
+def request_reload() -> None:
+    """Stop serving so that ``webui.py`` builds the app again and serves it on the same port (Reload UI)."""
+    global _reload_requested
+    _reload_requested = True
+    request_stop()
+
+
+def reload_requested() -> bool:
+    """Whether the server stopped for a Reload UI (and clear the request)."""
+    global _reload_requested
+    requested, _reload_requested = _reload_requested, False
+    return requested
 
 
 def serve(app: Any, cmd_opts: argparse.Namespace, on_ready: Any = None) -> None:
@@ -111,6 +128,8 @@ def serve(app: Any, cmd_opts: argparse.Namespace, on_ready: Any = None) -> None:
 
     config = uvicorn.Config(app, host=server_host(cmd_opts), port=server_port(cmd_opts),
                             timeout_keep_alive=cmd_opts.timeout_keep_alive, log_level="warning",
+                            # open event streams of the page must not hold up a Reload UI
+                            timeout_graceful_shutdown=3,
                             ssl_keyfile=cmd_opts.tls_keyfile, ssl_certfile=cmd_opts.tls_certfile)
     server = uvicorn.Server(config)
     global _server

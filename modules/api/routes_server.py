@@ -120,12 +120,11 @@ def kill_webui() -> Response:
 
 def restart_webui() -> Response:
     """Exit so that ``webui.sh`` starts the web UI again; 501 when not started by it."""
-    marker = os.environ.get("SD_WEBUI_RESTART")
-    if not marker:
+    from modules import restart
+
+    if not restart.is_restartable():
         return Response(status_code=501)
-    os.makedirs(os.path.dirname(os.path.abspath(marker)), exist_ok=True)
-    with open(marker, "w", encoding="utf8"):
-        pass
+    restart.mark_restart()
     _exit_soon(0)
     return Response(status_code=200)
 

@@ -175,7 +175,7 @@ def initialize(argv: Sequence[str], model_loader: ModelLoader | None = None,
     done("upscalers")
 
     # 7. scripts (an extension's script may define an Upscaler subclass: list upscalers again then)
-    _load_all_scripts()
+    load_all_scripts()
     done("load scripts")
 
     # 8. VAE files
@@ -196,7 +196,8 @@ def initialize(argv: Sequence[str], model_loader: ModelLoader | None = None,
     return result
 
 
-def _load_all_scripts() -> None:
+def load_all_scripts() -> None:
+    """Import every script of the root and the active extensions (start-up step 7, and Reload UI)."""
     from modules import scripts
     from modules.postprocess.upscaler import Upscaler
     from modules import script_callbacks

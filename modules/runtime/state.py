@@ -35,6 +35,32 @@ class State:
         self._lock = threading.Lock()
         self.preview_decoder: Callable[[Any], Any] | None = None
         """Turns ``current_latent`` into a PIL image for live previews (set by the model layer)."""
+        self._server_command: str | None = None
+        self._server_command_event = threading.Event()
+
+    # --- requests to the server loop (webui.py) ---
+    @property
+    def server_command(self) -> str | None:
+        """What the serving loop should do next: ``"restart"`` (rebuild the UI in-process), ``"stop"`` or None."""
+        return self._server_command
+
+    @server_command.setter
+    def server_command(self, value: str | None) -> None:
+        self._server_command = value
+        self._server_command_event.set()
+
+    def wait_for_server_command(self, timeout: float | None = None) -> str | None:
+        """Block until a command is set (or ``timeout`` passes); returns it and clears it."""
+        if self._server_command_event.wait(timeout):
+            self._server_command_event.clear()
+            command, self._server_command = self._server_command, None
+            return command
+        return None
+
+    def request_restart(self) -> None:
+        """A1111's "Reload UI": stop the running job, then the serving loop rebuilds scripts and UI."""
+        self.interrupt()
+        self.server_command = "restart"
 
     # --- requests from the UI / API ---
     def interrupt(self) -> None:

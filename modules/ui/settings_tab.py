@@ -102,8 +102,16 @@ def create_settings_tab(dummy_component: Any) -> SettingsUi:
     keys = list(ui.keys)
     ui.submit.click(fn=lambda *values: run_settings(keys, *values), inputs=ui.components,
                     outputs=[ui.text_settings, ui.result], show_progress="hidden")
-    restart.click(fn=None, js="() => webuiReloadUi()")
+    # the page waits for the server to go down and come back, then loads again (A1111's restart_reload)
+    restart.click(fn=request_reload_ui, js="() => { webuiReloadUi(); return []; }", show_progress="hidden")
     return ui
+
+
+def request_reload_ui() -> None:
+    """Reload UI: the serving loop imports the scripts again and builds the page again, in this process."""
+    from modules import shared
+
+    shared.state.request_restart()
 
 
 EXTRA_PAGES = [("tab_defaults", "Defaults"), ("tab_sysinfo", "Sysinfo"), ("tab_actions", "Actions"),
