@@ -40,6 +40,10 @@ def main(argv: Sequence[str]) -> int:
             threading.Thread(target=share_links.open_public_links, args=(cmd_opts, host, port), daemon=True).start()
 
     threading.Thread(target=_follow_server_commands, daemon=True, name="server commands").start()
+    if not cmd_opts.nowebui:
+        from modules.ui.gallery_files import cleanup_at_start
+
+        cleanup_at_start()
     while True:
         app = app_server.create_app(cmd_opts, with_ui=not cmd_opts.nowebui)
         timer.record("create app")

@@ -9,20 +9,68 @@ are PNGs written with their infotext.  The files go to the folder of setting
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from typing import Any
 
 from PIL import Image, PngImagePlugin
 
 
+DEFAULT_FOLDER_NAME = "webui-gallery"
+
+
+def _default_root() -> str:
+    return os.path.join(tempfile.gettempdir(), DEFAULT_FOLDER_NAME)
+
+
 def temp_folder() -> str:
-    """Where gallery copies are written (setting ``temp_dir``, else ``<system temp>/webui-gallery``)."""
+    """Where gallery copies are written: setting ``temp_dir``, else a folder of this process under
+    ``<system temp>/webui-gallery`` (removed by the next start once this process has ended)."""
     from modules import shared
 
     configured = getattr(shared.opts, "temp_dir", "") if shared.opts is not None else ""
-    folder = configured or os.path.join(tempfile.gettempdir(), "webui-gallery")
+    folder = configured or os.path.join(_default_root(), str(os.getpid()))
     os.makedirs(folder, exist_ok=True)
     return folder
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def cleanup_at_start() -> list[str]:
+    """Remove the gallery copies nobody can show any more; returns what was removed.
+
+    The default folder holds one sub-folder per server process: those of ended
+    processes go (other servers on this machine keep theirs).  A folder set in
+    ``temp_dir`` is the user's: its PNG files go only when
+    ``clean_temp_dir_at_start`` is on, as in A1111.
+    """
+    from modules import shared
+
+    removed: list[str] = []
+    root = _default_root()
+    if os.path.isdir(root):
+        for name in os.listdir(root):
+            path = os.path.join(root, name)
+            if name.isdigit() and int(name) != os.getpid() and not _process_alive(int(name)):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+    configured = getattr(shared.opts, "temp_dir", "") if shared.opts is not None else ""
+    if configured and getattr(shared.opts, "clean_temp_dir_at_start", False) and os.path.isdir(configured):
+        for folder, _dirs, files in os.walk(configured):
+            for name in files:
+                if name.lower().endswith(".png"):
+                    path = os.path.join(folder, name)
+                    os.remove(path)
+                    removed.append(path)
+    return removed
 
 
 def to_gallery_file(image: Image.Image) -> str:
