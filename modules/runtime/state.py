@@ -93,7 +93,10 @@ class State:
             self.stopping_generation = False
             self.textinfo = None
             self.job = job
-            self.current_task_id = task_id
+            # a step that begins inside a queued task (Extras run by the job queue) keeps the task's id, so the
+            # page following that task keeps seeing its progress
+            if task_id is not None:
+                self.current_task_id = task_id
 
     def end(self) -> None:
         with self._lock:

@@ -51,3 +51,17 @@ def test_state_progress_and_requests():
     assert not s.skipped and not s.interrupted
     s.end()
     assert s.current_task_id is None
+
+
+def test_a_step_beginning_inside_a_task_keeps_the_task_id():
+    """Extras call ``state.begin(job="extras")`` inside the queued task: the page still follows that task."""
+    from modules.runtime.state import State
+
+    s = State()
+    s.begin("extras-task", task_id="task(abc)")
+    s.begin(job="extras")
+    assert s.current_task_id == "task(abc)" and s.job == "extras"
+    s.end()
+    assert s.current_task_id is None
+    s.begin(job="plain")
+    assert s.current_task_id is None
