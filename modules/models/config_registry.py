@@ -216,9 +216,9 @@ _WEIGHTING_TARGETS = {f"{root}.modules.diffusionmodules.denoiser_weighting.{name
 # --- whole models -----------------------------------------------------------
 
 _LDM_USED = {"linear_start", "linear_end", "timesteps", "scale_factor", "parameterization", "conditioning_key",
-             "unet_config", "first_stage_config", "cond_stage_config"}
+             "cond_stage_key", "unet_config", "first_stage_config", "cond_stage_config"}
 _LDM_IGNORED = frozenset({
-    "num_timesteps_cond", "log_every_t", "first_stage_key", "cond_stage_key", "image_size", "channels",
+    "num_timesteps_cond", "log_every_t", "first_stage_key", "image_size", "channels",
     "cond_stage_trainable", "monitor", "use_ema", "scheduler_config", "finetune_keys", "ckpt_path", "ignore_keys",
     "load_ema", "concat_keys", "masked_image_key", "load_only_unet", "ucg_training", "use_positional_encodings",
     "cond_stage_forward", "beta_schedule", "loss_type", "original_elbo_weight", "l_simple_weight",
@@ -241,6 +241,7 @@ def _build_latent_diffusion(ctx: _Ctx, where: str, node: Params) -> LatentDiffus
     schedule = {k: p[k] for k in ("linear_start", "linear_end", "timesteps") if k in p}
     return LatentDiffusion(unet, vae, text, scale_factor=float(p.get("scale_factor", 1.0)),
                            conditioning_key=p.get("conditioning_key", "crossattn"),
+                           cond_stage_key=str(p.get("cond_stage_key", "txt")),
                            parameterization=p.get("parameterization", "eps"), **schedule)
 
 

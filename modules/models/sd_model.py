@@ -121,12 +121,14 @@ class LatentDiffusion(StableDiffusionBase):
     """SD1 / SD2 (and their inpainting and instruct-pix2pix variants): ``cond_stage_model`` text encoder."""
 
     def __init__(self, unet: UNetModel, first_stage: AutoencoderKL, cond_stage: nn.Module, scale_factor: float,
-                 conditioning_key: str = "crossattn", **kwargs: Any) -> None:
+                 conditioning_key: str = "crossattn", cond_stage_key: str = "txt", **kwargs: Any) -> None:
         super().__init__(unet, first_stage, scale_factor, **kwargs)
         if conditioning_key not in ("crossattn", "hybrid"):
             raise ValueError(f"unsupported conditioning_key {conditioning_key!r}")
         self.cond_stage_model = cond_stage
         self.conditioning_key = conditioning_key
+        # "edit" marks InstructPix2Pix: its c_concat is the unscaled VAE mode of the picture being edited
+        self.cond_stage_key = cond_stage_key
         # OpenCLIP towers (SD2) hold their network at .model; CLIP-L (SD1) at .transformer.
         self.is_sd2 = hasattr(cond_stage, "model")
         self.is_sd1 = not self.is_sd2

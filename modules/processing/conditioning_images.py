@@ -23,6 +23,20 @@ def is_inpainting_model(model: Any) -> bool:
     return unet_in_channels(model) == 9
 
 
+def is_edit_model(model: Any) -> bool:
+    """InstructPix2Pix checkpoints: latent + the edited picture's latent = 8 channels (``cond_stage_key: edit``)."""
+    return getattr(model, "cond_stage_key", None) == "edit"
+
+
+def edit_conditioning(model: Any, source_image: torch.Tensor) -> torch.Tensor:
+    """The picture to edit as InstructPix2Pix reads it: the VAE posterior's mode, *without* the latent scale
+    factor (as the model was trained; A1111's ``edit_image_conditioning``).  ``source_image`` is in [-1, 1]."""
+    vae = model.first_stage_model
+    weight = next(vae.parameters())
+    posterior = model.encode_first_stage(source_image.to(weight.device, weight.dtype))
+    return posterior.mode()
+
+
 def mask_to_tensor(mask: Image.Image | torch.Tensor, round_mask: bool = True) -> torch.Tensor:
     """An ``L`` mask -> ``[1, 1, H, W]`` in [0, 1] (rounded to 0/1 with ``mask_round``)."""
     if torch.is_tensor(mask):
@@ -51,7 +65,10 @@ def inpainting_conditioning(model: Any, source_image: torch.Tensor, latent: torc
 
 
 def txt2img_conditioning(model: Any, x: torch.Tensor, width: int, height: int) -> torch.Tensor | None:
-    """For inpainting models: the whole picture masked (an all-grey image and an all-ones mask); else None."""
+    """For inpainting models: the whole picture masked (an all-grey image and an all-ones mask); for
+    InstructPix2Pix: no picture to edit (zeros); else None."""
+    if is_edit_model(model):
+        return torch.zeros_like(x)
     if not is_inpainting_model(model):
         return None
     grey = torch.zeros(x.shape[0], 3, height, width, device=x.device)  # 0.5 grey in [-1, 1]

@@ -11,7 +11,8 @@ from PIL import Image, ImageOps
 
 from modules import shared
 from modules.processing import masking
-from modules.processing.conditioning_images import inpainting_conditioning, is_inpainting_model
+from modules.processing.conditioning_images import (edit_conditioning, inpainting_conditioning, is_edit_model,
+                                                    is_inpainting_model)
 from modules.processing.image_resize import apply_exif_orientation, flatten, resize_image, upscaler_function
 from modules.processing.latents import encode_images
 from modules.processing.processing_base import OPT_F, GenerationError, StableDiffusionProcessing
@@ -104,7 +105,7 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
 
         opts = shared.opts
         self.extra_generation_params["Denoising strength"] = self.denoising_strength
-        self.image_cfg_scale = self.image_cfg_scale if unet_is_edit_model(self.sd_model) else None
+        self.image_cfg_scale = self.image_cfg_scale if is_edit_model(self.sd_model) else None
         self.sampler = sd_samplers.create_sampler(self.sampler_name, self.sd_model)
         image_mask, crop_region = self._prepare_mask()
         latent_mask = self.latent_mask if self.latent_mask is not None else image_mask
@@ -157,7 +158,9 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
             raise GenerationError(f"bad number of images passed: {len(arrays)}; expecting {self.batch_size} or less")
 
         image = torch.from_numpy(batch) * 2.0 - 1.0
-        self.init_latent = encode_images(self.sd_model, image)
+        # the VAE posterior sample is seeded from the first seed: the same request gives the same picture
+        posterior_rng = torch.Generator(device=self.sd_model.device).manual_seed(int(all_seeds[0]))
+        self.init_latent = encode_images(self.sd_model, image, generator=posterior_rng)
         device = self.init_latent.device
         if self.resize_mode == 3:
             self.init_latent = torch.nn.functional.interpolate(
@@ -188,6 +191,8 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
 
     def img2img_image_conditioning(self, source_image: torch.Tensor, latent: torch.Tensor,
                                    image_mask: Image.Image | None = None) -> Any:
+        if is_edit_model(self.sd_model):
+            return edit_conditioning(self.sd_model, source_image).to(latent.device, latent.dtype)
         if not is_inpainting_model(self.sd_model):
             return None
         self.is_using_inpainting_conditioning = True
@@ -220,10 +225,3 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
     def get_token_merging_ratio(self, for_hr: bool = False) -> float:
         return self.token_merging_ratio or getattr(shared.opts, "token_merging_ratio_img2img", 0.0) \
             or getattr(shared.opts, "token_merging_ratio", 0.0)
-
-
-def unet_is_edit_model(model: Any) -> bool:
-    """InstructPix2Pix checkpoints (8 input channels) read ``image_cfg_scale``."""
-    from modules.processing.conditioning_images import unet_in_channels
-
-    return unet_in_channels(model) == 8

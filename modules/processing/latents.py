@@ -54,10 +54,18 @@ def decode_latent_batch(model: Any, batch: torch.Tensor, target_device: torch.de
 
 
 def encode_images(model: Any, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Images in [-1, 1] -> scaled latents (both SD and SDXL model kinds)."""
+    """Images in [-1, 1] -> scaled latents (both SD and SDXL model kinds).
+
+    SD1/SD2 encoders give a posterior to sample: ``generator`` makes that sample repeatable (img2img seeds it
+    from the job's seed, so the same request gives the same picture).
+    """
+    from modules.models.nets.autoencoder import DiagonalGaussian
+
     vae = model.first_stage_model
     dtype = next(vae.parameters()).dtype
     encoded = model.encode_first_stage(images.to(model.device, dtype))
+    if generator is not None and isinstance(encoded, DiagonalGaussian):
+        return model.get_first_stage_encoding(encoded, generator).float()
     return model.get_first_stage_encoding(encoded).float()
 
 
