@@ -23,7 +23,8 @@ def _directories() -> list[str]:
 files = NetworkFiles(_directories, cache=lambda: shared.cache, opts=lambda: shared.opts,
                      no_hashing=lambda: bool(getattr(shared.cmd_opts, "no_hashing", False)))
 lora_networks = LoraNetworks(files, opts=lambda: shared.opts,
-                             allow_unsafe=lambda: bool(getattr(shared.cmd_opts, "disable_safe_unpickle", False)))
+                             allow_unsafe=lambda: bool(getattr(shared.cmd_opts, "disable_safe_unpickle", False)),
+                             embedding_db=lambda: shared.embeddings)
 
 available_networks = files.available
 available_network_aliases = files.aliases

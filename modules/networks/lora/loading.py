@@ -36,8 +36,9 @@ class Network:
         self.dyn_dim: int | None = None
         self.modules: dict[str, NetworkModule] = {}
         self.unknown_layers: list[str] = []
-        self.bundle_embeddings: dict[str, dict[str, Any]] = {}
-        """Textual-inversion data bundled in the file (``bundle_emb.<name>.*``), not registered yet."""
+        self.bundle_embeddings: dict[str, Any] = {}
+        """Textual-inversion embeddings bundled in the file (``bundle_emb.<name>.*``), by name; registered in the
+        embedding database while the network is active (``embedding.loaded``: None before, then True / False)."""
         self.mtime: float | None = None
         self.mentioned_name: str | None = None
         """The text the prompt used (name or alias)."""
@@ -88,5 +89,20 @@ def load_network(name: str, network_on_disk: NetworkOnDisk, allow_unsafe: bool =
             log.debug("%s: no network type takes the parts %s of layer %s", name, sorted(weights), layer)
             continue
         net.modules[layer] = module
-    net.bundle_embeddings = _bundled_embeddings(sd)
+    net.bundle_embeddings = _embeddings_of(_bundled_embeddings(sd), network_on_disk.filename)
     return net
+
+
+def _embeddings_of(bundles: dict[str, dict[str, Any]], filename: str) -> dict[str, Any]:
+    from modules.prompting.textual_inversion.embedding import create_embedding_from_data
+
+    embeddings = {}
+    for emb_name, data in bundles.items():
+        try:
+            embedding = create_embedding_from_data(data, emb_name, filename=f"{filename}/{emb_name}")
+        except ValueError as e:
+            log.warning("%s: bundled embedding %s is not usable: %s", filename, emb_name, e)
+            continue
+        embedding.loaded = None
+        embeddings[emb_name] = embedding
+    return embeddings

@@ -58,13 +58,33 @@ class ActivationReport:
         return lines
 
 
+def register_bundled_embeddings(net: Any, db: Any) -> None:
+    """Make the embeddings bundled in ``net`` usable in prompts (A1111's rules).
+
+    An embedding of the same name from the embeddings folder wins (the bundled one is skipped with a warning);
+    one of another model's width is listed as skipped, as a folder embedding would be.
+    """
+    for name, embedding in getattr(net, "bundle_embeddings", {}).items():
+        if embedding.loaded is None and name in db.word_embeddings:
+            log.warning('Skip bundle embedding: "%s" as it was already loaded from embeddings folder', name)
+            continue
+        embedding.loaded = False
+        if db.expected_shape == -1 or db.expected_shape == embedding.shape:
+            embedding.loaded = True
+            db.register_embedding(embedding)
+        else:
+            db.skipped_embeddings[name] = embedding
+
+
 class LoraNetworks:
     """Available files, loaded networks and the merge into a model (A1111's ``networks`` module state)."""
 
     def __init__(self, files: NetworkFiles, *, opts: Callable[[], Any] = lambda: None,
-                 allow_unsafe: Callable[[], bool] = lambda: False) -> None:
+                 allow_unsafe: Callable[[], bool] = lambda: False,
+                 embedding_db: Callable[[], Any] = lambda: None) -> None:
         self.files = files
         self._opts = opts
+        self._embedding_db = embedding_db
         self._allow_unsafe = allow_unsafe
         self.loaded_networks: list[Any] = []
         """The networks of the last activation, in prompt order (A1111's ``loaded_networks``)."""
@@ -120,6 +140,10 @@ class LoraNetworks:
             loaded.append(net)
         self.loaded_networks[:] = loaded
         self.purge_networks_from_memory()
+        db = self._embedding_db()
+        if db is not None:
+            for net in loaded:
+                register_bundled_embeddings(net, db)
         if report.not_found:
             log.warning("Lora not found: %s", ", ".join(report.not_found))
         return report
