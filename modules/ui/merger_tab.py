@@ -1,11 +1,7 @@
-"""The Checkpoint Merger tab (SPEC 3.8): A1111's controls; Merge calls the merger when one is installed.
-
-The merge itself lives outside the UI (A1111's ``modules.extras.run_modelmerger``).
-Until this web UI has one, Merge says so plainly instead of failing.
-"""
+"""The Checkpoint Merger tab (SPEC 3.8): A1111's controls; Merge runs :mod:`modules.models.merger` as a job of
+the queue (progress shown like a generation's), then lists the checkpoints again."""
 from __future__ import annotations
 
-import importlib
 import json
 from typing import Any
 
@@ -19,26 +15,10 @@ INTERP_DESCRIPTIONS = {
     "Add difference": "The difference between the last two models will be added to the first. Requires three models; "
                       "A, B and C. The result is calculated as A + (B - C) * M",
 }
-NOT_AVAILABLE = "Checkpoint merging is not available in this web UI yet; nothing was written."
 
 
 def interp_description(method: str) -> str:
     return f"<p style='margin-bottom: 2.5em'>{INTERP_DESCRIPTIONS.get(method, '')}</p>"
-
-
-def merger_function() -> Any:
-    """A1111's ``run_modelmerger(id_task, primary, secondary, tertiary, method, multiplier, save_as_half,
-    custom_name, format, config_source, bake_in_vae, discard_weights, save_metadata, add_merge_recipe,
-    copy_metadata_fields, metadata_json)`` when something provides it, else None."""
-    for module_name in ("modules.models.merger", "modules.extras"):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        function = getattr(module, "run_modelmerger", None)
-        if callable(function):
-            return function
-    return None
 
 
 def _vae_choices() -> list[str]:
@@ -64,22 +44,49 @@ def _read_metadata(*names: str) -> str:
     return json.dumps(metadata, indent=4, ensure_ascii=False)
 
 
-def run_merge(*args: Any) -> list:
-    """Merge: call the merger through the job queue, or explain that there is none."""
+def run_modelmerger(id_task: str, primary: str | None, secondary: str | None, tertiary: str | None,
+                    interp_method: str, multiplier: float, save_as_half: bool, custom_name: str,
+                    checkpoint_format: str, config_source: int | None, bake_in_vae: str | None, discard_weights: str,
+                    save_metadata: bool, add_merge_recipe: bool, copy_metadata_fields: bool,
+                    metadata_json: str) -> list:
+    """A1111's ``run_modelmerger``: merge, then four dropdown updates (A, B, C and the VAE list) and a message."""
     import gradio as gr
 
-    function = merger_function()
-    if function is None:
-        return [gr.update()] * 4 + [error_html(NOT_AVAILABLE)]
+    from modules import shared
+    from modules.models.merger import MergeError, MergeRequest, merge_checkpoints
+
+    request = MergeRequest(primary, secondary, tertiary, interp_method, float(multiplier), bool(save_as_half),
+                           custom_name or "", checkpoint_format, int(config_source or 0), bake_in_vae,
+                           discard_weights or "", bool(save_metadata), bool(add_merge_recipe),
+                           bool(copy_metadata_fields), metadata_json or "{}")
+    state = shared.state
+    state.begin(job="model-merge")
+    try:
+        output = merge_checkpoints(request, shared.checkpoints, dict(getattr(shared.vae_files, "vae_dict", {}) or {}),
+                                   ckpt_dir=getattr(shared.cmd_opts, "ckpt_dir", None),
+                                   allow_unsafe=bool(getattr(shared.cmd_opts, "disable_safe_unpickle", False)),
+                                   state=state)
+    except MergeError as e:
+        state.textinfo = str(e)
+        return [gr.update()] * 4 + [error_html(str(e))]
+    finally:
+        state.end()
+    titles = checkpoint_titles()
+    return [gr.update(choices=titles)] * 3 + [gr.update(choices=_vae_choices())] + [f"Checkpoint saved to {output}"]
+
+
+def run_merge(*args: Any) -> list:
+    """Merge: run the merger as a job of the queue (one GPU worker: never beside a generation)."""
+    import gradio as gr
+
     from modules import progress
     from modules.runtime.jobs import run_job
 
     task_id = progress.create_task_id("modelmerger")
     try:
-        result = run_job(task_id, lambda: function(task_id, *args), name="modelmerger", kind="ui")
-    except Exception as e:  # noqa: BLE001 - shown in the page
+        return run_job(task_id, lambda: run_modelmerger(task_id, *args), name="modelmerger", kind="ui")
+    except Exception as e:  # noqa: BLE001 - a failed merge (unreadable file, full disk) is shown in the page
         return [gr.update()] * 4 + [error_html(f"Error merging checkpoints: {e}")]
-    return list(result) if isinstance(result, (list, tuple)) else [gr.update()] * 4 + [str(result)]
 
 
 def create_merger_tab() -> None:
