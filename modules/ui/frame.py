@@ -92,6 +92,7 @@ def create_ui() -> Any:
             _connect_checkpoint_refresh(component_dict, notice)
             create_checkpoint_selector(component_dict.get("sd_model_checkpoint"))
             _refresh_settings_on_load(demo, component_dict)
+            _connect_image_cfg_scale_visibility(demo, text_settings)
             demo.load(fn=None, js=assets.loader_js())
         tracker.save_if_changed()
     finally:
@@ -106,6 +107,23 @@ def _connect_checkpoint_refresh(component_dict: dict[str, Any], notice: Any) -> 
     button = getattr(checkpoint, "webui_refresh_button", None)
     if button is not None:
         button.click(fn=checkpoint_notice, inputs=[], outputs=[notice], show_progress="hidden")
+
+
+def image_cfg_scale_visible() -> Any:
+    """img2img's Image CFG Scale is shown only while an InstructPix2Pix model is loaded (A1111)."""
+    import gradio as gr
+
+    # the loaded model only: reading shared.sd_model never starts a load
+    return gr.update(visible=getattr(shared.sd_model, "cond_stage_key", None) == "edit")
+
+
+def _connect_image_cfg_scale_visibility(demo: Any, text_settings: Any) -> None:
+    slider = next((b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "img2img_image_cfg_scale"), None)
+    if slider is None:
+        return
+    # on page load and after any settings change (a checkpoint switch goes through the settings)
+    demo.load(fn=image_cfg_scale_visible, inputs=[], outputs=[slider], show_progress="hidden")
+    text_settings.change(fn=image_cfg_scale_visible, inputs=[], outputs=[slider], show_progress="hidden")
 
 
 def _refresh_settings_on_load(demo: Any, component_dict: dict[str, Any]) -> None:

@@ -80,3 +80,13 @@ def test_txt2img_on_an_edit_model_runs_with_an_empty_picture(app):
     res = process_images(p)
     assert res.images[0].size == (64, 64)
     assert "Image CFG scale" not in res.infotexts[0]
+
+
+def test_the_image_cfg_scale_slider_shows_only_for_an_edit_model(app, monkeypatch):
+    from modules import shared
+    from modules.ui.frame import image_cfg_scale_visible
+
+    app("instruct-pix2pix")
+    assert image_cfg_scale_visible()["visible"] is True
+    monkeypatch.setattr(shared, "sd_model", None)
+    assert image_cfg_scale_visible()["visible"] is False
