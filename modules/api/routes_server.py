@@ -76,22 +76,37 @@ def _call_kwargs(function: Callable[..., Any] | None, what: str, args: dict[str,
         raise ApiError(422, f"{what}: {e}") from e
 
 
-def create_embedding(args: dict = Body(...)) -> Any:
-    function = _optional_function("modules.textual_inversion.textual_inversion", "create_embedding")
+def _create(what: str, kind: str, function: Callable[..., str], args: dict[str, Any]) -> Any:
+    """Run a Create route as A1111 answers it: 200 with ``create <kind> filename: ...`` or ``... error: ...``."""
+    from modules.prompting.textual_inversion.creation import CreationError
+
+    state = shared.state
+    state.begin(job=f"create_{kind}")
     try:
-        filename = _call_kwargs(function, "Creating embeddings", args)
-    except AssertionError as e:
-        return models.CreateResponse(info=f"create embedding error: {e}")
-    return models.CreateResponse(info=f"create embedding filename: {filename}")
+        filename = _call_kwargs(function, what, args)
+    except CreationError as e:
+        return models.CreateResponse(info=f"create {kind} error: {e}")
+    finally:
+        state.end()
+    return models.CreateResponse(info=f"create {kind} filename: {filename}")
 
 
-def create_hypernetwork(args: dict = Body(...)) -> Any:
-    function = _optional_function("modules.hypernetworks.hypernetwork", "create_hypernetwork")
-    try:
-        filename = _call_kwargs(function, "Creating hypernetworks", args)
-    except AssertionError as e:
-        return models.CreateResponse(info=f"create hypernetwork error: {e}")
-    return models.CreateResponse(info=f"create hypernetwork filename: {filename}")
+def make_create_embedding(api: Any) -> Callable[..., Any]:
+    def create_embedding(args: dict = Body(...)) -> Any:
+        from modules.prompting.textual_inversion.creation import create_embedding_and_reload
+
+        return _locked(api, lambda: _create("Creating embeddings", "embedding", create_embedding_and_reload, args))
+
+    return create_embedding
+
+
+def make_create_hypernetwork(api: Any) -> Callable[..., Any]:
+    def create_hypernetwork(args: dict = Body(...)) -> Any:
+        from modules.networks.hypernetworks.creation import create_hypernetwork as create
+
+        return _locked(api, lambda: _create("Creating hypernetworks", "hypernetwork", create, args))
+
+    return create_hypernetwork
 
 
 def train_embedding(args: dict = Body(...)) -> Any:
@@ -143,8 +158,10 @@ def register(api: Any) -> None:
     route("/sdapi/v1/refresh-embeddings", make_refresh_embeddings(api), methods=["POST"])
     route("/sdapi/v1/unload-checkpoint", make_unload(api), methods=["POST"])
     route("/sdapi/v1/reload-checkpoint", make_reload(api), methods=["POST"])
-    route("/sdapi/v1/create/embedding", create_embedding, methods=["POST"], response_model=models.CreateResponse)
-    route("/sdapi/v1/create/hypernetwork", create_hypernetwork, methods=["POST"], response_model=models.CreateResponse)
+    route("/sdapi/v1/create/embedding", make_create_embedding(api), methods=["POST"],
+          response_model=models.CreateResponse)
+    route("/sdapi/v1/create/hypernetwork", make_create_hypernetwork(api), methods=["POST"],
+          response_model=models.CreateResponse)
     route("/sdapi/v1/train/embedding", train_embedding, methods=["POST"], response_model=models.TrainResponse)
     route("/sdapi/v1/train/hypernetwork", train_hypernetwork, methods=["POST"], response_model=models.TrainResponse)
     if getattr(shared.cmd_opts, "api_server_stop", False):

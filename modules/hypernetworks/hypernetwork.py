@@ -1,6 +1,6 @@
 """A1111's ``modules.hypernetworks.hypernetwork``: the names extensions import, over the live registry.
 
-Training (A1111's ``train_hypernetwork``, ``create_hypernetwork``) is not part of this web UI.
+Training (A1111's ``train_hypernetwork``) is not part of this web UI.
 """
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any, Sequence
 import torch
 
 from modules.networks.hypernetworks import hypernetwork as _impl
+from modules.networks.hypernetworks.creation import create_hypernetwork  # noqa: F401  (A1111 name)
 from modules.networks.hypernetworks.hypernetwork import (  # noqa: F401  (A1111 names)
     ACTIVATIONS,
     Hypernetwork,

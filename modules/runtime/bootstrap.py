@@ -204,9 +204,12 @@ def load_all_scripts() -> None:
 
     from modules.networks.hypernetworks.setup import setup_hypernetworks
 
+    from modules import localization
+
     known_upscalers = set(_upscaler_class_names(Upscaler))
     setup_hypernetworks()
     scripts.load_scripts()
+    localization.list_localizations()
     if set(_upscaler_class_names(Upscaler)) - known_upscalers:
         shared.sd_upscalers = shared.upscalers.refresh()
     # A1111 registers extensions' settings only while building the UI; doing it here gives the API

@@ -55,8 +55,18 @@ def page_settings() -> dict:
     keys = ("live_preview_refresh_period", "live_previews_enable", "show_progress_in_title", "interrupt_after_current",
             "js_live_preview_in_modal_lightbox", "keyedit_precision_attention", "keyedit_precision_extra",
             "keyedit_delimiters", "keyedit_move", "extra_networks_add_text_separator", "disable_token_counters",
-            "notification_audio", "prevent_screen_sleep_during_generation")
+            "notification_audio", "prevent_screen_sleep_during_generation",
+            # javascript/edit-attention.js and the full-page image viewer (javascript/imageviewer.js)
+            "keyedit_delimiters_whitespace", "js_modal_lightbox", "js_modal_lightbox_initially_zoomed",
+            "js_modal_lightbox_gamepad", "js_modal_lightbox_gamepad_repeat", "sd_webui_modal_lightbox_icon_opacity",
+            "sd_webui_modal_lightbox_toolbar_opacity")
     return {"opts": {k: opt(k) for k in keys}, "tooltips": dict(tooltips)}
+
+
+def _localization() -> dict:
+    from modules import localization, shared
+
+    return localization.localization_data(getattr(shared.opts, "localization", "None"))
 
 
 def loader_js() -> str:
@@ -67,6 +77,7 @@ def loader_js() -> str:
             "  if (window.webuiAssetsLoaded) { return; }\n"
             "  window.webuiAssetsLoaded = true;\n"
             f"  window.webuiPageSettings = {json.dumps(page_settings())};\n"
+            f"  window.localization = {json.dumps(_localization())};\n"
             f"  for (const css of {json.dumps(styles)}) {{\n"
             "    const el = document.createElement('style'); el.textContent = css; document.head.appendChild(el);\n"
             "  }\n"

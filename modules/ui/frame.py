@@ -94,6 +94,7 @@ def create_ui() -> Any:
             _refresh_settings_on_load(demo, component_dict)
             _connect_image_cfg_scale_visibility(demo, text_settings)
             demo.load(fn=None, js=assets.loader_js())
+            _connect_options_json(demo, text_settings)
         tracker.save_if_changed()
     finally:
         ui_config_defaults.end()
@@ -124,6 +125,18 @@ def _connect_image_cfg_scale_visibility(demo: Any, text_settings: Any) -> None:
     # on page load and after any settings change (a checkpoint switch goes through the settings)
     demo.load(fn=image_cfg_scale_visible, inputs=[], outputs=[slider], show_progress="hidden")
     text_settings.change(fn=image_cfg_scale_visible, inputs=[], outputs=[slider], show_progress="hidden")
+
+
+OPTIONS_TO_PAGE_JS = ("(json) => { window.webuiPendingOptions = json; "
+                      "if (window.webuiSetOptions) { webuiSetOptions(json); } return []; }")
+
+
+def _connect_options_json(demo: Any, text_settings: Any) -> None:
+    """The page's ``opts`` object (A1111's, read by extensions' scripts): the current options on every page load
+    and after Apply settings."""
+    demo.load(fn=lambda: shared.opts.dumpjson(), inputs=[], outputs=[text_settings], queue=False,
+              show_progress="hidden").then(fn=None, inputs=[text_settings], js=OPTIONS_TO_PAGE_JS)
+    text_settings.change(fn=None, inputs=[text_settings], js=OPTIONS_TO_PAGE_JS)
 
 
 def _refresh_settings_on_load(demo: Any, component_dict: dict[str, Any]) -> None:

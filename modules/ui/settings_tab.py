@@ -193,16 +193,45 @@ def _extra_pages() -> None:
         gr.HTML(LICENSES_HTML, elem_id="licenses")
 
 
+def calculate_all_checkpoint_hashes(threads: float | None = 1) -> str:
+    """Settings > Actions: the sha256 of every listed checkpoint (cached; ``threads`` files at a time)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from modules import shared
+
+    from modules.core import hashing
+
+    registry = shared.checkpoints
+    infos = list(registry.checkpoints_list.values()) if registry is not None else []
+    workers = max(1, min(int(threads or 1), 16))
+
+    def digest(info: Any) -> None:
+        hashing.sha256(registry.cache, info.filename, info.hash_title, no_hashing=registry.no_hashing)
+
+    # the file reads in parallel; retitling the list (from the cache, at once) one by one
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(digest, infos))
+    hashes = [info.calculate_shorthash() for info in infos]
+    done = sum(1 for h in hashes if h)
+    return f"Calculated hashes for {done} of {len(infos)} checkpoints."
+
+
 def _actions() -> None:
     import gradio as gr
 
     request_notifications = gr.Button(value="Request browser notifications", elem_id="request_notifications")
+    download_localization = gr.Button(value="Download localization template", elem_id="download_localization")
     reload_bodies = gr.Button(value="Reload custom script bodies (No ui updates, No restart)", variant="secondary",
                               elem_id="settings_reload_script_bodies")
     with gr.Row():
         unload = gr.Button(value="Unload SD checkpoint to RAM", elem_id="sett_unload_sd_model")
         reload = gr.Button(value="Load SD checkpoint to VRAM from RAM", elem_id="sett_reload_sd_model")
+    with gr.Row():
+        calculate_hashes = gr.Button(value="Calculate hash for all checkpoint", elem_id="calculate_all_checkpoint_hash")
+        hash_threads = gr.Number(value=1, label="Number of parallel calculations", precision=0, minimum=1,
+                                 elem_id="calculate_all_checkpoint_hash_threads")
     message = gr.HTML(elem_id="settings_actions_result")
+    download_localization.click(fn=None, js="() => { download_localization(); }")
     request_notifications.click(fn=None, js="() => { if (window.Notification) Notification.requestPermission(); }")
 
     def reload_scripts() -> str:
@@ -223,5 +252,6 @@ def _actions() -> None:
         return "Done."
 
     reload_bodies.click(fn=reload_scripts, outputs=[message], show_progress="hidden")
+    calculate_hashes.click(fn=calculate_all_checkpoint_hashes, inputs=[hash_threads], outputs=[message])
     unload.click(fn=lambda: model_action("unload"), outputs=[message])
     reload.click(fn=lambda: model_action("reload"), outputs=[message])

@@ -1,5 +1,5 @@
-"""The Train tab (SPEC 13.6): A1111's controls; training itself is not part of this web UI yet, and the
-buttons say so instead of failing."""
+"""The Train tab (SPEC 13.6): A1111's controls.  Create embedding and Create hypernetwork write new files;
+training itself is not part of this web UI yet, and its buttons say so instead of failing."""
 from __future__ import annotations
 
 from typing import Any
@@ -20,8 +20,44 @@ def _embedding_names() -> list[str]:
     return sorted(getattr(shared.embeddings, "word_embeddings", None) or {})
 
 
+def _hypernetwork_names() -> list[str]:
+    from modules import shared
+
+    return sorted(shared.hypernetworks or {})
+
+
 def _unavailable(*_: Any) -> tuple[str, str]:
     return "", error_html(NOT_AVAILABLE)
+
+
+def create_embedding(name: str, initialization_text: str, nvpt: float, overwrite_old: bool) -> tuple[Any, str, str]:
+    """The "Create embedding" button: (embedding dropdown update, message, error)."""
+    import gradio as gr
+
+    from modules.prompting.textual_inversion.creation import CreationError, create_embedding_and_reload
+
+    try:
+        filename = create_embedding_and_reload(name, int(nvpt), bool(overwrite_old), init_text=initialization_text)
+    except CreationError as e:
+        return gr.update(), "", error_html(str(e))
+    return gr.update(choices=_embedding_names()), f"Created: {filename}", ""
+
+
+def create_hypernetwork(name: str, enable_sizes: list[str], overwrite_old: bool, layer_structure: str,
+                        activation_func: str, weight_init: str, add_layer_norm: bool, use_dropout: bool,
+                        dropout_structure: str) -> tuple[Any, str, str]:
+    """The "Create hypernetwork" button: (hypernetwork dropdown update, message, error)."""
+    import gradio as gr
+
+    from modules.networks.hypernetworks.creation import create_hypernetwork as create
+    from modules.prompting.textual_inversion.creation import CreationError
+
+    try:
+        filename = create(name, enable_sizes, bool(overwrite_old), layer_structure, activation_func, weight_init,
+                          bool(add_layer_norm), bool(use_dropout), dropout_structure)
+    except CreationError as e:
+        return gr.update(), "", error_html(str(e))
+    return gr.update(choices=_hypernetwork_names()), f"Created: {filename}", ""
 
 
 def create_train_tab() -> None:
@@ -37,43 +73,48 @@ def create_train_tab() -> None:
     with ResizeHandleRow(variant="compact", equal_height=False):
         with gr.Tabs(elem_id="train_tabs"):
             with gr.Tab(label="Create embedding", id="create_embedding"):
-                make(gr.Textbox, label="Name", elem_id="train_new_embedding_name")
-                make(gr.Textbox, label="Initialization text", value="*", elem_id="train_initialization_text")
-                make(gr.Slider, label="Number of vectors per token", minimum=1, maximum=75, step=1, value=1,
-                     elem_id="train_nvpt")
-                make(gr.Checkbox, value=False, label="Overwrite Old Embedding", elem_id="train_overwrite_old_embedding")
-                buttons.append(gr.Button(value="Create embedding", variant="primary", elem_id="train_create_embedding"))
+                emb_name = make(gr.Textbox, label="Name", elem_id="train_new_embedding_name")
+                emb_init = make(gr.Textbox, label="Initialization text", value="*",
+                                elem_id="train_initialization_text")
+                emb_nvpt = make(gr.Slider, label="Number of vectors per token", minimum=1, maximum=75, step=1,
+                                value=1, elem_id="train_nvpt")
+                emb_overwrite = make(gr.Checkbox, value=False, label="Overwrite Old Embedding",
+                                     elem_id="train_overwrite_old_embedding")
+                create_emb = gr.Button(value="Create embedding", variant="primary", elem_id="train_create_embedding")
             with gr.Tab(label="Create hypernetwork", id="create_hypernetwork"):
-                make(gr.Textbox, label="Name", elem_id="train_new_hypernetwork_name")
-                make(gr.CheckboxGroup, label="Modules", value=["768", "320", "640", "1280"],
+                hn_name = make(gr.Textbox, label="Name", elem_id="train_new_hypernetwork_name")
+                hn_sizes = make(gr.CheckboxGroup, label="Modules", value=["768", "320", "640", "1280"],
                      choices=["768", "1024", "320", "640", "1280"], elem_id="train_new_hypernetwork_sizes")
-                make(gr.Textbox, value="1, 2, 1", label="Enter hypernetwork layer structure",
+                hn_structure = make(gr.Textbox, value="1, 2, 1", label="Enter hypernetwork layer structure",
                      placeholder="1st and last digit must be 1. ex:'1, 2, 1'",
                      elem_id="train_new_hypernetwork_layer_structure")
-                make(gr.Dropdown, value="linear", choices=ACTIVATIONS,
+                hn_activation = make(gr.Dropdown, value="linear", choices=ACTIVATIONS,
                      label="Select activation function of hypernetwork. Recommended : Swish / Linear(none)",
                      elem_id="train_new_hypernetwork_activation_func")
-                make(gr.Dropdown, value="Normal",
+                hn_init = make(gr.Dropdown, value="Normal",
                      label="Select Layer weights initialization. Recommended: Kaiming for relu-like, Xavier for "
                            "sigmoid-like, Normal otherwise",
                      choices=["Normal", "KaimingUniform", "KaimingNormal", "XavierUniform", "XavierNormal"],
                      elem_id="train_new_hypernetwork_initialization_option")
-                make(gr.Checkbox, label="Add layer normalization", elem_id="train_new_hypernetwork_add_layer_norm")
-                make(gr.Checkbox, label="Use dropout", elem_id="train_new_hypernetwork_use_dropout")
-                make(gr.Textbox, value="0, 0, 0", label="Enter hypernetwork Dropout structure (or empty). Recommended "
+                hn_norm = make(gr.Checkbox, label="Add layer normalization",
+                               elem_id="train_new_hypernetwork_add_layer_norm")
+                hn_dropout = make(gr.Checkbox, label="Use dropout", elem_id="train_new_hypernetwork_use_dropout")
+                hn_dropout_structure = make(gr.Textbox, value="0, 0, 0", label="Enter hypernetwork Dropout structure (or empty). Recommended "
                      ": 0~0.35 incrementing sequence: 0, 0.05, 0.15",
                      placeholder="1st and last digit must be 0 and values should be between 0 and 1. ex:'0, 0.01, 0'")
-                make(gr.Checkbox, value=False, label="Overwrite Old Hypernetwork",
-                     elem_id="train_overwrite_old_hypernetwork")
-                buttons.append(gr.Button(value="Create hypernetwork", variant="primary",
-                                         elem_id="train_create_hypernetwork"))
+                hn_overwrite = make(gr.Checkbox, value=False, label="Overwrite Old Hypernetwork",
+                                    elem_id="train_overwrite_old_hypernetwork")
+                create_hn = gr.Button(value="Create hypernetwork", variant="primary",
+                                      elem_id="train_create_hypernetwork")
             with gr.Tab(label="Train", id="train"):
                 gr.HTML(value="<p style='margin-bottom: 0.7em'>Train an embedding or Hypernetwork; you must specify a "
                               f"directory with a set of 1:1 ratio images <a href=\"{WIKI}\" "
                               "style=\"font-weight:bold;\">[wiki]</a></p>")
                 with FormRow():
-                    make(gr.Dropdown, label="Embedding", elem_id="train_embedding", choices=_embedding_names())
-                    make(gr.Dropdown, label="Hypernetwork", elem_id="train_hypernetwork", choices=[])
+                    train_embedding = make(gr.Dropdown, label="Embedding", elem_id="train_embedding",
+                                           choices=_embedding_names())
+                    train_hypernetwork = make(gr.Dropdown, label="Hypernetwork", elem_id="train_hypernetwork",
+                                              choices=_hypernetwork_names())
                 with FormRow():
                     make(gr.Textbox, label="Embedding Learning rate", placeholder="Embedding Learning rate",
                          value="0.005", elem_id="train_embedding_learn_rate")
@@ -127,3 +168,9 @@ def create_train_tab() -> None:
             outcome = gr.HTML(elem_id="ti_error", value="")
     for button in buttons:
         button.click(fn=_unavailable, inputs=[], outputs=[output, outcome], show_progress="hidden")
+    create_emb.click(fn=create_embedding, inputs=[emb_name, emb_init, emb_nvpt, emb_overwrite],
+                     outputs=[train_embedding, output, outcome], show_progress="hidden")
+    create_hn.click(fn=create_hypernetwork,
+                    inputs=[hn_name, hn_sizes, hn_overwrite, hn_structure, hn_activation, hn_init, hn_norm, hn_dropout,
+                            hn_dropout_structure],
+                    outputs=[train_hypernetwork, output, outcome], show_progress="hidden")

@@ -131,8 +131,10 @@ def test_unavailable_features_answer_4xx_with_the_reason(api_client):
     r = client.post("/sdapi/v1/interrogate", json={"image": encode(Image.new("RGB", (4, 4)))})
     assert r.status_code == 404 and r.json()["detail"].startswith("Model not found")
     assert client.post("/sdapi/v1/interrogate", json={}).json()["detail"] == "Image not found"
-    r = client.post("/sdapi/v1/create/embedding", json={"name": "x"})
+    r = client.post("/sdapi/v1/train/embedding", json={"embedding_name": "x"})
     assert r.status_code == 404 and "not available" in r.json()["detail"]
+    r = client.post("/sdapi/v1/create/embedding", json={"name": "x"})
+    assert r.status_code == 422 and "num_vectors_per_token" in r.json()["detail"]
     assert client.post("/sdapi/v1/refresh-embeddings").status_code == 200
     assert client.post("/sdapi/v1/unload-checkpoint").json() == {}
     assert client.post("/sdapi/v1/reload-checkpoint").json() == {}

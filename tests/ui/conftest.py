@@ -1,6 +1,7 @@
 """Fixtures for the UI tests: the page built in-process (config checks, handlers) and a real server for the browser."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -10,6 +11,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from typing import Any, Iterator
 
 import pytest
 
@@ -116,24 +118,23 @@ class Server:
         return (self.data_dir / "server.log").read_text(errors="replace")
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    """One server for every browser test (two tiny SD1 checkpoints)."""
+def require_browser() -> None:
+    """Skip (with the reason) where the browser tests cannot run."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
     pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    from modules.models.tiny_factory import make_tiny_checkpoint
 
-    data_dir = tmp_path_factory.mktemp("browser-data")
-    make_tiny_checkpoint("sd1", data_dir / "models" / "Stable-diffusion", name="tiny-a", seed=0)
-    make_tiny_checkpoint("sd1", data_dir / "models" / "Stable-diffusion", name="tiny-b", seed=1)
+
+@contextlib.contextmanager
+def running_webui(data_dir, *flags: str) -> Iterator[Server]:
+    """``webui.py`` serving ``data_dir`` on a free port (its output in ``server.log``), stopped afterwards."""
     port = free_port()
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
     env.pop("COMMANDLINE_ARGS", None)
     log = open(data_dir / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "webui.py", "--data-dir", str(data_dir), "--port", str(port),
-                             "--skip-prepare-environment"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                             "--skip-prepare-environment", *flags], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for(f"http://127.0.0.1:{port}/", proc)
         yield Server(data_dir, port, proc)
@@ -146,9 +147,9 @@ def server(tmp_path_factory):
         log.close()
 
 
-@pytest.fixture(scope="session")
-def browser(server):
-    """A headless chromium (Debian's) with a fresh profile."""
+@contextlib.contextmanager
+def chromium_context() -> Iterator[Any]:
+    """A headless chromium (Debian's) with a fresh profile: a Playwright browser context."""
     from playwright.sync_api import sync_playwright
 
     profile = tempfile.mkdtemp(prefix="webui-chromium-")
@@ -162,8 +163,30 @@ def browser(server):
             shutil.rmtree(profile, ignore_errors=True)
 
 
-def _open(browser, server):
-    page = browser.new_page()
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """One server for every browser test (two tiny SD1 checkpoints)."""
+    require_browser()
+    from modules.models.tiny_factory import make_tiny_checkpoint
+
+    data_dir = tmp_path_factory.mktemp("browser-data")
+    make_tiny_checkpoint("sd1", data_dir / "models" / "Stable-diffusion", name="tiny-a", seed=0)
+    make_tiny_checkpoint("sd1", data_dir / "models" / "Stable-diffusion", name="tiny-b", seed=1)
+    with running_webui(data_dir) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def browser(server):
+    """A headless chromium (Debian's) with a fresh profile."""
+    with chromium_context() as context:
+        yield context
+
+
+def open_ui(context, server):
+    """Open the UI of ``server`` in a new tab of ``context`` once its scripts are in; returns (page, errors seen
+    in its console)."""
+    page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(server.url)
@@ -178,7 +201,7 @@ def open_page(server, browser):
     opened = []
 
     def open_one():
-        page, errors = _open(browser, server)
+        page, errors = open_ui(browser, server)
         opened.append(page)
         return page, errors
 
@@ -191,7 +214,7 @@ def open_page(server, browser):
 def module_page(server, browser):
     """One browser tab for the tests of a module (opening the page takes seconds); each test starts by
     choosing the tab it needs.  Yields (page, errors seen in its console)."""
-    page, errors = _open(browser, server)
+    page, errors = open_ui(browser, server)
     yield page, errors
     page.close()
 

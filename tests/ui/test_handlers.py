@@ -241,7 +241,7 @@ def test_merge_without_models_is_a_message(app_state):
     from modules.ui.merger_tab import run_merge
 
     result = run_merge("a", "b", "", "Weighted sum", 0.3, False, "", "safetensors", 0, "None", "", True, True, True, "{}")
-    assert "primary checkpoint 'a' not found" in result[-1]
+    assert "primary checkpoint &#x27;a&#x27; not found" in result[-1]
 
 
 def test_generate_goes_through_the_job_queue_and_reports_bad_input(tmp_path):

@@ -1,0 +1,1 @@
+"""A1111's ``modules.textual_inversion`` package (import paths extensions use)."""
