@@ -5,7 +5,8 @@ Each operation is a :class:`PostprocessingOperation` (A1111's
 ``controls``; :meth:`~PostprocessingOperation.process` changes a
 :class:`PostprocessedImage` and records what it did in ``pp.info`` (written to
 the ``extras`` PNG chunk as ``Key: value, ...``).  Extensions add operations
-with :func:`register_operation`.  Settings ``postprocessing_operation_order``
+with :func:`register_operation`, or as postprocessing scripts (A1111's way, see
+:func:`script_operations`).  Settings ``postprocessing_operation_order``
 (names first, in that order) and ``postprocessing_disable_in_extras`` apply.
 """
 from __future__ import annotations
@@ -234,8 +235,34 @@ def operations() -> list[PostprocessingOperation]:
     return list(_operations)
 
 
+def script_operations() -> list[Any]:
+    """The extensions' postprocessing scripts (``ScriptPostprocessing`` instances of ``scripts.scripts_postproc``)
+    whose names are not a built-in operation's: they run in the Extras tab after (or among) the built-ins."""
+    from modules import scripts
+
+    builtin = {op.name for op in _operations}
+    return [s for s in getattr(scripts.scripts_postproc, "scripts", None) or [] if s.name not in builtin]
+
+
+def control_names(op: Any) -> tuple[str, ...]:
+    """The keyword arguments of an operation's ``process`` in UI order (a script's: the keys its ``ui()`` returned)."""
+    return tuple(op.controls or ())
+
+
+def _call(op: Any, method: str, pp: PostprocessedImage, kwargs: dict[str, Any]) -> None:
+    if isinstance(op, PostprocessingOperation):
+        getattr(op, method)(pp, **kwargs)  # a built-in's error (unknown upscaler...) is the job's error
+        return
+    from modules.scripting.reporting import report
+
+    try:
+        getattr(op, method)(pp, **kwargs)
+    except Exception:  # an extension's script never kills the job
+        report(f"Error running {method}: {getattr(op, 'filename', None)}", exc_info=True)
+
+
 def operations_in_preferred_order(order: Iterable[str] | None = None,
-                                  disabled: Iterable[str] | None = None) -> list[PostprocessingOperation]:
+                                  disabled: Iterable[str] | None = None) -> list[Any]:
     """The operations to run: names in ``order`` first (in that order), then by ``order`` number and name.
 
     ``order``/``disabled`` default to settings ``postprocessing_operation_order`` and
@@ -246,12 +273,12 @@ def operations_in_preferred_order(order: Iterable[str] | None = None,
     opts = shared.opts
     order = list(order if order is not None else getattr(opts, "postprocessing_operation_order", None) or [])
     disabled = set(disabled if disabled is not None else getattr(opts, "postprocessing_disable_in_extras", None) or [])
-    kept = [op for op in _operations if op.name not in disabled]
+    kept = [op for op in [*_operations, *script_operations()] if op.name not in disabled]
 
-    def score(item: tuple[int, PostprocessingOperation]) -> tuple:
+    def score(item: tuple[int, Any]) -> tuple:
         index, op = item
         position = order.index(op.name) if op.name in order else len(kept)
-        return position, op.order, op.name, index
+        return position, op.order, op.name or "", index
 
     return [op for _, op in sorted(enumerate(kept), key=score)]
 
@@ -262,10 +289,11 @@ def args_from_positional(args: Iterable[Any]) -> dict[str, dict[str, Any]]:
     result: dict[str, dict[str, Any]] = {}
     position = 0
     for op in operations_in_preferred_order():
-        chunk = values[position:position + len(op.controls)]
-        position += len(op.controls)
+        names = control_names(op)
+        chunk = values[position:position + len(names)]
+        position += len(names)
         if chunk:
-            result[op.name] = dict(zip(op.controls, chunk))
+            result[op.name] = dict(zip(names, chunk))
     return result
 
 
@@ -276,7 +304,7 @@ def run_operations(pp: PostprocessedImage, args: dict[str, dict[str, Any]]) -> N
     state = shared.state
     selected = [(op, args[op.name]) for op in operations_in_preferred_order() if op.name in args]
     for op, kwargs in selected:
-        op.process_firstpass(pp, **kwargs)
+        _call(op, "process_firstpass", pp, kwargs)
 
     all_images = [pp]
     for op, kwargs in selected:
@@ -286,7 +314,7 @@ def run_operations(pp: PostprocessedImage, args: dict[str, dict[str, Any]]) -> N
             state.job = op.name
         for single in list(all_images):
             if not single.disable_processing:
-                op.process(single, **kwargs)
+                _call(op, "process", single, kwargs)
             for extra in single.extra_images:
                 all_images.append(extra if isinstance(extra, PostprocessedImage) else single.create_copy(extra))
             single.extra_images.clear()
@@ -297,3 +325,7 @@ def image_changed() -> None:
     """Tell every operation the source picture changed (the Upscale cache is dropped)."""
     for op in _operations:
         op.image_changed()
+    from modules.scripting.reporting import wrap_call
+
+    for script in script_operations():
+        wrap_call(script.image_changed, getattr(script, "filename", None), "image_changed")

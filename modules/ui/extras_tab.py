@@ -90,8 +90,22 @@ def _codeformer_controls() -> tuple[str, dict[str, Any]]:
 BUILDERS = {"Upscale": _upscale_controls, "GFPGAN": _gfpgan_controls, "CodeFormer": _codeformer_controls}
 
 
+def _script_controls(script: Any) -> tuple[str, dict[str, Any]]:
+    """An extension's postprocessing script builds its own controls (``ui()`` -> ``{argument: component}``)."""
+    import os
+
+    from modules.scripting.reporting import wrap_call
+
+    controls = wrap_call(script.ui, script.filename, "ui") or {}
+    script.controls = controls
+    for control in controls.values():
+        control.custom_script_source = os.path.basename(script.filename or "")
+    return script.name, controls
+
+
 def create_operations() -> list[tuple[str, dict[str, Any]]]:
-    """The built-in operations' controls, in the order they will run (setting ``postprocessing_operation_order``)."""
+    """Every operation's controls (built-ins and extensions' postprocessing scripts), in the order they will run
+    (setting ``postprocessing_operation_order``)."""
     import gradio as gr
 
     from modules.postprocess.extras_ops import operations_in_preferred_order
@@ -99,9 +113,12 @@ def create_operations() -> list[tuple[str, dict[str, Any]]]:
     created = []
     for op in operations_in_preferred_order():
         builder = BUILDERS.get(op.name)
-        if builder is not None:
-            with gr.Row():
-                created.append(builder())
+        if builder is None and not hasattr(op, "ui"):
+            continue
+        with gr.Row() as group:
+            created.append(builder() if builder is not None else _script_controls(op))
+        if builder is None:
+            op.group = group
     return created
 
 

@@ -155,25 +155,28 @@ def value_for(component: Any, target: Any, params: dict[str, Any]) -> Any:
     return gr.update(value=value)
 
 
-def override_settings_update(params: dict[str, Any]) -> Any:
-    """The "Override settings" dropdown for settings the infotext sets differently from now."""
+def override_settings_update(params: dict[str, Any], skip_fields: Any = None) -> Any:
+    """The "Override settings" dropdown for settings the infotext sets differently from now (fields in
+    ``skip_fields`` are left out: a paste field of the tab already shows them)."""
     import gradio as gr
 
     from modules import infotext_utils
 
-    pairs = [f"{label}: {value}" for label, _key, value in infotext_utils.get_override_settings(params)]
+    pairs = [f"{label}: {value}"
+             for label, _key, value in infotext_utils.get_override_settings(params, skip_fields=skip_fields)]
     return gr.update(value=pairs, choices=pairs, visible=bool(pairs))
 
 
 def connect_paste(button: Any, fields: list, input_comp: Any, override_settings_component: Any, tabname: str) -> None:
     """``button`` parses ``input_comp``'s text (or ``params.txt``) into ``fields`` (and the override dropdown)."""
     outputs = [f[0] for f in fields] + ([override_settings_component] if override_settings_component else [])
+    handled = {target for _component, target in fields if isinstance(target, str)}
 
     def paste(text: str) -> list:
         params = parse_for_paste(text or "")
         updates = [value_for(component, target, params) for component, target in fields]
         if override_settings_component is not None:
-            updates.append(override_settings_update(params))
+            updates.append(override_settings_update(params, handled))
         return updates
 
     button.click(fn=paste, inputs=[input_comp], outputs=outputs, show_progress="hidden")
