@@ -190,8 +190,8 @@ def open_ui(context, server):
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(server.url)
-    page.wait_for_selector("#txt2img_prompt textarea", timeout=60000)
-    page.wait_for_function("() => window.webuiAssetsLoaded === true", timeout=30000)
+    page.wait_for_selector("#txt2img_prompt textarea", timeout=180000)
+    page.wait_for_function("() => window.webuiAssetsLoaded === true", timeout=120000)
     return page, errors
 
 
