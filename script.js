@@ -4,6 +4,8 @@
 function gradioApp() {
     const app = document.getElementsByTagName("gradio-app");
     const root = app.length === 0 ? document : (app[0].shadowRoot || app[0]);
+    // A1111's extensions call gradioApp().getElementById, which an element lacks
+    if (root !== document && !root.getElementById) root.getElementById = id => document.getElementById(id);
     return root.querySelector ? root : document;
 }
 

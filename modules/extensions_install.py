@@ -1,8 +1,21 @@
-"""The Extensions tab's actions: install from a URL, check for updates, apply the enabled list.
+"""The Extensions tab's actions: install from a URL, check for updates, update, apply the enabled list, restart.
 
 Every action that changes what code runs is refused while extension access is
 off (listening publicly without ``--enable-insecure-extension-access``): a
 reachable instance must not install code for a stranger (SECURITY.md).
+
+Update statuses are A1111's: ``new commits`` (a dry-run fetch would bring
+commits to ``origin/<branch>``), ``behind HEAD`` (already fetched, ``HEAD`` is
+not ``origin/<branch>``), ``latest``, ``unknown`` (not a git clone) and
+``unknown (remote error)``.  Updating is A1111's ``fetch_and_reset_hard``: fetch,
+then ``git reset --hard origin/<branch>``.
+
+Restarting after "Apply" is A1111's: when ``webui.sh`` watches the process
+(``SD_WEBUI_RESTART`` names its marker file, :mod:`modules.restart`) the marker
+is written and the process exits, and ``webui.sh`` starts it again.  Otherwise
+the UI is reloaded in this process (``shared.state.request_restart()``, the
+Settings tab's Reload UI), which lists the extensions and imports their scripts
+again; only where neither exists does the process just exit ("Apply and quit").
 """
 from __future__ import annotations
 
@@ -10,8 +23,10 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import uuid
 from dataclasses import dataclass
+from typing import Any, Callable, Iterable
 
 from modules.launcher.git import git_env
 
@@ -26,17 +41,26 @@ class ExtensionInstallError(RuntimeError):
 
 def check_access() -> None:
     """Raise :class:`ExtensionAccessError` unless extension access is allowed."""
-    from modules import shared
-    from modules.core.cmd_args import extension_access_allowed
-
-    if shared.cmd_opts is None or not extension_access_allowed(shared.cmd_opts):
+    if not access_allowed():
         raise ExtensionAccessError("extension access disabled because of command line flags "
                                    "(listening publicly without --enable-insecure-extension-access)")
 
 
+def access_allowed() -> bool:
+    """Whether extensions may be installed, updated, enabled or disabled from the page."""
+    from modules import shared
+    from modules.core.cmd_args import extension_access_allowed
+
+    return shared.cmd_opts is not None and extension_access_allowed(shared.cmd_opts)
+
+
+def _run_git(args: list[str], cwd: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, encoding="utf8",
+                          errors="replace", env=git_env(), timeout=timeout)
+
+
 def _git(args: list[str], cwd: str | None = None, timeout: float = 300) -> str:
-    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, encoding="utf8",
-                            errors="replace", env=git_env(), timeout=timeout)
+    result = _run_git(args, cwd=cwd, timeout=timeout)
     if result.returncode != 0:
         raise ExtensionInstallError(f"git {args[0]} failed: {result.stderr.strip() or result.stdout.strip()}")
     return result.stdout.strip()
@@ -62,6 +86,18 @@ def _remote(path: str) -> str:
         return ""
 
 
+def installed_remotes() -> dict[str, str]:
+    """Normalised remote URL -> extension name, for every installed extension that is a git clone."""
+    from modules import shared
+
+    remotes = {}
+    for ext in shared.extensions or []:
+        remote = normalize_git_url(_remote(ext.path)) if os.path.exists(os.path.join(ext.path, ".git")) else ""
+        if remote:
+            remotes[remote] = ext.name
+    return remotes
+
+
 def install_extension_from_url(url: str, branch: str | None = None, dirname: str | None = None) -> str:
     """Clone ``url`` (``branch`` or the default one) into ``extensions/<dirname>``, run its ``install.py``.
 
@@ -75,23 +111,26 @@ def install_extension_from_url(url: str, branch: str | None = None, dirname: str
     if not url or not url.strip():
         raise ExtensionInstallError("No URL specified")
     url = url.strip()
+    if url.startswith("-"):
+        raise ExtensionInstallError(f"bad URL: {url!r}")  # would be read by git as an option
     dirname = (dirname or "").strip() or dirname_from_url(url)
-    if "/" in dirname or "\\" in dirname or dirname in (".", ".."):
+    if "/" in dirname or "\\" in dirname or dirname in (".", "..") or dirname.startswith("."):
         raise ExtensionInstallError(f"bad folder name: {dirname!r}")
     target = os.path.join(shared.paths.extensions_dir, dirname)
     if os.path.exists(target):
         raise ExtensionInstallError(f"Extension directory already exists: {target}")
-    wanted = normalize_git_url(url)
-    for ext in shared.extensions or []:
-        if normalize_git_url(_remote(ext.path)) == wanted:
-            raise ExtensionInstallError(f"Extension with this URL is already installed: {ext.path}")
+    existing = installed_remotes().get(normalize_git_url(url))
+    if existing is not None:
+        raise ExtensionInstallError(f"Extension with this URL is already installed: {existing}")
 
     tmpdir = os.path.join(shared.paths.data_dir, "tmp", f"{dirname}-{uuid.uuid4().hex[:8]}")
     os.makedirs(os.path.dirname(tmpdir), exist_ok=True)
     try:
         args = ["clone", "--filter=blob:none", "--recurse-submodules", url, tmpdir]
-        if branch:
-            args[1:1] = ["--branch", branch]
+        if branch and branch.strip():
+            if branch.strip().startswith("-"):
+                raise ExtensionInstallError(f"bad branch name: {branch!r}")
+            args[1:1] = ["--branch", branch.strip()]
         _git(args)
         os.makedirs(shared.paths.extensions_dir, exist_ok=True)
         shutil.move(tmpdir, target)
@@ -101,15 +140,25 @@ def install_extension_from_url(url: str, branch: str | None = None, dirname: str
     error = run_extension_installer(target, install_dir=shared.paths.install_dir)
     if error is not None:
         print(f"Extension installed, but its install.py failed: {error}")
-    _refresh_extensions()
+    refresh_extensions()
     return target
 
 
-def _refresh_extensions() -> None:
+def refresh_extensions() -> None:
+    """List the extension folders again (a new install shows up; enabled states come from the settings)."""
     from modules import shared
     from modules.core.extensions import list_extensions
 
     shared.extensions = list_extensions(shared.paths, shared.opts.data, shared.cmd_opts)
+
+
+# --- updates ------------------------------------------------------------------------------------------------------
+
+STATUS_NEW_COMMITS = "new commits"
+STATUS_BEHIND_HEAD = "behind HEAD"
+STATUS_LATEST = "latest"
+STATUS_UNKNOWN = "unknown"
+STATUS_REMOTE_ERROR = "unknown (remote error)"
 
 
 @dataclass
@@ -118,35 +167,172 @@ class UpdateStatus:
 
     name: str
     status: str
-    """``new commits``, ``latest``, ``unknown`` (not a git checkout) or ``error: ...``."""
+    """``new commits``, ``behind HEAD``, ``latest``, ``unknown`` or ``unknown (remote error)``."""
+
+    @property
+    def can_update(self) -> bool:
+        """Whether "Apply" has something to update (A1111's ``Extension.can_update``)."""
+        return self.status in (STATUS_NEW_COMMITS, STATUS_BEHIND_HEAD)
 
 
-def check_updates() -> list[UpdateStatus]:
-    """``git fetch`` each extension and compare ``HEAD`` with its upstream (A1111's statuses)."""
+last_statuses: dict[str, UpdateStatus] = {}
+"""The results of the last "Check for updates", by extension name (what the Installed table shows)."""
+
+
+def is_git_clone(path: str) -> bool:
+    """Whether the extension folder is a git checkout of its own (built-ins are not)."""
+    return os.path.exists(os.path.join(path, ".git"))
+
+
+def _branch(path: str) -> str:
+    from modules.api.extension_info import git_details
+
+    return git_details(path).branch
+
+
+def check_extension_updates(name: str, path: str) -> UpdateStatus:
+    """A1111's ``Extension.check_updates`` for one folder: a dry-run fetch, then ``HEAD`` against the remote branch."""
+    if not is_git_clone(path):
+        return UpdateStatus(name, STATUS_UNKNOWN)
+    branch = _branch(path)
+    remote_ref = f"origin/{branch}" if branch else "origin/HEAD"
+    try:
+        fetch = _run_git(["fetch", "--dry-run"], cwd=path, timeout=60)
+        if fetch.returncode != 0:
+            return UpdateStatus(name, STATUS_REMOTE_ERROR)
+        # a dry run lists what it would fetch on stderr: "   1a2b3c4..5d6e7f8  main  -> origin/main"
+        targets = [line.split("->")[-1].strip() for line in fetch.stderr.splitlines() if "->" in line]
+        if (remote_ref in targets) if branch else targets:
+            return UpdateStatus(name, STATUS_NEW_COMMITS)
+        head = _git(["rev-parse", "HEAD"], cwd=path, timeout=10)
+        origin = _git(["rev-parse", remote_ref], cwd=path, timeout=10)
+    except (ExtensionInstallError, OSError, subprocess.TimeoutExpired):
+        return UpdateStatus(name, STATUS_REMOTE_ERROR)
+    return UpdateStatus(name, STATUS_LATEST if head == origin else STATUS_BEHIND_HEAD)
+
+
+def check_updates(disabled: Iterable[str] = (), on_each: Callable[[str], Any] | None = None) -> list[UpdateStatus]:
+    """Check every git-clone extension not named in ``disabled``; the results also go to :data:`last_statuses`."""
     from modules import shared
 
     check_access()
+    skip = set(disabled)
     results = []
     for ext in shared.extensions or []:
-        if not os.path.isdir(os.path.join(ext.path, ".git")):
-            results.append(UpdateStatus(ext.name, "unknown"))
+        if ext.name in skip or not is_git_clone(ext.path):
             continue
-        try:
-            _git(["fetch", "--quiet"], cwd=ext.path, timeout=60)
-            head = _git(["rev-parse", "HEAD"], cwd=ext.path)
-            upstream = _git(["rev-parse", "@{u}"], cwd=ext.path)
-            results.append(UpdateStatus(ext.name, "latest" if head == upstream else "new commits"))
-        except (ExtensionInstallError, OSError, subprocess.TimeoutExpired) as e:
-            results.append(UpdateStatus(ext.name, f"error: {e}"))
+        if on_each is not None:
+            on_each(ext.name)
+        status = check_extension_updates(ext.name, ext.path)
+        last_statuses[ext.name] = status
+        results.append(status)
     return results
 
 
-def apply_and_restart(disabled_list: list[str], disable_all: str | None = None) -> None:
-    """Save the disabled extensions (and "Disable all extensions") to the config; the caller restarts."""
-    from modules import shared
+def fetch_and_reset_hard(path: str, commit: str | None = None) -> str:
+    """Fetch, then ``git reset --hard`` to ``commit`` (default ``origin/<branch>``); returns the new ``HEAD``."""
+    if commit is not None and not re.fullmatch(r"[0-9a-fA-F]{4,64}", commit):
+        raise ExtensionInstallError(f"not a commit hash: {commit!r}")
+    branch = _branch(path)
+    target = commit or (f"origin/{branch}" if branch else "origin/HEAD")
+    try:
+        _git(["fetch", "--all", "--quiet"], cwd=path, timeout=120)
+    except (ExtensionInstallError, subprocess.TimeoutExpired):
+        if commit is None:
+            raise
+        # restoring a saved commit works offline when the clone already has it
+    _git(["reset", "--hard", target], cwd=path, timeout=60)
+    return _git(["rev-parse", "HEAD"], cwd=path, timeout=10)
+
+
+@dataclass
+class ApplyResult:
+    """What :func:`apply_changes` did."""
+
+    updated: dict[str, str]
+    """Extension name -> its new commit hash."""
+    failed: dict[str, str]
+    """Extension name -> why its update failed."""
+    backup: str | None
+    """The config-state file saved before updating (only when something was to be updated)."""
+
+
+def apply_changes(disabled_list: Iterable[str], update_list: Iterable[str] = (),
+                  disable_all: str | None = None) -> ApplyResult:
+    """A1111's "Apply": back up the config state, update the marked extensions, save the disabled list.
+
+    The caller restarts (:func:`restart_or_quit`).
+    """
+    from modules import config_states, shared
 
     check_access()
-    shared.opts.set("disabled_extensions", list(disabled_list))
+    disabled = [str(x) for x in disabled_list]
+    update = {str(x) for x in update_list}
+    if disable_all is not None and disable_all not in ("none", "extra", "all"):
+        raise ExtensionInstallError(f"bad value for Disable all extensions: {disable_all!r}")
+    backup = config_states.save_config_state("Backup (pre-update)") if update else None
+    updated, failed = {}, {}
+    for ext in shared.extensions or []:
+        if ext.name not in update:
+            continue
+        try:
+            updated[ext.name] = fetch_and_reset_hard(ext.path)
+            last_statuses.pop(ext.name, None)
+        except (ExtensionInstallError, OSError, subprocess.TimeoutExpired) as e:
+            print(f"Error getting updates for {ext.name}: {e}")
+            failed[ext.name] = str(e)
+    shared.opts.set("disabled_extensions", disabled)
     if disable_all is not None:
         shared.opts.set("disable_all_extensions", disable_all)
     shared.opts.save(shared.opts.config_filename or shared.paths.config_file)
+    return ApplyResult(updated, failed, backup)
+
+
+# --- restarting ---------------------------------------------------------------------------------------------------
+
+exit_process: Callable[[int], Any] = os._exit
+"""How the process ends (tests replace it)."""
+
+EXIT_DELAY = 0.5
+"""Seconds left for the answer to reach the page before the process ends."""
+
+
+def is_restartable() -> bool:
+    """Whether ``webui.sh`` starts the web UI again after the process exits (A1111's ``restart.is_restartable``)."""
+    from modules import restart
+
+    return restart.is_restartable()
+
+
+def restart_mode() -> str:
+    """How "Apply" restarts: ``restart`` (exit, ``webui.sh`` starts the process again: install.py and preload.py
+    run anew), ``reload`` (Reload UI in this process: scripts and page built again) or ``quit`` (neither)."""
+    from modules import shared
+
+    if is_restartable():
+        return "restart"
+    if callable(getattr(shared.state, "request_restart", None)):
+        return "reload"
+    return "quit"
+
+
+def _exit_soon(code: int = 0) -> None:
+    timer = threading.Timer(EXIT_DELAY, exit_process, args=(code,))
+    timer.daemon = True
+    timer.start()
+
+
+def restart_or_quit() -> str:
+    """Restart as :func:`restart_mode` says; returns the mode.  The process ends a moment later, so the answer
+    still reaches the page."""
+    from modules import restart, shared
+
+    mode = restart_mode()
+    if mode == "restart":
+        restart.mark_restart()
+        _exit_soon(0)
+    elif mode == "reload":
+        shared.state.request_restart()
+    else:
+        _exit_soon(0)
+    return mode

@@ -54,7 +54,7 @@ def test_refused_when_listening_unless_insecure_flag(webui, ext_repo):
     with pytest.raises(extensions_install.ExtensionAccessError):
         extensions_install.install_extension_from_url(str(ext_repo))
     with pytest.raises(extensions_install.ExtensionAccessError):
-        extensions_install.apply_and_restart(["x"])
+        extensions_install.apply_changes(["x"])
     assert not (webui.data / "extensions" / "sd-hello-ext").exists()
     webui.load(argv=("--listen", "--enable-insecure-extension-access"))
     extensions_install.install_extension_from_url(str(ext_repo), branch="main")
@@ -65,6 +65,7 @@ def test_apply_writes_disabled_list(webui, tmp_path):
     from modules import extensions_install, shared
 
     webui.load()
-    extensions_install.apply_and_restart(["a", "b"], "extra")
+    result = extensions_install.apply_changes(["a", "b"], disable_all="extra")
+    assert result.updated == {} and result.backup is None
     saved = json.loads(open(shared.opts.config_filename or shared.paths.config_file).read())
     assert saved["disabled_extensions"] == ["a", "b"] and saved["disable_all_extensions"] == "extra"

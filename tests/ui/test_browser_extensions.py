@@ -1,0 +1,235 @@
+"""An A1111-style extension in a real browser: its javascript, style.css, an always-visible script's checkbox in
+txt2img and its on_ui_settings setting in Settings; then the Extensions tab: install from a local git
+repository (Install from URL, and a row of a file:// index under Available), untick an extension and Apply:
+config.json gets the disabled list and the reloaded page no longer has the extension."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tests.ui.conftest import BROWSER_ARGS, CHROMIUM, ROOT, Server, free_port, screenshot_dir, wait_for
+
+pytestmark = pytest.mark.browser
+
+EXTENSION_FILES = {
+    "javascript/accept.js": """
+        window.sdAcceptExtLoaded = true;
+        onUiLoaded(function() {
+            const marker = document.createElement("div");
+            marker.id = "sd_accept_ext_marker";
+            marker.textContent = "accept ext is here";
+            document.body.appendChild(marker);
+        });
+    """,
+    "style.css": "#sd_accept_ext_marker { color: rgb(1, 2, 3); }\n",
+    "scripts/accept.py": """
+        import modules.scripts as scripts
+        from modules import script_callbacks, shared
+
+
+        class AcceptExt(scripts.Script):
+            def title(self):
+                return "Accept ext"
+
+            def show(self, is_img2img):
+                return scripts.AlwaysVisible
+
+            def ui(self, is_img2img):
+                import gradio as gr
+
+                return [gr.Checkbox(label="Accept ext enabled", value=False, elem_id=self.elem_id("enabled"))]
+
+
+        def on_settings():
+            shared.opts.add_option("accept_ext_option", shared.OptionInfo(
+                "hello", "Accept ext option", section=("accept_ext", "Accept ext")))
+
+
+        script_callbacks.on_ui_settings(on_settings)
+    """,
+}
+
+GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
+           "PATH": "/usr/bin:/bin"}
+
+
+def make_git_extension(folder, script_title: str) -> str:
+    """A git repository holding an extension with one always-visible script; returns its path."""
+    (folder / "scripts").mkdir(parents=True)
+    (folder / "scripts" / "main.py").write_text(textwrap.dedent(f"""
+        import modules.scripts as scripts
+
+
+        class Installed(scripts.Script):
+            def title(self):
+                return "{script_title}"
+
+            def show(self, is_img2img):
+                return False
+    """))
+    for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-q", "-m", "first"]):
+        subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True, env={**GIT_ENV, "HOME": str(folder)})
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def ext_server(tmp_path_factory):
+    """A web UI whose data dir holds the A1111-style test extension and a tiny checkpoint."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    from modules.models.tiny_factory import make_tiny_checkpoint
+
+    data_dir = tmp_path_factory.mktemp("extensions-data")
+    make_tiny_checkpoint("sd1", data_dir / "models" / "Stable-diffusion", name="tiny-x", seed=0)
+    for rel, text in EXTENSION_FILES.items():
+        path = data_dir / "extensions" / "sd-accept-ext" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    port = free_port()
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
+    for name in ("COMMANDLINE_ARGS", "SD_WEBUI_RESTART", "WEBUI_EXTENSIONS_INDEX"):
+        env.pop(name, None)
+    log = open(data_dir / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "webui.py", "--data-dir", str(data_dir), "--port", str(port),
+                             "--skip-prepare-environment"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/", proc, timeout=240)
+        yield Server(data_dir, port, proc)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def ext_page(ext_server):
+    """One browser tab on that server; yields (page, errors seen in its console)."""
+    import shutil
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    profile = tempfile.mkdtemp(prefix="webui-chromium-")
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
+                                                        args=BROWSER_ARGS, viewport={"width": 1400, "height": 1000})
+        try:
+            page = context.new_page()
+            page.set_default_timeout(120000)  # every step waits longer on a busy two-core machine
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(ext_server.url)
+            # the page takes long to build on a busy two-core machine
+            page.wait_for_selector("#txt2img_prompt textarea", timeout=240000)
+            page.wait_for_function("() => window.webuiAssetsLoaded === true", timeout=120000)
+            yield page, errors
+        finally:
+            context.close()
+            shutil.rmtree(profile, ignore_errors=True)
+
+
+def fill(page, elem_id: str, value: str) -> None:
+    page.locator(f"#{elem_id} textarea, #{elem_id} input").first.fill(value)
+
+
+def open_extensions(page, subtab: str) -> None:
+    page.click("#tab_extensions-button")
+    page.locator("#tabs_extensions").get_by_role("tab", name=subtab).click()
+
+
+def test_extension_javascript_css_script_and_setting_are_in_the_page(ext_page):
+    page, errors = ext_page
+    assert page.evaluate("() => window.sdAcceptExtLoaded") is True
+    page.wait_for_selector("#sd_accept_ext_marker", state="attached")
+    color = page.evaluate("() => getComputedStyle(document.getElementById('sd_accept_ext_marker')).color")
+    assert color == "rgb(1, 2, 3)"
+    checkbox = page.locator("#script_txt2img_accept_ext_enabled input[type=checkbox]")
+    assert checkbox.count() == 1 and not checkbox.is_checked()
+
+    page.click("#tab_settings-button")
+    page.click("#settings_nav .settings-nav-item[data-page='settings_accept_ext']")
+    setting = page.locator("#setting_accept_ext_option")
+    setting.wait_for(state="visible")
+    assert "Accept ext option" in setting.inner_text()
+    assert setting.locator("textarea, input").first.input_value() == "hello"
+    assert errors == []
+
+
+def test_install_from_url_and_from_an_index_lists_the_new_extensions(ext_page, ext_server, tmp_path):
+    page, errors = ext_page
+    repo = make_git_extension(tmp_path / "src" / "sd-installed-ext", "Installed ext")
+    open_extensions(page, "Install from URL")
+    fill(page, "extensions_install_url", repo)
+    page.click("#extensions_install_button")
+    page.wait_for_function("() => document.querySelector('#extension_install_result').textContent"
+                           ".includes('Use Installed tab to restart')", timeout=60000)
+    assert (ext_server.data_dir / "extensions" / "sd-installed-ext" / "scripts" / "main.py").exists()
+    open_extensions(page, "Installed")
+    row = page.locator("#extensions input[name='enable_sd-installed-ext']")
+    assert row.count() == 1 and row.is_checked()
+
+    # installing the same URL again is refused with a message
+    open_extensions(page, "Install from URL")
+    page.click("#extensions_install_button")
+    page.wait_for_function("() => document.querySelector('#extension_install_result').textContent"
+                           ".includes('already exists')", timeout=60000)
+
+    other = make_git_extension(tmp_path / "src" / "sd-indexed-ext", "Indexed ext")
+    index = tmp_path / "index.json"
+    index.write_text(json.dumps({"tags": {"script": "a script"}, "extensions": [
+        {"name": "Indexed ext", "url": other, "description": "from the index", "tags": ["script"], "added": "2024-01-01"},
+        {"name": "Installed one", "url": repo, "description": "already here", "added": "2024-02-01"},
+    ]}))
+    open_extensions(page, "Available")
+    fill(page, "extensions_index_url", index.as_uri())
+    page.click("#extensions_load_available")
+    button = page.locator("#available_extensions .extension-install-button", has_text="Install")
+    button.first.wait_for(timeout=30000)
+    assert page.locator("#available_extensions").inner_text().count("Installed one") == 0  # hidden: "installed" tag
+    assert "Extension hidden: 1" in page.inner_text("#extensions_available_html")
+    button.first.click()
+    page.wait_for_function("() => document.querySelector('#extensions_available_result').textContent"
+                           ".includes('Use Installed tab to restart')", timeout=60000)
+    assert (ext_server.data_dir / "extensions" / "sd-indexed-ext").is_dir()
+    page.screenshot(path=os.path.join(screenshot_dir(), "extensions-available.png"), full_page=True)
+
+    # Check for updates: both clones are at their remote's head
+    open_extensions(page, "Installed")
+    page.click("#extensions_check_button")
+    page.wait_for_function("() => document.querySelectorAll('#extensions .extension_status').length === 2 && "
+                           "Array.from(document.querySelectorAll('#extensions .extension_status'))"
+                           ".every(td => td.textContent.trim() === 'latest')", timeout=60000)
+    assert errors == []
+
+
+def test_untick_and_apply_saves_the_disabled_list_and_reloads_without_it(ext_page, ext_server):
+    page, errors = ext_page
+    open_extensions(page, "Installed")
+    box = page.locator("#extensions input[name='enable_sd-accept-ext']")
+    box.uncheck()
+    assert page.locator("#extensions_apply_button").inner_text() == "Apply and restart UI"
+    page.screenshot(path=os.path.join(screenshot_dir(), "extensions-installed.png"), full_page=True)
+    with page.expect_navigation(timeout=300000):
+        page.click("#extensions_apply_button")
+    page.wait_for_function("() => window.webuiAssetsLoaded === true", timeout=240000)
+    saved = json.loads((ext_server.data_dir / "config.json").read_text())
+    assert saved["disabled_extensions"] == ["sd-accept-ext"] and saved["disable_all_extensions"] == "none"
+    assert ext_server.proc.poll() is None, "Reload UI keeps the same process"
+    assert page.evaluate("() => window.sdAcceptExtLoaded") is None
+    assert page.locator("#sd_accept_ext_marker").count() == 0
+    assert page.locator("#script_txt2img_accept_ext_enabled").count() == 0
+    open_extensions(page, "Installed")
+    assert not page.locator("#extensions input[name='enable_sd-accept-ext']").is_checked()
+    assert page.locator("#extensions input[name='enable_sd-installed-ext']").is_checked()
+    assert errors == []
