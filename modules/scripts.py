@@ -116,7 +116,6 @@ def load_scripts() -> LoadedScripts:
     """
     global scripts_txt2img, scripts_img2img, scripts_postproc
     from modules import shared
-    from modules.paths_internal import script_path
     from modules.runtime import script_loading
     from modules.scripting import load_order
     from modules.scripting.auto_postprocessing import ScriptPostprocessingForMainUI
@@ -132,7 +131,9 @@ def load_scripts() -> LoadedScripts:
     install_dir = _install_dir()
     load_order.report_extension_requirements(shared.extensions or [])
     files = list_scripts("scripts", ".py")
-    files += load_order.list_scripts(os.path.join("modules", "processing_scripts"), ".py", install_dir=script_path,
+    # the built-in UI scripts (Sampler, Seed, Refiner) live in the install's code: a test install without them
+    # loads only its own scripts
+    files += load_order.list_scripts(os.path.join("modules", "processing_scripts"), ".py", install_dir=install_dir,
                                      extensions=(), include_extensions=False)
 
     loaded = script_loading.load_scripts(

@@ -57,15 +57,20 @@ class RunnerUi:
     alwayson_scripts: list
     titles: list
     inputs: list
+    ui_built: set
     infotext_fields: list
     paste_field_names: list
 
     def prepare_ui(self) -> None:
         """Start numbering arguments afresh (index 0 is reserved for the Script dropdown)."""
         self.inputs = [None]
+        self.ui_built = set()
 
     def create_script_ui(self, script: Any) -> None:
         """Build one script's UI in the current gradio context and record its argument range."""
+        built = getattr(self, "ui_built", None)
+        if built is not None:
+            built.add(id(script))
         script.args_from = len(self.inputs)
         script.args_to = len(self.inputs)
         try:
@@ -96,8 +101,9 @@ class RunnerUi:
         """Build the UI of the always-on scripts placed in ``section`` (or of every script in ``scriptlist``)."""
         import gradio as gr
 
+        built = getattr(self, "ui_built", set())
         for script in self.alwayson_scripts if scriptlist is None else scriptlist:
-            if script.alwayson and script.section != section:
+            if script.alwayson and script.section != section or id(script) in built:
                 continue
             if script.create_group:
                 with gr.Group(visible=script.alwayson) as group:
@@ -105,6 +111,17 @@ class RunnerUi:
                 script.group = group
             else:
                 self.create_script_ui(script)
+
+    def builtin_ui(self, title: str) -> Any:
+        """Draw the built-in script ``title`` (Sampler, Seed, Refiner) here and return the controls it keeps in
+        ``builtin_controls``; None when no such script is loaded (the tab then draws the controls itself)."""
+        from modules.scripting.script_base import ScriptBuiltinUI
+
+        for script in self.alwayson_scripts:
+            if isinstance(script, ScriptBuiltinUI) and (script.title() or "").lower() == title.lower():
+                self.setup_ui_for_section(script.section, [script])
+                return getattr(script, "builtin_controls", None)
+        return None
 
     def setup_ui(self) -> list:
         """Build the scripts area: always-on scripts without a section, the Script dropdown, the selectable scripts.

@@ -60,6 +60,13 @@ class SizeControls:
     column: Any = None
 
 
+def builtin_controls(runner: Any, title: str, draw: Any) -> Any:
+    """The controls of built-in script ``title`` (Sampler, Seed, Refiner), drawn through the tab's script runner
+    so they are script arguments as in A1111; ``draw()`` draws them directly when no runner or script is there."""
+    controls = runner.builtin_ui(title) if runner is not None else None
+    return controls if controls is not None else draw()
+
+
 def sampler_names() -> list[str]:
     from modules.sampling import registry
 

@@ -69,12 +69,12 @@ def build_settings_column(tab: GenerationTab, runner: Any) -> None:
         elif category == "inpaint":
             c["inpaint"] = create_inpaint_controls()
         elif category == "sampler":
-            sampler = gc.create_sampler_row("img2img")
+            sampler = gc.builtin_controls(runner, "Sampler", lambda: gc.create_sampler_row("img2img"))
             c.update(sampler_name=sampler.sampler_name, scheduler=sampler.scheduler, steps=sampler.steps)
             tab.paste_fields += sampler.paste_fields
         elif category == "accordions":
             with gr.Row(elem_id="img2img_accordions", elem_classes=["accordions"]):
-                refiner = gc.create_refiner("img2img")
+                refiner = gc.builtin_controls(runner, "Refiner", lambda: gc.create_refiner("img2img"))
                 if runner is not None:
                     runner.setup_ui_for_section(category)
             c.update(refiner_enable=refiner.enable, refiner_checkpoint=refiner.checkpoint,
@@ -95,7 +95,7 @@ def build_settings_column(tab: GenerationTab, runner: Any) -> None:
             c["denoising_strength"] = make(gr.Slider, minimum=0.0, maximum=1.0, step=0.01, label="Denoising strength",
                                            value=0.75, elem_id="img2img_denoising_strength")
         elif category == "seed":
-            seed = gc.create_seed_controls("img2img")
+            seed = gc.builtin_controls(runner, "Seed", lambda: gc.create_seed_controls("img2img"))
             c.update(seed_controls=seed, seed=seed.seed, seed_checkbox=seed.seed_checkbox, subseed=seed.subseed,
                      subseed_strength=seed.subseed_strength, seed_resize_from_w=seed.seed_resize_from_w,
                      seed_resize_from_h=seed.seed_resize_from_h)

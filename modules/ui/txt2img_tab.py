@@ -55,13 +55,13 @@ def build_settings_column(tab: GenerationTab, runner: Any) -> None:
         runner.prepare_ui()
     for category in gc.ordered_ui_categories():
         if category == "sampler":
-            sampler = gc.create_sampler_row("txt2img")
+            sampler = gc.builtin_controls(runner, "Sampler", lambda: gc.create_sampler_row("txt2img"))
             c.update(sampler_name=sampler.sampler_name, scheduler=sampler.scheduler, steps=sampler.steps)
             tab.paste_fields += sampler.paste_fields
         elif category == "accordions":
             with gr.Row(elem_id="txt2img_accordions", elem_classes=["accordions"]):
                 hires = create_hires("txt2img")
-                refiner = gc.create_refiner("txt2img")
+                refiner = gc.builtin_controls(runner, "Refiner", lambda: gc.create_refiner("txt2img"))
                 if runner is not None:
                     runner.setup_ui_for_section(category)
             c.update(hires=hires, enable_hr=hires.enable, refiner_enable=refiner.enable,
@@ -80,7 +80,7 @@ def build_settings_column(tab: GenerationTab, runner: Any) -> None:
             with gr.Row():
                 c["cfg_scale"] = gc.create_cfg_scale("txt2img")
         elif category == "seed":
-            seed = gc.create_seed_controls("txt2img")
+            seed = gc.builtin_controls(runner, "Seed", lambda: gc.create_seed_controls("txt2img"))
             c.update(seed_controls=seed, seed=seed.seed, seed_checkbox=seed.seed_checkbox, subseed=seed.subseed,
                      subseed_strength=seed.subseed_strength, seed_resize_from_w=seed.seed_resize_from_w,
                      seed_resize_from_h=seed.seed_resize_from_h)

@@ -11,13 +11,12 @@ import numpy as np
 from fastapi.testclient import TestClient
 from PIL import Image
 
-REFERENCE = Path("/work/shared/a1111-responses")
-PARALLEL_WORK = {"extra options", "Hypertile", "soft inpainting"}
-"""Built-in extensions' scripts other work adds; left out of the comparison on both sides."""
-NOT_BUILT_YET = {"refiner", "sampler", "seed"}
-"""A1111's always-on ``modules/processing_scripts`` (the refiner, sampler and seed sections as scripts), which this
-clone builds into the tabs directly; left out on both sides until they exist as scripts."""
+from tests.reference_answers import RESPONSES
+
+REFERENCE = Path(RESPONSES)
 NEW_SCRIPTS = ("outpainting mk2", "poor man's outpainting", "img2img alternative test")
+BUILTIN_UI = ("sampler", "seed")
+"""Built-in UI scripts whose arguments match A1111's exactly (the refiner's checkpoint choices are the install's)."""
 
 
 def _picture(size: int = 64) -> Image.Image:
@@ -52,9 +51,7 @@ def test_script_lists_match_a1111(app):
     listed = client.get("/sdapi/v1/scripts").json()
     reference = _reference("scripts.json")
     for tab in ("txt2img", "img2img"):
-        ours = [name for name in listed[tab] if name not in PARALLEL_WORK | NOT_BUILT_YET]
-        theirs = [name for name in reference[tab] if name not in PARALLEL_WORK | NOT_BUILT_YET]
-        assert ours == theirs, tab
+        assert listed[tab] == reference[tab], tab
 
     infos = {(s["name"], s["is_img2img"]): s for s in client.get("/sdapi/v1/script-info").json()}
     for expected in _reference("script-info.json"):
@@ -64,6 +61,13 @@ def test_script_lists_match_a1111(app):
             for arg, expected_arg in zip(ours["args"], expected["args"]):
                 assert arg == expected_arg, expected["name"]
             assert (expected["name"], False) not in infos  # img2img only
+        if expected["name"] in BUILTIN_UI:
+            ours = infos[(expected["name"], expected["is_img2img"])]
+            assert ours == expected, expected["name"]
+        if expected["name"] == "refiner":
+            ours = infos[("refiner", expected["is_img2img"])]
+            assert [(a["label"], a["value"]) for a in ours["args"]] == \
+                [(a["label"], a["value"]) for a in expected["args"]]
 
 
 def test_outpainting_mk2_through_the_api(app):

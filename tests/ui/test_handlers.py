@@ -264,7 +264,7 @@ def test_generate_goes_through_the_job_queue_and_reports_bad_input(tmp_path):
                       hr_upscaler="Latent", hr_second_pass_steps=0, hr_resize_x=0, hr_resize_y=0,
                       hr_checkpoint_name="Use same checkpoint", hr_sampler_name="Use same sampler",
                       hr_scheduler="Use same scheduler", hr_prompt="", hr_negative_prompt="")
-        script_args = [0] + [getattr(c, "value", None) for c in scripts.scripts_txt2img.inputs[1:]]
+        script_args = ui_script_args(scripts.scripts_txt2img, values)
         gallery, info_json, info_html, log_html, index = generation.txt2img(
             *[values[k] for k in generation.TXT2IMG_FIELDS], *script_args)
         info = json.loads(info_json)
@@ -275,7 +275,7 @@ def test_generate_goes_through_the_job_queue_and_reports_bad_input(tmp_path):
 
         bad = dict(values, task_id="task(ui-test-2)", sampler_name="No Such Sampler")
         gallery, info_json, _, log_html, _ = generation.txt2img(*[bad[k] for k in generation.TXT2IMG_FIELDS],
-                                                                *script_args)
+                                                                *ui_script_args(scripts.scripts_txt2img, bad))
         assert gallery is None and info_json == "" and "class='error'" in log_html and "No Such Sampler" in log_html
 
         init = Image.open(gallery_value_first(values, generation, script_args))
@@ -286,13 +286,31 @@ def test_generate_goes_through_the_job_queue_and_reports_bad_input(tmp_path):
                    inpainting_mask_invert=0, batch_source="upload", batch_upload=None, batch_input_dir="",
                    batch_output_dir="", batch_inpaint_mask_dir="", batch_use_png_info=False, batch_png_info_props=[],
                    batch_png_info_dir="")
-        i2i_args = [0] + [getattr(c, "value", None) for c in scripts.scripts_img2img.inputs[1:]]
+        i2i_args = ui_script_args(scripts.scripts_img2img, i2i)
         gallery, info_json, info_html, _, _ = generation_img2img.img2img(
             *[i2i[k] for k in generation.IMG2IMG_FIELDS], *i2i_args)
         assert len(gallery) == 1 and "Denoising strength: 0.5" in info_html
         missing = dict(i2i, task_id="task(ui-test-4)", init_img=None)
         _, _, _, log_html, _ = generation_img2img.img2img(*[missing[k] for k in generation.IMG2IMG_FIELDS], *i2i_args)
         assert "No picture" in log_html
+
+
+BUILTIN_SCRIPT_FIELDS = {
+    "sampler": ("steps", "sampler_name", "scheduler"),
+    "seed": ("seed", "seed_checkbox", "subseed", "subseed_strength", "seed_resize_from_w", "seed_resize_from_h"),
+    "refiner": ("refiner_enable", "refiner_checkpoint", "refiner_switch_at"),
+}
+"""The built-in scripts' arguments are the same components as these handler fields (the page sends both)."""
+
+
+def ui_script_args(runner, values: dict) -> list:
+    """Script arguments as the page sends them: components' defaults, the built-in scripts' from ``values``."""
+    args = [0] + [getattr(c, "value", None) for c in runner.inputs[1:]]
+    for name, keys in BUILTIN_SCRIPT_FIELDS.items():
+        script = runner.script(name)
+        if script is not None:
+            args[script.args_from:script.args_to] = [values[k] for k in keys]
+    return args
 
 
 def gallery_value_first(values, generation, script_args) -> str:

@@ -156,15 +156,20 @@ def test_ui_config_json_records_defaults_and_applies_saved_ones(tmp_path):
     with preserved_shared():
         build_ui(data_dir)
     saved = json.loads((data_dir / "ui-config.json").read_text())
-    assert saved["txt2img/Sampling steps/value"] == 20
-    assert saved["txt2img/Sampling steps/maximum"] == 150
+    # the sampler row, seed and refiner belong to built-in scripts: A1111 1.10's keys carry their files
+    sampler = "customscript/sampler.py/txt2img"
+    assert saved[f"{sampler}/Sampling steps/value"] == 20
+    assert saved[f"{sampler}/Sampling steps/maximum"] == 150
     assert saved["img2img/Denoising strength/value"] == 0.75
     assert saved["txt2img/Width/value"] == 512 and saved["txt2img/Hires. fix/value"] is False
-    assert saved["txt2img/Sampling method/value"] == "DPM++ 2M"
+    assert saved[f"{sampler}/Sampling method/value"] == "DPM++ 2M"
+    assert saved["customscript/seed.py/txt2img/Seed/value"] == -1
+    assert saved["customscript/refiner.py/img2img/Switch at/value"] == 0.8
+    assert "txt2img/Sampling steps/value" not in saved
     assert "webui/Tabs@tabs/selected" in saved
-    saved.update({"txt2img/Sampling steps/value": 33, "txt2img/Sampling method/value": "Euler a",
-                  "img2img/Width/maximum": 4096, "txt2img/Sampling method/visible": True,
-                  "txt2img/Schedule type/value": "not a schedule"})
+    saved.update({f"{sampler}/Sampling steps/value": 33, f"{sampler}/Sampling method/value": "Euler a",
+                  "img2img/Width/maximum": 4096, f"{sampler}/Sampling method/visible": True,
+                  f"{sampler}/Schedule type/value": "not a schedule"})
     (data_dir / "ui-config.json").write_text(json.dumps(saved))
     with preserved_shared():
         demo, config = build_ui(data_dir)
