@@ -78,6 +78,124 @@ def prompt_from_dropped_image(data_url: str) -> str | None:
     return parameters or None
 
 
+STYLES_INFO = ("Styles allow you to add custom text to prompt. Use the {prompt} token in style text, and it will be "
+               "replaced with user's prompt when applying style. Otherwise, style's text will be added to the end of "
+               "the prompt.")
+STYLES_COPY_SYMBOL = "\U0001f4dd"  # 📝 main prompts into the style editor
+# A1111 asks before deleting; an empty name (cancelled) deletes nothing
+DELETE_CONFIRM_JS = '(name) => (!name ? "" : (confirm("Delete style " + name + "?") ? name : ""))'
+
+
+def _popup_js(dialog_id: str, show: bool) -> str:
+    """Page script showing (``show``) or hiding the dialog ``dialog_id`` as a modal over the page (A1111's
+    ``popup``); a click on the dimmed page around it closes it.  The event's inputs pass through unchanged."""
+    if not show:
+        return ("() => { document.getElementById(%r)?.classList.remove('webui-popup-open');"
+                " const b = document.getElementById('webui_popup_backdrop'); if (b) b.style.display = 'none'; }"
+                % dialog_id)
+    return ("(...args) => {"
+            " let b = document.getElementById('webui_popup_backdrop');"
+            " if (!b) { b = document.createElement('div'); b.id = 'webui_popup_backdrop';"
+            "  b.className = 'webui-popup-backdrop'; document.body.appendChild(b);"
+            "  b.addEventListener('click', () => { b.style.display = 'none';"
+            "   for (const d of document.querySelectorAll('.popup-dialog.webui-popup-open'))"
+            " d.classList.remove('webui-popup-open'); }); }"
+            " b.style.display = 'block';"
+            " document.getElementById(%r)?.classList.add('webui-popup-open');"
+            " return args; }" % dialog_id)
+
+
+def _reload_styles() -> None:
+    from modules import shared
+
+    if shared.prompt_styles is not None:
+        shared.prompt_styles.reload()
+
+
+def select_style(name: str | None) -> tuple[Any, Any, Any, Any]:
+    """A style chosen (or a new name typed) in the editor: its texts, Delete shown for an existing style, Save
+    for any name."""
+    import gradio as gr
+
+    from modules import shared
+
+    style = shared.prompt_styles.styles.get(name) if name and shared.prompt_styles is not None else None
+    prompt = style.prompt if style is not None else gr.update()
+    negative = style.negative_prompt if style is not None else gr.update()
+    return prompt, negative, gr.update(visible=style is not None), gr.update(visible=bool(name))
+
+
+def open_style_editor(selected: list[str] | None, name: str | None, prompt: str,
+                      negative: str) -> tuple[Any, Any, Any, Any, Any]:
+    """🖌️: the editor opens on the last style chosen in the Styles dropdown; with none chosen and no style being
+    edited, a new style starts from the tab's prompts."""
+    import gradio as gr
+
+    chosen = [s for s in selected or [] if s]
+    if chosen:
+        return (chosen[-1], *select_style(chosen[-1]))
+    if not name:
+        return gr.update(), prompt, negative, gr.update(visible=False), gr.update()
+    return gr.update(), gr.update(), gr.update(), gr.update(), gr.update()
+
+
+def save_style(name: str | None, prompt: str, negative: str) -> Any:
+    """Save: write the style into its styles file (new ones into the first, ``styles.csv`` in the data dir)."""
+    import gradio as gr
+
+    from modules import shared
+
+    if not name or shared.prompt_styles is None:
+        return gr.update(visible=False)
+    shared.prompt_styles.save_style(name, prompt, negative)
+    return gr.update(visible=True)
+
+
+def delete_style(name: str | None) -> tuple[Any, Any, Any, Any, Any]:
+    """Delete (confirmed on the page): remove the style from its file and empty the editor."""
+    import gradio as gr
+
+    from modules import shared
+
+    if not name or shared.prompt_styles is None:
+        return gr.update(), gr.update(), gr.update(), gr.update(), gr.update()
+    shared.prompt_styles.delete_style(name)
+    return None, "", "", gr.update(visible=False), gr.update(visible=False)
+
+
+def _refreshed_styles(selected: list[str] | None, name: str | None) -> tuple[Any, Any]:
+    """New choices for a tab's Styles dropdown (keeping the chosen styles that still exist) and its editor's."""
+    import gradio as gr
+
+    names = _style_names()
+    kept = [s for s in selected or [] if s in names]
+    return gr.update(choices=names, value=kept), gr.update(choices=names, value=name if name in names else None)
+
+
+def _share_style_refreshes(dropdown: Any, selection: Any, changes: list) -> None:
+    """After a Save or Delete in any tab's editor, every tab's Styles dropdown and editor list the styles anew.
+
+    The editors of one page build are kept on its root block, so txt2img's Save also refreshes img2img's lists
+    (built later) and the other way round."""
+    from gradio.context import Context
+
+    root = Context.root_block
+    editors = getattr(root, "webui_style_editors", None) if root is not None else None
+    if editors is None:
+        editors = []
+        if root is not None:
+            root.webui_style_editors = editors
+    editors.append((dropdown, selection, changes))
+    for other_dropdown, other_selection, other_changes in editors:
+        targets = [(other_dropdown, other_selection, changes)]
+        if other_dropdown is not dropdown:
+            targets.append((dropdown, selection, other_changes))
+        for target_dropdown, target_selection, events in targets:
+            for event in events:
+                event.then(fn=_refreshed_styles, inputs=[target_dropdown, target_selection],
+                           outputs=[target_dropdown, target_selection], show_progress="hidden")
+
+
 class Toprow:
     """The prompts and buttons of one tab (A1111's ``ui_toprow.Toprow``)."""
 
@@ -162,7 +280,10 @@ class Toprow:
                                        outputs=[self.prompt, self.negative_prompt])
 
     def _create_styles_ui(self) -> None:
+        """The Styles dropdown, 🖌️, and the style editor it opens as a modal (A1111's ``UiPromptStyles``)."""
         import gradio as gr
+
+        from modules.ui.components import refresh_button
 
         p = self.id_part
         with gr.Row(elem_id=f"{p}_styles_row"):
@@ -170,51 +291,50 @@ class Toprow:
                                choices=_style_names(), value=[], multiselect=True, tooltip="Styles")
             self.edit_styles = tool_button(symbols.edit_style_symbol, elem_id=f"{p}_styles_edit_button",
                                            tooltip="Edit styles")
-        with gr.Group(visible=False, elem_id=f"{p}_styles_dialog", elem_classes=["styles-dialog"]) as dialog:
+        # rendered always and shown by the page as a modal (see _popup_js): gradio keeps no hidden copy around
+        with gr.Group(elem_id=f"{p}_styles_dialog", elem_classes=["popup-dialog", "styles-dialog"]):
             with gr.Row():
-                style_name = gr.Dropdown(label="Style", elem_id=f"{p}_edit_style_name", choices=_style_names(),
-                                         value=None, allow_custom_value=True)
-            style_prompt = gr.Textbox(label="Prompt", elem_id=f"{p}_edit_style_prompt", lines=3)
-            style_negative = gr.Textbox(label="Negative prompt", elem_id=f"{p}_edit_style_neg_prompt", lines=3)
+                selection = gr.Dropdown(label="Styles", elem_id=f"{p}_styles_edit_select", choices=_style_names(),
+                                        value=None, allow_custom_value=True, info=STYLES_INFO)
+                refresh_button([self.styles, selection], _reload_styles, lambda: {"choices": _style_names()},
+                               f"refresh_{p}_styles")
+                materialize = tool_button(symbols.apply_style_symbol, elem_id=f"{p}_style_apply_dialog",
+                                          tooltip="Apply all selected styles from the style selction dropdown in "
+                                                  "main UI to the prompt.")
+                copy = tool_button(STYLES_COPY_SYMBOL, elem_id=f"{p}_style_copy",
+                                   tooltip="Copy main UI prompt to style.")
             with gr.Row():
-                save = gr.Button("Save", elem_id=f"{p}_edit_style_save", variant="primary")
-                delete = gr.Button("Delete", elem_id=f"{p}_edit_style_delete")
-                close = gr.Button("Close", elem_id=f"{p}_edit_style_close")
+                style_prompt = gr.Textbox(label="Prompt", elem_id=f"{p}_edit_style_prompt", lines=3,
+                                          elem_classes=["prompt"])
+            with gr.Row():
+                style_negative = gr.Textbox(label="Negative prompt", elem_id=f"{p}_edit_style_neg_prompt", lines=3,
+                                            elem_classes=["prompt"])
+            with gr.Row():
+                save = gr.Button("Save", elem_id=f"{p}_edit_style_save", variant="primary", visible=False)
+                delete = gr.Button("Delete", elem_id=f"{p}_edit_style_delete", variant="primary", visible=False)
+                close = gr.Button("Close", elem_id=f"{p}_edit_style_close", variant="secondary")
+        dialog_id = f"{p}_styles_dialog"
+
         self.apply_styles.click(fn=apply_styles, inputs=[self.prompt, self.negative_prompt, self.styles],
                                 outputs=[self.prompt, self.negative_prompt, self.styles], show_progress="hidden")
-        self.edit_styles.click(fn=lambda: gr.update(visible=True), outputs=[dialog], show_progress="hidden")
-        close.click(fn=lambda: gr.update(visible=False), outputs=[dialog], show_progress="hidden")
-
-        def load_style(name: str | None) -> tuple[Any, Any]:
-            from modules import shared
-
-            style = shared.prompt_styles.styles.get(name or "") if shared.prompt_styles is not None else None
-            if style is None:
-                return gr.update(), gr.update()
-            return style.prompt or "", style.negative_prompt or ""
-
-        def save_style(name: str | None, prompt: str, negative: str) -> tuple[Any, Any]:
-            from modules import shared
-
-            if name and shared.prompt_styles is not None:
-                shared.prompt_styles.save_style(name, prompt, negative)
-            names = _style_names()
-            return gr.update(choices=names), gr.update(choices=names)
-
-        def delete_style(name: str | None) -> tuple[Any, Any, str, str]:
-            from modules import shared
-
-            if name and shared.prompt_styles is not None:
-                shared.prompt_styles.delete_style(name)
-            names = _style_names()
-            return gr.update(choices=names, value=None), gr.update(choices=names), "", ""
-
-        style_name.change(fn=load_style, inputs=[style_name], outputs=[style_prompt, style_negative],
-                          show_progress="hidden")
-        save.click(fn=save_style, inputs=[style_name, style_prompt, style_negative],
-                   outputs=[style_name, self.styles], show_progress="hidden")
-        delete.click(fn=delete_style, inputs=[style_name],
-                     outputs=[style_name, self.styles, style_prompt, style_negative], show_progress="hidden")
+        materialize.click(fn=apply_styles, inputs=[self.prompt, self.negative_prompt, self.styles],
+                          outputs=[self.prompt, self.negative_prompt, self.styles], show_progress="hidden"
+                          ).then(fn=None, js=_popup_js(dialog_id, show=False))
+        self.edit_styles.click(fn=open_style_editor, js=_popup_js(dialog_id, show=True),
+                               inputs=[self.styles, selection, self.prompt, self.negative_prompt],
+                               outputs=[selection, style_prompt, style_negative, delete, save],
+                               show_progress="hidden")
+        close.click(fn=None, js=_popup_js(dialog_id, show=False))
+        copy.click(fn=lambda prompt, negative: (prompt, negative), inputs=[self.prompt, self.negative_prompt],
+                   outputs=[style_prompt, style_negative], show_progress="hidden")
+        selection.change(fn=select_style, inputs=[selection], outputs=[style_prompt, style_negative, delete, save],
+                         show_progress="hidden")
+        saved = save.click(fn=save_style, inputs=[selection, style_prompt, style_negative], outputs=[delete],
+                           show_progress="hidden")
+        deleted = delete.click(fn=delete_style, js=DELETE_CONFIRM_JS, inputs=[selection],
+                               outputs=[selection, style_prompt, style_negative, delete, save],
+                               show_progress="hidden")
+        _share_style_refreshes(self.styles, selection, [saved, deleted])
 
     # --- wiring done once the tab's other controls exist ---
     def connect_restore_progress(self, outputs: list) -> None:
