@@ -130,13 +130,16 @@ def running_webui(data_dir, *flags: str) -> Iterator[Server]:
     """``webui.py`` serving ``data_dir`` on a free port (its output in ``server.log``), stopped afterwards."""
     port = free_port()
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
-    env.pop("COMMANDLINE_ARGS", None)
+    # the caller's launcher settings must not reach the test server (webui.sh's restart marker, an index URL...)
+    for name in ("COMMANDLINE_ARGS", "SD_WEBUI_RESTART", "WEBUI_EXTENSIONS_INDEX"):
+        env.pop(name, None)
     log = open(data_dir / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "webui.py", "--data-dir", str(data_dir), "--port", str(port),
                              "--skip-prepare-environment", *flags], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_for(f"http://127.0.0.1:{port}/", proc)
+        # building the page takes long on a busy two-core machine
+        wait_for(f"http://127.0.0.1:{port}/", proc, timeout=240)
         yield Server(data_dir, port, proc)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

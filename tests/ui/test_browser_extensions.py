@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
 import textwrap
 
 import pytest
 
-from tests.ui.conftest import BROWSER_ARGS, CHROMIUM, ROOT, Server, free_port, screenshot_dir, wait_for
+from tests.ui.conftest import chromium_context, open_ui, require_browser, running_webui, screenshot_dir
 
 pytestmark = pytest.mark.browser
 
@@ -81,9 +79,7 @@ def make_git_extension(folder, script_title: str) -> str:
 @pytest.fixture(scope="module")
 def ext_server(tmp_path_factory):
     """A web UI whose data dir holds the A1111-style test extension and a tiny checkpoint."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    require_browser()
     from modules.models.tiny_factory import make_tiny_checkpoint
 
     data_dir = tmp_path_factory.mktemp("extensions-data")
@@ -92,51 +88,17 @@ def ext_server(tmp_path_factory):
         path = data_dir / "extensions" / "sd-accept-ext" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text))
-    port = free_port()
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
-    for name in ("COMMANDLINE_ARGS", "SD_WEBUI_RESTART", "WEBUI_EXTENSIONS_INDEX"):
-        env.pop(name, None)
-    log = open(data_dir / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "webui.py", "--data-dir", str(data_dir), "--port", str(port),
-                             "--skip-prepare-environment"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    try:
-        wait_for(f"http://127.0.0.1:{port}/", proc, timeout=240)
-        yield Server(data_dir, port, proc)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+    with running_webui(data_dir) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def ext_page(ext_server):
     """One browser tab on that server; yields (page, errors seen in its console)."""
-    import shutil
-    import tempfile
-
-    from playwright.sync_api import sync_playwright
-
-    profile = tempfile.mkdtemp(prefix="webui-chromium-")
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
-                                                        args=BROWSER_ARGS, viewport={"width": 1400, "height": 1000})
-        try:
-            page = context.new_page()
-            page.set_default_timeout(120000)  # every step waits longer on a busy two-core machine
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(ext_server.url)
-            # the page takes long to build on a busy two-core machine
-            page.wait_for_selector("#txt2img_prompt textarea", timeout=240000)
-            page.wait_for_function("() => window.webuiAssetsLoaded === true", timeout=120000)
-            yield page, errors
-        finally:
-            context.close()
-            shutil.rmtree(profile, ignore_errors=True)
+    with chromium_context() as context:
+        page, errors = open_ui(context, ext_server)
+        page.set_default_timeout(120000)  # every step waits longer on a busy two-core machine
+        yield page, errors
 
 
 def fill(page, elem_id: str, value: str) -> None:
