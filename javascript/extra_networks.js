@@ -1,5 +1,7 @@
 // Extra-networks pages: search, sort and refresh; a click on a card adds its text to the prompt, or removes it
-// when it is already there (A1111's toggle); a checkpoint card selects that checkpoint.
+// when it is already there (A1111's toggle); a checkpoint card selects that checkpoint; 🛠 opens the user
+// metadata editor.  Events are caught once at the document (delegation), so a card works the moment a refresh
+// puts it on the page, before the page-change callbacks have run.
 
 function webuiTextareaOf(id) {
     const box = webuiElement(id);
@@ -69,35 +71,156 @@ function webuiSortCards(pane) {
     for (const card of cards) container.appendChild(card);
 }
 
-function webuiSetupExtraNetworkPane(pane) {
-    if (pane.dataset.webuiReady || !pane.dataset.page) return;
-    pane.dataset.webuiReady = "1";
-    const tabname = pane.dataset.tabname;
-    pane.addEventListener("click", event => {
-        const card = event.target.closest(".card");
-        if (card) {
-            webuiCardClicked(card, tabname);
-            return;
+function webuiRefreshExtraNetworkPane(pane) {
+    const button = webuiElement(pane.dataset.tabname + "_" + pane.dataset.page + "_extra_refresh_internal");
+    if (button) button.click();
+}
+
+// --- the user metadata editor (🛠) ---
+
+function webuiMetadataUrl(pane, card) {
+    return "./sd_extra_networks/user-metadata?page=" + encodeURIComponent(pane.dataset.page) +
+        "&item=" + encodeURIComponent(card.dataset.name);
+}
+
+function webuiCloseMetadataEditor() {
+    for (const popup of document.querySelectorAll(".extra-network-user-metadata")) popup.remove();
+}
+
+// A1111's labels for the keys of <stem>.json
+const webuiMetadataLabels = {
+    "description": "Description", "notes": "Notes", "sd version": "Stable Diffusion version",
+    "activation text": "Activation text", "preferred weight": "Preferred weight", "negative text": "Negative prompt",
+};
+
+function webuiMetadataField(key, value, sdVersions) {
+    const label = document.createElement("label");
+    const title = document.createElement("span");
+    title.textContent = webuiMetadataLabels[key] || key;
+    label.appendChild(title);
+    let input;
+    if (key === "description" || key === "notes") {
+        input = document.createElement("textarea");
+        input.rows = key === "description" ? 3 : 4;
+    } else if (key === "sd version") {
+        input = document.createElement("select");
+        for (const version of sdVersions) input.appendChild(new Option(version, version));
+        value = value || "Unknown";
+    } else {
+        input = document.createElement("input");
+        if (key === "preferred weight") {
+            input.type = "number";
+            input.min = "0";
+            input.max = "2";
+            input.step = "0.01";
         }
-        if (event.target.closest(".extra-network-order")) {
-            const order = pane.querySelector(".extra-network-order");
-            order.dataset.descending = order.dataset.descending === "true" ? "false" : "true";
-            order.innerHTML = order.dataset.descending === "true" ? "&#x2193;" : "&#x2191;";
-            webuiSortCards(pane);
-        } else if (event.target.closest(".extra-network-refresh")) {
-            const button = webuiElement(tabname + "_" + pane.dataset.page + "_extra_refresh_internal");
-            if (button) button.click();
-        }
-    });
-    const search = pane.querySelector(".extra-network-search");
-    if (search) search.addEventListener("input", () => webuiFilterCards(pane));
-    const sort = pane.querySelector(".extra-network-sort");
-    if (sort) sort.addEventListener("change", () => webuiSortCards(pane));
-    webuiSortCards(pane);
+    }
+    input.name = key;
+    input.value = value === undefined || value === null ? "" : String(value);
+    label.appendChild(input);
+    return label;
+}
+
+function webuiOpenMetadataEditor(pane, card) {
+    webuiCloseMetadataEditor();
+    const url = webuiMetadataUrl(pane, card);
+    fetch(url).then(r => r.ok ? r.json() : r.json().then(e => Promise.reject(new Error(e.detail || r.statusText))))
+        .then(data => {
+            const popup = document.createElement("div");
+            popup.id = pane.dataset.tabname + "_" + pane.dataset.page + "_edit_user_metadata";
+            popup.className = "extra-network-user-metadata";
+            const box = document.createElement("div");
+            box.className = "edit-user-metadata";
+            const heading = document.createElement("h1");
+            heading.textContent = data.name;
+            box.appendChild(heading);
+            const info = document.createElement("table");
+            info.className = "file-info";
+            for (const [label, value] of [["Filename", data.filename], ["File size", data.size + " bytes"],
+                ["Modified", data.modified]]) {
+                const row = info.insertRow();
+                row.insertCell().textContent = label;
+                row.insertCell().textContent = value;
+            }
+            box.appendChild(info);
+            for (const key of data.fields) box.appendChild(webuiMetadataField(key, data.values[key], data.sd_versions));
+            const message = document.createElement("div");
+            message.className = "metadata-message";
+            box.appendChild(message);
+            const buttons = document.createElement("div");
+            buttons.className = "edit-user-metadata-buttons";
+            const save = document.createElement("button");
+            save.className = "save lg primary";
+            save.textContent = "Save";
+            const cancel = document.createElement("button");
+            cancel.className = "cancel lg secondary";
+            cancel.textContent = "Cancel";
+            buttons.append(cancel, save);
+            box.appendChild(buttons);
+            popup.appendChild(box);
+            cancel.addEventListener("click", webuiCloseMetadataEditor);
+            popup.addEventListener("click", event => {
+                if (event.target === popup) webuiCloseMetadataEditor();
+            });
+            save.addEventListener("click", () => {
+                const values = {};
+                for (const input of box.querySelectorAll("[name]")) values[input.name] = input.value;
+                fetch(url, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(values)})
+                    .then(r => r.ok ? r.json() : r.json().then(e => Promise.reject(new Error(e.detail || r.statusText))))
+                    .then(() => {
+                        webuiCloseMetadataEditor();
+                        webuiRefreshExtraNetworkPane(pane);
+                    })
+                    .catch(e => {
+                        message.textContent = String(e.message || e);
+                    });
+            });
+            document.body.appendChild(popup);
+        })
+        .catch(e => console.warn("extra networks: no metadata for " + card.dataset.name + ": " + e));
+}
+
+// --- events, caught once for every pane ---
+
+function webuiExtraNetworkClick(event) {
+    const pane = event.target.closest && event.target.closest(".extra-network-pane");
+    if (!pane || !pane.dataset.page) return;
+    const card = event.target.closest(".card");
+    if (card) {
+        event.stopPropagation();
+        if (event.target.closest(".edit-button")) webuiOpenMetadataEditor(pane, card);
+        else if (!event.target.closest(".card-button")) webuiCardClicked(card, pane.dataset.tabname);
+        return;
+    }
+    if (event.target.closest(".extra-network-order")) {
+        const order = pane.querySelector(".extra-network-order");
+        order.dataset.descending = order.dataset.descending === "true" ? "false" : "true";
+        order.innerHTML = order.dataset.descending === "true" ? "&#x2193;" : "&#x2191;";
+        webuiSortCards(pane);
+    } else if (event.target.closest(".extra-network-refresh")) {
+        webuiRefreshExtraNetworkPane(pane);
+    }
+}
+
+function webuiExtraNetworkInput(event) {
+    const pane = event.target.closest && event.target.closest(".extra-network-pane");
+    if (!pane) return;
+    if (event.target.classList.contains("extra-network-search")) webuiFilterCards(pane);
+    else if (event.target.classList.contains("extra-network-sort")) webuiSortCards(pane);
 }
 
 function webuiSetupExtraNetworks() {
-    for (const pane of gradioApp().querySelectorAll(".extra-network-pane")) webuiSetupExtraNetworkPane(pane);
+    if (!window.webuiExtraNetworkEvents) {
+        window.webuiExtraNetworkEvents = true;
+        document.addEventListener("click", webuiExtraNetworkClick, true);
+        document.addEventListener("input", webuiExtraNetworkInput, true);
+        document.addEventListener("change", webuiExtraNetworkInput, true);
+    }
+    for (const pane of gradioApp().querySelectorAll(".extra-network-pane")) {
+        if (pane.dataset.webuiReady || !pane.dataset.page) continue;
+        pane.dataset.webuiReady = "1";
+        webuiSortCards(pane);
+    }
 }
 
 webuiOnDomChange(webuiSetupExtraNetworks);

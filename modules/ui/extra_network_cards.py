@@ -63,9 +63,11 @@ def card_html(tabname: str, page: Page, item: Item) -> str:
         **{f"data-sort-{key.replace('_', '-')}": value for key, value in item.sort_keys.items()},
     }
     attributes = " ".join(f"{k}='{_attr(v)}'" for k, v in data.items())
+    buttons = ("<div class='button-row'><div class='card-button edit-button' title='Edit metadata'>&#x1f6e0;&#xfe0f;"
+               "</div></div>")
     return (f"<div class='card' style='{' '.join(style)} font-size: {float(scale) * 100:.0f}%' {attributes} "
-            f"title='{_attr(item.name)}'>{preview}<div class='actions'><div class='name'>{html.escape(item.name)}"
-            f"</div>{description}</div></div>")
+            f"title='{_attr(item.name)}'>{preview}{buttons}<div class='actions'><div class='name'>"
+            f"{html.escape(item.name)}</div>{description}</div></div>")
 
 
 def controls_html(tabname: str, page: Page) -> str:

@@ -244,3 +244,97 @@ def allowed_preview_dirs() -> list[str]:
         if value:
             dirs.append(os.path.abspath(value))
     return dirs
+
+
+USER_METADATA_FIELDS = {
+    "textual_inversion": ["description", "notes"],
+    "hypernetworks": ["description", "notes"],
+    "checkpoints": ["description", "notes"],
+    "lora": ["description", "notes", "sd version", "activation text", "preferred weight", "negative text"],
+}
+"""The keys of ``<stem>.json`` each page's user metadata editor shows (A1111's names)."""
+
+SD_VERSIONS = ["Unknown", "SD1", "SD2", "SDXL"]
+
+
+class UserMetadataError(ValueError):
+    """A request to read or save user metadata names nothing known, or carries a bad value."""
+
+
+def find_item(page_id: str, name: str) -> tuple[Page, Item]:
+    """The page with id ``page_id`` and its card named ``name`` (only listed items: no path comes from a request)."""
+    for page in builtin_pages():
+        if page.id_page == page_id:
+            for item in page.list_items():
+                if item.name == name:
+                    return page, item
+            raise UserMetadataError(f"{page.title} has no item named {name!r}")
+    raise UserMetadataError(f"No extra networks page {page_id!r}")
+
+
+def file_metadata(path: str) -> dict[str, Any]:
+    """The ``__metadata__`` of a safetensors file (values that hold JSON decoded), else {}."""
+    if not path.lower().endswith(".safetensors") or not os.path.isfile(path):
+        return {}
+    try:
+        with open(path, "rb") as f:
+            size = int.from_bytes(f.read(8), "little")
+            if size > 100 * 1024 * 1024:
+                return {}
+            header = json.loads(f.read(size))
+    except (OSError, ValueError):
+        return {}
+    metadata = header.get("__metadata__", {}) if isinstance(header, dict) else {}
+    result: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if isinstance(value, str) and value[:1] in "{[":
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass
+        result[key] = value
+    return result
+
+
+def user_metadata_view(page: Page, item: Item) -> dict[str, Any]:
+    """What the user metadata editor shows: the file's facts and the editable fields with their values."""
+    import datetime
+
+    stored = user_metadata(item.filename)
+    try:
+        stat = os.stat(item.filename)
+        size, modified = stat.st_size, datetime.datetime.fromtimestamp(stat.st_mtime).strftime("%Y-%m-%d %H:%M")
+    except OSError:
+        size, modified = 0, ""
+    fields = USER_METADATA_FIELDS.get(page.id_page, ["description", "notes"])
+    values = {key: stored.get(key, "") for key in fields}
+    values["description"] = stored.get("description") or item.description
+    return {"name": item.name, "filename": os.path.basename(item.filename), "size": size, "modified": modified,
+            "fields": fields, "values": values, "sd_versions": SD_VERSIONS}
+
+
+def save_user_metadata(page: Page, item: Item, values: Any) -> dict[str, Any]:
+    """Write the editor's ``values`` into ``<stem>.json`` (other keys kept); returns what was stored."""
+    if not isinstance(values, dict):
+        raise UserMetadataError("Send the fields as a JSON object")
+    fields = USER_METADATA_FIELDS.get(page.id_page, ["description", "notes"])
+    stored = user_metadata(item.filename)
+    for key, value in values.items():
+        if key not in fields:
+            raise UserMetadataError(f"Unknown field {key!r}")
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise UserMetadataError(f"{key}: expected text or a number")
+        if key == "preferred weight":
+            try:
+                value = float(value or 0)
+            except ValueError:
+                raise UserMetadataError("preferred weight: expected a number from 0 to 2") from None
+            if not 0 <= value <= 2:
+                raise UserMetadataError("preferred weight: expected a number from 0 to 2")
+        elif key == "sd version" and value not in SD_VERSIONS:
+            raise UserMetadataError(f"sd version: one of {', '.join(SD_VERSIONS)}")
+        stored[key] = value if key == "preferred weight" else str(value)
+    filename = os.path.splitext(item.filename)[0] + ".json"
+    with open(filename, "w", encoding="utf8") as f:
+        json.dump(stored, f, indent=4, ensure_ascii=False)
+    return stored

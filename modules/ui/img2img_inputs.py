@@ -104,9 +104,11 @@ def create_image_inputs() -> ImageInputs:
                                              image_mode="RGBA")
             _copy_controls(res, "inpaint", res.init_img_with_mask)
         with gr.Tab("Inpaint sketch", id="inpaint_sketch", elem_id="img2img_inpaint_sketch_tab") as tab_inpaint_color:
+            # RGBA: in RGB mode gradio flattens the stroke layer to opaque, and the mask (where the layer was
+            # painted) would cover the whole picture
             res.inpaint_color_sketch = _editor("Color sketch inpainting", "inpaint_sketch",
                                                opt("img2img_inpaint_sketch_default_brush_color", "#ffffff"),
-                                               fixed=False, image_mode="RGB")
+                                               fixed=False, image_mode="RGBA")
             _copy_controls(res, "inpaint_sketch", res.inpaint_color_sketch)
         with gr.Tab("Inpaint upload", id="inpaint_upload", elem_id="img2img_inpaint_upload_tab") as tab_upload:
             res.init_img_inpaint = make(gr.Image, label="Image for img2img", show_label=False,

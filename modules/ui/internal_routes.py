@@ -1,9 +1,16 @@
 """The routes the page itself calls: ``/internal/*`` (progress, pending tasks, ping, quicksettings hint,
-start-up profile) and ``/sd_extra_networks/thumb`` (preview pictures of the extra-networks cards).
+start-up profile) and ``/sd_extra_networks/*`` (preview pictures of the extra-networks cards, a card file's
+metadata, and the user metadata editor's read and save).
 
 A1111 serves them whenever the UI is up.  When the app did not add them
 (no ``--api``), the UI adds them when the server starts (an ``app_started``
 callback); a route already present is left alone.
+
+The ``/sd_extra_networks/*`` routes belong to the UI, as in A1111: they are
+added inside the mounted gradio app, so ``--api-auth`` (the API's password)
+does not ask the page's ``<img>`` requests for credentials, and
+``--gradio-auth`` covers them (a request without the UI's login cookie is
+refused).
 """
 from __future__ import annotations
 
@@ -34,11 +41,43 @@ def add_internal_routes(_demo: Any, app: Any) -> None:
         ("/internal/ping", lambda: {}, ["GET"], None),
         ("/internal/quicksettings-hint", quicksettings_hint, ["GET"], None),
         ("/internal/profile-startup", profile_startup, ["GET"], None),
-        ("/sd_extra_networks/thumb", thumb, ["GET"], None),
     ]
     for path, endpoint, methods, response_model in routes:
         if path not in existing:
             app.add_api_route(path, endpoint, methods=methods, response_model=response_model)
+    ui_app = gradio_app_of(app)
+    target = ui_app if ui_app is not None else app
+    ui_routes = [
+        ("/sd_extra_networks/thumb", thumb, ["GET", "HEAD"]),
+        ("/sd_extra_networks/metadata", network_metadata, ["GET"]),
+        ("/sd_extra_networks/user-metadata", read_user_metadata, ["GET"]),
+        ("/sd_extra_networks/user-metadata", write_user_metadata, ["POST"]),
+    ]
+    present = {(getattr(r, "path", None), tuple(sorted(getattr(r, "methods", None) or ())))
+               for r in target.router.routes}
+    for path, endpoint, methods in ui_routes:
+        if (path, tuple(sorted(methods))) not in present:
+            target.add_api_route(path, behind_ui_login(ui_app, endpoint), methods=methods)
+
+
+def gradio_app_of(app: Any) -> Any:
+    """The gradio app mounted in ``app`` (the UI), or None without a UI."""
+    from starlette.routing import Mount
+
+    for route in app.router.routes:
+        if isinstance(route, Mount) and getattr(route, "webui_ui", False) and hasattr(route.app, "router"):
+            return route.app
+    return None
+
+
+def ui_login_ok(ui_app: Any, request: Any) -> bool:
+    """Whether ``request`` may see the UI: no ``--gradio-auth``, or it carries the cookie of a logged-in user."""
+    if ui_app is None or getattr(ui_app, "auth", None) is None:
+        return True
+    cookie_id = getattr(ui_app, "cookie_id", "")
+    token = request.cookies.get(f"access-token-{cookie_id}") or request.cookies.get(
+        f"access-token-unsecure-{cookie_id}")
+    return token is not None and token in getattr(ui_app, "tokens", {})
 
 
 THUMB_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".avif")
@@ -69,6 +108,80 @@ def thumb(filename: str = "") -> Any:
     if path is None:
         raise HTTPException(status_code=404, detail="File not found")
     return FileResponse(path, headers={"Cache-Control": "max-age=31536000"})
+
+
+def network_metadata(page: str = "", item: str = "") -> Any:
+    """``GET /sd_extra_networks/metadata?page=&item=``: the safetensors metadata of a card's file (A1111's ⓘ)."""
+    import json
+
+    from fastapi import HTTPException
+
+    from modules.ui.extra_network_pages import UserMetadataError, file_metadata, find_item
+
+    try:
+        _, found = find_item(page, item)
+    except UserMetadataError as e:
+        raise HTTPException(status_code=404, detail=str(e)) from None
+    return {"metadata": json.dumps(file_metadata(found.filename), indent=4, ensure_ascii=False)}
+
+
+def read_user_metadata(page: str = "", item: str = "") -> Any:
+    """``GET /sd_extra_networks/user-metadata?page=&item=``: what the 🛠 editor shows for a card."""
+    from fastapi import HTTPException
+
+    from modules.ui.extra_network_pages import UserMetadataError, find_item, user_metadata_view
+
+    try:
+        found_page, found = find_item(page, item)
+    except UserMetadataError as e:
+        raise HTTPException(status_code=404, detail=str(e)) from None
+    return user_metadata_view(found_page, found)
+
+
+async def write_user_metadata(request: Any, page: str = "", item: str = "") -> Any:
+    """``POST /sd_extra_networks/user-metadata?page=&item=`` with the fields as JSON: the 🛠 editor's Save."""
+    from fastapi import HTTPException
+
+    from modules.ui.extra_network_pages import UserMetadataError, find_item, save_user_metadata
+
+    try:
+        found_page, found = find_item(page, item)
+    except UserMetadataError as e:
+        raise HTTPException(status_code=404, detail=str(e)) from None
+    try:
+        values = await request.json()
+    except ValueError:
+        raise HTTPException(status_code=400, detail="Send the fields as a JSON object") from None
+    try:
+        return save_user_metadata(found_page, found, values)
+    except UserMetadataError as e:
+        raise HTTPException(status_code=400, detail=str(e)) from None
+
+
+def behind_ui_login(ui_app: Any, endpoint: Any) -> Any:
+    """``endpoint`` refusing requests without the UI's login when ``--gradio-auth`` is set (the route then
+    lives in the UI app, where ``--api-auth`` does not apply, as in A1111)."""
+    import functools
+    import inspect
+
+    from fastapi import HTTPException, Request
+    from starlette.concurrency import run_in_threadpool
+
+    wants_request = "request" in inspect.signature(endpoint).parameters
+
+    async def guarded(request: Request, **kwargs: Any) -> Any:
+        if not ui_login_ok(ui_app, request):
+            raise HTTPException(status_code=401, detail="Not authenticated")
+        if wants_request:
+            return await endpoint(request, **kwargs)
+        # listing a page's files or reading a header blocks: keep it off the event loop
+        return await run_in_threadpool(endpoint, **kwargs)
+
+    params = [p for name, p in inspect.signature(endpoint).parameters.items() if name != "request"]
+    request_param = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)
+    guarded.__signature__ = inspect.Signature([request_param, *params])  # type: ignore[attr-defined]
+    functools.update_wrapper(guarded, endpoint, assigned=("__name__", "__doc__"))
+    return guarded
 
 
 def register() -> None:
