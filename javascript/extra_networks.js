@@ -180,6 +180,44 @@ function webuiOpenMetadataEditor(pane, card) {
         .catch(e => console.warn("extra networks: no metadata for " + card.dataset.name + ": " + e));
 }
 
+// --- the file's own metadata (ⓘ): a table of the safetensors metadata, nested values as JSON ---
+
+function webuiShowFileMetadata(pane, card) {
+    const url = "./sd_extra_networks/metadata?page=" + encodeURIComponent(pane.dataset.page) +
+        "&item=" + encodeURIComponent(card.dataset.name);
+    fetch(url).then(r => r.ok ? r.json() : Promise.reject(r.status)).then(data => {
+        webuiCloseMetadataEditor();
+        const metadata = JSON.parse(data.metadata || "{}");
+        const popup = document.createElement("div");
+        popup.className = "extra-network-user-metadata extra-network-file-metadata";
+        popup.id = pane.dataset.tabname + "_" + pane.dataset.page + "_metadata_popup";
+        const box = document.createElement("div");
+        box.className = "edit-user-metadata";
+        const table = document.createElement("table");
+        table.className = "file-metadata";
+        for (const [key, value] of Object.entries(metadata)) {
+            const row = table.insertRow();
+            row.insertCell().textContent = key;
+            const cell = row.insertCell();
+            if (typeof value === "object" && value !== null) {
+                const pre = document.createElement("pre");
+                pre.textContent = JSON.stringify(value, null, 2);
+                cell.appendChild(pre);
+            } else {
+                cell.textContent = String(value);
+            }
+        }
+        const close = document.createElement("button");
+        close.textContent = "Close";
+        close.className = "lg secondary";
+        close.onclick = webuiCloseMetadataEditor;
+        box.append(table, close);
+        popup.appendChild(box);
+        popup.addEventListener("click", e => { if (e.target === popup) webuiCloseMetadataEditor(); });
+        document.body.appendChild(popup);
+    }).catch(e => console.warn("extra networks: no metadata for " + card.dataset.name + ": " + e));
+}
+
 // --- events, caught once for every pane ---
 
 function webuiExtraNetworkClick(event) {
@@ -189,6 +227,7 @@ function webuiExtraNetworkClick(event) {
     if (card) {
         event.stopPropagation();
         if (event.target.closest(".edit-button")) webuiOpenMetadataEditor(pane, card);
+        else if (event.target.closest(".metadata-button")) webuiShowFileMetadata(pane, card);
         else if (!event.target.closest(".card-button")) webuiCardClicked(card, pane.dataset.tabname);
         return;
     }

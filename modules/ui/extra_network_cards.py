@@ -63,8 +63,10 @@ def card_html(tabname: str, page: Page, item: Item) -> str:
         **{f"data-sort-{key.replace('_', '-')}": value for key, value in item.sort_keys.items()},
     }
     attributes = " ".join(f"{k}='{_attr(v)}'" for k, v in data.items())
-    buttons = ("<div class='button-row'><div class='card-button edit-button' title='Edit metadata'>&#x1f6e0;&#xfe0f;"
-               "</div></div>")
+    metadata_button = ("<div class='card-button metadata-button' title='Show internal metadata'>&#x24d8;</div>"
+                       if item.has_metadata else "")
+    buttons = (f"<div class='button-row'>{metadata_button}<div class='card-button edit-button' title='Edit metadata'>"
+               "&#x1f6e0;&#xfe0f;</div></div>")
     return (f"<div class='card' style='{' '.join(style)} font-size: {float(scale) * 100:.0f}%' {attributes} "
             f"title='{_attr(item.name)}'>{preview}{buttons}<div class='actions'><div class='name'>"
             f"{html.escape(item.name)}</div>{description}</div></div>")

@@ -32,6 +32,8 @@ class Item:
     sort_keys: dict[str, Any] = field(default_factory=dict)
     checkpoint_title: str | None = None
     """For checkpoint cards: the title a click selects."""
+    has_metadata: bool = False
+    """The file carries safetensors metadata: the card shows the ⓘ button (A1111)."""
 
 
 def _opt(key: str, default: Any) -> Any:
@@ -133,6 +135,7 @@ def checkpoint_items() -> list[Item]:
     for info in list(shared.checkpoints.checkpoints_list.values()):
         item = _item(info.name_for_extra, info.filename, checkpoint_title=info.title)
         item.search_terms.append(info.shorthash or "")
+        item.has_metadata = bool(info.metadata)
         items.append(item)
     return items
 
@@ -157,6 +160,7 @@ def lora_items() -> list[Item]:
         negative = f"({metadata['negative text']}:1)" if metadata.get("negative text") else ""
         item = _item(name, lora.filename, prompt=prompt, negative_prompt=negative)
         item.search_terms += [alias, getattr(lora, "shorthash", "") or ""]
+        item.has_metadata = bool(getattr(lora, "metadata", None))
         items.append(item)
     return items
 
@@ -273,27 +277,16 @@ def find_item(page_id: str, name: str) -> tuple[Page, Item]:
 
 
 def file_metadata(path: str) -> dict[str, Any]:
-    """The ``__metadata__`` of a safetensors file (values that hold JSON decoded), else {}."""
+    """The ``__metadata__`` of a safetensors file (values that hold JSON decoded), else {} (also for a broken
+    file: the card still works, only its metadata is missing)."""
+    from modules.core.safetensors_header import SafetensorsHeaderError, read_metadata
+
     if not path.lower().endswith(".safetensors") or not os.path.isfile(path):
         return {}
     try:
-        with open(path, "rb") as f:
-            size = int.from_bytes(f.read(8), "little")
-            if size > 100 * 1024 * 1024:
-                return {}
-            header = json.loads(f.read(size))
-    except (OSError, ValueError):
+        return read_metadata(path)
+    except (OSError, SafetensorsHeaderError):
         return {}
-    metadata = header.get("__metadata__", {}) if isinstance(header, dict) else {}
-    result: dict[str, Any] = {}
-    for key, value in metadata.items():
-        if isinstance(value, str) and value[:1] in "{[":
-            try:
-                value = json.loads(value)
-            except ValueError:
-                pass
-        result[key] = value
-    return result
 
 
 def user_metadata_view(page: Page, item: Item) -> dict[str, Any]:

@@ -34,7 +34,8 @@ def network_files(server):
     out_dim, in_dim = checkpoint_shape(server, TE_LAYER)
     lora_dir = server.data_dir / "models" / "Lora"
     layer = "lora_te_text_model_encoder_layers_0_self_attn_q_proj"
-    first = write(str(lora_dir / "tinylora.safetensors"), lora_tensors(layer, out_dim, in_dim, 2, 1.0, seed=1))
+    first = write(str(lora_dir / "tinylora.safetensors"), lora_tensors(layer, out_dim, in_dim, 2, 1.0, seed=1),
+                  {"ss_network_dim": "2", "ss_tag_frequency": json.dumps({"set": {"green": 3}})})
     Image.new("RGB", (32, 32), (10, 200, 30)).save(lora_dir / "tinylora.png")
     (lora_dir / "tinylora.txt").write_text("a tiny green lora")
     second = write(str(lora_dir / "zebra.safetensors"), lora_tensors(layer, out_dim, in_dim, 2, 1.0, seed=2))
@@ -154,4 +155,22 @@ def test_edit_button_opens_user_metadata_and_save_writes_json(module_page, netwo
                            ".textContent.includes('edited description')", timeout=30000)
     page.locator("#txt2img_lora_cards .card[data-name='tinylora'] .name").click()
     assert prompt(page) == "<lora:tinylora:0.7> green style"
+    assert errors == []
+
+
+def test_metadata_button_shows_the_files_own_metadata(module_page, network_files):
+    page, errors = module_page
+    open_network_page(page, "lora")
+    card = page.locator("#txt2img_lora_cards .card[data-name='tinylora']")
+    card.wait_for(timeout=60000)
+    assert page.locator("#txt2img_lora_cards .card[data-name='zebra'] .metadata-button").count() == 0, \
+        "no metadata in the file: no button"
+    card.hover()
+    card.locator(".metadata-button").click()
+    popup = page.locator("#txt2img_lora_metadata_popup")
+    popup.wait_for(state="visible", timeout=30000)
+    text = popup.locator("table.file-metadata").inner_text()
+    assert "ss_network_dim" in text and "green" in text
+    popup.locator("button").click()
+    popup.wait_for(state="detached", timeout=30000)
     assert errors == []
