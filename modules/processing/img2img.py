@@ -75,7 +75,9 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
             self.extra_generation_params["Mask mode"] = "Inpaint not masked"
         if self.mask_blur_x > 0 or self.mask_blur_y > 0:
             image_mask = masking.blur_mask(image_mask, self.mask_blur_x, self.mask_blur_y)
-            self.extra_generation_params["Mask blur"] = self.mask_blur if self.mask_blur is not None else self.mask_blur_x
+            # one number only when both directions agree (A1111 leaves the key out otherwise)
+            if self.mask_blur_x == self.mask_blur_y:
+                self.extra_generation_params["Mask blur"] = self.mask_blur_x
         self.overlay_images = []
         if self.inpaint_full_res:
             self.mask_for_overlay = image_mask

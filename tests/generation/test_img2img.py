@@ -131,3 +131,15 @@ def test_tiling_makes_the_pipeline_wrap_around(app):
 
     res = process_images(StableDiffusionProcessingTxt2Img(prompt="x", steps=2, width=64, height=64, tiling=True))
     assert "Tiling: True" in res.infotexts[0]
+
+
+def test_mask_blur_is_written_only_when_both_directions_agree(app):
+    app()
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (16, 16, 48, 48))
+    same = img2img(mask=mask, mask_blur=4, steps=2)
+    assert "Mask blur: 4" in same.infotexts[0]
+    p = StableDiffusionProcessingImg2Img(init_images=[picture()], prompt="a cat", steps=2, width=64, height=64, seed=3,
+                                         sampler_name="Euler", denoising_strength=0.6, mask=mask)
+    p.mask_blur_x, p.mask_blur_y = 4, 0
+    assert "Mask blur" not in process_images(p).infotexts[0]
