@@ -150,20 +150,27 @@ def running_webui(data_dir, *flags: str) -> Iterator[Server]:
         log.close()
 
 
-@contextlib.contextmanager
-def chromium_context() -> Iterator[Any]:
-    """A headless chromium (Debian's) with a fresh profile: a Playwright browser context."""
+@pytest.fixture(scope="session")
+def pw_driver():
+    """The one Playwright driver of the test session (the sync API allows one per thread)."""
+    require_browser()
     from playwright.sync_api import sync_playwright
 
-    profile = tempfile.mkdtemp(prefix="webui-chromium-")
     with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
-                                                        args=BROWSER_ARGS, viewport={"width": 1400, "height": 1000})
-        try:
-            yield context
-        finally:
-            context.close()
-            shutil.rmtree(profile, ignore_errors=True)
+        yield pw
+
+
+@contextlib.contextmanager
+def chromium_context(pw: Any) -> Iterator[Any]:
+    """A headless chromium (Debian's) with a fresh profile, from driver ``pw``: a Playwright browser context."""
+    profile = tempfile.mkdtemp(prefix="webui-chromium-")
+    context = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
+                                                    args=BROWSER_ARGS, viewport={"width": 1400, "height": 1000})
+    try:
+        yield context
+    finally:
+        context.close()
+        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -180,9 +187,9 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def browser(server):
+def browser(server, pw_driver):
     """A headless chromium (Debian's) with a fresh profile."""
-    with chromium_context() as context:
+    with chromium_context(pw_driver) as context:
         yield context
 
 

@@ -40,8 +40,8 @@ def compat_server(tmp_path_factory):
         yield server
 
 
-def test_a1111_page_api_and_localization(compat_server):
-    with chromium_context() as context:
+def test_a1111_page_api_and_localization(compat_server, pw_driver):
+    with chromium_context(pw_driver) as context:
         page, errors = open_ui(context, compat_server)
         page.wait_for_function("() => window.probe && window.probe.options.length > 0 && window.probe.after > 0",
                                timeout=30000)

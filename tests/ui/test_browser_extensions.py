@@ -93,9 +93,9 @@ def ext_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def ext_page(ext_server):
+def ext_page(ext_server, pw_driver):
     """One browser tab on that server; yields (page, errors seen in its console)."""
-    with chromium_context() as context:
+    with chromium_context(pw_driver) as context:
         page, errors = open_ui(context, ext_server)
         page.set_default_timeout(120000)  # every step waits longer on a busy two-core machine
         yield page, errors

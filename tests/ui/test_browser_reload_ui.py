@@ -53,8 +53,8 @@ def probe_status(server: Server) -> int:
         return e.code
 
 
-def test_reload_ui_loads_a_new_extension_in_the_same_process(reload_server):
-    with chromium_context() as context:
+def test_reload_ui_loads_a_new_extension_in_the_same_process(reload_server, pw_driver):
+    with chromium_context(pw_driver) as context:
         page, errors = open_ui(context, reload_server)
         assert probe_status(reload_server) == 404
         assert page.locator("#script_txt2img_reload_probe_enabled").count() == 0
