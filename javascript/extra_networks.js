@@ -91,9 +91,10 @@ function webuiCloseMetadataEditor() {
 const webuiMetadataLabels = {
     "description": "Description", "notes": "Notes", "sd version": "Stable Diffusion version",
     "activation text": "Activation text", "preferred weight": "Preferred weight", "negative text": "Negative prompt",
+    "vae": "Preferred VAE",
 };
 
-function webuiMetadataField(key, value, sdVersions) {
+function webuiMetadataField(key, value, sdVersions, vaeChoices) {
     const label = document.createElement("label");
     const title = document.createElement("span");
     title.textContent = webuiMetadataLabels[key] || key;
@@ -106,6 +107,10 @@ function webuiMetadataField(key, value, sdVersions) {
         input = document.createElement("select");
         for (const version of sdVersions) input.appendChild(new Option(version, version));
         value = value || "Unknown";
+    } else if (key === "vae") {
+        input = document.createElement("select");
+        for (const choice of vaeChoices || []) input.appendChild(new Option(choice, choice));
+        value = value || "Automatic";
     } else {
         input = document.createElement("input");
         if (key === "preferred weight") {
@@ -143,7 +148,7 @@ function webuiOpenMetadataEditor(pane, card) {
                 row.insertCell().textContent = value;
             }
             box.appendChild(info);
-            for (const key of data.fields) box.appendChild(webuiMetadataField(key, data.values[key], data.sd_versions));
+            for (const key of data.fields) box.appendChild(webuiMetadataField(key, data.values[key], data.sd_versions, data.vae_choices));
             const message = document.createElement("div");
             message.className = "metadata-message";
             box.appendChild(message);

@@ -253,12 +253,20 @@ def allowed_preview_dirs() -> list[str]:
 USER_METADATA_FIELDS = {
     "textual_inversion": ["description", "notes"],
     "hypernetworks": ["description", "notes"],
-    "checkpoints": ["description", "notes"],
+    "checkpoints": ["description", "notes", "vae"],
     "lora": ["description", "notes", "sd version", "activation text", "preferred weight", "negative text"],
 }
 """The keys of ``<stem>.json`` each page's user metadata editor shows (A1111's names)."""
 
 SD_VERSIONS = ["Unknown", "SD1", "SD2", "SDXL"]
+
+
+def vae_choices() -> list[str]:
+    """The checkpoint editor's "Preferred VAE": Automatic (the usual rules), None (the checkpoint's own), a file."""
+    from modules import shared
+
+    files = getattr(shared.vae_files, "vae_dict", None) or {}
+    return ["Automatic", "None", *files]
 
 
 class UserMetadataError(ValueError):
@@ -302,8 +310,11 @@ def user_metadata_view(page: Page, item: Item) -> dict[str, Any]:
     fields = USER_METADATA_FIELDS.get(page.id_page, ["description", "notes"])
     values = {key: stored.get(key, "") for key in fields}
     values["description"] = stored.get("description") or item.description
+    if "vae" in fields:
+        values["vae"] = stored.get("vae") or "Automatic"
     return {"name": item.name, "filename": os.path.basename(item.filename), "size": size, "modified": modified,
-            "fields": fields, "values": values, "sd_versions": SD_VERSIONS}
+            "fields": fields, "values": values, "sd_versions": SD_VERSIONS,
+            "vae_choices": vae_choices() if "vae" in fields else []}
 
 
 def save_user_metadata(page: Page, item: Item, values: Any) -> dict[str, Any]:
@@ -326,6 +337,8 @@ def save_user_metadata(page: Page, item: Item, values: Any) -> dict[str, Any]:
                 raise UserMetadataError("preferred weight: expected a number from 0 to 2")
         elif key == "sd version" and value not in SD_VERSIONS:
             raise UserMetadataError(f"sd version: one of {', '.join(SD_VERSIONS)}")
+        elif key == "vae" and value not in vae_choices():
+            raise UserMetadataError(f"vae: {value!r} is not a VAE of this install")
         stored[key] = value if key == "preferred weight" else str(value)
     filename = os.path.splitext(item.filename)[0] + ".json"
     with open(filename, "w", encoding="utf8") as f:

@@ -1,0 +1,41 @@
+"""The checkpoint card's user metadata: "Preferred VAE" is offered from the install's VAEs, saved into
+``<checkpoint>.json`` and then chosen for that checkpoint by the VAE rules (A1111's "from user metadata")."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+
+def test_preferred_vae_is_offered_saved_and_used(started, data_dir):
+    from modules.models.tiny_factory import make_tiny_checkpoint
+
+    checkpoint = make_tiny_checkpoint("sd1", data_dir / "models" / "Stable-diffusion", name="tiny-v")
+    vae_dir = data_dir / "models" / "VAE"
+    vae_dir.mkdir(parents=True, exist_ok=True)
+    save_file({"decoder.conv_in.weight": torch.zeros(1)}, str(vae_dir / "better.vae.safetensors"))
+    started("--skip-load-model-at-start")
+    from modules import shared
+    from modules.models.vae_selection import resolve_vae
+    from modules.ui.extra_network_pages import UserMetadataError, find_item, save_user_metadata, user_metadata_view
+
+    page, item = find_item("checkpoints", "tiny-v")
+    view = user_metadata_view(page, item)
+    assert "vae" in view["fields"] and view["values"]["vae"] == "Automatic"
+    assert view["vae_choices"] == ["Automatic", "None", "better.vae.safetensors"]
+
+    def chosen():
+        return resolve_vae(str(checkpoint), shared.opts, shared.cmd_opts, shared.vae_files.vae_dict)
+
+    assert chosen().source == "the checkpoint's own"
+    save_user_metadata(page, item, {"vae": "better.vae.safetensors", "notes": "sharper"})
+    stored = json.loads(checkpoint.with_suffix(".json").read_text())
+    assert stored == {"vae": "better.vae.safetensors", "notes": "sharper"}
+    assert (chosen().path, chosen().source) == (str(vae_dir / "better.vae.safetensors"), "from user metadata")
+    save_user_metadata(page, item, {"vae": "None"})
+    assert (chosen().path, chosen().source) == (None, "from user metadata")
+    with pytest.raises(UserMetadataError, match="not a VAE of this install"):
+        save_user_metadata(page, item, {"vae": "../../elsewhere.pt"})
+    assert json.loads(checkpoint.with_suffix(".json").read_text())["vae"] == "None"
