@@ -160,7 +160,12 @@ function webuiOpenMetadataEditor(pane, card) {
             const cancel = document.createElement("button");
             cancel.className = "cancel lg secondary";
             cancel.textContent = "Cancel";
-            buttons.append(cancel, save);
+            const replace = document.createElement("button");
+            replace.className = "replace-preview lg primary";
+            replace.textContent = "Replace preview";
+            replace.title = "Use the picture selected in this tab's gallery as the card's preview";
+            replace.addEventListener("click", () => webuiReplacePreview(pane, card, message));
+            buttons.append(cancel, replace, save);
             box.appendChild(buttons);
             popup.appendChild(box);
             cancel.addEventListener("click", webuiCloseMetadataEditor);
@@ -183,6 +188,35 @@ function webuiOpenMetadataEditor(pane, card) {
             document.body.appendChild(popup);
         })
         .catch(e => console.warn("extra networks: no metadata for " + card.dataset.name + ": " + e));
+}
+
+// "Replace preview": the picture selected in the tab's gallery (else its first) becomes the card's preview
+function webuiReplacePreview(pane, card, message) {
+    const gallery = document.getElementById(pane.dataset.tabname + "_gallery");
+    const thumbnails = typeof webuiGalleryButtons === "function" ? webuiGalleryButtons(gallery) : [];
+    const selected = typeof webuiGallerySelectedIndex === "function" ? webuiGallerySelectedIndex(gallery) : -1;
+    const img = (thumbnails[selected] || thumbnails[0] || gallery || document).querySelector("img");
+    if (!img || !img.src) {
+        message.textContent = "Generate or select a picture in the gallery first.";
+        return;
+    }
+    const url = "./sd_extra_networks/replace-preview?page=" + encodeURIComponent(pane.dataset.page) +
+        "&item=" + encodeURIComponent(card.dataset.name);
+    fetch(img.src).then(r => r.blob()).then(blob => new Promise((resolve, reject) => {
+        const reader = new FileReader();
+        reader.onload = () => resolve(reader.result);
+        reader.onerror = reject;
+        reader.readAsDataURL(blob);
+    })).then(dataUrl => fetch(url, {method: "POST", headers: {"Content-Type": "application/json"},
+        body: JSON.stringify({image: dataUrl})}))
+        .then(r => r.ok ? r.json() : r.json().then(e => Promise.reject(new Error(e.detail || r.statusText))))
+        .then(() => {
+            webuiCloseMetadataEditor();
+            webuiRefreshExtraNetworkPane(pane);
+        })
+        .catch(e => {
+            message.textContent = String(e.message || e);
+        });
 }
 
 // --- the file's own metadata (ⓘ): a table of the safetensors metadata, nested values as JSON ---

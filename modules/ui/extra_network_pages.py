@@ -344,3 +344,36 @@ def save_user_metadata(page: Page, item: Item, values: Any) -> dict[str, Any]:
     with open(filename, "w", encoding="utf8") as f:
         json.dump(stored, f, indent=4, ensure_ascii=False)
     return stored
+
+
+MAX_PREVIEW_BYTES = 32 * 1024 * 1024
+"""A preview sent by the editor's "Replace preview" larger than this is refused."""
+
+
+def replace_preview(item: Item, data_url: Any) -> str:
+    """"Replace preview": save the picture in ``data_url`` (``data:image/...;base64,...`` or plain base64) as
+    ``<stem>.png`` beside the card's file, with its infotext; returns the written path.  Only pictures are
+    accepted, and only for a listed card: no path comes from the request."""
+    import base64
+    import binascii
+    import io
+
+    from PIL import Image, PngImagePlugin, UnidentifiedImageError
+
+    if not isinstance(data_url, str) or not data_url.strip():
+        raise UserMetadataError("Send the picture as a data URL")
+    encoded = data_url.strip().partition(",")[2] if data_url.startswith("data:") else data_url.strip()
+    if len(encoded) > MAX_PREVIEW_BYTES * 4 // 3 + 4:
+        raise UserMetadataError("The picture is too large for a preview")
+    try:
+        image = Image.open(io.BytesIO(base64.b64decode(encoded, validate=True)))
+        image.load()
+    except (binascii.Error, ValueError, UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
+        raise UserMetadataError(f"Not a picture: {e}") from None
+    info = PngImagePlugin.PngInfo()
+    for key, value in (image.info or {}).items():
+        if isinstance(key, str) and isinstance(value, str):
+            info.add_text(key, value)
+    target = os.path.splitext(item.filename)[0] + ".png"
+    image.convert("RGBA" if image.mode in ("RGBA", "LA", "P") else "RGB").save(target, format="PNG", pnginfo=info)
+    return target

@@ -14,6 +14,7 @@ refused).
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 
@@ -52,6 +53,7 @@ def add_internal_routes(_demo: Any, app: Any) -> None:
         ("/sd_extra_networks/metadata", network_metadata, ["GET"]),
         ("/sd_extra_networks/user-metadata", read_user_metadata, ["GET"]),
         ("/sd_extra_networks/user-metadata", write_user_metadata, ["POST"]),
+        ("/sd_extra_networks/replace-preview", write_preview, ["POST"]),
     ]
     present = {(getattr(r, "path", None), tuple(sorted(getattr(r, "methods", None) or ())))
                for r in target.router.routes}
@@ -156,6 +158,29 @@ async def write_user_metadata(request: Any, page: str = "", item: str = "") -> A
         return save_user_metadata(found_page, found, values)
     except UserMetadataError as e:
         raise HTTPException(status_code=400, detail=str(e)) from None
+
+
+async def write_preview(request: Any, page: str = "", item: str = "") -> Any:
+    """``POST /sd_extra_networks/replace-preview?page=&item=`` with ``{"image": <data URL>}``: the editor's
+    "Replace preview" (the picture selected in the tab's gallery becomes the card's preview)."""
+    from fastapi import HTTPException
+    from starlette.concurrency import run_in_threadpool
+
+    from modules.ui.extra_network_pages import UserMetadataError, find_item, replace_preview
+
+    try:
+        _, found = await run_in_threadpool(find_item, page, item)
+    except UserMetadataError as e:
+        raise HTTPException(status_code=404, detail=str(e)) from None
+    try:
+        body = await request.json()
+    except ValueError:
+        raise HTTPException(status_code=400, detail="Send {\"image\": <data URL>}") from None
+    try:
+        path = await run_in_threadpool(replace_preview, found, body.get("image") if isinstance(body, dict) else None)
+    except UserMetadataError as e:
+        raise HTTPException(status_code=400, detail=str(e)) from None
+    return {"preview": os.path.basename(path)}
 
 
 def behind_ui_login(ui_app: Any, endpoint: Any) -> Any:

@@ -14,7 +14,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from tests.networks.lora_files import lora_tensors, write
-from tests.ui.conftest import screenshot_dir
+from tests.ui.conftest import screenshot_dir, set_number
 
 pytestmark = pytest.mark.browser
 
@@ -173,4 +173,34 @@ def test_metadata_button_shows_the_files_own_metadata(module_page, network_files
     assert "ss_network_dim" in text and "green" in text
     popup.locator("button").click()
     popup.wait_for(state="detached", timeout=30000)
+    assert errors == []
+
+
+def test_replace_preview_takes_the_selected_gallery_picture(module_page, network_files):
+    page, errors = module_page
+    page.click("#tab_txt2img-button")
+    page.locator("#tab_txt2img").get_by_role("tab", name="Generation").click()
+    page.locator("#txt2img_prompt textarea").fill("a zebra")
+    for elem_id, number in (("txt2img_steps", 1), ("txt2img_width", 64), ("txt2img_height", 64)):
+        set_number(page, elem_id, number)
+    page.click("#txt2img_generate")
+    page.wait_for_selector("#txt2img_gallery img", timeout=120000)
+    page.wait_for_function("() => document.querySelector('#html_info_txt2img').textContent.includes('a zebra')",
+                           timeout=120000)
+    zebra_png = network_files["zebra"].replace(".safetensors", ".png")
+    assert not os.path.exists(zebra_png)
+
+    open_network_page(page, "lora")
+    card = page.locator("#txt2img_lora_cards .card[data-name='zebra']")
+    card.wait_for(timeout=60000)
+    assert card.locator("img.preview").count() == 0
+    card.hover()
+    card.locator(".edit-button").click()
+    editor = page.locator("#txt2img_lora_edit_user_metadata")
+    editor.wait_for(state="visible", timeout=30000)
+    editor.locator("button.replace-preview").click()
+    editor.wait_for(state="detached", timeout=60000)
+    saved = Image.open(zebra_png)
+    assert saved.size == (64, 64) and "a zebra" in saved.info.get("parameters", "")
+    page.wait_for_selector("#txt2img_lora_cards .card[data-name='zebra'] img.preview", timeout=60000)
     assert errors == []

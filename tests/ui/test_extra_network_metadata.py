@@ -39,3 +39,28 @@ def test_preferred_vae_is_offered_saved_and_used(started, data_dir):
     with pytest.raises(UserMetadataError, match="not a VAE of this install"):
         save_user_metadata(page, item, {"vae": "../../elsewhere.pt"})
     assert json.loads(checkpoint.with_suffix(".json").read_text())["vae"] == "None"
+
+
+def test_replace_preview_accepts_pictures_only(started, data_dir):
+    import base64
+    import io
+
+    from PIL import Image
+
+    from modules.models.tiny_factory import make_tiny_checkpoint
+
+    checkpoint = make_tiny_checkpoint("sd1", data_dir / "models" / "Stable-diffusion", name="tiny-p")
+    started("--skip-load-model-at-start")
+    from modules.ui.extra_network_pages import UserMetadataError, find_item, replace_preview
+
+    _, item = find_item("checkpoints", "tiny-p")
+    for bad in ("", "http://127.0.0.1/secret", "data:image/png;base64,bm90IGEgcGljdHVyZQ==", None):
+        with pytest.raises(UserMetadataError):
+            replace_preview(item, bad)
+    assert not checkpoint.with_suffix(".png").exists()
+    picture = Image.new("RGB", (8, 6), (1, 2, 3))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG")
+    path = replace_preview(item, "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode())
+    assert path == str(checkpoint.with_suffix(".png"))
+    assert Image.open(path).size == (8, 6) and Image.open(path).format == "PNG"
