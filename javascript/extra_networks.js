@@ -149,6 +149,7 @@ function webuiOpenMetadataEditor(pane, card) {
             }
             box.appendChild(info);
             for (const key of data.fields) box.appendChild(webuiMetadataField(key, data.values[key], data.sd_versions, data.vae_choices));
+            if (data.tags && data.tags.length) box.appendChild(webuiTrainingTags(box, data.tags));
             const message = document.createElement("div");
             message.className = "metadata-message";
             box.appendChild(message);
@@ -188,6 +189,42 @@ function webuiOpenMetadataEditor(pane, card) {
             document.body.appendChild(popup);
         })
         .catch(e => console.warn("extra networks: no metadata for " + card.dataset.name + ": " + e));
+}
+
+// the LoRA editor's "Training dataset tags": a click adds the tag to the activation text; "Random prompt" picks
+// tags with a chance proportional to their count (A1111's rule)
+function webuiTrainingTags(box, tags) {
+    const section = document.createElement("div");
+    section.className = "training-tags";
+    const title = document.createElement("span");
+    title.textContent = "Training dataset tags";
+    section.appendChild(title);
+    const list = document.createElement("div");
+    list.className = "training-tags-list";
+    const activation = () => box.querySelector("[name='activation text']");
+    for (const [tag, count] of tags.slice(0, 200)) {
+        const button = document.createElement("button");
+        button.className = "training-tag";
+        button.dataset.tag = tag;
+        button.textContent = tag + " (" + count + ")";
+        button.addEventListener("click", () => {
+            const input = activation();
+            if (input) input.value = input.value.trim() ? input.value.trim().replace(/,$/, "") + ", " + tag : tag;
+        });
+        list.appendChild(button);
+    }
+    const random = document.createElement("button");
+    random.className = "random-prompt lg secondary";
+    random.textContent = "Random prompt";
+    random.addEventListener("click", () => {
+        const input = activation();
+        const most = tags[0][1];
+        const picked = tags.filter(([, count]) => count > Math.random() * most)
+            .map(([tag]) => tag.replace(/[(){}[\]]/g, c => "\\" + c)).sort();
+        if (input) input.value = picked.join(", ");
+    });
+    section.append(list, random);
+    return section;
 }
 
 // "Replace preview": the picture selected in the tab's gallery (else its first) becomes the card's preview

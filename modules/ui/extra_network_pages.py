@@ -314,7 +314,25 @@ def user_metadata_view(page: Page, item: Item) -> dict[str, Any]:
         values["vae"] = stored.get("vae") or "Automatic"
     return {"name": item.name, "filename": os.path.basename(item.filename), "size": size, "modified": modified,
             "fields": fields, "values": values, "sd_versions": SD_VERSIONS,
-            "vae_choices": vae_choices() if "vae" in fields else []}
+            "vae_choices": vae_choices() if "vae" in fields else [],
+            "tags": training_tags(file_metadata(item.filename)) if page.id_page == "lora" else []}
+
+
+def training_tags(metadata: dict[str, Any]) -> list[tuple[str, int]]:
+    """A LoRA's training-set tags with their counts, most frequent first (kohya's ``ss_tag_frequency``, summed
+    over its datasets): the LoRA editor's "Training dataset tags"."""
+    frequency = metadata.get("ss_tag_frequency")
+    if not isinstance(frequency, dict):
+        return []
+    counts: dict[str, int] = {}
+    for dataset in frequency.values():
+        if not isinstance(dataset, dict):
+            continue
+        for tag, count in dataset.items():
+            tag = str(tag).strip()
+            if tag and isinstance(count, (int, float)):
+                counts[tag] = counts.get(tag, 0) + int(count)
+    return sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
 def save_user_metadata(page: Page, item: Item, values: Any) -> dict[str, Any]:

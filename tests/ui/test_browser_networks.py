@@ -204,3 +204,24 @@ def test_replace_preview_takes_the_selected_gallery_picture(module_page, network
     assert saved.size == (64, 64) and "a zebra" in saved.info.get("parameters", "")
     page.wait_for_selector("#txt2img_lora_cards .card[data-name='zebra'] img.preview", timeout=60000)
     assert errors == []
+
+
+def test_lora_editor_lists_training_tags_and_makes_a_random_prompt(module_page, network_files):
+    page, errors = module_page
+    page.click("#tab_txt2img-button")
+    open_network_page(page, "lora")
+    card = page.locator("#txt2img_lora_cards .card[data-name='tinylora']")
+    card.wait_for(timeout=60000)
+    card.hover()
+    card.locator(".edit-button").click()
+    editor = page.locator("#txt2img_lora_edit_user_metadata")
+    editor.wait_for(state="visible", timeout=30000)
+    assert editor.locator(".training-tag").all_inner_texts() == ["green (3)"]
+    activation = editor.locator("input[name='activation text']")
+    editor.locator("button.random-prompt").click()
+    assert activation.input_value() == "green", "the most frequent tag is always picked"
+    editor.locator(".training-tag").click()
+    assert activation.input_value() == "green, green"
+    editor.locator("button.cancel").click()
+    editor.wait_for(state="detached", timeout=30000)
+    assert errors == []

@@ -64,3 +64,11 @@ def test_replace_preview_accepts_pictures_only(started, data_dir):
     path = replace_preview(item, "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode())
     assert path == str(checkpoint.with_suffix(".png"))
     assert Image.open(path).size == (8, 6) and Image.open(path).format == "PNG"
+
+
+def test_training_tags_are_summed_over_datasets_most_frequent_first():
+    from modules.ui.extra_network_pages import training_tags
+
+    metadata = {"ss_tag_frequency": {"a": {"cat": 3, " dog ": 1, "": 5}, "b": {"cat": 2, "bird": 4, "x": "n/a"}}}
+    assert training_tags(metadata) == [("cat", 5), ("bird", 4), ("dog", 1)]
+    assert training_tags({}) == [] and training_tags({"ss_tag_frequency": "broken"}) == []
