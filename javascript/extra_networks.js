@@ -78,6 +78,24 @@ function webuiRefreshExtraNetworkPane(pane) {
 
 // --- the user metadata editor (🛠) ---
 
+// a JSON answer, or a rejection carrying the server's reason
+function webuiJsonOrError(r) {
+    return r.ok ? r.json() : r.json().then(e => Promise.reject(new Error(e.detail || r.statusText)));
+}
+
+// POST `body` as JSON; on success close the editor and list the pane's cards again, else show the reason
+function webuiPostAndRefresh(url, body, pane, message) {
+    return fetch(url, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)})
+        .then(webuiJsonOrError)
+        .then(() => {
+            webuiCloseMetadataEditor();
+            webuiRefreshExtraNetworkPane(pane);
+        })
+        .catch(e => {
+            message.textContent = String(e.message || e);
+        });
+}
+
 function webuiMetadataUrl(pane, card) {
     return "./sd_extra_networks/user-metadata?page=" + encodeURIComponent(pane.dataset.page) +
         "&item=" + encodeURIComponent(card.dataset.name);
@@ -129,7 +147,7 @@ function webuiMetadataField(key, value, sdVersions, vaeChoices) {
 function webuiOpenMetadataEditor(pane, card) {
     webuiCloseMetadataEditor();
     const url = webuiMetadataUrl(pane, card);
-    fetch(url).then(r => r.ok ? r.json() : r.json().then(e => Promise.reject(new Error(e.detail || r.statusText))))
+    fetch(url).then(webuiJsonOrError)
         .then(data => {
             const popup = document.createElement("div");
             popup.id = pane.dataset.tabname + "_" + pane.dataset.page + "_edit_user_metadata";
@@ -176,15 +194,7 @@ function webuiOpenMetadataEditor(pane, card) {
             save.addEventListener("click", () => {
                 const values = {};
                 for (const input of box.querySelectorAll("[name]")) values[input.name] = input.value;
-                fetch(url, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(values)})
-                    .then(r => r.ok ? r.json() : r.json().then(e => Promise.reject(new Error(e.detail || r.statusText))))
-                    .then(() => {
-                        webuiCloseMetadataEditor();
-                        webuiRefreshExtraNetworkPane(pane);
-                    })
-                    .catch(e => {
-                        message.textContent = String(e.message || e);
-                    });
+                webuiPostAndRefresh(url, values, pane, message);
             });
             document.body.appendChild(popup);
         })
@@ -244,16 +254,8 @@ function webuiReplacePreview(pane, card, message) {
         reader.onload = () => resolve(reader.result);
         reader.onerror = reject;
         reader.readAsDataURL(blob);
-    })).then(dataUrl => fetch(url, {method: "POST", headers: {"Content-Type": "application/json"},
-        body: JSON.stringify({image: dataUrl})}))
-        .then(r => r.ok ? r.json() : r.json().then(e => Promise.reject(new Error(e.detail || r.statusText))))
-        .then(() => {
-            webuiCloseMetadataEditor();
-            webuiRefreshExtraNetworkPane(pane);
-        })
-        .catch(e => {
-            message.textContent = String(e.message || e);
-        });
+    })).then(dataUrl => webuiPostAndRefresh(url, {image: dataUrl}, pane, message),
+        e => { message.textContent = String(e.message || e); });
 }
 
 // --- the file's own metadata (ⓘ): a table of the safetensors metadata, nested values as JSON ---

@@ -116,70 +116,74 @@ def network_metadata(page: str = "", item: str = "") -> Any:
     """``GET /sd_extra_networks/metadata?page=&item=``: the safetensors metadata of a card's file (A1111's ⓘ)."""
     import json
 
+    from modules.ui.extra_network_pages import file_metadata
+
+    _, found = _listed_card(page, item)
+    return {"metadata": json.dumps(file_metadata(found.filename), indent=4, ensure_ascii=False)}
+
+
+def _listed_card(page: str, item: str) -> Any:
+    """``(page, item)`` of a listed card, or a 404 naming what is missing (no path ever comes from a request)."""
     from fastapi import HTTPException
 
-    from modules.ui.extra_network_pages import UserMetadataError, file_metadata, find_item
+    from modules.ui.extra_network_pages import UserMetadataError, find_item
 
     try:
-        _, found = find_item(page, item)
+        return find_item(page, item)
     except UserMetadataError as e:
         raise HTTPException(status_code=404, detail=str(e)) from None
-    return {"metadata": json.dumps(file_metadata(found.filename), indent=4, ensure_ascii=False)}
+
+
+async def _json_body(request: Any, hint: str) -> Any:
+    from fastapi import HTTPException
+
+    try:
+        return await request.json()
+    except ValueError:
+        raise HTTPException(status_code=400, detail=hint) from None
+
+
+def _bad_request(function: Any, *args: Any) -> Any:
+    """``function(*args)``, its :class:`UserMetadataError` answered as a 400 with the reason."""
+    from fastapi import HTTPException
+
+    from modules.ui.extra_network_pages import UserMetadataError
+
+    try:
+        return function(*args)
+    except UserMetadataError as e:
+        raise HTTPException(status_code=400, detail=str(e)) from None
 
 
 def read_user_metadata(page: str = "", item: str = "") -> Any:
     """``GET /sd_extra_networks/user-metadata?page=&item=``: what the 🛠 editor shows for a card."""
-    from fastapi import HTTPException
+    from modules.ui.extra_network_pages import user_metadata_view
 
-    from modules.ui.extra_network_pages import UserMetadataError, find_item, user_metadata_view
-
-    try:
-        found_page, found = find_item(page, item)
-    except UserMetadataError as e:
-        raise HTTPException(status_code=404, detail=str(e)) from None
-    return user_metadata_view(found_page, found)
+    return user_metadata_view(*_listed_card(page, item))
 
 
 async def write_user_metadata(request: Any, page: str = "", item: str = "") -> Any:
     """``POST /sd_extra_networks/user-metadata?page=&item=`` with the fields as JSON: the 🛠 editor's Save."""
-    from fastapi import HTTPException
+    from starlette.concurrency import run_in_threadpool
 
-    from modules.ui.extra_network_pages import UserMetadataError, find_item, save_user_metadata
+    from modules.ui.extra_network_pages import save_user_metadata
 
-    try:
-        found_page, found = find_item(page, item)
-    except UserMetadataError as e:
-        raise HTTPException(status_code=404, detail=str(e)) from None
-    try:
-        values = await request.json()
-    except ValueError:
-        raise HTTPException(status_code=400, detail="Send the fields as a JSON object") from None
-    try:
-        return save_user_metadata(found_page, found, values)
-    except UserMetadataError as e:
-        raise HTTPException(status_code=400, detail=str(e)) from None
+    found_page, found = await run_in_threadpool(_listed_card, page, item)
+    values = await _json_body(request, "Send the fields as a JSON object")
+    return await run_in_threadpool(_bad_request, save_user_metadata, found_page, found, values)
 
 
 async def write_preview(request: Any, page: str = "", item: str = "") -> Any:
     """``POST /sd_extra_networks/replace-preview?page=&item=`` with ``{"image": <data URL>}``: the editor's
     "Replace preview" (the picture selected in the tab's gallery becomes the card's preview)."""
-    from fastapi import HTTPException
     from starlette.concurrency import run_in_threadpool
 
-    from modules.ui.extra_network_pages import UserMetadataError, find_item, replace_preview
+    from modules.ui.extra_network_pages import replace_preview
 
-    try:
-        _, found = await run_in_threadpool(find_item, page, item)
-    except UserMetadataError as e:
-        raise HTTPException(status_code=404, detail=str(e)) from None
-    try:
-        body = await request.json()
-    except ValueError:
-        raise HTTPException(status_code=400, detail="Send {\"image\": <data URL>}") from None
-    try:
-        path = await run_in_threadpool(replace_preview, found, body.get("image") if isinstance(body, dict) else None)
-    except UserMetadataError as e:
-        raise HTTPException(status_code=400, detail=str(e)) from None
+    _, found = await run_in_threadpool(_listed_card, page, item)
+    body = await _json_body(request, 'Send {"image": <data URL>}')
+    image = body.get("image") if isinstance(body, dict) else None
+    path = await run_in_threadpool(_bad_request, replace_preview, found, image)
     return {"preview": os.path.basename(path)}
 
 
