@@ -19,8 +19,9 @@ def assert_counter(page, counter_id: str, error: bool, title: str = "") -> None:
     state = (f"() => {{ const c = document.getElementById('{counter_id}');"
              " return [c.classList.contains('error'), c.title]; }")
     try:
-        page.wait_for_function(f"() => JSON.stringify(({state})()) === {json.dumps(json.dumps([error, title]))}",
-                               timeout=10000)
+        # compact separators: the text must equal what JSON.stringify makes of the page's answer
+        expected = json.dumps([error, title], separators=(",", ":"), ensure_ascii=False)
+        page.wait_for_function(f"() => JSON.stringify(({state})()) === {json.dumps(expected)}", timeout=10000)
     except PlaywrightTimeout:
         pass  # the assertion shows what the counter has instead
     assert page.evaluate(state) == [error, title]
