@@ -6,7 +6,7 @@ from typing import Any
 from modules.ui import generation_controls as gc
 from modules.ui import symbols
 from modules.ui.components import make, tool_button
-from modules.ui.txt2img_tab import GenerationTab, settings_wrapper
+from modules.ui.generation_tab import GenerationTab, build_tab_frame, connect_generate, register_paste
 
 
 def _runner() -> Any:
@@ -123,36 +123,17 @@ def create_img2img_tab() -> GenerationTab:
     """Build the tab's contents in the current gradio context."""
     import gradio as gr
 
-    from modules import scripts
-    from modules.ui import extra_networks, generation
-    from modules.ui.gallery import create_output_panel
-    from modules.ui.generation_controls import connect_reuse_seed
+    from modules.ui import generation
     from modules.ui.generation_img2img import img2img
     from modules.ui.img2img_inputs import connect_mode_visibility, current_picture_size, resize_from_to_html
-    from modules.ui.paste import ParamBinding, add_paste_fields, register_paste_params_button
-    from modules.ui.toprow import Toprow
-    from modules.ui_components import ResizeHandleRow
 
     runner = _runner()
-    scripts.scripts_current = runner
-    toprow = Toprow(is_img2img=True)
-    tab = GenerationTab("img2img", toprow, None)
-    with gr.Tabs(elem_id="img2img_extra_tabs", elem_classes=["extra-networks"]) as extra_tabs:
-        with gr.Tab("Generation", id="img2img_generation") as generation_tab:
-            with ResizeHandleRow(equal_height=False):
-                with settings_wrapper("img2img_settings_accordion"):
-                    with gr.Column(variant="compact", elem_id="img2img_settings"):
-                        build_settings_column(tab, runner)
-                tab.output_panel = create_output_panel("img2img")
-        tab.extra_tabs, tab.generation_tab = extra_tabs, generation_tab
-        extra_networks.create_extra_networks_tabs(tab)
-    scripts.scripts_current = None
-
+    tab = build_tab_frame("img2img", runner, build_settings_column)
+    toprow = tab.toprow
     c, panel = tab.controls, tab.output_panel
     images, inpaint = c["images"], c["inpaint"]
     connect_mode_visibility(images, inpaint)
-    c.update(task_id=gr.Textbox(visible=False, elem_id="img2img_task_id"), prompt=toprow.prompt,
-             negative_prompt=toprow.negative_prompt, styles=toprow.styles, mode=images.selected_tab,
+    c.update(mode=images.selected_tab,
              init_img=images.init_img, sketch=images.sketch, init_img_with_mask=images.init_img_with_mask,
              inpaint_color_sketch=images.inpaint_color_sketch, init_img_inpaint=images.init_img_inpaint,
              init_mask_inpaint=images.init_mask_inpaint, mask_blur=inpaint.mask_blur, mask_alpha=inpaint.mask_alpha,
@@ -163,11 +144,7 @@ def create_img2img_tab() -> GenerationTab:
              batch_output_dir=images.batch_output_dir, batch_inpaint_mask_dir=images.batch_inpaint_mask_dir,
              batch_use_png_info=images.batch_use_png_info, batch_png_info_props=images.batch_png_info_props,
              batch_png_info_dir=images.batch_png_info_dir)
-    inputs = [c[name] for name in generation.IMG2IMG_FIELDS] + tab.script_inputs
-    submit = dict(fn=img2img, js="(...args) => webuiSubmit('img2img', args)", inputs=inputs, outputs=panel.outputs,
-                  show_progress="hidden", concurrency_limit=None)
-    for event in (toprow.submit.click, toprow.prompt.submit):
-        event(**submit).then(fn=None, js="() => webuiSubmitDone('img2img')")
+    connect_generate(tab, img2img, generation.IMG2IMG_FIELDS)
 
     c["res_switch_btn"].click(fn=lambda w, h: (h, w), inputs=[c["width"], c["height"]],
                               outputs=[c["width"], c["height"]], show_progress="hidden", queue=False)
@@ -191,21 +168,10 @@ def create_img2img_tab() -> GenerationTab:
     for button in (toprow.button_interrogate, toprow.button_deepbooru):
         button.click(fn=_interrogate_unavailable, inputs=[toprow.prompt], outputs=[toprow.prompt, panel.html_log],
                      show_progress="hidden")
-    connect_reuse_seed(c["seed_controls"], panel.generation_info, panel.selected_index)
-    toprow.connect_token_counters(c["steps"])
-    toprow.connect_restore_progress(panel.outputs)
 
-    tab.paste_fields = [(toprow.prompt, "Prompt"), (toprow.negative_prompt, "Negative prompt"),
-                        (c["cfg_scale"], "CFG scale"), (c["image_cfg_scale"], "Image CFG scale"),
-                        (c["width"], "Size-1"), (c["height"], "Size-2"), (c["batch_size"], "Batch size"),
-                        (toprow.styles, lambda d: d["Styles array"] if isinstance(d.get("Styles array"), list) else None),
-                        (c["denoising_strength"], "Denoising strength"), (inpaint.mask_blur, "Mask blur"),
-                        (inpaint.inpainting_mask_invert, "Mask mode"), (inpaint.inpainting_fill, "Masked content"),
-                        (inpaint.inpaint_full_res, "Inpaint area"),
-                        (inpaint.inpaint_full_res_padding, "Masked area padding"), *tab.paste_fields,
-                        *(getattr(runner, "infotext_fields", None) or [])]
-    add_paste_fields("img2img", images.init_img, tab.paste_fields, c["override_settings"])
-    add_paste_fields("inpaint", images.init_img_with_mask, tab.paste_fields, c["override_settings"])
-    register_paste_params_button(ParamBinding(paste_button=toprow.paste, tabname="img2img",
-                                              source_text_component=toprow.prompt, switch_tab=False))
+    own_fields = [(c["image_cfg_scale"], "Image CFG scale"), (c["denoising_strength"], "Denoising strength"),
+                  (inpaint.mask_blur, "Mask blur"), (inpaint.inpainting_mask_invert, "Mask mode"),
+                  (inpaint.inpainting_fill, "Masked content"), (inpaint.inpaint_full_res, "Inpaint area"),
+                  (inpaint.inpaint_full_res_padding, "Masked area padding")]
+    register_paste(tab, runner, own_fields, [("img2img", images.init_img), ("inpaint", images.init_img_with_mask)])
     return tab
