@@ -40,9 +40,73 @@ def styles_field(d: dict) -> Any:
     return styles if isinstance(styles, list) else None
 
 
-def build_tab_frame(tabname: str, runner: Any, build_settings_column: Callable[[GenerationTab, Any], None]) -> GenerationTab:
+def build_settings_column(tab: GenerationTab, runner: Any, own: dict[str, Callable[[], None]],
+                          first_accordions: Callable[[], None] | None = None,
+                          beside_cfg: Callable[[], None] | None = None) -> None:
+    """The settings column in ``ordered_ui_categories`` order, with the scripts' sections after each block.
+
+    ``own`` builds the categories only one tab has (img2img's image, inpaint, dimensions, denoising; txt2img's
+    dimensions); ``first_accordions`` draws accordions placed before Refiner (txt2img's Hires. fix) and
+    ``beside_cfg`` controls in the CFG row (img2img's Image CFG Scale).
+    """
+    import gradio as gr
+
+    from modules.ui import generation_controls as gc
+    from modules.ui_components import FormGroup, FormRow
+
+    c, name = tab.controls, tab.tabname
+    if runner is not None:
+        runner.prepare_ui()
+    for category in gc.ordered_ui_categories():
+        if category in own:
+            own[category]()
+        elif category == "sampler":
+            sampler = gc.builtin_controls(runner, "Sampler", lambda: gc.create_sampler_row(name))
+            c.update(sampler_name=sampler.sampler_name, scheduler=sampler.scheduler, steps=sampler.steps)
+            tab.paste_fields += sampler.paste_fields
+        elif category == "accordions":
+            with gr.Row(elem_id=f"{name}_accordions", elem_classes=["accordions"]):
+                if first_accordions is not None:
+                    first_accordions()
+                refiner = gc.builtin_controls(runner, "Refiner", lambda: gc.create_refiner(name))
+                if runner is not None:
+                    runner.setup_ui_for_section(category)
+            c.update(refiner_enable=refiner.enable, refiner_checkpoint=refiner.checkpoint,
+                     refiner_switch_at=refiner.switch_at)
+            tab.paste_fields += refiner.paste_fields
+            continue
+        elif category == "checkboxes":
+            with FormRow(elem_classes=["checkboxes-row"], variant="compact"):
+                pass
+        elif category == "cfg":
+            with gr.Row():
+                c["cfg_scale"] = gc.create_cfg_scale(name)
+                if beside_cfg is not None:
+                    beside_cfg()
+        elif category == "seed":
+            seed = gc.builtin_controls(runner, "Seed", lambda: gc.create_seed_controls(name))
+            c.update(seed_controls=seed, seed=seed.seed, seed_checkbox=seed.seed_checkbox, subseed=seed.subseed,
+                     subseed_strength=seed.subseed_strength, seed_resize_from_w=seed.seed_resize_from_w,
+                     seed_resize_from_h=seed.seed_resize_from_h)
+            tab.paste_fields += seed.paste_fields
+        elif category == "batch":
+            if "n_iter" not in c:
+                with FormRow(elem_id=f"{name}_column_batch"):
+                    c["n_iter"], c["batch_size"] = gc.create_batch_controls(name)
+        elif category == "override_settings":
+            c["override_settings"] = gc.create_override_settings(name)
+        elif category == "scripts":
+            with FormGroup(elem_id=f"{name}_script_container"):
+                tab.script_inputs = list(runner.setup_ui()) if runner is not None else []
+        if runner is not None and category != "scripts":
+            runner.setup_ui_for_section(category)
+
+
+def build_tab_frame(tabname: str, runner: Any,
+                    settings_column: Callable[[GenerationTab, Any], None]) -> GenerationTab:
     """The prompts row, then "Generation" (settings column from ``build_settings_column`` beside the output
-    panel) and the extra-networks tabs; scripts built meanwhile see ``runner`` as ``scripts_current``."""
+    panel) and the extra-networks tabs; scripts built meanwhile see ``runner`` as ``scripts_current``.
+    ``settings_column(tab, runner)`` draws the column (usually through :func:`build_settings_column`)."""
     import gradio as gr
 
     from modules import scripts
@@ -59,7 +123,7 @@ def build_tab_frame(tabname: str, runner: Any, build_settings_column: Callable[[
             with ResizeHandleRow(equal_height=False):
                 with settings_wrapper(f"{tabname}_settings_accordion"):
                     with gr.Column(variant="compact", elem_id=f"{tabname}_settings"):
-                        build_settings_column(tab, runner)
+                        settings_column(tab, runner)
                 tab.output_panel = create_output_panel(tabname)
         tab.extra_tabs, tab.generation_tab = extra_tabs, generation_tab
         extra_networks.create_extra_networks_tabs(tab)

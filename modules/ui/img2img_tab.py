@@ -6,7 +6,8 @@ from typing import Any
 from modules.ui import generation_controls as gc
 from modules.ui import symbols
 from modules.ui.components import make, tool_button
-from modules.ui.generation_tab import GenerationTab, build_tab_frame, connect_generate, register_paste
+from modules.ui.generation_tab import (GenerationTab, build_settings_column, build_tab_frame, connect_generate,
+                                       register_paste)
 
 
 def _runner() -> Any:
@@ -53,64 +54,31 @@ def _create_dimensions(tab: GenerationTab) -> None:
             c["n_iter"], c["batch_size"] = gc.create_batch_controls("img2img")
 
 
-def build_settings_column(tab: GenerationTab, runner: Any) -> None:
-    """The left column's blocks in ``ordered_ui_categories`` order, with the scripts' sections between them."""
+def _settings_column(tab: GenerationTab, runner: Any) -> None:
+    """The shared settings column with img2img's own blocks: image modes, inpaint controls, "Resize to / by",
+    Image CFG Scale beside CFG, denoising."""
     import gradio as gr
 
     from modules.ui.img2img_inputs import create_image_inputs, create_inpaint_controls
-    from modules.ui_components import FormGroup, FormRow
 
     c = tab.controls
-    if runner is not None:
-        runner.prepare_ui()
-    for category in gc.ordered_ui_categories():
-        if category == "image":
-            c["images"] = create_image_inputs()
-        elif category == "inpaint":
-            c["inpaint"] = create_inpaint_controls()
-        elif category == "sampler":
-            sampler = gc.builtin_controls(runner, "Sampler", lambda: gc.create_sampler_row("img2img"))
-            c.update(sampler_name=sampler.sampler_name, scheduler=sampler.scheduler, steps=sampler.steps)
-            tab.paste_fields += sampler.paste_fields
-        elif category == "accordions":
-            with gr.Row(elem_id="img2img_accordions", elem_classes=["accordions"]):
-                refiner = gc.builtin_controls(runner, "Refiner", lambda: gc.create_refiner("img2img"))
-                if runner is not None:
-                    runner.setup_ui_for_section(category)
-            c.update(refiner_enable=refiner.enable, refiner_checkpoint=refiner.checkpoint,
-                     refiner_switch_at=refiner.switch_at)
-            tab.paste_fields += refiner.paste_fields
-            continue
-        elif category == "checkboxes":
-            with FormRow(elem_classes=["checkboxes-row"], variant="compact"):
-                pass
-        elif category == "dimensions":
-            _create_dimensions(tab)
-        elif category == "cfg":
-            with gr.Row():
-                c["cfg_scale"] = gc.create_cfg_scale("img2img")
-                c["image_cfg_scale"] = make(gr.Slider, minimum=0, maximum=3.0, step=0.05, label="Image CFG Scale",
-                                            value=1.5, elem_id="img2img_image_cfg_scale", visible=False)
-        elif category == "denoising":
-            c["denoising_strength"] = make(gr.Slider, minimum=0.0, maximum=1.0, step=0.01, label="Denoising strength",
-                                           value=0.75, elem_id="img2img_denoising_strength")
-        elif category == "seed":
-            seed = gc.builtin_controls(runner, "Seed", lambda: gc.create_seed_controls("img2img"))
-            c.update(seed_controls=seed, seed=seed.seed, seed_checkbox=seed.seed_checkbox, subseed=seed.subseed,
-                     subseed_strength=seed.subseed_strength, seed_resize_from_w=seed.seed_resize_from_w,
-                     seed_resize_from_h=seed.seed_resize_from_h)
-            tab.paste_fields += seed.paste_fields
-        elif category == "batch":
-            if "n_iter" not in c:
-                with FormRow(elem_id="img2img_column_batch"):
-                    c["n_iter"], c["batch_size"] = gc.create_batch_controls("img2img")
-        elif category == "override_settings":
-            c["override_settings"] = gc.create_override_settings("img2img")
-        elif category == "scripts":
-            with FormGroup(elem_id="img2img_script_container"):
-                tab.script_inputs = list(runner.setup_ui()) if runner is not None else []
-        if runner is not None and category != "scripts":
-            runner.setup_ui_for_section(category)
+
+    def image() -> None:
+        c["images"] = create_image_inputs()
+
+    def inpaint() -> None:
+        c["inpaint"] = create_inpaint_controls()
+
+    def image_cfg_scale() -> None:
+        c["image_cfg_scale"] = make(gr.Slider, minimum=0, maximum=3.0, step=0.05, label="Image CFG Scale",
+                                    value=1.5, elem_id="img2img_image_cfg_scale", visible=False)
+
+    def denoising() -> None:
+        c["denoising_strength"] = make(gr.Slider, minimum=0.0, maximum=1.0, step=0.01, label="Denoising strength",
+                                       value=0.75, elem_id="img2img_denoising_strength")
+
+    own = {"image": image, "inpaint": inpaint, "dimensions": lambda: _create_dimensions(tab), "denoising": denoising}
+    build_settings_column(tab, runner, own, beside_cfg=image_cfg_scale)
 
 
 def _interrogate_unavailable(prompt: str) -> tuple[str, str]:
@@ -128,7 +96,7 @@ def create_img2img_tab() -> GenerationTab:
     from modules.ui.img2img_inputs import connect_mode_visibility, current_picture_size, resize_from_to_html
 
     runner = _runner()
-    tab = build_tab_frame("img2img", runner, build_settings_column)
+    tab = build_tab_frame("img2img", runner, _settings_column)
     toprow = tab.toprow
     c, panel = tab.controls, tab.output_panel
     images, inpaint = c["images"], c["inpaint"]
