@@ -1,0 +1,113 @@
+"""Full-size checkpoints for the tests: real key layouts, seeded random weights, each written once per run.
+
+The generator and the key lists live in ``../shared/tools`` (not copied into the project). Each family's
+file is written the first time a test asks for it, into a temporary folder removed at the end of the run;
+set ``WEBUI_FULLSIZE_CACHE=/some/dir`` to keep them between runs while developing. Families that need more
+memory than the machine has free are skipped with the reason.
+"""
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SHARED_DIR = Path(os.environ.get("WEBUI_SHARED_DIR", Path(__file__).resolve().parents[3] / "shared"))
+TOOLS = SHARED_DIR / "tools"
+GOLDENS = SHARED_DIR / "a1111-goldens"
+
+
+@dataclass(frozen=True)
+class Family:
+    """One full-size checkpoint family: its key list, the file name users would have, the RAM a load needs."""
+
+    keys: str
+    stem: str
+    ram_gb: float
+    """Free memory a server with this checkpoint loaded in fp32 needs (measured, with headroom)."""
+    yaml: str | None = None
+    """A config to put beside the checkpoint, as A1111 users do for v-prediction models."""
+
+
+FAMILIES = {
+    "sd15": Family("sd15_keys.json", "random-sd15", 6),
+    "sd15-inpainting": Family("sd15_inpaint_keys.json", "random-sd15-inpainting", 6),
+    "sd2v": Family("sd2v_keys.json", "random-sd2v", 7, yaml="sd2v-next-to-checkpoint.yaml"),
+    "sdxl": Family("sdxl_keys.json", "random-sdxl", 17),
+    "sdxl-refiner": Family("sdxl_refiner_keys.json", "random-sdxl-refiner", 14),
+}
+
+
+def available_ram_gb() -> float:
+    """MemAvailable from /proc/meminfo (inf where it cannot be read)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024 ** 2
+    return float("inf")
+
+
+def free_memory() -> None:
+    """Let go of a finished server's model before the next family loads."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+class FullsizeCheckpoints:
+    """Writes each family's checkpoint on first use and hands out its path."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, family: str) -> Path:
+        """The checkpoint file of ``family`` (written now if this run has not yet); skips without the tools."""
+        spec = FAMILIES[family]
+        if not (TOOLS / "make_random_ckpt.py").exists():
+            pytest.skip(f"the checkpoint generator is not at {TOOLS} (set WEBUI_SHARED_DIR)")
+        out = self.root / f"{spec.stem}.safetensors"
+        if not out.exists():
+            partial = out.with_suffix(".partial")
+            subprocess.run([sys.executable, str(TOOLS / "make_random_ckpt.py"), str(TOOLS / "keys" / spec.keys),
+                            str(partial)], cwd=SHARED_DIR, check=True, stdout=subprocess.DEVNULL)
+            partial.rename(out)
+        return out
+
+    def install(self, family: str, data_dir: Path) -> Path:
+        """Link the checkpoint (and its YAML) into ``data_dir/models/Stable-diffusion``; returns the link."""
+        spec = FAMILIES[family]
+        source = self.path(family)
+        folder = data_dir / "models" / "Stable-diffusion"
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / source.name
+        if not target.exists():
+            os.symlink(source, target)
+        if spec.yaml:
+            shutil.copyfile(TOOLS / spec.yaml, folder / f"{spec.stem}.yaml")
+        return target
+
+    def require_memory(self, family: str) -> None:
+        """Skip, with the numbers, when the machine lacks the free memory this family needs."""
+        free_memory()
+        need, have = FAMILIES[family].ram_gb, available_ram_gb()
+        if have < need:
+            pytest.skip(f"{family} at full size needs about {need:g} GB of free memory in fp32; {have:.1f} GB are free")
+
+
+@pytest.fixture(scope="session")
+def fullsize(tmp_path_factory) -> FullsizeCheckpoints:
+    """The run's :class:`FullsizeCheckpoints` (files deleted at the end unless ``WEBUI_FULLSIZE_CACHE`` is set)."""
+    cache = os.environ.get("WEBUI_FULLSIZE_CACHE")
+    root = Path(cache) if cache else tmp_path_factory.mktemp("fullsize")
+    yield FullsizeCheckpoints(root)
+    if not cache:
+        shutil.rmtree(root, ignore_errors=True)
