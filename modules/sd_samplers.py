@@ -47,6 +47,8 @@ def current_environment() -> Any:
         "nan_check": ("modules.devices", "test_for_nans"),
         "store_latent": ("modules.processing.live_preview", "store_latent"),
     }.items():
+        if field == "nan_check" and getattr(shared.cmd_opts, "disable_nan_check", False):
+            continue
         value = _optional(module, attr)
         if value is not None:
             setattr(env, field, value)

@@ -9,21 +9,64 @@ from PIL import Image
 
 
 class NansException(RuntimeError):
-    """NaNs came out of the UNet or the VAE (A1111's ``devices.NansException``)."""
+    """NaNs came out of the text encoder, the UNet or the VAE (A1111's ``devices.NansException``).
+
+    ``stage`` names where they were found: ``"text encoder"``, ``"unet"`` or ``"vae"``.
+    """
+
+    def __init__(self, message: str, stage: str = "") -> None:
+        super().__init__(message)
+        self.stage = stage
+
+
+STAGE_NAMES = {"unet": "Unet", "vae": "VAE", "text encoder": "the text encoder"}
+"""How each stage is written in the message (A1111 writes ``Unet`` and ``VAE``)."""
 
 
 def test_for_nans(x: torch.Tensor, where: str) -> None:
-    """Raise :class:`NansException` with A1111's advice when ``x`` is all NaN."""
-    if not torch.isnan(x[(0,) * (x.ndim - 3)] if x.ndim > 3 else x).all():
+    """Raise :class:`NansException` naming ``where`` when ``x`` has a NaN anywhere, in any batch item.
+
+    A1111 looks at one element of the first batch item only, so a NaN uncond (the second half of a
+    CFG batch) went on unseen until the picture came out black; this looks at every element.
+    """
+    nans = torch.isnan(x)
+    if not nans.any():
         return
-    if where == "unet":
-        message = "A tensor with all NaNs was produced in Unet."
-    elif where == "vae":
-        message = "A tensor with all NaNs was produced in VAE."
+    stage = STAGE_NAMES.get(where)
+    count, total = int(nans.sum()), nans.numel()
+    if count == total:
+        message = f"A tensor with all NaNs was produced in {stage}." if stage else "A tensor with all NaNs was produced."
     else:
-        message = "A tensor with all NaNs was produced."
+        where_text = f" in {stage}" if stage else ""
+        message = f"A tensor with NaNs ({count} of {total} values) was produced{where_text}."
+    if x.ndim >= 4 and x.shape[0] > 1:
+        rows = [i for i in range(x.shape[0]) if nans[i].any()]
+        message += f" Batch rows with NaNs: {', '.join(map(str, rows))} of {x.shape[0]}."
     message += " Use --disable-nan-check commandline argument to disable this check."
-    raise NansException(message)
+    raise NansException(message, where)
+
+
+def _tensors_in(value: Any, depth: int = 0):
+    """Every tensor inside a conditioning structure (tensors, lists, tuples, dicts, prompting's records)."""
+    if depth > 8:
+        return
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _tensors_in(item, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _tensors_in(item, depth + 1)
+    elif hasattr(value, "__dict__") and type(value).__module__.startswith("modules.prompting"):
+        yield from _tensors_in(vars(value), depth + 1)
+
+
+def test_conds_for_nans(conds: Any) -> None:
+    """Raise :class:`NansException` naming the text encoder when any tensor of ``conds`` has a NaN."""
+    for tensor in _tensors_in(conds):
+        if tensor.is_floating_point():
+            test_for_nans(tensor, "text encoder")
 
 
 def decode_first_stage(model: Any, x: torch.Tensor) -> torch.Tensor:

@@ -53,7 +53,21 @@ class EmphasisOriginal(Emphasis):
         # Bringing the overall mean back keeps strong weights from washing out the image;
         # it is a heuristic, kept because every A1111 image was made with it.
         new_mean = self.z.mean()
-        self.z = self.z * (original_mean / new_mean)
+        self.z = self.z * restored_mean_ratio(original_mean, new_mean)
+
+
+def restored_mean_ratio(original_mean: "torch.Tensor", new_mean: "torch.Tensor") -> "torch.Tensor":
+    """``original_mean / new_mean``, or 1 where that is 0/0 or x/0.
+
+    A1111 divides without a guard.  The mean of a text encoder's output can round to exactly 0.0
+    (a final layer norm that is the identity leaves a zero-mean ``z``, and float32 sums on several
+    threads land on 0.0 by chance): 0/0 then makes the whole conditioning NaN.  Wherever A1111's
+    quotient is finite this returns the same number; where it is not, there is no mean to restore
+    and the weighted ``z`` is kept as it is.
+    """
+    import torch
+
+    return torch.where(new_mean != 0, original_mean / new_mean, torch.ones_like(new_mean))
 
 
 class EmphasisOriginalNoNorm(EmphasisOriginal):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from modules.models.attention import AttentionStrategy, SdpaAttention
@@ -25,6 +26,19 @@ def _per_level(value: int | Sequence[int], levels: int, name: str) -> list[int]:
         raise ValueError(f"{name} has {len(value)} entries, expected one per level ({levels})")
     return value
 
+
+
+def concat_skip(h: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+    """``h`` and its skip connection side by side in channels, ``h`` first resized to the skip's size.
+
+    A latent side that is odd after a downsampling (a 96-pixel side is 12 -> 6 -> 3 -> 2 latent
+    pixels) comes back one larger from the x2 upsampling than its skip (4 against 3).  A1111 accepts
+    every multiple of 8 by resizing the upsampled tensor to the skip's size (nearest) right before the
+    concatenation; the same rule here gives A1111's pixels.
+    """
+    if h.shape[-2:] != skip.shape[-2:]:
+        h = F.interpolate(h, size=skip.shape[-2:], mode="nearest")
+    return torch.cat([h, skip], dim=1)
 
 class UNetModel(nn.Module):
     """LDM UNet.  ``forward(x, timesteps, context, y)`` returns the raw network output (eps or v)."""
@@ -135,5 +149,5 @@ class UNetModel(nn.Module):
             skips.append(h)
         h = self.middle_block(h, emb, context)
         for block in self.output_blocks:
-            h = block(torch.cat([h, skips.pop()], dim=1), emb, context)
+            h = block(concat_skip(h, skips.pop()), emb, context)
         return self.out(h).to(x.dtype)
