@@ -149,7 +149,8 @@ def refresh_extensions() -> None:
     from modules import shared
     from modules.core.extensions import list_extensions
 
-    shared.extensions = list_extensions(shared.paths, shared.opts.data, shared.cmd_opts)
+    shared.extensions = list_extensions(shared.paths, shared.opts.data, shared.cmd_opts,
+                                        startup_settings=getattr(shared.opts, "startup_extension_settings", None))
 
 
 # --- updates ------------------------------------------------------------------------------------------------------

@@ -72,16 +72,18 @@ class Api:
         return shared.opts.as_dict()
 
     def set_config(self, req: dict[str, Any] = Body(...)) -> Any:
-        checkpoint = req.get("sd_model_checkpoint")
-        if checkpoint is not None and shared.checkpoints.get_closest_match(checkpoint) is None:
-            return _error(422, f"checkpoint {checkpoint!r} not found", "sd_model_checkpoint")
+        """Check every value, then apply and save them together: a refusal (422 bad value, 403 frozen
+        setting) or a failed save changes nothing in memory or in ``config.json``."""
+        opts = shared.opts
         try:
-            shared.opts.set_many(req, is_api=True)
+            if not opts.set_many(req, is_api=True, save=True):
+                opts.save()  # A1111 writes the file on every POST
         except OptionValueError as e:
             return _error(422, str(e), e.key)
         except OptionFrozenError as e:
             return _error(403, str(e), e.key)
-        shared.opts.save()
+        except OSError as e:
+            return _error(500, f"config.json could not be written ({e}); nothing was changed")
         return None
 
     def get_cmd_flags(self) -> dict[str, Any]:

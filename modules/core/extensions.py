@@ -38,6 +38,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Collection, Iterable, Iterator, Mapping
 
+from modules.core.cmd_args import extension_access_allowed
 from modules.core.errors import report as _report
 from modules.core.paths import DataPaths
 
@@ -196,11 +197,31 @@ def _folders(directory: str) -> list[str]:
     return [n for n in names if not n.startswith((".", "__")) and os.path.isdir(os.path.join(directory, n))]
 
 
-def list_extensions(paths: DataPaths, settings: Mapping[str, Any] | None = None, cmd_opts: Any = None) -> list[Extension]:
-    """All extensions, built-ins first, each marked enabled or not (see the module docstring)."""
-    settings = settings or {}
-    disabled = set(settings.get("disabled_extensions") or [])
+def _enabled_by(settings: Mapping[str, Any], cmd_opts: Any) -> Any:
+    """``(name, is_builtin) -> bool`` for the disabled list and the "Disable all extensions" mode of ``settings``."""
+    disabled = {x for x in settings.get("disabled_extensions") or [] if isinstance(x, str)}
     mode = disable_mode(settings, cmd_opts)
+    return lambda name, is_builtin: name not in disabled and mode != "all" and (is_builtin or mode != "extra")
+
+
+def _extension_access_off(cmd_opts: Any) -> bool:
+    return cmd_opts is not None and not extension_access_allowed(cmd_opts)
+
+
+def list_extensions(paths: DataPaths, settings: Mapping[str, Any] | None = None, cmd_opts: Any = None, *,
+                    startup_settings: Mapping[str, Any] | None = None) -> list[Extension]:
+    """All extensions, built-ins first, each marked enabled or not (see the module docstring).
+
+    ``startup_settings`` are the extension settings as ``config.json`` held them
+    at start-up (``Options.startup_extension_settings``).  While extension access
+    is off (``--listen`` and friends without ``--enable-insecure-extension-access``)
+    an extension they disable stays disabled, whatever the settings say now: a
+    later list (Reload UI, a refresh) never turns on code the operator left off.
+    """
+    settings = settings or {}
+    enabled_now = _enabled_by(settings, cmd_opts)
+    enabled_at_start = (_enabled_by(startup_settings, cmd_opts)
+                        if startup_settings is not None and _extension_access_off(cmd_opts) else None)
     result: list[Extension] = []
     by_canonical: dict[str, Extension] = {}
     for directory, is_builtin in ((paths.extensions_builtin_dir, True), (paths.extensions_dir, False)):
@@ -212,7 +233,7 @@ def list_extensions(paths: DataPaths, settings: Mapping[str, Any] | None = None,
                 _report(f'Duplicate canonical name "{metadata.canonical_name}" found in extensions "{name}" and '
                         f'"{earlier.name}". Former will be discarded.')
                 continue
-            enabled = name not in disabled and mode != "all" and (is_builtin or mode != "extra")
+            enabled = enabled_now(name, is_builtin) and (enabled_at_start is None or enabled_at_start(name, is_builtin))
             ext = Extension(name=name, path=path, is_builtin=is_builtin, enabled=enabled, metadata=metadata)
             by_canonical[metadata.canonical_name] = ext
             result.append(ext)

@@ -22,6 +22,7 @@ import piexif
 import piexif.helper
 from PIL import Image, PngImagePlugin
 
+from modules.core.options.errors import OptionValueError
 from modules.processing.filename_pattern import (
     FilenameGenerator,
     FilenameRules,
@@ -164,6 +165,20 @@ def _file_decoration(p: Any, seed: Any, short_filename: bool, settings: Any) -> 
     return decoration
 
 
+def _check_inside(folder: str, target: str, key: str) -> None:
+    """Refuse a name that leaves ``folder`` (settings are checked when set; this is the second line,
+    for patterns and names that come from elsewhere): ``key`` names what made the name."""
+    root = os.path.realpath(folder)
+    resolved = os.path.realpath(target)
+    if resolved != root and os.path.commonpath([resolved, root]) != root:
+        raise OptionValueError(key, f"{target!r} would be outside the output folder {folder}; nothing was saved")
+
+
+def _check_extension(extension: str) -> None:
+    if not extension.isalnum():
+        raise OptionValueError("samples_format", f"{extension!r} is not an image file extension; nothing was saved")
+
+
 def save_image(image: Image.Image, path: str, basename: str, seed: Any = None, prompt: str | None = None,
                extension: str = "png", info: str | None = None, short_filename: bool = False, no_prompt: bool = False,
                grid: bool = False, pnginfo_section_name: str = "parameters", p: Any = None,
@@ -198,9 +213,12 @@ def save_image(image: Image.Image, path: str, basename: str, seed: Any = None, p
         save_to_dirs = (grid and _opt(settings, "grid_save_to_dirs")) or (
             not grid and _opt(settings, "save_to_dirs") and not no_prompt)
 
+    _check_extension(extension)
+    base_path = path
     if save_to_dirs:
         dirname = namegen.apply(_opt(settings, "directories_filename_pattern") or "[prompt_words]")
         path = os.path.join(path, dirname.lstrip(" ").rstrip("\\ /"))
+        _check_inside(base_path, path, "directories_filename_pattern")
 
     os.makedirs(path, exist_ok=True)
 
@@ -215,6 +233,7 @@ def save_image(image: Image.Image, path: str, basename: str, seed: Any = None, p
             fullfn = os.path.join(path, f"{decoration}.{extension}")
     else:
         fullfn = os.path.join(path, f"{forced_filename}.{extension}")
+    _check_inside(path, fullfn, "samples_filename_pattern" if forced_filename is None else "forced_filename")
 
     pnginfo = dict(existing_info or {})
     if info is not None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
+from modules.core.options.errors import OptionFrozenError, OptionValueError
+
 infotext_to_setting_name_mapping: list[tuple[str, str]] = []
 """Extra ``(infotext label, setting key)`` pairs; A1111 keeps it for old extensions."""
 
@@ -46,7 +48,7 @@ def get_override_settings(params: Mapping[str, Any], *, skip_fields: Iterable[st
     """``(label, setting key, value)`` for each parsed field whose setting differs from its current value.
 
     Fields in ``skip_fields`` are ignored, and ``Model hash`` (the checkpoint) too
-    while ``disable_weights_auto_swap`` is on.
+    while ``disable_weights_auto_swap`` is on; so are values the setting would refuse.
     """
     skip = set(skip_fields or ())
     res = []
@@ -58,8 +60,23 @@ def get_override_settings(params: Mapping[str, Any], *, skip_fields: Iterable[st
             continue
         if setting_name == "sd_model_checkpoint" and getattr(settings, "disable_weights_auto_swap", True):
             continue
-        value = _cast(settings, setting_name, value)
-        if value == getattr(settings, setting_name, None):
+        try:
+            value = _cast(settings, setting_name, value)
+        except OptionValueError:
+            continue
+        if value == getattr(settings, setting_name, None) or not _acceptable(settings, setting_name, value):
             continue
         res.append((param_name, setting_name, value))
     return res
+
+
+def _acceptable(settings: Any, key: str, value: Any) -> bool:
+    """False for a pasted value the setting would refuse (out of range, unknown choice, frozen): it is not offered."""
+    validate = getattr(settings, "validate", None)
+    if not callable(validate):
+        return True
+    try:
+        validate(key, value)
+    except (OptionValueError, OptionFrozenError):
+        return False
+    return True

@@ -28,7 +28,7 @@ from typing import Any, Callable, Sequence
 from modules import shared
 from modules.core.cmd_args import build_parser, parse_flags
 from modules.core.options.catalogue import RESTRICTED_OPTS, build_catalogue
-from modules.core.options.store import Options, SettingsRestrictions
+from modules.core.options.store import Options, SettingsRestrictions, remove_stale_temp_files
 from modules.core.paths import DataPaths, ensure_user_folders, resolve_path_flags
 from modules.core.timer import Timer
 
@@ -64,6 +64,8 @@ def _preparse(argv: Sequence[str]) -> argparse.Namespace:
 def _load_options(pre: argparse.Namespace) -> tuple[Options, DataPaths]:
     paths = resolve_path_flags(argparse.Namespace(**vars(pre)))
     opts = Options(build_catalogue(pre))
+    for path in (paths.config_file, paths.ui_config_file):
+        remove_stale_temp_files(path)  # left by a save that a crash interrupted
     opts.load(paths.config_file, aside_dir=paths.tmp_dir)
     return opts, paths
 

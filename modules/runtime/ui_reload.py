@@ -18,7 +18,8 @@ def reload_scripts_and_lists() -> None:
 
     script_callbacks.app_reload_callback()
     script_callbacks.script_unloaded_callback()
-    shared.extensions = list_extensions(shared.paths, shared.opts.data, shared.cmd_opts)
+    shared.extensions = list_extensions(shared.paths, shared.opts.data, shared.cmd_opts,
+                                        startup_settings=getattr(shared.opts, "startup_extension_settings", None))
     if shared.checkpoints is not None:
         shared.checkpoints.refresh()
     if shared.vae_files is not None:

@@ -60,6 +60,60 @@ RESTRICTED_OPTS = frozenset({
 """Settings ``--hide-ui-dir-config`` forbids changing: A1111's ``restricted_opts``, plus
 ``outdir_img2img_grids``, which A1111 hides but forgot to protect."""
 
+OUTPUT_DIR_OPTS = frozenset({
+    "outdir_samples", "outdir_txt2img_samples", "outdir_img2img_samples", "outdir_extras_samples",
+    "outdir_grids", "outdir_txt2img_grids", "outdir_img2img_grids", "outdir_save", "outdir_init_images",
+    "temp_dir",
+})
+"""Folders the app writes into (``temp_dir``'s PNG files are even deleted at start): a change must stay
+inside the data dir, or inside a folder named by ``--gradio-allowed-path``."""
+
+OUTPUT_FILE_OPTS = frozenset({"profiling_filename"})
+"""Files the app writes: kept inside the data dir like :data:`OUTPUT_DIR_OPTS`."""
+
+FILENAME_PATTERN_OPTS = frozenset({"samples_filename_pattern", "directories_filename_pattern", "grid_zip_filename_pattern"})
+"""Name patterns joined to an output folder: no absolute path, no ``..`` part."""
+
+IMAGE_FORMAT_OPTS = frozenset({"samples_format", "grid_format"})
+"""File extensions pictures are saved with: one of :data:`IMAGE_FORMATS` that Pillow can write."""
+
+IMAGE_FORMATS = ("png", "jpg", "jpeg", "webp", "avif", "jxl", "gif", "bmp", "tif", "tiff")
+"""The picture formats ``samples_format`` / ``grid_format`` may name (any case), when Pillow can write them."""
+
+EXTENSION_OPTS = frozenset({"disabled_extensions", "disable_all_extensions", "restore_config_state_file"})
+"""Settings that decide which code runs (which extensions load; a config state hard-resets extension and
+web UI repositories at the next start): frozen while extension access is off."""
+
+FREE_LIST_OPTS = frozenset({
+    "quicksettings_list", "extra_options_txt2img", "extra_options_img2img", "ui_tab_order", "hidden_tabs",
+    "ui_reorder_list", "infotext_skip_pasting",
+})
+"""Multi-select settings naming settings, tabs, page blocks or infotext fields: their lists change with
+the extensions and the page built, and an unknown name is ignored where they are used, so any names
+(strings) are accepted."""
+
+NUMBER_LIMITS: dict[str, tuple[float | None, float | None]] = {
+    # Number fields without a range in the Settings tab, where a value out of these bounds breaks saving,
+    # grids or the page for every later job
+    "target_side_length": (1, None),
+    "img_downscale_threshold": (0, None),
+    "img_max_size_mp": (0.01, None),
+    "training_write_csv_every": (0, None),
+    "training_image_repeats_per_epoch": (1, None),
+    "training_tensorboard_flush_every": (1, None),
+    "interrogate_clip_dict_limit": (0, None),
+    "extra_networks_card_width": (0, None),
+    "extra_networks_card_height": (0, None),
+    "extra_networks_tree_view_default_width": (0, None),
+    "lora_in_memory_limit": (0, None),
+    "js_modal_lightbox_gamepad_repeat": (0, None),
+    "live_preview_refresh_period": (0, None),
+    "sigma_min": (0, None),
+    "sigma_max": (0, None),
+    "rho": (0, None),
+}
+"""``key -> (minimum, maximum)`` checked besides the ranges the components declare (``None``: no bound)."""
+
 GRADIO_HF_HUB_THEMES = [
     "gradio/base", "gradio/glass", "gradio/monochrome", "gradio/seafoam", "gradio/soft", "gradio/dracula_test",
     "abidlabs/dracula_test", "abidlabs/Lime", "abidlabs/pakistan", "Ama434/neutral-barlow", "dawood/microsoft_windows",
@@ -240,6 +294,32 @@ def _infotext_names() -> list[str]:
             if isinstance(name, str):
                 names[name] = None
     return list(names)
+
+
+def _check_checkpoint(value: Any) -> str | None:
+    # A1111 accepts a checkpoint by title, file name, short name or hash: whatever its closest match finds
+    registry = _shared("checkpoints")
+    if value is None or registry is None:
+        return None
+    return None if registry.get_closest_match(value) is not None else f"checkpoint {value!r} not found"
+
+
+def _check_vae(value: Any) -> str | None:
+    registry = _shared("vae_files")
+    if registry is None:
+        return None
+    files = getattr(registry, "vae_dict", registry) or {}
+    if value in ("Automatic", "None") or value in files:
+        return None
+    return f"VAE {value!r} not found; choose Automatic, None or a file of models/VAE"
+
+
+LIVE_CHOICE_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "sd_model_checkpoint": _check_checkpoint,
+    "sd_vae": _check_vae,
+}
+"""Settings whose value is checked against the running app by a function (``None``: fine, else why not);
+other settings with a choices function are checked against the list it gives, when it gives one."""
 
 
 # ---------------------------------------------------------------------------------------------------------------------

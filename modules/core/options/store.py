@@ -1,9 +1,21 @@
 """The live settings object (``shared.opts``) and its ``config.json`` file.
 
-Values are type-checked against each option's default, saved atomically
-(temporary file + rename), and a corrupt file is moved aside instead of
-stopping the server.  Keys nobody declared (an extension that is not loaded
-right now, say) are kept and written back untouched.
+Every change is checked against its setting first (:mod:`modules.core.options.validation`:
+type, range, choices, image formats, name patterns, output folders, valid Unicode),
+and :meth:`Options.set_many` is all-or-nothing: every value is checked before any
+is applied, and when an ``onchange`` handler or the save fails, every value goes
+back.  The file is serialised before anything is written, written to a
+temporary file beside it and swapped in with ``os.replace``, so a failed save
+leaves the old file; temporary files an interrupted save left are removed at
+start-up (:func:`remove_stale_temp_files`).  A corrupt file is moved aside
+instead of stopping the server, and keys nobody declared (an extension that is
+not loaded right now, say) are kept and written back untouched.
+
+While extension access is off (``--listen``, ``--share``, ``--ngrok`` or
+``--server-name`` without ``--enable-insecure-extension-access``), the settings
+that choose which code runs (:data:`~modules.core.options.catalogue.EXTENSION_OPTS`)
+cannot be changed, and :attr:`Options.startup_extension_settings` keeps the
+values read at start-up for the extension loader.
 """
 from __future__ import annotations
 
@@ -13,38 +25,45 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
+from modules.core.cmd_args import extension_access_allowed
+from modules.core.options.catalogue import EXTENSION_OPTS
+from modules.core.options.errors import OptionFrozenError, OptionValueError
 from modules.core.options.option_info import OptionInfo
+from modules.core.options.validation import PathPolicy, check_option_value, check_value_type, same_kind
 
 log = logging.getLogger(__name__)
 
+__all__ = [
+    "OptionFrozenError", "OptionValueError", "Options", "SettingsRestrictions", "atomic_write_json",
+    "check_value_type", "read_json_dict_or_move_aside", "remove_stale_temp_files",
+]
 
-class OptionValueError(ValueError):
-    """A value does not fit its setting; ``key`` names the setting."""
+TEMP_PREFIX = ".tmp-"
+"""Temporary files of a save are named ``.tmp-<file name><random>`` beside the file."""
 
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"{key}: {message}")
-        self.key = key
-        self.message = message
+STALE_TEMP_AGE_S = 60.0
+"""A temporary file older than this at start-up is left from an interrupted save (a newer one may be
+another server's save in progress)."""
 
-
-class OptionFrozenError(RuntimeError):
-    """The setting cannot be changed because of ``--freeze-settings*`` or ``--hide-ui-dir-config``."""
-
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"{key}: {message}")
-        self.key = key
+EXTENSION_ACCESS_OFF = ("extension settings cannot be changed while extension access is off (the server listens "
+                        "on the network: --listen, --share, --ngrok or --server-name without "
+                        "--enable-insecure-extension-access)")
 
 
 @dataclass
 class SettingsRestrictions:
-    """What the command line forbids changing."""
+    """What the command line forbids changing, and where output folders may be."""
 
     freeze_all: bool = False
     frozen_sections: frozenset[str] = frozenset()
     frozen_keys: frozenset[str] = frozenset()
     hidden_dir_keys: frozenset[str] = frozenset()
+    extension_access: bool = True
+    """False while extension access is off: :data:`EXTENSION_OPTS` are frozen."""
+    paths: PathPolicy = field(default_factory=PathPolicy)
+    """Where ``outdir_*``, ``temp_dir`` and other output paths may point."""
 
     @classmethod
     def from_cmd_opts(cls, cmd_opts: Any, dir_keys: Iterable[str] = ()) -> "SettingsRestrictions":
@@ -56,53 +75,25 @@ class SettingsRestrictions:
             frozen_sections=split(getattr(cmd_opts, "freeze_settings_in_sections", None)),
             frozen_keys=split(getattr(cmd_opts, "freeze_specific_settings", None)),
             hidden_dir_keys=frozenset(dir_keys) if getattr(cmd_opts, "hide_ui_dir_config", False) else frozenset(),
+            extension_access=extension_access_allowed(cmd_opts),
+            paths=PathPolicy(getattr(cmd_opts, "data_dir", None), tuple(getattr(cmd_opts, "gradio_allowed_path", None) or ())),
         )
 
 
-_TYPE_NAMES = {bool: "boolean", int: "number", float: "number", str: "string", list: "list", dict: "object"}
+def serialise_json(data: Any) -> bytes:
+    """``data`` as the UTF-8 bytes of indented JSON; ``ValueError``/``TypeError`` when it cannot be written
+    (a lone surrogate, NaN, an object JSON has no form for)."""
+    return json.dumps(data, indent=4, ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
-def _kind(value: Any) -> type:
-    # int and float are one kind (A1111 maps int to float); bool is its own kind
-    if isinstance(value, bool):
-        return bool
-    if isinstance(value, (int, float)):
-        return float
-    if isinstance(value, tuple):
-        return list
-    return type(value)
-
-
-def check_value_type(key: str, info: OptionInfo | None, value: Any) -> None:
-    """Raise :class:`OptionValueError` when ``value`` is not of the type of the option's default.
-
-    Options whose default is ``None`` accept ``None`` and strings (a checkpoint
-    title, an upscaler name...); unknown keys accept anything JSON can hold.
-    """
-    if info is None:
-        return
-    default = info.default
-    if default is None:
-        if value is not None and not isinstance(value, (str, int, float, list)):
-            raise OptionValueError(key, f"expected a string or null, got {type(value).__name__}")
-        return
-    if value is None:
-        raise OptionValueError(key, f"expected {_TYPE_NAMES.get(_kind(default), type(default).__name__)}, got null")
-    if _kind(value) is not _kind(default):
-        expected = _TYPE_NAMES.get(_kind(default), type(default).__name__)
-        raise OptionValueError(key, f"expected {expected}, got {type(value).__name__} {value!r}")
-    if isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float) and not value.is_integer():
-        raise OptionValueError(key, f"expected a whole number, got {value!r}")
-
-
-def atomic_write_json(path: str, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` so that readers see the old file or the new one, never half."""
+def write_bytes_atomically(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-" + os.path.basename(path), dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX + os.path.basename(path), dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding="utf8") as f:
-            json.dump(data, f, indent=4, ensure_ascii=False)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -110,6 +101,36 @@ def atomic_write_json(path: str, data: Any) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_json(path: str, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` atomically; nothing is written when it does not serialise."""
+    write_bytes_atomically(path, serialise_json(data))
+
+
+def remove_stale_temp_files(path: str, older_than_s: float = STALE_TEMP_AGE_S) -> list[str]:
+    """Delete the temporary files an interrupted save of ``path`` left beside it; returns what was removed."""
+    directory = os.path.dirname(os.path.abspath(path))
+    prefix = TEMP_PREFIX + os.path.basename(path)
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    removed = []
+    now = time.time()
+    for name in names:
+        candidate = os.path.join(directory, name)
+        if not name.startswith(prefix) or not os.path.isfile(candidate) or os.path.islink(candidate):
+            continue
+        try:
+            if now - os.path.getmtime(candidate) < older_than_s:
+                continue
+            os.unlink(candidate)
+        except OSError as e:
+            log.warning("could not remove the leftover temporary file %s: %s", candidate, e)
+            continue
+        removed.append(candidate)
+    return removed
 
 
 def read_json_dict_or_move_aside(path: str, aside_dir: str, what: str) -> dict:
@@ -122,7 +143,7 @@ def read_json_dict_or_move_aside(path: str, aside_dir: str, what: str) -> dict:
         if not isinstance(data, dict):
             raise ValueError(f"top level is {type(data).__name__}, not an object")
         return data
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         os.makedirs(aside_dir, exist_ok=True)
         target = os.path.join(aside_dir, os.path.basename(path))
         if os.path.exists(target):
@@ -132,6 +153,14 @@ def read_json_dict_or_move_aside(path: str, aside_dir: str, what: str) -> dict:
         log.warning("%s %s could not be read (%s); it was moved to %s and defaults are used", what, path, e, target)
         print(f"*** {what} {path} could not be read ({e}); moved to {target}, using defaults", flush=True)
         return {}
+
+
+_SKIP = object()
+_ABSENT = object()
+
+
+def _unchanged(old: Any, new: Any) -> bool:
+    return old == new and type(old) is type(new)
 
 
 class Options:
@@ -150,6 +179,7 @@ class Options:
         super().__setattr__("restrictions", restrictions or SettingsRestrictions())
         super().__setattr__("_onchange_extra", {})
         super().__setattr__("config_filename", None)
+        super().__setattr__("startup_extension_settings", self._extension_settings())
 
     # --- attribute access (A1111 surface) ---
     def __getattr__(self, item: str) -> Any:
@@ -171,6 +201,12 @@ class Options:
         info = self.data_labels.get(key)
         return None if info is None else info.default
 
+    def _current(self, key: str) -> Any:
+        return self.data[key] if key in self.data else self.get_default(key)
+
+    def _extension_settings(self) -> dict[str, Any]:
+        return {k: self._current(k) for k in sorted(EXTENSION_OPTS)}
+
     # --- changing values ---
     def check_settable(self, key: str, is_api: bool = False) -> bool:
         """Raise when the command line freezes ``key``; False when the API may not touch it."""
@@ -184,44 +220,82 @@ class Options:
             raise OptionFrozenError(key, "this setting is frozen (--freeze-specific-settings)")
         if key in r.hidden_dir_keys:
             raise OptionFrozenError(key, "directory settings are locked (--hide-ui-dir-config)")
+        if key in EXTENSION_OPTS and not r.extension_access:
+            raise OptionFrozenError(key, EXTENSION_ACCESS_OFF)
         if is_api and info is not None and info.restrict_api:
             return False
         return True
 
-    def validate(self, key: str, value: Any, is_api: bool = False) -> bool:
-        """Raise if ``value`` may not be stored under ``key``; return False when the API must skip it."""
-        if not self.check_settable(key, is_api):
-            return False
-        check_value_type(key, self.data_labels.get(key), value)
-        return True
+    def _prepared(self, key: str, value: Any, is_api: bool) -> Any:
+        """The value to store under ``key``, or ``_SKIP`` when nothing is to be stored; raises when refused.
 
-    def set(self, key: str, value: Any, is_api: bool = False, run_callbacks: bool = True) -> bool:
-        """Store ``value``; True when it changed.  Type errors raise :class:`OptionValueError`."""
-        old = self.data.get(key, self.get_default(key))
-        if old == value and type(old) is type(value):
-            return False
-        if not self.validate(key, value, is_api):
-            return False
+        An unchanged value is skipped before any check (as A1111), so a client
+        posting back the whole options answer is not refused for frozen keys.
+        """
+        if _unchanged(self._current(key), value):
+            return _SKIP
+        if not self.check_settable(key, is_api):
+            return _SKIP
         info = self.data_labels.get(key)
         if info is not None and info.do_not_save:
-            return False
-        self.data[key] = value
-        if run_callbacks:
-            try:
-                self._run_onchange(key, info)
-            except Exception:
-                self.data[key] = old
-                raise
-        return True
+            return _SKIP
+        return check_option_value(key, info, value, policy=self.restrictions.paths, live=True)
 
-    def set_many(self, values: dict[str, Any], is_api: bool = False) -> list[str]:
-        """Validate every value first, then set them all; nothing changes when one is wrong."""
-        accepted = {k: v for k, v in values.items() if self.validate(k, v, is_api)}
-        changed = []
-        for key, value in accepted.items():
-            if self.set(key, value, is_api=is_api):
-                changed.append(key)
-        return changed
+    def validate(self, key: str, value: Any, is_api: bool = False) -> bool:
+        """Raise if ``value`` may not be stored under ``key``; False when nothing would be stored
+        (the value is unchanged, the API may not change the setting, or it is never saved)."""
+        return self._prepared(key, value, is_api) is not _SKIP
+
+    def set(self, key: str, value: Any, is_api: bool = False, run_callbacks: bool = True) -> bool:
+        """Store ``value``; True when it changed.  Refused values raise :class:`OptionValueError`
+        (or :class:`OptionFrozenError`); a failing ``onchange`` puts the old value back and re-raises."""
+        return bool(self.set_many({key: value}, is_api=is_api, run_callbacks=run_callbacks))
+
+    def set_many(self, values: Mapping[str, Any], is_api: bool = False, *, run_callbacks: bool = True,
+                 save: bool = False) -> list[str]:
+        """Check every value, then set them all; returns the keys that changed.
+
+        All or nothing: a refused value raises before anything changes; an
+        ``onchange`` handler that fails, or (with ``save``) a ``config.json`` that
+        cannot be written, puts every value back (the handlers of the ones already
+        applied run again for the old values) and re-raises.
+        """
+        pending: dict[str, Any] = {}
+        for key, value in values.items():
+            prepared = self._prepared(key, value, is_api)
+            if prepared is not _SKIP:
+                pending[key] = prepared
+        if not pending:
+            return []
+        if save:
+            self._serialised({**self.data, **pending})  # a value that cannot be written is refused before any change
+        previous = {key: self.data.get(key, _ABSENT) for key in pending}
+        handled: list[str] = []
+        try:
+            for key, value in pending.items():
+                self.data[key] = value
+                if run_callbacks:
+                    self._run_onchange(key, self.data_labels.get(key))
+                    handled.append(key)
+            if save:
+                self.save()
+        except BaseException:
+            self._roll_back(previous, handled)
+            raise
+        return list(pending)
+
+    def _roll_back(self, previous: dict[str, Any], handled: list[str]) -> None:
+        for key, old in previous.items():
+            if old is _ABSENT:
+                self.data.pop(key, None)
+            else:
+                self.data[key] = old
+        # the handlers that ran (a checkpoint loaded...) run again so the app follows the old values
+        for key in reversed(handled):
+            try:
+                self._run_onchange(key, self.data_labels.get(key))
+            except Exception:
+                log.exception("restoring %s after a failed change", key)
 
     def _run_onchange(self, key: str, info: OptionInfo | None) -> None:
         if info is not None and info.onchange is not None:
@@ -247,35 +321,64 @@ class Options:
             func()
 
     def add_option(self, key: str, info: OptionInfo) -> None:
-        """Declare a setting (extensions call this from ``on_ui_settings``)."""
+        """Declare a setting (extensions call this from ``on_ui_settings``).
+
+        A value ``config.json`` already held for it is kept when it fits the
+        setting, else the default is used (and said).
+        """
         self.data_labels[key] = info
-        if key not in self.data or (key in self.data and not _same_kind(info.default, self.data[key])):
+        if key not in self.data:
+            self.data[key] = info.default
+            return
+        try:
+            self.data[key] = check_option_value(key, info, self.data[key], policy=None, live=False)
+        except OptionValueError as e:
+            print(f"Warning: bad setting value {e}; using the default", flush=True)
             self.data[key] = info.default
 
     # --- file ---
     def load(self, filename: str, aside_dir: str) -> int:
-        """Read ``config.json``; returns how many values were rejected for their type."""
+        """Read ``config.json``; returns how many values were rejected (they keep their defaults).
+
+        Values are checked as when they are set, except for choices the running
+        app lists (nothing is listed yet) and where output folders point (the
+        operator wrote this file).
+        """
         self.config_filename = filename
         loaded = read_json_dict_or_move_aside(filename, aside_dir, "Settings file")
         bad = 0
         for key, value in loaded.items():
-            info = self.data_labels.get(key)
             try:
-                check_value_type(key, info, value)
+                self.data[key] = check_option_value(key, self.data_labels.get(key), value, policy=None, live=False)
             except OptionValueError as e:
                 bad += 1
                 print(f"Warning: bad setting value in {filename}: {e}; using the default", flush=True)
-                continue
-            self.data[key] = value
+        self.startup_extension_settings = self._extension_settings()
         return bad
 
+    def _serialised(self, data: Mapping[str, Any]) -> bytes:
+        to_save = {k: v for k, v in data.items() if not (k in self.data_labels and self.data_labels[k].do_not_save)}
+        try:
+            return serialise_json(to_save)
+        except (TypeError, ValueError) as e:
+            for key, value in to_save.items():  # name the setting that cannot be written
+                try:
+                    serialise_json(value)
+                except (TypeError, ValueError):
+                    raise OptionValueError(key, f"cannot be written to config.json ({e})") from e
+            raise
+
     def save(self, filename: str | None = None) -> None:
-        """Write every value (declared or not) to ``config.json`` atomically."""
+        """Write every value (declared or not) to ``config.json`` atomically.
+
+        The whole file is serialised first (:class:`OptionValueError` naming the
+        setting when one cannot be), then written to a temporary file beside it
+        and swapped in; on any failure the old file stays as it was.
+        """
         filename = filename or self.config_filename
         if filename is None:
             raise ValueError("no settings file to save to")
-        to_save = {k: v for k, v in self.data.items() if not (k in self.data_labels and self.data_labels[k].do_not_save)}
-        atomic_write_json(filename, to_save)
+        write_bytes_atomically(filename, self._serialised(self.data))
 
     def dumpjson(self) -> str:
         return json.dumps(self.as_dict())
@@ -288,12 +391,11 @@ class Options:
         return result
 
     def same_type(self, x: Any, y: Any) -> bool:
-        if x is None or y is None:
-            return True
-        return _same_kind(x, y)
+        return same_kind(x, y)
 
     def cast_value(self, key: str, value: Any) -> Any:
-        """Convert a UI string to the type of the option's default."""
+        """Convert a UI or infotext string to the type of the option's default
+        (:class:`OptionValueError` when it has no such form)."""
         default = self.get_default(key)
         if value is None or default is None:
             return value
@@ -301,11 +403,11 @@ class Options:
         if expected is bool and isinstance(value, str):
             return value.strip().lower() in ("true", "1", "yes", "on")
         if expected in (int, float, str) and not isinstance(value, expected):
-            return expected(value)
+            try:
+                if expected is int and not isinstance(value, bool):
+                    number = float(value)
+                    return int(number) if number.is_integer() else number
+                return expected(value)
+            except (TypeError, ValueError, OverflowError):
+                raise OptionValueError(key, f"{value!r} is not a {expected.__name__}") from None
         return value
-
-
-def _same_kind(x: Any, y: Any) -> bool:
-    if x is None or y is None:
-        return True
-    return _kind(x) is _kind(y)
