@@ -1,8 +1,13 @@
 """Builds the HTTP application (UI and/or API) from the flags and serves it with uvicorn.
 
 ``--nowebui`` serves the API alone (default port 7861); otherwise the gradio UI
-is mounted at ``/`` (default port 7860) and the API beside it with ``--api``.
-There is no permissive CORS: only ``--cors-allow-origins`` / ``-regex``.
+is mounted at ``/`` (or ``--subpath``; default port 7860) and the API beside it
+with ``--api``.  One set of guards (:mod:`modules.api.middleware`) sits in front
+of both: the login rule of :mod:`modules.api.access` (``--api-auth``,
+``--gradio-auth``, ``--gradio-auth-path``: any of them, for every route) and the
+cross-site checks of :mod:`modules.api.origin`.  There is no permissive CORS:
+gradio's own CORS middleware is taken out, only ``--cors-allow-origins`` /
+``-regex`` add any.
 """
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 
-from modules.core.cmd_args import DEFAULT_PORT_API_ONLY, DEFAULT_PORT_UI
+from modules.api.origin import listening_port
 
 
 def server_host(cmd_opts: argparse.Namespace) -> str:
@@ -24,9 +29,8 @@ def server_host(cmd_opts: argparse.Namespace) -> str:
 
 
 def server_port(cmd_opts: argparse.Namespace) -> int:
-    if cmd_opts.port:
-        return int(cmd_opts.port)
-    return DEFAULT_PORT_API_ONLY if cmd_opts.nowebui else DEFAULT_PORT_UI
+    """``--port``, else 7861 for the API alone and 7860 with the UI."""
+    return listening_port(cmd_opts)
 
 
 def add_cors(app: FastAPI, cmd_opts: argparse.Namespace) -> None:
@@ -55,19 +59,7 @@ def create_app(cmd_opts: argparse.Namespace, with_ui: bool) -> FastAPI:
 
         Api(app)
     if with_ui:
-        import gradio as gr
-
-        from modules import shared
-        from modules.ui.frame import create_ui
-
-        shared.demo = create_ui()
-        auth = _gradio_auth(cmd_opts)
-        known = set(map(id, app.router.routes))
-        app = gr.mount_gradio_app(app, shared.demo, path=cmd_opts.subpath or "/", auth=auth or None)
-        for route in app.router.routes:
-            if id(route) not in known:
-                route.webui_ui = True  # type: ignore[attr-defined]  (what --api-auth leaves to --gradio-auth)
-        app.state.webui_ui_mounted = True
+        app = _mount_ui(app, cmd_opts)
     from modules import shared as live
 
     script_callbacks.app_started_callback(live.demo if with_ui else None, app)
@@ -83,16 +75,51 @@ def _ui_mount_last(app: FastAPI) -> None:
         app.router.routes[:] = [r for r in app.router.routes if not getattr(r, "webui_ui", False)] + ui
 
 
-def _gradio_auth(cmd_opts: argparse.Namespace) -> list[tuple[str, str]]:
-    """``--gradio-auth u:p,u2:p2`` and ``--gradio-auth-path`` lines, split on the first colon."""
-    entries: list[str] = []
-    if cmd_opts.gradio_auth:
-        entries += cmd_opts.gradio_auth.strip('"').replace("\n", "").split(",")
-    if cmd_opts.gradio_auth_path:
-        with open(cmd_opts.gradio_auth_path, "r", encoding="utf8") as f:
-            for line in f:
-                entries += [x for x in line.strip().split(",") if x.strip()]
-    return [tuple(e.strip().split(":", 1)) for e in entries if ":" in e]  # type: ignore[misc]
+def _mount_ui(app: FastAPI, cmd_opts: argparse.Namespace) -> FastAPI:
+    """Build the page and mount it; its login page checks the same passwords as every other route."""
+    import gradio as gr
+
+    from modules import shared
+    from modules.ui.frame import create_ui
+
+    shared.demo = create_ui()
+    access = app.state.webui_access
+    prefix = (cmd_opts.subpath or "").rstrip("/")
+    known = set(map(id, app.router.routes))
+    app = gr.mount_gradio_app(app, shared.demo, path=prefix or "/",
+                              auth=access.check_password if access.enabled else None)
+    ui_app = None
+    for route in app.router.routes:
+        if id(route) not in known:
+            route.webui_ui = True  # type: ignore[attr-defined]  (kept behind the routes added later)
+            ui_app = getattr(route, "app", ui_app)
+    _strip_gradio_cors(ui_app)
+    _keep_sessions(ui_app, access)
+    access.attach_ui(ui_app, prefix)
+    app.state.webui_ui_mounted = True
+    return app
+
+
+def _strip_gradio_cors(ui_app: Any) -> None:
+    """Take gradio's CORS middleware out of its app: for a page served under a name other than localhost it
+    grants any origin, with credentials (CORS comes only from ``--cors-allow-origins`` here, as in A1111)."""
+    from gradio.route_utils import CustomCORSMiddleware
+
+    ui_app.user_middleware[:] = [m for m in ui_app.user_middleware if m.cls is not CustomCORSMiddleware]
+
+
+_sessions: dict[tuple, tuple[str, dict]] = {}
+"""The login page's cookie name and sessions, per set of logins: a Reload UI builds a new gradio app, and the
+people logged in stay logged in (the page's reload would otherwise wait on 401s)."""
+
+
+def _keep_sessions(ui_app: Any, access: Any) -> None:
+    key = tuple(access.credentials)
+    if key in _sessions:
+        ui_app.cookie_id, ui_app.tokens = _sessions[key]
+    else:
+        _sessions.clear()
+        _sessions[key] = (ui_app.cookie_id, ui_app.tokens)
 
 
 _server: Any = None

@@ -1,21 +1,30 @@
-"""HTTP middleware of the app: ``X-Process-Time`` and ``--api-log``, ``--api-auth`` on every route, Origin checks.
+"""HTTP middleware of the app: ``X-Process-Time`` and ``--api-log``, the login rule, the cross-site checks.
 
 Plain ASGI classes (no per-request task or body buffering), installed by
-:func:`install` inside the CORS middleware so preflight requests are answered before
-authentication.  ``--api-auth`` covers every route of the app — the API's, ``/docs``,
-``/openapi.json``, ``/internal/...`` in API-only mode and any route an extension adds —
-except what the gradio UI serves (``--gradio-auth`` protects that) when the UI is mounted.
+:func:`install` on the outermost app, so they see every request of the API and
+of the mounted gradio UI alike (gradio's own routes, files, routes extensions
+add).  From the outside in: CORS (added by the caller, so preflights of allowed
+origins are answered before anything else), :class:`ProcessTimeMiddleware`,
+:class:`OriginGuard` (a page of another site may not change anything),
+:class:`AuthGuard` (nothing answers without a login when one is configured),
+:class:`JsonBodyGuard` (a route reading JSON takes nothing else).
+What each rule allows is written in :mod:`modules.api.access` and
+:mod:`modules.api.origin`.
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime
-import hmac
 import json
+import threading
 import time
 from typing import Any, Awaitable, Callable
-from urllib.parse import urlsplit
+
+from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
+
+from modules.api.access import AccessPolicy, login_page
+from modules.api.origin import OriginPolicy, browser_origin, cross_site_by_fetch_metadata, is_json_content_type
+from modules.api.route_lookup import find_route, route_path, route_reads_json
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict]]
@@ -23,32 +32,24 @@ Send = Callable[[dict], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+BASIC_AUTH_PATHS = ("/sdapi/", "/docs", "/redoc", "/openapi.json")
+"""Paths whose 401 asks for HTTP Basic (``WWW-Authenticate``) although the UI is mounted: the API's own.  The
+page's routes do not ask, so that its requests never pop up the browser's password dialog."""
 
 
-def parse_credentials(spec: str | None) -> dict[str, str]:
-    """``user:password[,user2:password2]`` (the password may contain colons) -> {user: password}."""
-    credentials: dict[str, str] = {}
-    for entry in (spec or "").strip().strip('"').split(","):
-        entry = entry.strip()
-        if ":" in entry:
-            user, password = entry.split(":", 1)
-            credentials[user] = password
-    return credentials
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers") or ():
-        if key == name:
-            return value.decode("latin-1")
-    return None
-
-
-async def _send_json(send: Send, status: int, body: dict, headers: list[tuple[bytes, bytes]] = ()) -> None:
-    payload = json.dumps(body).encode()
+async def _send_error(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] = ()) -> None:
+    """A1111's error body (``error``, ``detail``, ``body``, ``errors``)."""
+    payload = json.dumps({"error": "HTTPException", "detail": detail, "body": "",
+                          "errors": f"{status}: {detail}"}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
                             *headers]})
     await send({"type": "http.response.body", "body": payload})
+
+
+async def _refuse_websocket(send: Send) -> None:
+    # closing before accepting answers the handshake with 403
+    await send({"type": "websocket.close", "code": 1008})
 
 
 class ProcessTimeMiddleware:
@@ -84,109 +85,126 @@ class ProcessTimeMiddleware:
                       f"{path} {client} {round(time.time() - start, 4)}", flush=True)
 
 
-class BasicAuthMiddleware:
-    """HTTP Basic authentication for every request except those ``exempt(scope)`` accepts."""
+class OriginGuard:
+    """Refuses a state-changing request (POST, PUT, PATCH, DELETE) or a WebSocket handshake that a page of
+    another site makes the user's browser send: its ``Origin`` (else ``Referer``) is not one
+    :class:`~modules.api.origin.OriginPolicy` allows, or, with neither header, the browser marks it
+    cross-site (``Sec-Fetch-Site``).  403; scripts and API clients send none of these headers and pass."""
 
-    def __init__(self, app: ASGIApp, credentials: dict[str, str], exempt: Callable[[Scope], bool] = lambda s: False) -> None:
+    MAX_WARNINGS = 20
+
+    def __init__(self, app: ASGIApp, policy: OriginPolicy) -> None:
         self.app = app
-        self.credentials = credentials
-        self.exempt = exempt
-
-    def authorized(self, scope: Scope) -> bool:
-        header = _header(scope, b"authorization")
-        if not header or not header[:6].lower() == "basic ":
-            return False
-        try:
-            user, _, password = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8").partition(":")
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            return False
-        # compare against every entry so the time taken does not tell which user names exist
-        ok = False
-        for known_user, known_password in self.credentials.items():
-            user_ok = hmac.compare_digest(user.encode(), known_user.encode())
-            password_ok = hmac.compare_digest(password.encode(), known_password.encode())
-            ok |= user_ok and password_ok
-        return ok
+        self.policy = policy
+        self._warned: set[str] = set()
+        self._lock = threading.Lock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or self.exempt(scope) or self.authorized(scope):
-            await self.app(scope, receive, send)
-            return
-        if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1008})
-            return
-        await _send_json(send, 401, {"error": "HTTPException", "detail": "Incorrect username or password", "body": "",
-                                     "errors": "401: Incorrect username or password"},
-                         [(b"www-authenticate", b"Basic")])
-
-
-class OriginCheckMiddleware:
-    """Refuses state-changing requests a browser sends from another site (``Origin`` not the server's own).
-
-    Requests without ``Origin`` (scripts, API clients) pass; origins allowed by
-    ``--cors-allow-origins`` / ``-regex`` pass.
-    """
-
-    def __init__(self, app: ASGIApp, allowed: Callable[[str], bool], exempt: Callable[[Scope], bool] = lambda s: False) -> None:
-        self.app = app
-        self.allowed = allowed
-        self.exempt = exempt
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("method") in UNSAFE_METHODS and not self.exempt(scope):
-            origin = _header(scope, b"origin")
-            if origin is not None and not self._same_site(scope, origin) and not self.allowed(origin):
-                await _send_json(send, 403, {"error": "HTTPException", "detail": f"Origin {origin} is not allowed",
-                                             "body": "", "errors": f"403: Origin {origin} is not allowed"})
+        kind = scope["type"]
+        if kind == "websocket" or (kind == "http" and scope.get("method") in UNSAFE_METHODS):
+            refusal = self.refusal(Headers(scope=scope))
+            if refusal is not None:
+                if kind == "websocket":
+                    await _refuse_websocket(send)
+                else:
+                    await _send_error(send, 403, refusal)
                 return
         await self.app(scope, receive, send)
 
-    @staticmethod
-    def _same_site(scope: Scope, origin: str) -> bool:
-        netloc = urlsplit(origin).netloc.lower()
-        hosts = {(_header(scope, b"host") or "").lower(), (_header(scope, b"x-forwarded-host") or "").lower()}
-        return bool(netloc) and netloc in hosts
+    def refusal(self, headers: Headers) -> str | None:
+        """Why the request is refused, or None when it may pass."""
+        origin = browser_origin(headers)
+        if origin is None:
+            return "Cross-site request refused" if cross_site_by_fetch_metadata(headers) else None
+        if self.policy.allows(origin):
+            return None
+        self._warn(origin)
+        return (f"Origin {origin} is not allowed: if the UI is served under this address (a reverse proxy, "
+                f"a tunnel), start with --cors-allow-origins {origin}")
+
+    def _warn(self, origin: str) -> None:
+        """One console line per refused origin (a few at most): the user behind a proxy learns the flag."""
+        with self._lock:
+            if origin in self._warned or len(self._warned) >= self.MAX_WARNINGS:
+                return
+            self._warned.add(origin)
+        print(f"Refused a request from the page at {origin}: not an address of this server "
+              f"(--cors-allow-origins allows it)", flush=True)
 
 
-def cors_origin_allowed(cmd_opts: Any) -> Callable[[str], bool]:
-    """Whether an origin is one ``--cors-allow-origins`` / ``--cors-allow-origins-regex`` allow."""
-    import re
+class JsonBodyGuard:
+    """415 for a state-changing request whose body is declared as something other than JSON (``text/plain``,
+    a form) to a route that reads JSON: those are the bodies a page may send to another site without asking
+    first.  A request without ``Content-Type`` is left to the route."""
 
-    origins = {o.strip() for o in (getattr(cmd_opts, "cors_allow_origins", None) or "").split(",") if o.strip()}
-    regex = getattr(cmd_opts, "cors_allow_origins_regex", None)
-    pattern = re.compile(regex) if regex else None
-    return lambda origin: origin in origins or "*" in origins or bool(pattern and pattern.fullmatch(origin))
+    def __init__(self, app: ASGIApp, site: Any) -> None:
+        self.app = app
+        self.site = site
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method") in UNSAFE_METHODS:
+            content_type = Headers(scope=scope).get("content-type")
+            if content_type is not None and not is_json_content_type(content_type):
+                entry = find_route(self.site, scope)
+                if entry is not None and route_reads_json(entry.route):
+                    media = content_type.split(";", 1)[0].strip()
+                    await _send_error(send, 415, f"Send the body as JSON (Content-Type: application/json), not {media}")
+                    return
+        await self.app(scope, receive, send)
 
 
-def ui_request_checker(app: Any) -> Callable[[Scope], bool]:
-    """True for requests the mounted gradio UI serves (``app.state.webui_ui_mounted``): those matching no
-    route of the app's own but the UI's mount, and the UI's ``/internal/`` routes."""
-    from starlette.routing import Match, Mount
+class AuthGuard:
+    """Answers nothing without a login when one is configured (:mod:`modules.api.access` says what counts);
+    the UI's login page and its form post are the exception."""
 
-    def is_ui(scope: Scope) -> bool:
-        if not getattr(app.state, "webui_ui_mounted", False):
-            return False
-        path = scope.get("path", "")
-        if path.startswith("/internal/"):
-            return True
-        for route in app.router.routes:
-            match, _ = route.matches(scope)
-            if match == Match.NONE:
-                continue
-            return isinstance(route, Mount) and getattr(route, "webui_ui", False)
-        return False
+    def __init__(self, app: ASGIApp, policy: AccessPolicy) -> None:
+        self.app = app
+        self.policy = policy
 
-    return is_ui
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or not self.policy.enabled:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if self.policy.logged_in(headers, cookie_parser(headers.get("cookie", ""))):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await _refuse_websocket(send)
+            return
+        method, path = scope.get("method", "GET"), route_path(scope)
+        if self.policy.is_login_page(method, path):
+            if method == "POST":
+                await self.app(scope, receive, send)  # gradio's /login checks the password (AccessPolicy's)
+            else:
+                await self._send_login_page(send, with_body=method != "HEAD")
+            return
+        asks_basic = self.policy.ui_app is None or path.startswith(BASIC_AUTH_PATHS)
+        await _send_error(send, 401, "Not authenticated", [(b"www-authenticate", b"Basic")] if asks_basic else [])
+
+    async def _send_login_page(self, send: Send, with_body: bool) -> None:
+        page = login_page(self.policy.ui_prefix)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/html; charset=utf-8"),
+                                (b"content-length", str(len(page)).encode()), (b"cache-control", b"no-store"),
+                                (b"x-frame-options", b"DENY"),
+                                (b"content-security-policy", b"frame-ancestors 'none'")]})
+        await send({"type": "http.response.body", "body": page if with_body else b""})
 
 
 def install(app: Any, cmd_opts: Any) -> None:
-    """Add the middleware (once) for the flags in ``cmd_opts``; call before the CORS middleware is added."""
-    if getattr(app.state, "sdapi_middleware", False):
+    """Add the middleware (once) for the flags in ``cmd_opts``; call before the CORS middleware is added.
+
+    The policies are kept on ``app.state`` (``webui_access``, ``webui_origins``): the UI, mounted later,
+    attaches its login sessions to ``webui_access``.
+    """
+    if getattr(app.state, "webui_access", None) is not None:
         return
-    app.state.sdapi_middleware = True
-    is_ui = ui_request_checker(app)
-    app.add_middleware(OriginCheckMiddleware, allowed=cors_origin_allowed(cmd_opts), exempt=is_ui)
-    credentials = parse_credentials(getattr(cmd_opts, "api_auth", None))
-    if credentials:
-        app.add_middleware(BasicAuthMiddleware, credentials=credentials, exempt=is_ui)
+    access = AccessPolicy.from_flags(cmd_opts)
+    origins = OriginPolicy.from_flags(cmd_opts)
+    app.state.webui_access = access
+    app.state.webui_origins = origins
+    app.add_middleware(JsonBodyGuard, site=app)
+    app.add_middleware(AuthGuard, policy=access)
+    app.add_middleware(OriginGuard, policy=origins)
     app.add_middleware(ProcessTimeMiddleware, log=lambda: bool(getattr(cmd_opts, "api_log", False)))

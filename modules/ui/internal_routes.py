@@ -7,15 +7,19 @@ A1111 serves them whenever the UI is up.  When the app did not add them
 callback); a route already present is left alone.
 
 The ``/sd_extra_networks/*`` routes belong to the UI, as in A1111: they are
-added inside the mounted gradio app, so ``--api-auth`` (the API's password)
-does not ask the page's ``<img>`` requests for credentials, and
-``--gradio-auth`` covers them (a request without the UI's login cookie is
-refused).
+added inside the mounted gradio app.  Like every route, they answer only with a
+login when one is configured, and their writes only to the server's own pages
+(:mod:`modules.api.middleware`); the two that read JSON are marked so that a
+``text/plain`` body is refused before they run.
 """
 from __future__ import annotations
 
 import os
 from typing import Any
+
+from starlette.requests import Request
+
+from modules.api.route_lookup import reads_json
 
 
 def add_internal_routes(_demo: Any, app: Any) -> None:
@@ -59,7 +63,7 @@ def add_internal_routes(_demo: Any, app: Any) -> None:
                for r in target.router.routes}
     for path, endpoint, methods in ui_routes:
         if (path, tuple(sorted(methods))) not in present:
-            target.add_api_route(path, behind_ui_login(ui_app, endpoint), methods=methods)
+            target.add_api_route(path, endpoint, methods=methods)
 
 
 def gradio_app_of(app: Any) -> Any:
@@ -70,16 +74,6 @@ def gradio_app_of(app: Any) -> Any:
         if isinstance(route, Mount) and getattr(route, "webui_ui", False) and hasattr(route.app, "router"):
             return route.app
     return None
-
-
-def ui_login_ok(ui_app: Any, request: Any) -> bool:
-    """Whether ``request`` may see the UI: no ``--gradio-auth``, or it carries the cookie of a logged-in user."""
-    if ui_app is None or getattr(ui_app, "auth", None) is None:
-        return True
-    cookie_id = getattr(ui_app, "cookie_id", "")
-    token = request.cookies.get(f"access-token-{cookie_id}") or request.cookies.get(
-        f"access-token-unsecure-{cookie_id}")
-    return token is not None and token in getattr(ui_app, "tokens", {})
 
 
 THUMB_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".avif")
@@ -134,7 +128,7 @@ def _listed_card(page: str, item: str) -> Any:
         raise HTTPException(status_code=404, detail=str(e)) from None
 
 
-async def _json_body(request: Any, hint: str) -> Any:
+async def _json_body(request: Request, hint: str) -> Any:
     from fastapi import HTTPException
 
     try:
@@ -162,7 +156,8 @@ def read_user_metadata(page: str = "", item: str = "") -> Any:
     return user_metadata_view(*_listed_card(page, item))
 
 
-async def write_user_metadata(request: Any, page: str = "", item: str = "") -> Any:
+@reads_json
+async def write_user_metadata(request: Request, page: str = "", item: str = "") -> Any:
     """``POST /sd_extra_networks/user-metadata?page=&item=`` with the fields as JSON: the 🛠 editor's Save."""
     from starlette.concurrency import run_in_threadpool
 
@@ -173,7 +168,8 @@ async def write_user_metadata(request: Any, page: str = "", item: str = "") -> A
     return await run_in_threadpool(_bad_request, save_user_metadata, found_page, found, values)
 
 
-async def write_preview(request: Any, page: str = "", item: str = "") -> Any:
+@reads_json
+async def write_preview(request: Request, page: str = "", item: str = "") -> Any:
     """``POST /sd_extra_networks/replace-preview?page=&item=`` with ``{"image": <data URL>}``: the editor's
     "Replace preview" (the picture selected in the tab's gallery becomes the card's preview)."""
     from starlette.concurrency import run_in_threadpool
@@ -185,32 +181,6 @@ async def write_preview(request: Any, page: str = "", item: str = "") -> Any:
     image = body.get("image") if isinstance(body, dict) else None
     path = await run_in_threadpool(_bad_request, replace_preview, found, image)
     return {"preview": os.path.basename(path)}
-
-
-def behind_ui_login(ui_app: Any, endpoint: Any) -> Any:
-    """``endpoint`` refusing requests without the UI's login when ``--gradio-auth`` is set (the route then
-    lives in the UI app, where ``--api-auth`` does not apply, as in A1111)."""
-    import functools
-    import inspect
-
-    from fastapi import HTTPException, Request
-    from starlette.concurrency import run_in_threadpool
-
-    wants_request = "request" in inspect.signature(endpoint).parameters
-
-    async def guarded(request: Request, **kwargs: Any) -> Any:
-        if not ui_login_ok(ui_app, request):
-            raise HTTPException(status_code=401, detail="Not authenticated")
-        if wants_request:
-            return await endpoint(request, **kwargs)
-        # listing a page's files or reading a header blocks: keep it off the event loop
-        return await run_in_threadpool(endpoint, **kwargs)
-
-    params = [p for name, p in inspect.signature(endpoint).parameters.items() if name != "request"]
-    request_param = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)
-    guarded.__signature__ = inspect.Signature([request_param, *params])  # type: ignore[attr-defined]
-    functools.update_wrapper(guarded, endpoint, assigned=("__name__", "__doc__"))
-    return guarded
 
 
 def register() -> None:

@@ -1,4 +1,7 @@
-"""--api-auth on every route (an extension's included), Origin checks, CORS, timing/logging, OpenAPI, image URLs."""
+"""--api-auth on every route (an extension's included), Origin checks, CORS, timing/logging, OpenAPI, image URLs.
+
+The route-by-route tables of the login and cross-site rules, over both apps, are in ``tests/security``.
+"""
 from __future__ import annotations
 
 import base64
@@ -83,8 +86,12 @@ def test_cross_site_posts_are_refused_and_cors_only_for_allowed_origins(api_clie
     auth = basic("u", "p")
     evil = client.post("/sdapi/v1/interrupt", headers={"Origin": "http://evil.example", **auth})
     assert evil.status_code == 403 and "evil.example" in evil.json()["detail"]
+    assert "--cors-allow-origins" in evil.json()["detail"]
     assert client.post("/sdapi/v1/interrupt", headers={"Origin": "http://ok.example", **auth}).status_code == 200
-    assert client.post("/sdapi/v1/interrupt", headers={"Origin": "http://testserver", **auth}).status_code == 200
+    # the server's own address (API alone: port 7861), whatever Host the request names
+    assert client.post("/sdapi/v1/interrupt", headers={"Origin": "http://127.0.0.1:7861", **auth}).status_code == 200
+    # the Host header proves nothing: a page at testserver naming itself in both is still another site
+    assert client.post("/sdapi/v1/interrupt", headers={"Origin": "http://testserver", **auth}).status_code == 403
     assert client.post("/sdapi/v1/interrupt", headers=auth).status_code == 200  # scripts send no Origin
     assert client.get("/sdapi/v1/progress", headers={"Origin": "http://evil.example", **auth}).status_code == 200
 
@@ -183,7 +190,7 @@ def test_bad_base64_is_422_not_500(api_client):
         assert r.status_code == 422, image
 
 
-def test_with_the_ui_mounted_api_auth_leaves_the_ui_alone_and_later_routes_still_reachable(
+def test_with_the_ui_mounted_api_auth_covers_the_ui_too_and_later_routes_still_reachable(
         started, restore_shared, with_extension_route):
     from fastapi.testclient import TestClient
 
@@ -191,9 +198,15 @@ def test_with_the_ui_mounted_api_auth_leaves_the_ui_alone_and_later_routes_still
 
     started("--api", "--api-auth", "u:p", "--skip-load-model-at-start")
     client = TestClient(create_app(restore_shared.cmd_opts, with_ui=True))
-    assert client.get("/").status_code == 200  # the UI: --gradio-auth's business
-    assert client.post("/internal/progress", json={}).status_code == 200  # the UI's own progress polling
-    for path in ("/sdapi/v1/options", "/docs", "/route-ext/hello"):
+    page = client.get("/")
+    assert page.status_code == 200 and "login_form" in page.text  # the login page, nothing else
+    assert client.post("/internal/progress", json={}).status_code == 401
+    for path in ("/sdapi/v1/options", "/docs", "/route-ext/hello", "/config", "/internal/pending-tasks"):
         assert client.get(path).status_code == 401, path
+    # no --gradio-auth: the login page takes the API's password
+    login = client.post("/login", data={"username": "u", "password": "p"})
+    assert login.status_code == 200, login.text
+    assert client.post("/internal/progress", json={}).status_code == 200
+    assert "login_form" not in client.get("/").text
     # added by an extension after the UI was mounted at "/", and still served
     assert client.get("/route-ext/hello", headers=basic("u", "p")).json() == {"hello": "world"}

@@ -236,9 +236,9 @@ def test_an_uploaded_picture_is_still_served(secured):
     assert_no_secret(response, "upload folder traversal")
 
 
-def test_thumb_is_a_ui_route_under_gradio_auth_not_api_auth(secured):
-    """A1111: the thumbnails belong to the UI; ``--api-auth`` does not ask the page's <img> for a password,
-    ``--gradio-auth`` does (the UI's login cookie)."""
+def test_thumb_answers_any_login_and_nobody_without_one(secured):
+    """One login rule for every route (modules/api/access.py): the UI's session cookie and an ``--api-auth``
+    Basic login both open the page's thumbnails and the API; a request with neither gets 401."""
     from fastapi.testclient import TestClient
 
     app, client, data_dir, _ = secured
@@ -246,12 +246,12 @@ def test_thumb_is_a_ui_route_under_gradio_auth_not_api_auth(secured):
     cookies_only = TestClient(app, cookies=dict(client.cookies))
     assert cookies_only.get("/sd_extra_networks/thumb", params={"filename": preview}).status_code == 200
     api_only = TestClient(app, headers={"Authorization": basic(API_USER, API_PASSWORD)})
-    assert api_only.get("/sd_extra_networks/thumb", params={"filename": preview}).status_code == 401
+    assert api_only.get("/sd_extra_networks/thumb", params={"filename": preview}).status_code == 200
     nobody = TestClient(app)
     assert nobody.get("/sd_extra_networks/thumb", params={"filename": preview}).status_code == 401
-    # the API itself stays behind --api-auth, even for a client logged in to the UI
-    assert cookies_only.get("/sdapi/v1/sd-models").status_code == 401
+    assert cookies_only.get("/sdapi/v1/sd-models").status_code == 200
     assert api_only.get("/sdapi/v1/sd-models").status_code == 200
+    assert nobody.get("/sdapi/v1/sd-models").status_code == 401
 
 
 def test_user_metadata_editor_routes_check_what_they_are_given(secured):
