@@ -69,6 +69,8 @@ def random_divisor(value: int, min_value: int, max_options: int, rng: random.Ran
 def largest_tile_size_available(width: int, height: int) -> int:
     """The largest power of two dividing both sides of the picture."""
     gcd = math.gcd(width, height)
+    if gcd == 0:
+        return 1  # a 0x0 picture: every power of two divides 0, and A1111's loop never ends
     size = 1
     while gcd % (size * 2) == 0:
         size *= 2
@@ -93,6 +95,9 @@ def find_hw_candidates(hw: int, aspect_ratio: float) -> tuple[int, int]:
     that pictures match A1111's.
     """
     h, w = round(math.sqrt(hw * aspect_ratio)), round(math.sqrt(hw / aspect_ratio))
+    # a very narrow picture (or one whose odd sides rounded down through the U-Net) can round a side to 0, where
+    # A1111 divides by it and fails; 1 token is the smallest side there is
+    h, w = max(h, 1), max(w, 1)
     if h * w != hw:
         w_candidate = hw / h
         if w_candidate.is_integer():

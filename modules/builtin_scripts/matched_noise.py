@@ -77,7 +77,10 @@ def get_matched_noise(np_src_image: np.ndarray, np_mask_rgb: np.ndarray, noise_q
     noise_grey = noise.mean(axis=2)
     noise = noise * color_variation + ((1.0 - color_variation) * noise_grey)[:, :, None]
     noise = np.real(_ifft2(_fft2(noise) * _falloff_window(rows, columns)[:, :, None]))
-    shaped_fft = np.abs(_fft2(noise)) ** 2 * (src_dist ** noise_q) * src_phase  # the actual shaping
+    # the actual shaping; a frequency the source lacks (magnitude 0, phase 0) stays 0 even for noise_q < 0, where
+    # 0 ** noise_q is inf and inf * 0 NaN
+    src_weight = np.power(src_dist, noise_q, out=np.zeros_like(src_dist), where=src_dist > 0)
+    shaped_fft = np.abs(_fft2(noise)) ** 2 * src_weight * src_phase
 
     shaped = np.real(_ifft2(shaped_fft))
     shaped -= shaped.min()

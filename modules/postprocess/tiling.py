@@ -172,7 +172,9 @@ def tiled_upscale_tensor(img: Any, model: Callable[[Any], Any], *, tile_size: in
     tile_size = min(tile_size, h, w)
     if tile_size <= 0:
         return model(img)
-    stride = max(1, tile_size - tile_overlap)
+    # at least 1 (an overlap of a whole tile would never advance) and at most a tile (a negative overlap would leave
+    # gaps with no tile at all, whose weight 0 turns A1111's division into 0 / 0)
+    stride = min(tile_size, max(1, tile_size - tile_overlap))
     h_starts = list(range(0, h - tile_size, stride)) + [h - tile_size]
     w_starts = list(range(0, w - tile_size, stride)) + [w - tile_size]
     result = torch.zeros(img.shape[0], img.shape[1], h * scale, w * scale, device=img.device, dtype=img.dtype)

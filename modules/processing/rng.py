@@ -140,13 +140,21 @@ def slerp(val: float, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
     low_norm = low / torch.norm(low, dim=1, keepdim=True)
     high_norm = high / torch.norm(high, dim=1, keepdim=True)
     dot = (low_norm * high_norm).sum(1)
+    # decided on the raw dots, NaN included, so every input takes A1111's branch
     if dot.mean() > 0.9995:
         return low * val + high * (1 - val)
+    # Guards for the entries where A1111's formula is not finite (elsewhere the numbers are unchanged):
+    # an all-zero vector has no direction (0 / 0 above): it is taken as orthogonal to the other, and contributes
+    # nothing itself; a dot rounded past +-1 would make acos NaN; parallel vectors (omega = 0) give 0 / 0 weights,
+    # whose limit is the linear interpolation (1 - val, val).
+    dot = torch.nan_to_num(dot, nan=0.0).clamp(-1.0, 1.0)
     omega = torch.acos(dot)
     sin_omega = torch.sin(omega)
-    low_weight = (torch.sin((1.0 - val) * omega) / sin_omega).unsqueeze(1)
-    high_weight = (torch.sin(val * omega) / sin_omega).unsqueeze(1)
-    return low_weight * low + high_weight * high
+    parallel = sin_omega == 0
+    safe_sin = torch.where(parallel, torch.ones_like(sin_omega), sin_omega)
+    low_weight = torch.where(parallel, torch.full_like(omega, 1.0 - val), torch.sin((1.0 - val) * omega) / safe_sin)
+    high_weight = torch.where(parallel, torch.full_like(omega, val), torch.sin(val * omega) / safe_sin)
+    return low_weight.unsqueeze(1) * low + high_weight.unsqueeze(1) * high
 
 
 def noise_shape(shape: Sequence[int], seed_resize_from_h: int = 0, seed_resize_from_w: int = 0) -> tuple[int, ...]:

@@ -144,9 +144,13 @@ class BrownianPath:
         tb = min(max(float(tb), self.root.start), self.root.end)
         if ta > tb:
             raise RuntimeError(f"Query times ta={ta:.3f} and tb={tb:.3f} must respect ta <= tb.")
+        ta, tb = _round(ta), _round(tb)
         if ta == tb:
+            # also for two times closer than the tree's resolution: the tree has no node between them (splitting
+            # the smallest node would give it back unchanged, for ever), and W over such an interval is 0 to within
+            # the tolerance (torchsde answers 1e-10-sized values there)
             return torch.zeros(self.shape, dtype=self.dtype, device=self.device)
-        nodes = self._locate(_round(ta), _round(tb))
+        nodes = self._locate(ta, tb)
         w = self._increment(nodes[0])
         for node in nodes[1:]:
             w = w + self._increment(node)
@@ -179,4 +183,9 @@ class BrownianTreeNoiseSampler:
         lo, hi, sign = (t0, t1, 1) if t0 < t1 else (t1, t0, -1)
         w = torch.stack([path(lo, hi) for path in self.paths]) * (self.sign * sign)
         w = w if self.batched else w[0]
-        return w / (t1 - t0).abs().sqrt()
+        span = (t1 - t0).abs()
+        if span == 0:
+            # a zero-length interval (a repeated sigma): W is 0 there, and the samplers scale this noise by 0;
+            # torchsde's 0 / sqrt(0) would be NaN, which 0 * NaN keeps
+            return w
+        return w / span.sqrt()

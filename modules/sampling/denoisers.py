@@ -59,7 +59,8 @@ class DiscreteSchedule(nn.Module):
         low_idx = dists.ge(0).cumsum(dim=0).argmax(dim=0).clamp(max=self.log_sigmas.shape[0] - 2)
         high_idx = low_idx + 1
         low, high = self.log_sigmas[low_idx], self.log_sigmas[high_idx]
-        w = ((low - log_sigma) / (low - high)).clamp(0, 1)
+        # two equal table entries (a schedule rounded to fp16) make a 0-wide segment: its weight is 0, not 0 / 0
+        w = torch.where(low == high, torch.zeros_like(low), (low - log_sigma) / (low - high)).clamp(0, 1)
         t = (1 - w) * low_idx + w * high_idx
         return t.view(sigma.shape)
 

@@ -168,6 +168,10 @@ class KDiffusionSampler(Sampler):
             xi = xi + noise * extra_noise
 
         kwargs = self.initialize(p)
+        if len(sigma_sched) < 2:
+            # no step to take (denoising strength 0 with fixed steps, as a hires pass at strength 0 has): every sampler
+            # would hand xi back untouched, but DPM fast/adaptive and the Brownian tree need a positive sigma and raise
+            return xi
         parameters = self.parameters
         if "sigma_min" in parameters:
             kwargs["sigma_min"] = sigma_sched[-2]  # the last sigma is 0, which DPM fast/adaptive cannot take

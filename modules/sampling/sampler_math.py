@@ -30,8 +30,14 @@ def append_dims(x: torch.Tensor, target_dims: int) -> torch.Tensor:
 
 
 def to_d(x: torch.Tensor, sigma: torch.Tensor, denoised: torch.Tensor) -> torch.Tensor:
-    """The probability-flow ODE derivative dx/dsigma = (x - D(x; sigma)) / sigma (Karras et al. 2022, eq. 3)."""
-    return (x - denoised) / append_dims(sigma, x.ndim)
+    """The probability-flow ODE derivative dx/dsigma = (x - D(x; sigma)) / sigma (Karras et al. 2022, eq. 3).
+
+    0 where sigma is 0: a step that starts at sigma 0 (a schedule whose tiny ``sigma_min`` underflowed to 0 before
+    its final 0) has zero length, and (x - D) / 0 would turn its ``x + d * 0`` into NaN where k-diffusion gives NaN.
+    """
+    sigma = append_dims(sigma, x.ndim)
+    d = (x - denoised) / sigma
+    return torch.where(sigma == 0, torch.zeros_like(d), d)
 
 
 def get_ancestral_step(sigma_from, sigma_to, eta: float = 1.0):
@@ -39,7 +45,8 @@ def get_ancestral_step(sigma_from, sigma_to, eta: float = 1.0):
 
     sigma_up^2 + sigma_down^2 = sigma_to^2; eta = 1 gives the DDPM posterior's noise level, eta = 0 a plain ODE step.
     """
-    if not eta:
+    if not eta or sigma_from == 0:
+        # from sigma 0 the only step is the zero-length one to 0 (k-diffusion divides 0 by 0 here)
         return sigma_to, 0.0
     sigma_up = min(sigma_to, eta * (sigma_to ** 2 * (sigma_from ** 2 - sigma_to ** 2) / sigma_from ** 2) ** 0.5)
     sigma_down = (sigma_to ** 2 - sigma_up ** 2) ** 0.5

@@ -95,6 +95,11 @@ class CompVisSampler(Sampler):
         """img2img: the latent is diffused to timestep ``timesteps[t_enc]`` in closed form, then denoised."""
         self.note_schedule_overrides(p)
         steps, t_enc = setup_img2img_steps(p, self.opts, steps)
+        if steps == 0:
+            # denoising strength 0 with fixed steps (a hires pass at strength 0): nothing to denoise, so the latent
+            # stays as it is (A1111 divides 1000 by the 0 steps here)
+            self.initialize(p)
+            return x
         timesteps = self.get_timesteps(p, steps).to(x.device)
         timesteps_sched = timesteps[:t_enc]
 

@@ -14,6 +14,17 @@ import torch
 from modules.sampling.sampler_math import Callback, Denoiser, NoiseSampler, default_noise_sampler, get_ancestral_step
 
 
+def _expm1_over_minus_1(z: torch.Tensor) -> torch.Tensor:
+    """(e^z - 1) / z - 1, with its limit 0 at z = 0 (a zero-length step, where the quotient is 0 / 0)."""
+    return torch.where(z == 0, torch.zeros_like(z), z.expm1() / z - 1)
+
+
+def _noise_span(sigma_to: torch.Tensor, sigma_down: torch.Tensor) -> torch.Tensor:
+    """sqrt(sigma_to^2 - sigma_down^2), the noise to add after stepping to sigma_down; sigma_down went through
+    exp(-(-log)), which can round it a hair above sigma_to when eta is tiny, and sqrt of that is NaN, not 0."""
+    return (sigma_to ** 2 - sigma_down ** 2).clamp(min=0) ** 0.5
+
+
 class PIDStepSizeController:
     """PID control of the step size for adaptive ODE solvers (Söderlind 2003, "Digital filters in adaptive
     time-stepping"), with the arctan limiter."""
@@ -98,9 +109,10 @@ class DPMSolver:
         u1 = x - self.sigma(s1) * (r1 * h).expm1() * eps
         eps_r1, cache = self.eps(cache, "eps_r1", u1, s1)
         u2 = (x - self.sigma(s2) * (r2 * h).expm1() * eps
-              - self.sigma(s2) * (r2 / r1) * ((r2 * h).expm1() / (r2 * h) - 1) * (eps_r1 - eps))
+              - self.sigma(s2) * (r2 / r1) * _expm1_over_minus_1(r2 * h) * (eps_r1 - eps))
         eps_r2, cache = self.eps(cache, "eps_r2", u2, s2)
-        x_3 = x - self.sigma(t_next) * h.expm1() * eps - self.sigma(t_next) / r2 * (h.expm1() / h - 1) * (eps_r2 - eps)
+        x_3 = (x - self.sigma(t_next) * h.expm1() * eps
+               - self.sigma(t_next) / r2 * _expm1_over_minus_1(h) * (eps_r2 - eps))
         return x_3, cache
 
     def _step(self, order: int, x, t, t_next, cache):
@@ -124,7 +136,7 @@ class DPMSolver:
             if eta:
                 sd, su = get_ancestral_step(self.sigma(t), self.sigma(t_next), eta)
                 t_next_ = torch.minimum(t_end, self.t(sd))
-                su = (self.sigma(t_next) ** 2 - self.sigma(t_next_) ** 2) ** 0.5
+                su = _noise_span(self.sigma(t_next), self.sigma(t_next_))
             else:
                 t_next_, su = t_next, 0.0
             eps, cache = self.eps(cache, "eps", x, t)
@@ -158,7 +170,7 @@ class DPMSolver:
             if eta:
                 sd, su = get_ancestral_step(self.sigma(s), self.sigma(t), eta)
                 t_ = torch.minimum(t_end, self.t(sd))
-                su = (self.sigma(t) ** 2 - self.sigma(t_) ** 2) ** 0.5
+                su = _noise_span(self.sigma(t), self.sigma(t_))
             else:
                 t_, su = t, 0.0
             eps, cache = self.eps(cache, "eps", x, s)

@@ -21,6 +21,15 @@ def _t_fn(sigma: torch.Tensor) -> torch.Tensor:
     return sigma.log().neg()
 
 
+def _zero_length(sigmas: torch.Tensor, i: int) -> bool:
+    """Whether step i goes from a sigma to the same sigma (a repeated sigma in the schedule, or two trailing zeros).
+
+    Such a step leaves x as it is. The multistep solvers skip it, keeping the history of the last step that moved:
+    k-diffusion divides by its h = 0 (or by the h_last = 0 it leaves for the next step) and gives NaN.
+    """
+    return bool(sigmas[i + 1] == sigmas[i])
+
+
 def _brownian_default(x: torch.Tensor, sigmas: torch.Tensor, noise_sampler: NoiseSampler | None) -> NoiseSampler:
     if noise_sampler is not None:
         return noise_sampler
@@ -103,20 +112,24 @@ def sample_dpmpp_2m(model: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, extr
     extra_args = {} if extra_args is None else extra_args
     s_in = x.new_ones([x.shape[0]])
     old_denoised = None
+    t_last = None  # t at the start of the last step that moved
     for i in steps_range(len(sigmas) - 1, disable):
         denoised = model(x, sigmas[i] * s_in, **extra_args)
         if callback is not None:
             callback({"x": x, "i": i, "sigma": sigmas[i], "sigma_hat": sigmas[i], "denoised": denoised})
+        if _zero_length(sigmas, i):
+            continue
         t, t_next = _t_fn(sigmas[i]), _t_fn(sigmas[i + 1])
         h = t_next - t
         if old_denoised is None or sigmas[i + 1] == 0:
             x = (_sigma_fn(t_next) / _sigma_fn(t)) * x - (-h).expm1() * denoised
         else:
-            h_last = t - _t_fn(sigmas[i - 1])
+            h_last = t - t_last
             r = h_last / h
             denoised_d = (1 + 1 / (2 * r)) * denoised - (1 / (2 * r)) * old_denoised
             x = (_sigma_fn(t_next) / _sigma_fn(t)) * x - (-h).expm1() * denoised_d
         old_denoised = denoised
+        t_last = t
     return x
 
 
@@ -140,6 +153,10 @@ def sample_dpmpp_2m_sde(model: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, 
             callback({"x": x, "i": i, "sigma": sigmas[i], "sigma_hat": sigmas[i], "denoised": denoised})
         if sigmas[i + 1] == 0:
             x = denoised  # the last step jumps to the denoised estimate
+        elif _zero_length(sigmas, i):
+            if eta:
+                noise_sampler(sigmas[i], sigmas[i + 1])  # drawn (and scaled by 0) as k-diffusion does
+            continue
         else:
             t, s = -sigmas[i].log(), -sigmas[i + 1].log()
             h = s - t
@@ -176,6 +193,10 @@ def sample_dpmpp_3m_sde(model: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, 
             callback({"x": x, "i": i, "sigma": sigmas[i], "sigma_hat": sigmas[i], "denoised": denoised})
         if sigmas[i + 1] == 0:
             x = denoised
+        elif _zero_length(sigmas, i):
+            if eta:
+                noise_sampler(sigmas[i], sigmas[i + 1])  # drawn (and scaled by 0) as k-diffusion does
+            continue
         else:
             t, s = -sigmas[i].log(), -sigmas[i + 1].log()
             h = s - t

@@ -164,6 +164,20 @@ def linear_multistep_coeff(order: int, t, i: int, j: int) -> float:
     return sum(c * (b ** (p + 1) - a ** (p + 1)) / (p + 1) for p, c in enumerate(coeffs))
 
 
+def _distinct_order(t, i: int, order: int) -> int:
+    """The largest order <= ``order`` whose nodes t_i, t_{i-1}, ... are all different.
+
+    A repeated sigma leaves two equal nodes, whose Lagrange basis divides by 0 (k-diffusion's quadrature then gives
+    NaN); the step then uses only the most recent derivatives, back to the first repeated sigma.
+    """
+    nodes = [float(t[i])]
+    for k in range(1, order):
+        if float(t[i - k]) in nodes:
+            return k
+        nodes.append(float(t[i - k]))
+    return order
+
+
 @torch.no_grad()
 def sample_lms(model: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, extra_args: dict | None = None,
                callback: Callback = None, disable: bool | None = None, order=4):
@@ -180,7 +194,7 @@ def sample_lms(model: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, extra_arg
             ds.pop(0)
         if callback is not None:
             callback({"x": x, "i": i, "sigma": sigmas[i], "sigma_hat": sigmas[i], "denoised": denoised})
-        cur_order = min(i + 1, order)
+        cur_order = _distinct_order(sigmas_cpu, i, min(i + 1, order))
         coeffs = [linear_multistep_coeff(cur_order, sigmas_cpu, i, j) for j in range(cur_order)]
         x = x + sum(coeff * d for coeff, d in zip(coeffs, reversed(ds)))
     return x

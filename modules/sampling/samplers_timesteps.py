@@ -22,8 +22,11 @@ def ddim_timesteps(steps: int, discretize: str = "uniform", total: int = 1000) -
         import numpy as np
 
         spaced = ((np.linspace(0, np.sqrt(total * 0.8), steps)) ** 2).astype(int)
-        return torch.clip(torch.asarray(spaced.tolist()) + 1, 0, total - 1)
-    return torch.clip(torch.asarray(list(range(0, total, total // steps))) + 1, 0, total - 1)
+        return torch.clip(torch.asarray(spaced.tolist(), dtype=torch.long) + 1, 0, total - 1)
+    # more steps than timesteps (img2img with "fixed steps" at a low denoising strength schedules steps / strength):
+    # every timestep once, where A1111's stride total // steps is 0 and range() refuses it
+    stride = max(total // steps, 1) if steps > 0 else total
+    return torch.clip(torch.asarray(list(range(0, total, stride))) + 1, 0, total - 1)
 
 
 def _schedule(model: Any, x: torch.Tensor, timesteps: torch.Tensor, eta: float):
@@ -63,7 +66,8 @@ def _ddim_loop(model, x, timesteps, extra_args, callback, disable, eta, noise_sa
         sqrt_one_minus_at = _per_image(sqrt_one_minus_alphas[index], x)
 
         pred_x0 = (x - sqrt_one_minus_at * e_t) / a_t.sqrt()
-        dir_xt = (1.0 - a_prev - sigma_t ** 2).sqrt() * direction
+        # >= 0 for eta <= 1; an eta above 1 asks for more fresh noise than the step has, and A1111's sqrt is NaN
+        dir_xt = (1.0 - a_prev - sigma_t ** 2).clamp(min=0).sqrt() * direction
         noise = sigma_t * noise_sampler(timesteps[index], timesteps[index - 1])
         x = a_prev.sqrt() * pred_x0 + dir_xt + noise
         if callback is not None:

@@ -78,7 +78,7 @@ def normal_scheduler(n: int, sigma_min: float, sigma_max: float, inner_model: An
 def simple_scheduler(n: int, sigma_min: float, sigma_max: float, inner_model: Any, device: Any = "cpu") -> torch.Tensor:
     """Every (len/n)-th model sigma counted down from the largest, truncating the fractional stride."""
     table = inner_model.sigmas
-    stride = len(table) / n
+    stride = len(table) / n if n > 0 else 0.0  # n = 0 (no steps) picks nothing; A1111 divides by 0
     sigmas = [float(table[-(1 + int(x * stride))]) for x in range(n)]
     sigmas += [0.0]
     return torch.FloatTensor(sigmas).to(device)
@@ -87,6 +87,8 @@ def simple_scheduler(n: int, sigma_min: float, sigma_max: float, inner_model: An
 def ddim_scheduler(n: int, sigma_min: float, sigma_max: float, inner_model: Any, device: Any = "cpu") -> torch.Tensor:
     """DDIM's uniform timesteps 1, 1 + 1000//n, ... as sigmas (may give more than n when 1000 is not divisible)."""
     table = inner_model.sigmas
+    if n <= 0:
+        return torch.FloatTensor([0.0]).to(device)  # no steps: only the final 0, like the other schedules
     stride = max(len(table) // n, 1)
     sigmas = [float(table[x]) for x in range(1, len(table), stride)]
     sigmas = sigmas[::-1]
@@ -99,7 +101,9 @@ def kl_optimal(n: int, sigma_min: float, sigma_max: float, device: Any = "cpu") 
     alpha_min = torch.arctan(torch.tensor(sigma_min, device=device))
     alpha_max = torch.arctan(torch.tensor(sigma_max, device=device))
     step_indices = torch.arange(n + 1, device=device)
-    return torch.tan(step_indices / n * alpha_min + (1.0 - step_indices / n) * alpha_max)
+    # index / n runs 0..1; with n = 0 (no steps) the one index is the last one, 1, not 0 / 0
+    ramp = step_indices / n if n > 0 else torch.ones(1, device=device)
+    return torch.tan(ramp * alpha_min + (1.0 - ramp) * alpha_max)
 
 
 def _loglinear_interp(t_steps: list[float], num_steps: int):

@@ -256,6 +256,9 @@ def unipc(model: Denoiser, x: torch.Tensor, timesteps: torch.Tensor, extra_args:
           skip_type="time_uniform", order=3, lower_order_final=True):
     """UniPC (Zhao et al. 2023, arXiv:2302.04867) over A1111's timesteps; ``model(x, t, **extra_args)`` gives eps at
     the (fractional) DDPM timestep t and ``model.alphas_cumprod`` the schedule."""
+    if len(timesteps) == 0:
+        # img2img at a strength that rounds to 0 steps: nothing to solve (A1111 reads timesteps[-1] and raises)
+        return x
     extra_args = {} if extra_args is None else extra_args
     schedule = DiscreteVPSchedule(model.alphas_cumprod)
     index = 0

@@ -113,9 +113,14 @@ def latent_blend(settings: SoftInpaintingSettings, a: torch.Tensor, b: torch.Ten
     f64 = torch.float32 if interpolated.device.type == "mps" else torch.float64
     power = settings.inpaint_detail_preservation
     current = torch.linalg.vector_norm(interpolated, dim=1, keepdim=True).to(f64) + 0.00001
-    length_a = torch.linalg.vector_norm(a, dim=1, keepdim=True).to(f64).pow(power) * (1 - t_len)
-    length_b = torch.linalg.vector_norm(b, dim=1, keepdim=True).to(f64).pow(power) * t_len
-    desired = (length_a + length_b).pow(1 / power)
+    norm_a = torch.linalg.vector_norm(a, dim=1, keepdim=True).to(f64)
+    norm_b = torch.linalg.vector_norm(b, dim=1, keepdim=True).to(f64)
+    if power == 0:
+        # the power mean's limit at exponent 0, the weighted geometric mean; A1111's formula raises
+        # (1 - t) + t to the power 1 / 0 there, which is 0 or inf depending on the last bit of the sum
+        desired = norm_a.pow(1 - t_len) * norm_b.pow(t_len)
+    else:
+        desired = (norm_a.pow(power) * (1 - t_len) + norm_b.pow(power) * t_len).pow(1 / power)
     return interpolated * (desired / current).to(result_type)
 
 
@@ -255,11 +260,14 @@ def apply_adaptive_masks(settings: SoftInpaintingSettings, nmask: torch.Tensor, 
             scalar = mask_scalar
         half_weighted_distance = settings.composite_difference_threshold * scalar
         with np.errstate(divide="ignore", invalid="ignore"):
-            converted = converted / half_weighted_distance
+            # a threshold of 0 (or a fully masked pixel at mask influence 1) divides by 0: a change becomes an
+            # infinite ratio (generated pixels, as A1111), no change at all 0 / 0, read as 0 (the original kept,
+            # what A1111's NaN turns into when cast to uint8 on x86)
+            converted = np.where((converted == 0) & (half_weighted_distance == 0), 0.0,
+                                 converted / half_weighted_distance)
             converted = 1 / (1 + converted ** settings.composite_difference_contrast)
         converted = 1 - smootherstep(converted)
-        mask = _finish_mask(np.nan_to_num(converted, nan=1.0), width, height,
-                            (overlay_image.width, overlay_image.height), paste_to)
+        mask = _finish_mask(converted, width, height, (overlay_image.width, overlay_image.height), paste_to)
         masks.append(mask)
         overlay_images[i] = _punch(overlay_image, mask)
     return masks
