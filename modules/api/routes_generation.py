@@ -58,14 +58,16 @@ async def _prepare(request: Any, tabname: str) -> Any:
         raise _as_client_error(e) from e
 
 
-def _submit(prepared: Any, keep_result: bool) -> Any:
-    from modules.runtime.jobs import job_queue
+def _submit(prepared: Any, keep_result: bool, request: dict | None = None) -> Any:
+    from modules.runtime.jobs import QueueFullError, job_queue
 
     try:
         # an async job keeps what builds its answer; a waiting request holds it itself
         return job_queue().submit(prepared.run, task_id=prepared.task_id, name=prepared.job_name,
                                   kind=prepared.tabname, keep_result=keep_result,
-                                  meta=prepared if keep_result else None)
+                                  meta=prepared if keep_result else None, request=request)
+    except QueueFullError as e:
+        raise ApiError(503, str(e), headers={"Retry-After": "30"}) from e
     except Exception as e:
         raise _as_client_error(e) from e
 
@@ -99,14 +101,21 @@ def _accepted(job: Any) -> JSONResponse:
     return JSONResponse(status_code=202, content=body)
 
 
+async def _submit_async(request: Any, tabname: str) -> JSONResponse:
+    # the body as sent is stored (prepare fills the request in place from its infotext), so a restart can rebuild it
+    body = request.model_dump(mode="json", exclude_unset=True)
+    prepared = await _prepare(request, tabname)
+    return _accepted(await run_in_threadpool(_submit, prepared, True, body))
+
+
 async def async_text2imgapi(txt2imgreq: models.StableDiffusionTxt2ImgProcessingAPI) -> Any:
-    """Queue a txt2img job and answer its task id at once."""
-    return _accepted(_submit(await _prepare(txt2imgreq, "txt2img"), keep_result=True))
+    """Queue a txt2img job and answer its task id at once (it survives a restart)."""
+    return await _submit_async(txt2imgreq, "txt2img")
 
 
 async def async_img2imgapi(img2imgreq: models.StableDiffusionImg2ImgProcessingAPI) -> Any:
-    """Queue an img2img job and answer its task id at once."""
-    return _accepted(_submit(await _prepare(img2imgreq, "img2img"), keep_result=True))
+    """Queue an img2img job and answer its task id at once (it survives a restart)."""
+    return await _submit_async(img2imgreq, "img2img")
 
 
 def _job(task_id: str) -> Any:
@@ -194,7 +203,7 @@ def job_delete(task_id: str) -> Any:
 
 
 def register(api: Any) -> None:
-    """Add the generation routes to ``api`` (the :class:`modules.api.api.Api`)."""
+    """Add the generation routes to ``api`` (the :class:`modules.api.api.Api`); stored async jobs can resume."""
     api.add_api_route("/sdapi/v1/txt2img", text2imgapi, methods=["POST"], response_model=models.TextToImageResponse)
     api.add_api_route("/sdapi/v1/img2img", img2imgapi, methods=["POST"], response_model=models.ImageToImageResponse)
     tag = ["async jobs"]
@@ -208,4 +217,7 @@ def register(api: Any) -> None:
                       response_model=models.TextToImageResponse, tags=tag)
     api.add_api_route("/sdapi/v1/async/jobs/{task_id}/cancel", job_cancel, methods=["POST"], tags=tag)
     api.add_api_route("/sdapi/v1/async/jobs/{task_id}", job_delete, methods=["DELETE"], tags=tag)
+    from modules.api.async_jobs import register_job_kinds
+
+    register_job_kinds()  # after the routes: stored jobs of the last run resume from here
 

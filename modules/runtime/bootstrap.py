@@ -158,6 +158,10 @@ def initialize(argv: Sequence[str], model_loader: ModelLoader | None = None,
     from modules.models.checkpoints import CheckpointRegistry
 
     shared.cache = DiskCache.for_paths(paths)
+    from modules.runtime.jobs import attach_job_store
+
+    # async jobs of the last run: results readable again, queued ones resume once the API registers their kinds
+    attach_job_store(paths)
     shared.checkpoints = CheckpointRegistry(paths, cmd_opts, opts, shared.cache)
     shared.checkpoints.refresh()
     done("list models")

@@ -11,22 +11,32 @@ never sees another task's pictures.
 Code that must hold ``queue_lock`` itself (A1111-style extensions) can still announce its task
 with :meth:`JobQueue.track_external` / :meth:`JobQueue.start_external` / :meth:`JobQueue.finish_external`
 (``modules.progress`` wraps these under A1111's names).
+
+Asynchronous jobs (submitted with their ``request``) are also written to a :class:`JobStore`
+(attached by the bootstrap, :func:`attach_job_store`): each state change is stored before
+anyone is told of it, so after a restart finished results are still readable, jobs that were
+queued resume in their order once their :class:`JobKind` is registered, and a job that was
+running is failed with :data:`INTERRUPTED`.  Storage failures are printed and never stop the
+queue.  Synchronous and UI jobs stay in memory.
 """
 from __future__ import annotations
 
 import collections
 import itertools
+import sys
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-QUEUED = "queued"
-RUNNING = "running"
-DONE = "done"
-FAILED = "failed"
-CANCELLED = "cancelled"
-FINISHED = (DONE, FAILED, CANCELLED)
+from modules.runtime.job_kinds import INTERRUPTED, JobInterruptedError, JobKind, StoredAnswer, StoredJobError
+from modules.runtime.job_kinds import interrupted_record
+from modules.runtime.job_store import CANCELLED, DONE, FAILED, FINISHED, QUEUED, RUNNING, JobStore, StoredJob
+
+__all__ = ["CANCELLED", "DONE", "FAILED", "FINISHED", "QUEUED", "RUNNING", "INTERRUPTED", "DuplicateTaskError",
+           "Job", "JobCancelledError", "JobInterruptedError", "JobKind", "JobQueue", "QueueFullError",
+           "StoredJobError", "attach_job_store", "job_queue", "run_job", "submit"]
 
 
 class DuplicateTaskError(ValueError):
@@ -35,6 +45,10 @@ class DuplicateTaskError(ValueError):
 
 class JobCancelledError(RuntimeError):
     """The job was cancelled before it produced anything."""
+
+
+class QueueFullError(RuntimeError):
+    """Too many asynchronous jobs are waiting: a new one is refused until some have run."""
 
 
 @dataclass(eq=False)
@@ -72,6 +86,12 @@ class Job:
     """Arrival order."""
     meta: Any = None
     """Whatever the submitter needs later (the API keeps the prepared request to build the answer)."""
+    durable: bool = False
+    """Submitted with its request to be stored (an asynchronous job): it counts against the waiting-jobs cap."""
+    store: Any = None
+    """The :class:`JobStore` holding this job (None while it is only in memory)."""
+    store_key: int | None = None
+    """Its row in :attr:`store`."""
 
     @property
     def finished_ok(self) -> bool:
@@ -108,7 +128,10 @@ class JobQueue:
     history_limit = 64
     """Finished jobs remembered (for ``/internal/progress`` "completed" and the async API)."""
     kept_results_limit = 16
-    """Finished jobs whose results are kept for fetching; older ones drop their result first."""
+    """Finished jobs whose results are kept for fetching; older ones drop their result first.
+    The store follows both limits: forgotten jobs lose their row and pictures, dropped results their pictures."""
+    max_waiting_durable = 100
+    """Asynchronous jobs that may wait at once; one more is refused with :class:`QueueFullError`."""
 
     def __init__(self, lock: Any = None, state_getter: Callable[[], Any] | None = None) -> None:
         self._lock = lock
@@ -121,6 +144,13 @@ class JobQueue:
         self._starting: Job | None = None
         self._worker: threading.Thread | None = None
         self._seq = itertools.count(1)
+        self._stopped = False
+        self._store: JobStore | None = None
+        self._kinds: dict[str, JobKind] = {}
+        self._parked: list[Job] = []
+        """Jobs restored from the store as queued, waiting for their kind to be registered."""
+        self._store_ops: list[Callable[[], None]] = []
+        """Store writes decided under ``_cond``, done once it is released (see :meth:`_flush_store_ops`)."""
 
     # --- wiring ---------------------------------------------------------------------------------------------
     def _queue_lock(self) -> Any:
@@ -139,6 +169,8 @@ class JobQueue:
         return shared.state
 
     def _ensure_worker(self) -> None:
+        if self._stopped:
+            return
         if self._worker is None or not self._worker.is_alive():
             self._worker = threading.Thread(target=self._work, name="job-worker", daemon=True)
             self._worker.start()
@@ -149,19 +181,52 @@ class JobQueue:
 
     # --- submitting -----------------------------------------------------------------------------------------
     def submit(self, fn: Callable[[], Any], *, task_id: str, name: str = "job", kind: str = "job",
-               keep_result: bool = False, meta: Any = None) -> Job:
+               keep_result: bool = False, meta: Any = None, request: dict[str, Any] | None = None) -> Job:
         """Queue ``fn`` as task ``task_id``; returns its :class:`Job` at once.
 
+        With ``request`` (the JSON body of an asynchronous job) the job is durable: it is stored,
+        when a store is attached, before this returns, and refused with :class:`QueueFullError`
+        when :attr:`max_waiting_durable` such jobs already wait.
         Raises :class:`DuplicateTaskError` when ``task_id`` is already queued or running.
         """
         with self._cond:
+            if self._stopped:
+                raise RuntimeError("the job queue is stopped")
             self._check_new(task_id)
-            job = Job(task_id, fn, name=name, kind=kind, keep_result=keep_result, seq=next(self._seq), meta=meta)
+            if request is not None:
+                self._check_room()
+            job = Job(task_id, fn, name=name, kind=kind, keep_result=keep_result, seq=next(self._seq), meta=meta,
+                      durable=request is not None)
             self._jobs[task_id] = job
-            self._queue.append(job)
-            self._ensure_worker()
-            self._cond.notify_all()
+            store = self._store if request is not None else None
+            if store is None:
+                self._enqueue(job)
+        self._flush_store_ops()
+        if store is None:
+            return job
+        # written outside the lock (pictures can be large); the job is known but not in line meanwhile
+        key = self._guarded(lambda: store.add(task_id, kind, name, job.created, request), f"store {task_id}")
+        with self._cond:
+            if key is not None:
+                job.store, job.store_key = store, key
+            if job.status == QUEUED:
+                self._enqueue(job)
+            else:  # cancelled while being stored
+                self._schedule_end(job)
+        self._flush_store_ops()
         return job
+
+    def _enqueue(self, job: Job) -> None:
+        """Put ``job`` in line (caller holds ``_cond``)."""
+        self._queue.append(job)
+        self._ensure_worker()
+        self._cond.notify_all()
+
+    def _check_room(self) -> None:
+        waiting = sum(1 for j in self._jobs.values() if j.durable and j.status == QUEUED)
+        if waiting >= self.max_waiting_durable:
+            raise QueueFullError(f"The job queue is full: {waiting} asynchronous jobs are waiting (the limit is "
+                                 f"{self.max_waiting_durable}); try again when some have run")
 
     def run(self, fn: Callable[[], Any], *, task_id: str, name: str = "job", kind: str = "job") -> Any:
         """Queue ``fn``, wait for it, return its result or raise its exception."""
@@ -183,8 +248,10 @@ class JobQueue:
     def _work(self) -> None:
         while True:
             with self._cond:
-                while not self._queue:
+                while not self._queue and not self._stopped:
                     self._cond.wait()
+                if self._stopped:
+                    return
                 job = self._queue.popleft()
                 self._starting = job
             lock = self._queue_lock()
@@ -197,22 +264,31 @@ class JobQueue:
     def _run_one(self, job: Job) -> None:
         with self._cond:
             self._starting = None
+            if self._stopped and job.status == QUEUED:
+                self._queue.appendleft(job)  # stopped while waiting for the lock: it stays queued
+                return
             if job.status == CANCELLED:
                 return
             self._begin(job)
+        if job.store is not None:
+            self._guarded(lambda: job.store.set_running(job.store_key, job.started), f"store {job.task_id}")
         try:
             result = job.fn() if job.fn is not None else None
             error = None
         except BaseException as e:  # noqa: BLE001 - the job's own failure, handed to whoever waits for it
             result, error = None, e
+        # decided once: what is stored is what is told (a cancel arriving from now on comes too late)
+        job.result, job.error = result, error
+        status = CANCELLED if job.cancel_requested else (DONE if error is None else FAILED)
+        state = self.state()
+        progress = 1.0 if status == DONE or state is None else _state_progress(state)
+        finished = time.time()
+        if job.store is not None:
+            self._store_end(job, status, finished, progress)
         with self._cond:
-            job.result = result
-            job.error = error
-            if job.cancel_requested:
-                job.status = CANCELLED
-            else:
-                job.status = DONE if error is None else FAILED
-            self._end(job)
+            job.status = status
+            self._end(job, progress, finished)
+        self._flush_store_ops()
         self._notify(job)
 
     def _begin(self, job: Job) -> None:
@@ -224,15 +300,13 @@ class JobQueue:
         if state is not None:
             state.begin(job=job.name, task_id=job.task_id)
 
-    def _end(self, job: Job) -> None:
+    def _end(self, job: Job, progress: float, finished: float) -> None:
         """Record the end of ``job`` (caller holds ``_cond``)."""
         state = self.state()
         if state is not None:
-            job.progress = 1.0 if job.status == DONE else _state_progress(state)
             state.end()
-        elif job.status == DONE:
-            job.progress = 1.0
-        job.finished = time.time()
+        job.progress = progress
+        job.finished = finished
         if self._current is job:
             self._current = None
         if not job.keep_result:
@@ -262,13 +336,154 @@ class JobQueue:
             old.result = None
             old.meta = None
             old.preview = None
+            if old.store is not None:
+                self._schedule(old, lambda store, key: store.drop_result(key))
 
     def _forget(self, task_id: str) -> None:
-        self._jobs.pop(task_id, None)
+        job = self._jobs.pop(task_id, None)
         try:
             self._finished.remove(task_id)
         except ValueError:
             pass
+        if job is not None and job.store is not None:
+            self._schedule(job, lambda store, key: store.delete(key))
+
+    # --- the store --------------------------------------------------------------------------------------------
+    def _guarded(self, write: Callable[[], Any], what: str) -> Any:
+        """Run a store operation; a failure is printed and the queue goes on in memory (None is returned)."""
+        try:
+            return write()
+        except Exception as e:  # a full disk or a broken database must never stop the jobs themselves
+            print(f"*** Job store: could not {what}: {e}", file=sys.stderr, flush=True)
+            traceback.print_exc()
+            return None
+
+    def _schedule(self, job: Job, op: Callable[[JobStore, int], None]) -> None:
+        """Queue a write about ``job`` for :meth:`_flush_store_ops` (caller holds ``_cond``)."""
+        store, key, task_id = job.store, job.store_key, job.task_id
+        self._store_ops.append(lambda: self._guarded(lambda: op(store, key), f"update {task_id}"))
+
+    def _schedule_end(self, job: Job) -> None:
+        """Store the end of a job that ended without running (cancelled while queued; caller holds ``_cond``)."""
+        if job.store is not None:
+            status, finished, progress = job.status, job.finished or time.time(), job.progress
+            self._schedule(job, lambda store, key: store.set_finished(key, status, finished, progress))
+
+    def _flush_store_ops(self) -> None:
+        """Do the store writes decided under ``_cond`` (file and database work never holds the queue's lock)."""
+        with self._cond:
+            ops, self._store_ops = self._store_ops, []
+        for op in ops:
+            op()
+
+    def _store_end(self, job: Job, status: str, finished: float, progress: float) -> None:
+        """Store how ``job`` ended, its result through its kind, before anyone is told."""
+        kind = self._kinds.get(job.kind)
+        error = None
+        if job.error is not None:
+            error = (kind or JobKind()).describe_error(job.error)
+        result = None
+        if kind is not None and job.error is None and job.result is not None:
+            result = self._guarded(lambda: kind.result_to_store(job), f"keep the result of {job.task_id}")
+        self._guarded(lambda: job.store.set_finished(job.store_key, status, finished, progress, error, result),
+                      f"store the end of {job.task_id}")
+
+    def attach_store(self, store: JobStore | None) -> None:
+        """Store asynchronous jobs in ``store`` from now on, and take back what it holds (the bootstrap calls this).
+
+        Jobs it says are running were running when the process stopped: they are failed with
+        :data:`INTERRUPTED`.  Finished jobs are remembered again (their results read from disk when
+        asked for) under the same limits; queued ones wait for their kind (:meth:`register_kinds`).
+        Attaching the store already attached does nothing; ``None`` detaches (and closes) it.
+        """
+        with self._cond:
+            old = self._store
+            if store is not None and old is not None and old.same_place(store):
+                return
+            self._store = None
+            for job in self._parked:  # restored from the old store, never started: they belong to it
+                self._jobs.pop(job.task_id, None)
+            self._parked = []
+        if old is not None:
+            old.close()  # jobs still pointing at it write nothing more
+        if store is None:
+            return
+        records = self._guarded(lambda: self._take_back(store), f"read the job store {store.db_path}")
+        with self._cond:
+            self._store = store
+            self._restore(store, records or [])
+        self._flush_store_ops()
+
+    def detach_store(self) -> None:
+        """Stop storing jobs (nothing more is written: what the store says stays as it is)."""
+        self.attach_store(None)
+
+    def _take_back(self, store: JobStore) -> list[StoredJob]:
+        for task_id in store.fail_running(interrupted_record(), time.time()):
+            print(f"Job {task_id} was running when the server stopped: marked failed ({INTERRUPTED})", flush=True)
+        return store.jobs()
+
+    def _restore(self, store: JobStore, records: list[StoredJob]) -> None:
+        """Make jobs of the stored ``records`` (caller holds ``_cond``); live jobs with the same ids win."""
+        finished = []
+        for record in records:
+            if record.task_id in self._jobs:
+                continue
+            job = Job(record.task_id, None, name=record.name, kind=record.kind, keep_result=True,
+                      status=record.status, created=record.created, started=record.started,
+                      finished=record.finished, progress=record.progress, seq=next(self._seq), durable=True,
+                      store=store, store_key=record.key)
+            self._jobs[job.task_id] = job
+            if record.status in FINISHED:
+                if record.error is not None:
+                    error = StoredJobError.from_record(record.error)
+                    kind = self._kinds.get(record.kind)
+                    job.error = kind.restore_error(error) if kind is not None else error
+                if record.has_result:
+                    job.meta = StoredAnswer(self._kinds, record.kind, store, record.key)
+                job.done.set()
+                finished.append(job)
+            else:
+                job.status = QUEUED
+                self._parked.append(job)
+        for job in sorted(finished, key=lambda j: (j.finished or 0, j.store_key)):
+            self._finished.append(job.task_id)
+        self._trim_history()
+
+    def register_kinds(self, kinds: dict[str, JobKind]) -> None:
+        """Say how stored jobs of these kinds are rebuilt and kept; restored jobs of these kinds resume, in order.
+
+        Restored jobs start only from here (the API calls this when it is built), never at the
+        start-up step that restores them: the model and scripts they need are ready by then.
+        """
+        with self._cond:
+            self._kinds.update(kinds)
+            for job in self._jobs.values():  # failures read back from the store answer as the kind says
+                if job.kind in kinds and isinstance(job.error, StoredJobError):
+                    job.error = kinds[job.kind].restore_error(job.error)
+            self._resume_parked()
+
+    def _resume_parked(self) -> None:
+        """Put parked jobs whose kind is known in line, in their stored order (caller holds ``_cond``)."""
+        ready = [job for job in self._parked if job.kind in self._kinds]
+        self._parked = [job for job in self._parked if job.kind not in self._kinds]
+        for job in sorted(ready, key=lambda j: j.seq):
+            if job.status == QUEUED:
+                job.fn = self._rebuilding(job, self._kinds[job.kind])
+                self._enqueue(job)
+
+    @staticmethod
+    def _rebuilding(job: Job, kind: JobKind) -> Callable[[], Any]:
+        """The callable of a restored job: rebuilt from its stored request when it starts (so it holds no memory
+        while it waits, and a request that is no longer valid fails only this job)."""
+        def run() -> Any:
+            request = job.store.request(job.store_key)
+            if request is None:
+                raise StoredJobError("the stored request of this job could not be read")
+            fn, job.meta = kind.rebuild(job.task_id, request)
+            return fn()
+
+        return run
 
     # --- reading --------------------------------------------------------------------------------------------
     def get(self, task_id: str | None) -> Job | None:
@@ -310,7 +525,7 @@ class JobQueue:
         """Wait until nothing is queued or running; False on timeout."""
         deadline = None if timeout is None else time.time() + timeout
         with self._cond:
-            while self._queue or self._current is not None or self._starting is not None:
+            while (self._queue and not self._stopped) or self._current is not None or self._starting is not None:
                 remaining = None if deadline is None else deadline - time.time()
                 if remaining is not None and remaining <= 0:
                     return False
@@ -318,6 +533,20 @@ class JobQueue:
         return True
 
     # --- stopping -------------------------------------------------------------------------------------------
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Start no more jobs: the running one ends, queued ones stay queued (stored ones resume at the next start).
+
+        Waits up to ``timeout`` seconds for the worker to end; False when it is still running a job.
+        """
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+            worker = self._worker
+        if worker is None or worker is threading.current_thread():
+            return True
+        worker.join(timeout)
+        return not worker.is_alive()
+
     def cancel(self, task_id: str) -> Job | None:
         """Cancel a queued job, or interrupt it if it runs (only it: the next job starts normally).
 
@@ -334,6 +563,7 @@ class JobQueue:
                 job.status = CANCELLED
                 job.finished = time.time()
                 job.fn = None
+                self._schedule_end(job)
                 self._finished.append(job.task_id)
                 self._trim_history()
                 notify = not job.external
@@ -343,6 +573,7 @@ class JobQueue:
                 if state is not None and getattr(state, "current_task_id", None) == task_id:
                     state.interrupt()
                 notify = False
+        self._flush_store_ops()
         if notify:
             self._notify(job)
         return job
@@ -354,7 +585,8 @@ class JobQueue:
             if job is None or job.status not in FINISHED:
                 return False
             self._forget(task_id)
-            return True
+        self._flush_store_ops()
+        return True
 
     # --- jobs run by their callers (A1111's add_task_to_queue / start_task / finish_task) --------------------
     def track_external(self, task_id: str, name: str = "job", kind: str = "ui") -> Job:
@@ -366,7 +598,8 @@ class JobQueue:
             job = Job(task_id, None, name=name, kind=kind, external=True, seq=next(self._seq))
             self._forget(task_id)
             self._jobs[task_id] = job
-            return job
+        self._flush_store_ops()
+        return job
 
     def start_external(self, task_id: str) -> None:
         """The caller holds ``queue_lock`` and starts the task (its ``state.begin`` is the caller's)."""
@@ -379,6 +612,7 @@ class JobQueue:
             job.status = RUNNING
             job.started = time.time()
             self._current = job
+        self._flush_store_ops()
 
     def finish_external(self, task_id: str, result: Any = None) -> None:
         """The caller's task ended."""
@@ -396,6 +630,7 @@ class JobQueue:
             if task_id not in self._finished:
                 self._finished.append(task_id)
             self._trim_history()
+        self._flush_store_ops()
         self._notify(job)
 
     # --- live previews ----------------------------------------------------------------------------------------
@@ -452,6 +687,11 @@ def job_queue() -> JobQueue:
         if _QUEUE is None:
             _QUEUE = JobQueue()
         return _QUEUE
+
+
+def attach_job_store(paths: Any) -> None:
+    """Keep the asynchronous jobs of the process's queue in the data dir's store (``<cache dir>/jobs.sqlite3``)."""
+    job_queue().attach_store(JobStore.for_paths(paths))
 
 
 def run_job(task_id: str, fn: Callable[[], Any], *, name: str = "job", kind: str = "job") -> Any:
