@@ -9,6 +9,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from modules.api.origin import allow_public_url
+
 
 class ShareUnavailable(RuntimeError):
     """A public link could not be created; the message says why."""
@@ -78,6 +80,7 @@ def open_public_links(cmd_opts: Any, host: str, port: int) -> list[str]:
     if cmd_opts.ngrok:
         try:
             url = connect_ngrok(port, cmd_opts.ngrok, cmd_opts.ngrok_options)
+            allow_public_url(url)  # the page at the link may post to the server
             print(f"ngrok connected to localhost:{port}! URL: {url}", flush=True)
             links.append(url)
         except ShareUnavailable as e:
@@ -85,6 +88,7 @@ def open_public_links(cmd_opts: Any, host: str, port: int) -> list[str]:
     if cmd_opts.share:
         try:
             url = create_gradio_share_link(local_host, port)
+            allow_public_url(url)
             print(f"Running on public URL: {url}", flush=True)
             links.append(url)
         except ShareUnavailable as e:

@@ -51,20 +51,27 @@ def credentials_from_flags(cmd_opts: Any) -> list[tuple[str, str]]:
 class AccessPolicy:
     """The logins of the server and the UI's sessions; decides whether a request is logged in."""
 
-    def __init__(self, credentials: Iterable[tuple[str, str]] = ()) -> None:
+    def __init__(self, credentials: Iterable[tuple[str, str]] = (), required: bool = False) -> None:
         self.credentials = [(u.encode(), p.encode()) for u, p in credentials]
+        self.required = required
         self.ui_app: Any = None
         self.ui_prefix = ""
 
     @classmethod
     def from_flags(cls, cmd_opts: Any) -> "AccessPolicy":
-        """The policy for ``--api-auth``, ``--gradio-auth`` and ``--gradio-auth-path``."""
-        return cls(credentials_from_flags(cmd_opts))
+        """The policy for ``--api-auth``, ``--gradio-auth`` and ``--gradio-auth-path``.  A flag that gives no
+        ``user:password`` at all still closes the server (nobody can log in): a typo must not open it."""
+        required = any(getattr(cmd_opts, name, None) for name in ("api_auth", "gradio_auth", "gradio_auth_path"))
+        credentials = credentials_from_flags(cmd_opts)
+        if required and not credentials:
+            print("--api-auth / --gradio-auth / --gradio-auth-path name no user:password: every request will be "
+                  "refused", flush=True)
+        return cls(credentials, required)
 
     @property
     def enabled(self) -> bool:
-        """Whether any login is configured (otherwise every request is let through)."""
-        return bool(self.credentials)
+        """Whether a login is asked for (otherwise every request is let through)."""
+        return self.required or bool(self.credentials)
 
     def attach_ui(self, ui_app: Any, prefix: str) -> None:
         """Accept the sessions of the gradio app ``ui_app`` (its login page's cookies), mounted at ``prefix``."""

@@ -192,6 +192,18 @@ class AuthGuard:
         await send({"type": "http.response.body", "body": page if with_body else b""})
 
 
+class RequestGuards:
+    """The three guards in their order, around ``app``: :class:`OriginGuard`, then :class:`AuthGuard` (a
+    refused cross-site request learns nothing about the login), then :class:`JsonBodyGuard` (routes are looked
+    up only for logged-in requests).  ``site`` is the outermost app, whose routes the last one looks up."""
+
+    def __init__(self, app: ASGIApp, access: AccessPolicy, origins: OriginPolicy, site: Any) -> None:
+        self.app = OriginGuard(AuthGuard(JsonBodyGuard(app, site), access), origins)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
 def install(app: Any, cmd_opts: Any) -> None:
     """Add the middleware (once) for the flags in ``cmd_opts``; call before the CORS middleware is added.
 
@@ -204,7 +216,5 @@ def install(app: Any, cmd_opts: Any) -> None:
     origins = OriginPolicy.from_flags(cmd_opts)
     app.state.webui_access = access
     app.state.webui_origins = origins
-    app.add_middleware(JsonBodyGuard, site=app)
-    app.add_middleware(AuthGuard, policy=access)
-    app.add_middleware(OriginGuard, policy=origins)
+    app.add_middleware(RequestGuards, access=access, origins=origins, site=app)
     app.add_middleware(ProcessTimeMiddleware, log=lambda: bool(getattr(cmd_opts, "api_log", False)))
