@@ -112,7 +112,7 @@ class JobStore:
 
     @classmethod
     def for_paths(cls, paths: Any) -> "JobStore":
-        """The store of a data dir: ``<cache dir>/jobs.sqlite3`` and ``<cache dir>/jobs/``; corrupt files go to ``tmp/``."""
+        """The store of a data dir: ``<cache dir>/jobs.sqlite3`` and ``<cache dir>/jobs/`` (``tmp/`` for bad ones)."""
         return cls(os.path.join(paths.cache_dir, DB_NAME), os.path.join(paths.cache_dir, FILES_DIR_NAME),
                    paths.tmp_dir)
 

@@ -379,9 +379,10 @@ class JobQueue:
     def _store_end(self, job: Job, status: str, finished: float, progress: float) -> None:
         """Store how ``job`` ended, its result through its kind, before anyone is told."""
         kind = self._kinds.get(job.kind)
-        error = None
-        if job.error is not None:
-            error = (kind or JobKind()).describe_error(job.error)
+        error, failure = None, job.error
+        if failure is not None:
+            describe = (kind or JobKind()).describe_error
+            error = self._guarded(lambda: describe(failure), f"describe the error of {job.task_id}")
         result = None
         if kind is not None and job.error is None and job.result is not None:
             result = self._guarded(lambda: kind.result_to_store(job), f"keep the result of {job.task_id}")
