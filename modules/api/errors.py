@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import sys
 import traceback
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import HTTPException
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.middleware import Middleware
 
 
 class ApiError(HTTPException):
@@ -38,25 +39,44 @@ def error_body(e: BaseException) -> dict[str, Any]:
     return body
 
 
+CLIENT_ERRORS: list[tuple[str, str, int, str | None]] = [
+    # (module, exception class, status, the field or setting named when the exception names none)
+    ("modules.processing.processing_base", "GenerationError", 422, None),
+    ("modules.core.options.errors", "OptionValueError", 422, None),
+    ("modules.core.options.errors", "OptionFrozenError", 403, None),
+    ("modules.core.options.store", "OptionValueError", 422, None),
+    ("modules.core.options.store", "OptionFrozenError", 403, None),
+    ("modules.runtime.jobs", "DuplicateTaskError", 409, "force_task_id"),
+    ("modules.runtime.jobs", "JobCancelledError", 409, None),
+    ("modules.prompting.limits", "PromptLimitError", 422, "prompt"),
+    ("modules.core.limits", "ImageTooLargeError", 422, None),
+    ("modules.core.limits", "ImageDecodeError", 422, None),
+    ("modules.models.checkpoint_io", "CheckpointError", 422, None),
+    ("modules.models.config_registry", "ConfigError", 422, None),
+    ("modules.models.model_files", "ModelFileMissingError", 404, None),
+    ("modules.models.checkpoints.registry", "NoCheckpointsError", 404, None),
+    ("modules.postprocess.extras", "ExtrasInputError", 422, None),
+    ("modules.postprocess.extras_ops", "UnknownUpscalerError", 422, None),
+    # a model file that is there but cannot be read, before its base class (a file that is not there)
+    ("modules.postprocess.spandrel_loader", "ModelLoadError", 422, None),
+    ("modules.postprocess.upscaler", "UpscalerUnavailable", 404, None),
+]
+"""Exceptions raised on bad input (or a request for a model file that is missing or broken), and their answer.
+
+Looked up in ``sys.modules`` so that this module imports none of them (an exception whose module was
+never imported cannot have been raised)."""
+
+
 def client_error(e: BaseException) -> ApiError | None:
     """The 4xx answer for an exception raised by processing on bad input, or None when it is our fault."""
     if isinstance(e, ApiError):
         return e
     if isinstance(e, HTTPException):
         return ApiError(e.status_code, str(e.detail), headers=getattr(e, "headers", None))
-    processing_base = sys.modules.get("modules.processing.processing_base")
-    if processing_base is not None and isinstance(e, processing_base.GenerationError):
-        return ApiError(422, str(e))
-    store = sys.modules.get("modules.core.options.store")
-    if store is not None and isinstance(e, store.OptionValueError):
-        return ApiError(422, str(e), key=getattr(e, "key", None))
-    if store is not None and isinstance(e, store.OptionFrozenError):
-        return ApiError(403, str(e), key=getattr(e, "key", None))
-    jobs = sys.modules.get("modules.runtime.jobs")
-    if jobs is not None and isinstance(e, jobs.DuplicateTaskError):
-        return ApiError(409, str(e), key="force_task_id")
-    if jobs is not None and isinstance(e, jobs.JobCancelledError):
-        return ApiError(409, str(e))
+    for module_name, class_name, status, key in CLIENT_ERRORS:
+        cls = getattr(sys.modules.get(module_name), class_name, None)
+        if isinstance(cls, type) and isinstance(e, cls):
+            return ApiError(status, str(e), key=getattr(e, "key", None) or key)
     return None
 
 
@@ -86,4 +106,44 @@ def install_exception_handlers(app: FastAPI) -> None:
         return JSONResponse(status_code=500, content=error_body(e))
 
     app.add_exception_handler(HTTPException, http_exception_handler)
+    # Starlette hands a handler registered for ``Exception`` to its outermost middleware, which sends the
+    # answer and then raises the exception again, so uvicorn closes the keep-alive connection after every
+    # 500 (and the client's next request on that connection fails).  The routes' own faults are answered
+    # by ErrorAnswerMiddleware instead, innermost, which answers and is done; the handler stays for what
+    # the other middleware raises.
     app.add_exception_handler(Exception, exception_handler)
+    if app.middleware_stack is None:  # a started app cannot take middleware (then: A1111's behaviour)
+        app.user_middleware.append(Middleware(ErrorAnswerMiddleware, handler=exception_handler))
+
+
+class ErrorAnswerMiddleware:
+    """Answers an exception a route raised with ``handler``'s response, and does not raise it again.
+
+    Installed innermost (inside authentication, CORS and ``X-Process-Time``, which then apply to the
+    answer as to any other).  An exception after the answer started is passed on: that connection
+    cannot be saved.
+    """
+
+    def __init__(self, app: Any, handler: Callable[[Request, Exception], Awaitable[Response]]) -> None:
+        self.app = app
+        self.handler = handler
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched_send(message: dict) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched_send)
+        except Exception as e:
+            if started:
+                raise
+            response = await self.handler(Request(scope, receive), e)
+            await response(scope, receive, send)

@@ -7,11 +7,12 @@ processing object itself is built inside the job, when the model it will use is 
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from modules import shared
-from modules.api import models
+from modules.api import limits, models
 from modules.api.errors import ApiError
 from modules.api.images import decode_base64_to_image, encode_pil_to_base64
 
@@ -64,10 +65,42 @@ class PreparedGeneration:
             processed = runner.run(p, *p.script_args) if self.selectable is not None else None
             if processed is None:
                 processed = processing.process_images(p)
+        except Exception as e:
+            named = self._named_client_error(e)
+            if named is None:
+                raise
+            raise named from e
         finally:
             p.close()
             self.args, self.script_args = {}, []  # the decoded pictures are not needed any more
         return processed
+
+    def _named_client_error(self, e: Exception) -> ApiError | None:
+        """A bad-input failure inside the job as a 4xx naming the request field that asked for it (the
+        exception itself cannot know: a missing upscaler file may be the hires fix's or a script's)."""
+        from modules.api.errors import client_error
+
+        known = client_error(e)
+        if known is None or known is e:
+            return None  # our own fault, or already an answer
+        if known.key is None:
+            known.key = self._field_for(e)
+        return known
+
+    def _field_for(self, e: Exception) -> str | None:
+        names = {c.__name__ for c in type(e).__mro__}
+        if "FaceRestorationUnavailable" in names:
+            return "restore_faces"
+        if "UpscalerUnavailable" in names:
+            return "hr_upscaler" if self.args.get("enable_hr") else "script_args" if self.selectable else None
+        if names & {"CheckpointError", "ConfigError"}:
+            if "sd_model_checkpoint" in (self.args.get("override_settings") or {}):
+                return "override_settings"
+            for name in ("refiner_checkpoint", "hr_checkpoint_name"):
+                if self.args.get(name) not in NOT_A_CHECKPOINT:
+                    return name
+            return "sd_model_checkpoint"
+        return None
 
     def answer(self, processed: Any) -> dict[str, Any]:
         """The JSON answer for ``processed`` (pictures encoded in setting ``samples_format``)."""
@@ -128,11 +161,46 @@ def _check_upscaler(name: Any) -> None:
         known |= set(shared.upscalers.names())
     if name not in known:
         raise ApiError(422, f"Upscaler not found: {name}", key="hr_upscaler")
+    found = shared.upscalers.find(name) if name not in LATENT_UPSCALE_MODES and shared.upscalers is not None else None
+    path = getattr(found, "data_path", None)
+    if isinstance(path, str) and path and "://" not in path and not os.path.exists(path):
+        raise ApiError(404, f"Upscaler {name}: model file {os.path.basename(path)} is not on disk", key="hr_upscaler")
+
+
+def _check_face_restoration(args: dict[str, Any]) -> None:
+    """``restore_faces`` with a restorer whose model file is missing is refused before the job (A1111: a 500 after
+    the whole generation)."""
+    overrides = args.get("override_settings") or {}
+    enabled = args.get("restore_faces")
+    if enabled is None:
+        enabled = overrides.get("face_restoration", getattr(shared.opts, "face_restoration", False))
+    if not enabled or shared.face_restorers is None:
+        return
+    name = overrides.get("face_restoration_model", getattr(shared.opts, "face_restoration_model", None))
+    restorer = shared.face_restorers.find(name) if isinstance(name, str) else None
+    model_files = getattr(restorer, "model_files", None)
+    if callable(model_files) and not model_files():
+        expected = getattr(restorer, "expected_file", "") or "its model file"
+        raise ApiError(404, f"restore_faces: {name} has no model file; put {expected} in "
+                            f"{(getattr(restorer, 'model_dirs', None) or ['its models folder'])[0]}", key="restore_faces")
+
+
+def _style_applier() -> Any:
+    """``(text, styles, negative) -> text`` with the request's styles applied (None without a styles database)."""
+    styles = getattr(shared, "prompt_styles", None)
+    if styles is None:
+        return None
+
+    def apply(text: str, names: list[str], negative: bool) -> str:
+        if negative:
+            return styles.apply_negative_styles_to_prompt(text, names)
+        return styles.apply_styles_to_prompt(text, names)
+
+    return apply
 
 
 def prepare(request: Any, tabname: str) -> PreparedGeneration:
     """Validate ``request`` (a txt2img or img2img request model) and turn it into a job; raises :class:`ApiError`."""
-    from modules.api import limits
     from modules.api.infotext_request import apply_infotext
     from modules.api.script_args import build_script_args, runner_for, selectable_script
     from modules.progress import create_task_id
@@ -160,6 +228,7 @@ def prepare(request: Any, tabname: str) -> PreparedGeneration:
         resolve_sampler(hr_sampler if hr_sampler not in NOT_A_SAMPLER else sampler, hr_scheduler, "hr_sampler_name")
 
     limits.check(args, tabname)
+    limits.check_prompts(args, _style_applier())
     if shared.opts is not None:
         _check_override_settings(args.get("override_settings") or {})
     _check_checkpoint(args.get("refiner_checkpoint"), "refiner_checkpoint")
@@ -167,6 +236,7 @@ def prepare(request: Any, tabname: str) -> PreparedGeneration:
         _check_checkpoint(args.get("hr_checkpoint_name"), "hr_checkpoint_name")
         if args.get("enable_hr"):
             _check_upscaler(args.get("hr_upscaler"))
+    _check_face_restoration(args)
     script_args = build_script_args(request, runner, selectable, selectable_index, infotext_args)
     _decode_images(args, tabname)
     return PreparedGeneration(tabname, task_id, request, args, script_args, selectable=selectable, runner=runner,
@@ -185,6 +255,9 @@ def _decode_images(args: dict[str, Any], tabname: str) -> None:
         raise ApiError(404, "Init image not found", key="init_images")
     if not init_images:
         raise ApiError(422, "init_images: at least one image is needed", key="init_images")
+    if len(init_images) > limits.MAX_BATCH_SIZE:
+        raise ApiError(422, f"init_images: at most {limits.MAX_BATCH_SIZE} images, got {len(init_images)}",
+                       key="init_images")
     args["init_images"] = [decode_base64_to_image(x, f"init_images[{i}]") for i, x in enumerate(init_images)]
     for name in ("mask", "latent_mask"):
         args[name] = decode_base64_to_image(args[name], name) if args.get(name) else None

@@ -17,12 +17,13 @@ import socket
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from PIL import Image, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, PngImagePlugin
 
 from modules.api.errors import ApiError
+from modules.core.limits import ImageDecodeError, ImageTooLargeError, open_image
 
 MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
-"""An image URL answering more than this is refused."""
+"""A picture of more bytes than this (decoded base64, or an image URL's answer) is refused."""
 URL_TIMEOUT = 30.0
 MAX_REDIRECTS = 3
 
@@ -45,6 +46,8 @@ def decode_base64_to_image(encoding: Any, field: str = "image") -> Image.Image:
         return _open_image(fetch_url(encoding, field), field)
     if encoding.startswith("data:"):
         _, _, encoding = encoding.partition(",")
+    if len(encoding) > MAX_DOWNLOAD_BYTES * 4 // 3 + 4:
+        raise ApiError(413, f"{field}: encoded image is larger than {MAX_DOWNLOAD_BYTES} bytes", key=field)
     try:
         data = base64.b64decode(encoding, validate=False)
     except (binascii.Error, ValueError) as e:
@@ -53,14 +56,14 @@ def decode_base64_to_image(encoding: Any, field: str = "image") -> Image.Image:
 
 
 def _open_image(data: bytes, field: str) -> Image.Image:
+    """The picture in ``data``, measured from its header before any pixel is decoded (422 naming ``field``
+    when it is not a picture or is over the limits of :mod:`modules.core.limits`)."""
     if not data:
         raise ApiError(422, f"{field}: invalid encoded image (empty)", key=field)
     try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-        raise ApiError(422, f"{field}: invalid encoded image ({e})", key=field) from e
-    return image
+        return open_image(data, field)
+    except (ImageDecodeError, ImageTooLargeError) as e:
+        raise ApiError(422, str(e), key=field) from e
 
 
 def encode_pil_to_base64(image: Any) -> str:

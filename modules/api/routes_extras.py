@@ -10,6 +10,7 @@ guarded URLs) and errors raised as :class:`modules.api.errors.ApiError`.  Call
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Literal, Optional
 
 from PIL import Image
@@ -17,6 +18,10 @@ from pydantic import BaseModel, Field
 
 from modules.api.errors import ApiError
 from modules.api.images import decode_base64_to_image, encode_pil_to_base64
+from modules.core.limits import MAX_REQUEST_PIXELS, MAX_SIDE, ImageTooLargeError, limits_text, within_limits
+
+OPERATION_FIELDS = {"upscale_by": "upscaling_resize", "upscale_to_width": "upscaling_resize_w"}
+"""The Upscale operation's control names -> this API's field names."""
 
 
 class ExtrasBaseRequest(BaseModel):
@@ -29,13 +34,13 @@ class ExtrasBaseRequest(BaseModel):
                                          description="Sets the visibility of CodeFormer, values should be between 0 and 1.")
     codeformer_weight: float = Field(default=0, title="CodeFormer Weight", ge=0, le=1, allow_inf_nan=False,
                                      description="Sets the weight of CodeFormer, values should be between 0 and 1.")
-    upscaling_resize: float = Field(default=2, title="Upscaling Factor", gt=0,
+    upscaling_resize: float = Field(default=2, title="Upscaling Factor", gt=0, le=MAX_SIDE, allow_inf_nan=False,
                                     description="By how much to upscale the image, only used when resize_mode=0.")
     upscaling_max_side_length: int = Field(default=0, title="Max side length", ge=0,
                                            description="Limits the maximum side length of the image. Only used when resize_mode=0. 0 means no limit.")
-    upscaling_resize_w: int = Field(default=512, title="Target Width", ge=1,
+    upscaling_resize_w: int = Field(default=512, title="Target Width", ge=1, le=MAX_SIDE,
                                     description="Target width for the upscaler to hit. Only used when resize_mode=1.")
-    upscaling_resize_h: int = Field(default=512, title="Target Height", ge=1,
+    upscaling_resize_h: int = Field(default=512, title="Target Height", ge=1, le=MAX_SIDE,
                                     description="Target height for the upscaler to hit. Only used when resize_mode=1.")
     upscaling_crop: bool = Field(default=True, title="Crop to fit",
                                  description="Should the upscaler crop the image to fit in the chosen size?")
@@ -106,7 +111,74 @@ def _check_upscalers(req: ExtrasBaseRequest) -> None:
             raise ApiError(422, f"Upscaler not found: {name!r} ({field})", key=field)
 
 
-def _run(api: Any, **kwargs: Any) -> tuple[list[Image.Image], str]:
+def decode_all(encoded: list[str], list_field: str) -> list[Image.Image]:
+    """The pictures of a batch, refused (422 naming ``list_field``) as soon as they pass
+    :data:`~modules.core.limits.MAX_REQUEST_PIXELS` together, before the rest is decoded."""
+    images, total = [], 0
+    for i, data in enumerate(encoded):
+        image = decode_base64_to_image(data, f"{list_field}[{i}].data")
+        total += image.width * image.height
+        if total > MAX_REQUEST_PIXELS:
+            raise ApiError(422, f"{list_field}: the pictures are more than {MAX_REQUEST_PIXELS:,} pixels in all",
+                           key=list_field)
+        images.append(image)
+    return images
+
+
+def _upscale_field(req: ExtrasBaseRequest, image: Image.Image) -> str:
+    if req.resize_mode == 0:
+        return "upscaling_resize"
+    wide = req.upscaling_resize_w / image.width >= req.upscaling_resize_h / image.height
+    return "upscaling_resize_w" if wide else "upscaling_resize_h"
+
+
+def check_sizes(req: ExtrasBaseRequest, images: list[Image.Image], list_field: str) -> None:
+    """What the upscale would make of each picture, and of all of them together, within
+    :mod:`modules.core.limits`; a 422 naming the field otherwise, before any work (the pictures themselves
+    were measured when decoded)."""
+    from modules.postprocess.extras_ops import upscale_sizes
+
+    upscaling = req.upscaler_1 not in (None, "", "None")
+    total_in = total_out = 0
+    for image in images:
+        total_in += image.width * image.height
+        if not upscaling:
+            total_out += image.width * image.height
+            continue
+        _, made, result = upscale_sizes(image.width, image.height, req.resize_mode, req.upscaling_resize,
+                                        req.upscaling_max_side_length, req.upscaling_resize_w, req.upscaling_resize_h,
+                                        req.upscaling_crop)
+        for width, height in (made, result):
+            if not within_limits(width, height):
+                field = _upscale_field(req, image)
+                raise ApiError(422, f"{field}: upscaling {image.width}x{image.height} would make {width}x{height}, "
+                                    f"larger than the limit ({limits_text()})", key=field)
+        total_out += result[0] * result[1]
+    if max(total_in, total_out) > MAX_REQUEST_PIXELS:
+        raise ApiError(422, f"{list_field}: the pictures would be more than {MAX_REQUEST_PIXELS:,} pixels in all",
+                       key=list_field)
+
+
+def _model_field(req: ExtrasBaseRequest, e: Exception) -> str:
+    """The field whose model file is missing or broken: the restorer's visibility, or the upscaler whose file the
+    message names."""
+    from modules import shared
+    from modules.postprocess.face_restoration import FaceRestorationUnavailable
+
+    message = str(e)
+    if isinstance(e, FaceRestorationUnavailable):
+        return "codeformer_visibility" if "codeformer" in message.lower() else "gfpgan_visibility"
+    registry = shared.upscalers
+    for field in ("upscaler_1", "upscaler_2"):
+        found = registry.find(getattr(req, field)) if registry is not None and hasattr(registry, "find") else None
+        path = getattr(found, "data_path", None)
+        if isinstance(path, str) and path and os.path.basename(path) in message:
+            return field
+    return "upscaler_1"
+
+
+def _run(api: Any, req: ExtrasBaseRequest, **kwargs: Any) -> tuple[list[Image.Image], str]:
+    from modules.api.errors import client_error
     from modules.postprocess.extras import ExtrasInputError, run_extras
     from modules.postprocess.extras_ops import UnknownUpscalerError
     from modules.postprocess.upscaler import UpscalerUnavailable
@@ -120,8 +192,11 @@ def _run(api: Any, **kwargs: Any) -> tuple[list[Image.Image], str]:
                                                save_output=False, **kwargs)
     except (UnknownUpscalerError, ExtrasInputError) as e:
         raise ApiError(422, str(e)) from e
-    except UpscalerUnavailable as e:  # a model file missing or unreadable
-        raise ApiError(404, str(e)) from e
+    except ImageTooLargeError as e:  # check_sizes missed it (an extension's operation): still the request's
+        raise ApiError(422, str(e), key=OPERATION_FIELDS.get(e.key or "", e.key)) from e
+    except UpscalerUnavailable as e:  # a model file missing (404) or unreadable (422)
+        known = client_error(e) or ApiError(404, str(e))
+        raise ApiError(known.status_code, str(e), key=_model_field(req, e)) from e
     return outputs, html_info
 
 
@@ -133,14 +208,16 @@ def register(api: Any) -> None:
         if not req.image:
             raise ApiError(422, "image not selected", key="image")
         image = decode_base64_to_image(req.image, "image")
-        outputs, html_info = _run(api, extras_mode=0, image=image, **_extras_kwargs(req))
+        check_sizes(req, [image], "image")
+        outputs, html_info = _run(api, req, extras_mode=0, image=image, **_extras_kwargs(req))
         return ExtrasSingleImageResponse(image=encode_pil_to_base64(outputs[0]) if outputs else None,
                                          html_info=html_info)
 
     def extras_batch_images_api(req: ExtrasBatchImagesRequest) -> ExtrasBatchImagesResponse:
         _check_upscalers(req)
-        folder = [decode_base64_to_image(item.data, f"imageList[{i}].data") for i, item in enumerate(req.imageList)]
-        outputs, html_info = _run(api, extras_mode=1, image="", image_folder=folder, **_extras_kwargs(req))
+        folder = decode_all([item.data for item in req.imageList], "imageList")
+        check_sizes(req, folder, "imageList")
+        outputs, html_info = _run(api, req, extras_mode=1, image="", image_folder=folder, **_extras_kwargs(req))
         return ExtrasBatchImagesResponse(images=[encode_pil_to_base64(im) for im in outputs], html_info=html_info)
 
     routes = [("/sdapi/v1/extra-single-image", extras_single_image_api, ExtrasSingleImageResponse),

@@ -20,6 +20,16 @@ RE_FLOAT_STEP = re.compile(rf"^\s*({_FLOAT})\s*-\s*({_FLOAT})\s*(?:\(\s*([+-]\s*
 RE_FLOAT_COUNT = re.compile(rf"^\s*({_FLOAT})\s*-\s*({_FLOAT})\s*\[\s*(\d+)\s*\]\s*$")
 
 
+MAX_RANGE_VALUES = 10_000
+"""Values one range item may expand to (``1-1000000000`` would otherwise fill the memory before any check)."""
+
+
+def _bounded(count: int, item: str) -> int:
+    if count > MAX_RANGE_VALUES:
+        raise ValueError(f"range {item} has {count} values; the limit is {MAX_RANGE_VALUES}")
+    return count
+
+
 def _num(text: str) -> str:
     return text.replace(" ", "")
 
@@ -37,13 +47,15 @@ def expand_int(items: list[str]) -> list[int]:
         step_match, count_match = RE_INT_STEP.match(item), RE_INT_COUNT.match(item)
         if count_match:
             start, end, count = int(_num(count_match[1])), int(_num(count_match[2])), int(count_match[3])
-            values += [int(v) for v in np.linspace(start, end, num=count).astype(int)]
+            values += [int(v) for v in np.linspace(start, end, num=_bounded(count, item)).astype(int)]
         elif step_match:
             start, end = int(_num(step_match[1])), int(_num(step_match[2]))
             step = int(_num(step_match[3])) if step_match[3] is not None else 1
             if step == 0:
                 raise ValueError(f"range step must not be 0: {item}")
-            values += list(range(start, end + (1 if step > 0 else -1), step))
+            span = range(start, end + (1 if step > 0 else -1), step)
+            _bounded(len(span), item)
+            values += list(span)
         else:
             values.append(int(item))
     return values
@@ -56,7 +68,7 @@ def expand_float(items: list[str]) -> list[float]:
         step_match, count_match = RE_FLOAT_STEP.match(item), RE_FLOAT_COUNT.match(item)
         if count_match:
             start, end, count = float(_num(count_match[1])), float(_num(count_match[2])), int(count_match[3])
-            values += [float(v) for v in np.linspace(start, end, num=count)]
+            values += [float(v) for v in np.linspace(start, end, num=_bounded(count, item))]
         elif step_match:
             start, end = float(_num(step_match[1])), float(_num(step_match[2]))
             step = float(_num(step_match[3])) if step_match[3] is not None else 1.0
@@ -64,7 +76,7 @@ def expand_float(items: list[str]) -> list[float]:
                 raise ValueError(f"range step must not be 0: {item}")
             # count the steps instead of accumulating them, so 0.5-1 (+0.1) ends at 1.0, not 1.1 or 0.9
             count = int(np.floor((end - start) / step + 1e-9)) + 1
-            values += [round(start + i * step, 10) for i in range(max(count, 0))]
+            values += [round(start + i * step, 10) for i in range(_bounded(max(count, 0), item))]
         else:
             values.append(float(item))
     return values

@@ -106,7 +106,7 @@ def do_nothing(p: Any, x: Any, xs: list) -> None:
 def apply_prompt(p: Any, x: str, xs: list) -> None:
     """Prompt S/R: replace the first value (the search text) by ``x`` in both prompts."""
     if xs[0] not in p.prompt and xs[0] not in p.negative_prompt:
-        raise RuntimeError(f"Prompt S/R did not find {xs[0]} in prompt or negative prompt.")
+        raise GenerationError(f"Prompt S/R did not find {xs[0]} in prompt or negative prompt.")
     p.prompt = p.prompt.replace(xs[0], x)
     p.negative_prompt = p.negative_prompt.replace(xs[0], x)
 

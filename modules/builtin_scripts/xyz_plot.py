@@ -23,12 +23,15 @@ def process_axis(opt: AxisOption, vals: str, vals_dropdown: list | None, use_tex
         items = opt.prepare(vals)
     else:
         items = split_csv(vals)
-    if opt.type is int:
-        values: list = expand_int(items)
-    elif opt.type is float:
-        values = expand_float(items)
-    else:
-        values = [opt.type(x) if opt.type is not None else x for x in items]
+    try:
+        if opt.type is int:
+            values: list = expand_int(items)
+        elif opt.type is float:
+            values = expand_float(items)
+        else:
+            values = [opt.type(x) if opt.type is not None else x for x in items]
+    except (ValueError, TypeError) as e:  # the values text is the request's: a bad one is a 4xx, not our fault
+        raise GenerationError(f"{opt.label} axis: invalid values {vals!r} ({e})") from e
     if opt.confirm is not None:
         opt.confirm(p, values)
     return values

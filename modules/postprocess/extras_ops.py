@@ -18,6 +18,8 @@ from typing import Any, Iterable
 import numpy as np
 from PIL import Image
 
+from modules.core.limits import check_size
+
 # one picture class for Extras operations and postprocessing scripts (A1111 has one too)
 from modules.scripting.postprocessing import PostprocessedImage, PostprocessedImageSharedInfo  # noqa: F401
 
@@ -68,6 +70,35 @@ def limit_size_by_one_dimension(w: float, h: float, limit: int) -> tuple[int, in
     return int(w), int(h)
 
 
+def upscale_sizes(width: int, height: int, upscale_mode: int, upscale_by: float, max_side_length: int,
+                  upscale_to_width: int, upscale_to_height: int, upscale_crop: bool
+                  ) -> tuple[float, tuple[int, int], tuple[int, int]]:
+    """(factor, size the upscaler makes, size of the result) for a ``width`` x ``height`` picture, by the rules of
+    :meth:`UpscaleOperation.upscale` (the upscaler rounds its size down to a multiple of 8)."""
+    width, height = max(width, 1), max(height, 1)
+    if upscale_mode == 1:
+        upscale_by = max(upscale_to_width / width, upscale_to_height / height)
+    elif max_side_length and max(width, height) * upscale_by > max_side_length:
+        upscale_to_width, upscale_to_height = limit_size_by_one_dimension(width * upscale_by, height * upscale_by,
+                                                                          max_side_length)
+        upscale_by = max(upscale_to_width / width, upscale_to_height / height)
+        upscale_crop = False
+    made = (int(width * upscale_by // 8 * 8), int(height * upscale_by // 8 * 8))
+    result = (upscale_to_width, upscale_to_height) if upscale_mode == 1 and upscale_crop else made
+    return upscale_by, made, result
+
+
+def check_upscale_size(width: int, height: int, upscale_mode: int, upscale_by: float, max_side_length: int,
+                       upscale_to_width: int, upscale_to_height: int, upscale_crop: bool) -> None:
+    """Raise :class:`~modules.core.limits.ImageTooLargeError` (naming the control) when the upscale would make a
+    picture over the limits, before the upscaler allocates it (A1111 builds a 100000x100000 picture when asked)."""
+    _, made, result = upscale_sizes(width, height, upscale_mode, upscale_by, max_side_length, upscale_to_width,
+                                    upscale_to_height, upscale_crop)
+    key = "upscale_to_width" if upscale_mode == 1 else "upscale_by"
+    for size in (made, result):
+        check_size(*size, key=key, what=f"upscaling {width}x{height}")
+
+
 def _find_upscaler(name: str | None) -> Any:
     from modules import shared
 
@@ -103,6 +134,8 @@ class UpscaleOperation(PostprocessingOperation):
 
     def upscale(self, image: Image.Image, info: dict, upscaler: Any, upscale_mode: int, upscale_by: float,
                 max_side_length: int, upscale_to_width: int, upscale_to_height: int, upscale_crop: bool) -> Image.Image:
+        check_upscale_size(image.width, image.height, upscale_mode, upscale_by, max_side_length, upscale_to_width,
+                           upscale_to_height, upscale_crop)
         if upscale_mode == 1:
             upscale_by = max(upscale_to_width / image.width, upscale_to_height / image.height)
             info["Postprocess upscale to"] = f"{upscale_to_width}x{upscale_to_height}"

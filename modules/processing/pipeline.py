@@ -17,6 +17,8 @@ import torch
 from PIL import Image
 
 from modules import shared
+# the limits live in one module for every layer; re-exported here under their old names
+from modules.core.limits import MAX_MEGAPIXELS, MAX_SIDE, MAX_STEPS, limits_text, within_limits  # noqa: F401
 from modules.processing import infotext_params
 from modules.processing.latents import decode_latent_batch
 from modules.processing.processed import VERSION, Processed
@@ -124,20 +126,11 @@ def resolve_sampler(p: StableDiffusionProcessing) -> None:
         p.hr_scheduler = None
 
 
-MAX_STEPS = 500
-"""More sampling steps than this is refused before any work (A1111's UI stops at 150; its API has no limit)."""
-MAX_SIDE = 8192
-"""Largest width or height, in pixels."""
-MAX_MEGAPIXELS = 16.0
-"""Largest picture (width x height, millions of pixels) a request may ask for."""
-
-
 def _validate(p: StableDiffusionProcessing) -> None:
     if p.width % 8 or p.height % 8 or p.width <= 0 or p.height <= 0:
         raise GenerationError(f"width and height must be positive multiples of 8, got {p.width}x{p.height}")
-    if max(p.width, p.height) > MAX_SIDE or p.width * p.height > MAX_MEGAPIXELS * 1e6:
-        raise GenerationError(f"{p.width}x{p.height} is larger than the limit ({MAX_SIDE} px a side, "
-                              f"{MAX_MEGAPIXELS:g} megapixels)")
+    if not within_limits(p.width, p.height):
+        raise GenerationError(f"{p.width}x{p.height} is larger than the limit ({limits_text()})")
     resolve_sampler(p)
     if not isinstance(p.steps, int) or isinstance(p.steps, bool) or not 1 <= p.steps <= MAX_STEPS:
         raise GenerationError(f"steps must be between 1 and {MAX_STEPS}, got {p.steps}")
@@ -145,6 +138,14 @@ def _validate(p: StableDiffusionProcessing) -> None:
         raise GenerationError("batch_size and n_iter must be at least 1")
     if shared.sd_model is None and p.sd_model is None:
         raise GenerationError("no model is loaded: put a checkpoint into models/Stable-diffusion")
+
+
+def _check_hires_size(p: StableDiffusionProcessing) -> None:
+    """The hires fix target, known once ``init`` computed it, is held to the first pass's limits."""
+    if getattr(p, "enable_hr", False):
+        width, height = getattr(p, "hr_upscale_to_x", 0) or 0, getattr(p, "hr_upscale_to_y", 0) or 0
+        if not within_limits(width, height):
+            raise GenerationError(f"hires fix target {width}x{height} is larger than the limit ({limits_text()})")
 
 
 def _fix_seeds(p: StableDiffusionProcessing) -> None:
@@ -194,6 +195,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
     output_images: list[Image.Image] = []
     with torch.no_grad(), _tiling(p.sd_model, bool(p.tiling)):
         p.init(p.all_prompts, p.all_seeds, p.all_subseeds)
+        _check_hires_size(p)
         if state.job_count == -1:
             state.job_count = p.n_iter
         for n in range(p.n_iter):

@@ -8,6 +8,7 @@ positions become the script's ``args_from``/``args_to``.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,10 @@ def _arg_info(control: Any) -> ScriptArgInfo:
         # gradio lists choices as (label, value) pairs; the API shows the labels
         info.choices = [c[0] if isinstance(c, (tuple, list)) else c for c in choices]
     return info
+
+
+ARGS_LAYOUT_LOCK = threading.Lock()
+"""Held while a runner builds its argument layout outside the page (see :meth:`RunnerUi.ensure_args_layout`)."""
 
 
 class RunnerUi:
@@ -174,16 +179,21 @@ class RunnerUi:
         return self.inputs
 
     def ensure_args_layout(self) -> None:
-        """Number the scripts' arguments without a visible UI (API-only start), building them in a throwaway Blocks."""
-        if all(s.args_from is not None for s in self.scripts):
-            return
-        import gradio as gr
+        """Number the scripts' arguments without a visible UI (API-only start), building them in a throwaway Blocks.
 
-        self.prepare_ui()
-        with gr.Blocks(analytics_enabled=False):
-            for section in dict.fromkeys(s.section for s in self.alwayson_scripts if s.section is not None):
-                self.setup_ui_for_section(section)
-            self.setup_ui()
+        Under :data:`ARGS_LAYOUT_LOCK`: gradio's current-Blocks context is process-wide, so two layouts built at
+        once (cold concurrent API requests) break each other, and a half-built layout must never be read.
+        """
+        with ARGS_LAYOUT_LOCK:
+            if all(s.args_from is not None for s in self.scripts):
+                return
+            import gradio as gr
+
+            self.prepare_ui()
+            with gr.Blocks(analytics_enabled=False):
+                for section in dict.fromkeys(s.section for s in self.alwayson_scripts if s.section is not None):
+                    self.setup_ui_for_section(section)
+                self.setup_ui()
 
     def default_script_args(self) -> list:
         """Every script argument at its component's default value; index 0 = 0 (no script selected)."""

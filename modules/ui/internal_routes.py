@@ -85,7 +85,8 @@ def thumb_path(filename: str) -> str | None:
 
     from modules.ui.extra_network_pages import allowed_preview_dirs
 
-    if not filename or os.path.splitext(filename)[1].lower() not in THUMB_EXTENSIONS:
+    # a NUL byte makes every os.path call raise (a 500): such a name is no file of ours
+    if not filename or "\x00" in filename or os.path.splitext(filename)[1].lower() not in THUMB_EXTENSIONS:
         return None
     path = os.path.realpath(os.path.abspath(filename))
     for folder in allowed_preview_dirs():
