@@ -116,8 +116,7 @@ def latent_blend(settings: SoftInpaintingSettings, a: torch.Tensor, b: torch.Ten
     norm_a = torch.linalg.vector_norm(a, dim=1, keepdim=True).to(f64)
     norm_b = torch.linalg.vector_norm(b, dim=1, keepdim=True).to(f64)
     if power == 0:
-        # the power mean's limit at exponent 0, the weighted geometric mean; A1111's formula raises
-        # (1 - t) + t to the power 1 / 0 there, which is 0 or inf depending on the last bit of the sum
+        # the power mean's limit at exponent 0, the weighted geometric mean (A1111 computes 1 / 0 here and fails)
         desired = norm_a.pow(1 - t_len) * norm_b.pow(t_len)
     else:
         desired = (norm_a.pow(power) * (1 - t_len) + norm_b.pow(power) * t_len).pow(1 / power)
