@@ -53,7 +53,17 @@ class ModelManager:
             print(f"Using already loaded model {info.title}", flush=True)
             self._activate(cached, write_setting)
             return cached
-        model = self._load_from_disk(info)
+        previous = self._make_room()
+        try:
+            model = self._load_from_disk(info)
+        except Exception:
+            if previous is not None and not self.loaded:
+                # the live model was freed for this one: bring it back so the server keeps working
+                print(f"Loading {info.title} failed; reloading {previous.title}", flush=True)
+                restored = self._load_from_disk(previous)
+                self.loaded[previous.filename] = restored
+                self._activate(restored, write_setting=False)
+            raise
         self.loaded[info.filename] = model
         self._activate(model, write_setting)
         self._enforce_limit()
@@ -142,6 +152,27 @@ class ModelManager:
         shared.sd_model = model
         for hook in self.on_activated:
             hook(model)
+
+    def _make_room(self) -> Any:
+        """Free the least recently used models so that one more fits in ``sd_checkpoints_limit``.
+
+        Done before the next file is read, as A1111 does, so two full-size models are never in memory
+        together (SDXL base and refiner need about 26 GB in fp32 on the CPU).  The freed models' weights
+        go to the meta device: whatever still refers to them holds no memory.  Returns the checkpoint
+        info of the live model when it was among those freed (to restore it if the new load fails).
+        """
+        limit = max(1, int(getattr(self.opts, "sd_checkpoints_limit", 1) or 1))
+        previous = None
+        while self.loaded and len(self.loaded) >= limit:
+            filename, model = next(iter(self.loaded.items()))
+            del self.loaded[filename]
+            if model is self.current:
+                previous = model.sd_checkpoint_info
+                self.current = None
+            model.to("meta")
+            del model
+        torch_gc()
+        return previous
 
     def _enforce_limit(self) -> None:
         limit = max(1, int(getattr(self.opts, "sd_checkpoints_limit", 1) or 1))

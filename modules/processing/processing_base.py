@@ -191,15 +191,19 @@ class StableDiffusionProcessing:
 
         use_old = _opt("use_old_scheduling", False)
         params = self.cached_params(required_prompts, steps, extra_network_data, hires_steps, use_old)
-        conds = conds_with_caching(lambda: function(self.sd_model, required_prompts, steps, hires_steps, use_old),
-                                   params, caches)
-        cmd_opts = getattr(shared, "cmd_opts", None)
-        if not getattr(cmd_opts, "disable_nan_check", False):
-            from modules.processing.latents import test_conds_for_nans
+        check = not getattr(getattr(shared, "cmd_opts", None), "disable_nan_check", False)
 
-            # a NaN from the text encoder would only show up steps later as a "NaN in Unet"
-            test_conds_for_nans(conds)
-        return conds
+        def compute() -> Any:
+            conds = function(self.sd_model, required_prompts, steps, hires_steps, use_old)
+            if check:
+                from modules.processing.latents import test_conds_for_nans
+
+                # checked before it is cached (a NaN cond must not be reused by the next job), and here
+                # rather than later: a NaN from the text encoder would only show up as a "NaN in Unet"
+                test_conds_for_nans(conds)
+            return conds
+
+        return conds_with_caching(compute, params, caches)
 
     def setup_conds(self) -> None:
         """Compute ``self.uc`` and ``self.c`` for the current batch's prompts."""

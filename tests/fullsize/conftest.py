@@ -111,3 +111,35 @@ def fullsize(tmp_path_factory) -> FullsizeCheckpoints:
     yield FullsizeCheckpoints(root)
     if not cache:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def fullsize_server(fullsize: FullsizeCheckpoints, families: tuple[str, ...], data_dir: Path, *flags: str):
+    """The API app started the way ``webui.py --nowebui --use-cpu all --no-half`` starts it, on full-size files.
+
+    The first family is loaded at start; the others are only in the checkpoint list (the refiner, the
+    hires checkpoint). Yields a TestClient; on leaving, the model is unloaded and ``modules.shared``
+    restored, so the next family has the memory.
+    """
+    from fastapi.testclient import TestClient
+
+    from tests.api.conftest import preserved_shared
+
+    fullsize.require_memory(families[0])
+    for family in families:
+        fullsize.install(family, data_dir)
+    with preserved_shared() as shared:
+        from modules.app_server import create_app
+        from modules.runtime.bootstrap import initialize
+
+        try:
+            initialize(["--data-dir", str(data_dir), "--nowebui", "--use-cpu", "all", "--no-half", *flags])
+            assert shared.sd_model is not None, "the full-size checkpoint did not load"
+            with TestClient(create_app(shared.cmd_opts, with_ui=False)) as client:
+                yield client
+        finally:
+            manager = getattr(shared, "model_manager", None)
+            if manager is not None:
+                manager.unload()
+            shared.sd_model = None
+    free_memory()
