@@ -199,3 +199,24 @@ def test_a_task_announced_a1111_style_can_then_run_through_the_queue(monkeypatch
     progress.add_task_to_queue("task(ui-1)")
     assert jobs.run_job("task(ui-1)", lambda: "made", name="txt2img") == "made"
     assert queue.get("task(ui-1)").status == "done" and not queue.get("task(ui-1)").external
+
+
+def test_shutdown_lets_the_running_job_end_and_starts_no_other():
+    queue, _ = make_queue()
+    gate, started = threading.Event(), threading.Event()
+
+    def long_job():
+        started.set()
+        assert gate.wait(5)
+        return "ran"
+
+    running = queue.submit(long_job, task_id="running")
+    waiting = queue.submit(lambda: "must not run", task_id="waiting")
+    assert started.wait(5)
+    assert queue.shutdown(0) is False  # still running
+    gate.set()
+    assert queue.shutdown(5)
+    assert running.status == "done" and running.take_result() == "ran"
+    assert waiting.status == "queued" and queue.wait_idle(1)  # stays queued (a stored one resumes at the next start)
+    with pytest.raises(RuntimeError, match="stopped"):
+        queue.submit(lambda: None, task_id="late")
