@@ -34,6 +34,13 @@ def _falloff_window(rows: int, columns: int, std: float = 3.14) -> np.ndarray:
     return (1.0 / np.outer(x ** 2 + 1.0, y ** 2 + 1.0)) ** (std / 3.14)
 
 
+def _spectrum_weight(magnitude: np.ndarray, noise_q: float) -> np.ndarray:
+    """``magnitude ** noise_q``, 0 where the magnitude is 0: such a frequency has phase 0 and must stay 0 even for
+    ``noise_q < 0``, where 0 ** noise_q is inf and inf * 0 NaN in A1111 (for noise_q >= 0 the shaped spectrum is
+    the same either way)."""
+    return np.power(magnitude, noise_q, out=np.zeros_like(magnitude), where=magnitude > 0)
+
+
 def match_histograms(source: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Per column (channel) of ``[n, channels]`` arrays: map ``source`` so its cumulative histogram follows the
     one of ``reference`` (quantile mapping with linear interpolation, as scikit-image's ``match_histograms``)."""
@@ -77,10 +84,7 @@ def get_matched_noise(np_src_image: np.ndarray, np_mask_rgb: np.ndarray, noise_q
     noise_grey = noise.mean(axis=2)
     noise = noise * color_variation + ((1.0 - color_variation) * noise_grey)[:, :, None]
     noise = np.real(_ifft2(_fft2(noise) * _falloff_window(rows, columns)[:, :, None]))
-    # the actual shaping; a frequency the source lacks (magnitude 0, phase 0) stays 0 even for noise_q < 0, where
-    # 0 ** noise_q is inf and inf * 0 NaN
-    src_weight = np.power(src_dist, noise_q, out=np.zeros_like(src_dist), where=src_dist > 0)
-    shaped_fft = np.abs(_fft2(noise)) ** 2 * src_weight * src_phase
+    shaped_fft = np.abs(_fft2(noise)) ** 2 * _spectrum_weight(src_dist, noise_q) * src_phase  # the actual shaping
 
     shaped = np.real(_ifft2(shaped_fft))
     shaped -= shaped.min()
