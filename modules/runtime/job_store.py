@@ -209,12 +209,11 @@ class JobStore:
             conn = self._connection(create=True)
             if conn is None:
                 return None
-            key = None
+            key, replaced = None, []
             try:
                 with _Transaction(conn):
-                    for (old,) in conn.execute("SELECT seq FROM jobs WHERE task_id = ?", (task_id,)).fetchall():
-                        conn.execute("DELETE FROM jobs WHERE seq = ?", (old,))
-                        shutil.rmtree(self._folder(old), ignore_errors=True)
+                    replaced = [row[0] for row in conn.execute("SELECT seq FROM jobs WHERE task_id = ?", (task_id,))]
+                    conn.execute("DELETE FROM jobs WHERE task_id = ?", (task_id,))
                     cursor = conn.execute("INSERT INTO jobs (task_id, kind, name, status, created) "
                                           "VALUES (?, ?, ?, ?, ?)", (task_id, kind, name, QUEUED, created))
                     key = int(cursor.lastrowid)
@@ -225,6 +224,8 @@ class JobStore:
                 if key is not None:  # the row was rolled back: its pictures go too
                     shutil.rmtree(self._folder(key), ignore_errors=True)
                 raise
+            for old in replaced:
+                shutil.rmtree(self._folder(old), ignore_errors=True)
             return key
 
     def _write_pictures(self, key: int, pictures: list["_Picture"]) -> list[dict[str, Any]]:
@@ -327,16 +328,6 @@ class JobStore:
         return [StoredJob(key=row[0], task_id=row[1], kind=row[2], name=row[3], status=row[4], created=row[5],
                           started=row[6], finished=row[7], progress=row[8] or 0.0, error=_loads(row[9]),
                           has_result=bool(row[10])) for row in rows]
-
-    def count(self, status: str | None = None) -> int:
-        """How many jobs are stored (in ``status``, when given)."""
-        with self._lock:
-            conn = self._connection(create=False)
-            if conn is None:
-                return 0
-            if status is None:
-                return conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
-            return conn.execute("SELECT COUNT(*) FROM jobs WHERE status = ?", (status,)).fetchone()[0]
 
     def request(self, key: int) -> dict[str, Any] | None:
         """The job's request as it was sent (pictures put back); None when unknown or unreadable.

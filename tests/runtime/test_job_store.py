@@ -166,6 +166,11 @@ def test_the_store_keeps_what_the_queue_keeps_and_deletes_the_rest_with_its_file
     assert [os.listdir(os.path.join(store.files_dir, str(keys[t]))) for t in ("t3", "t4")] == [[], ["result-0.png"]]
     assert queue.forget("t5")
     assert "t5" not in rows(store) and not os.path.exists(os.path.join(store.files_dir, str(keys["t5"])))
+    submit(queue, "t4", "again")  # a task id used again replaces its old row and files
+    assert queue.wait_idle(10) and [j.task_id for j in store.jobs()].count("t4") == 1
+    assert not os.path.exists(os.path.join(store.files_dir, str(keys["t4"])))
+    restarted = make_queue(make_store(tmp_path), EchoKind())
+    assert restarted.get("t4").meta.cached_answer["value"] == "again"
     queue.shutdown(5)
 
 
