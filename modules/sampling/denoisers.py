@@ -75,8 +75,18 @@ class DiscreteSchedule(nn.Module):
 
 
 def sigmas_from_alphas_cumprod(alphas_cumprod: torch.Tensor) -> torch.Tensor:
-    """sigma_t = sqrt((1 - alpha_bar_t) / alpha_bar_t), computed in the dtype of ``alphas_cumprod``."""
-    return ((1 - alphas_cumprod) / alphas_cumprod) ** 0.5
+    """sigma_t = sqrt((1 - alpha_bar_t) / alpha_bar_t), computed in the dtype of ``alphas_cumprod``.
+
+    In fp16 (``use_downcasted_alpha_bar``) with ``Zero Terminal SNR`` the last alphas are ~1e-7 and the quotient
+    overflows fp16 before the square root brings it back in range: A1111's sigmas there are inf, and so is every
+    picture's starting noise. Those entries alone are computed in float32 (the sigma itself fits in fp16, ~4096).
+    """
+    sigmas = ((1 - alphas_cumprod) / alphas_cumprod) ** 0.5
+    overflowed = torch.isinf(sigmas) & (alphas_cumprod > 0)
+    if overflowed.any():
+        wide = alphas_cumprod.float()
+        sigmas = torch.where(overflowed, (((1 - wide) / wide) ** 0.5).to(sigmas.dtype), sigmas)
+    return sigmas
 
 
 class DiscreteEpsDenoiser(DiscreteSchedule):

@@ -384,3 +384,31 @@ def test_low_strength_with_fixed_steps(name, scheduler):
     out, data = _img2img(name, scheduler, 0.004)
     assert torch.isfinite(out).all()
     assert (out - data).abs().mean() < 0.1  # so little noise that the picture stays close
+
+
+# --- fp16 schedule with Zero Terminal SNR ------------------------------------------------------------------------
+
+def test_downcast_zero_terminal_snr_sigmas_stay_finite():
+    """``use_downcasted_alpha_bar`` + ``Zero Terminal SNR``: alphas down to 6e-8 in fp16, where (1 - a) / a
+    overflows before its square root; A1111's largest sigmas (and so every starting noise) are inf."""
+    from modules.sampling.denoisers import sigmas_from_alphas_cumprod
+    from modules.sampling.noise_schedule import effective_alphas_cumprod
+
+    opts = types.SimpleNamespace(use_downcasted_alpha_bar=True, sd_noise_schedule="Zero Terminal SNR")
+    alphas = effective_alphas_cumprod(make_alphas_cumprod(), opts)
+    plain = ((1 - alphas) / alphas) ** 0.5
+    assert alphas.dtype == torch.float16 and torch.isinf(plain[-1])
+    sigmas = sigmas_from_alphas_cumprod(alphas)
+    assert torch.isfinite(sigmas).all() and sigmas.dtype == torch.float16
+    finite = torch.isfinite(plain)
+    assert torch.equal(sigmas[finite], plain[finite])  # A1111's fp16 numbers wherever they are finite
+    assert (sigmas[1:] >= sigmas[:-1]).all() and sigmas[-1] == 4096  # sqrt(1 / 2^-24), fp16's smallest alpha
+    plain_opts = types.SimpleNamespace(use_downcasted_alpha_bar=True, sd_noise_schedule="Default")
+    fp16 = effective_alphas_cumprod(make_alphas_cumprod(), plain_opts)
+    assert torch.equal(sigmas_from_alphas_cumprod(fp16), ((1 - fp16) / fp16) ** 0.5)
+
+    sampler = create_sampler("Euler", GaussianLDM(), SamplingEnv(opts=opts))
+    p = FakeP(steps=6, scheduler="Karras", rng=FakeRng(SHAPE, 1), all_seeds=[1, 2], iteration=0, batch_size=2)
+    out = sampler.sample(p, torch.randn(SHAPE, generator=torch.Generator().manual_seed(3)), text_cond(2, MU),
+                         text_cond(2, MU))
+    assert torch.isfinite(out).all()
