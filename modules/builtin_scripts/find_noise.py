@@ -96,7 +96,11 @@ def find_noise_for_image(model: Any, init_latent: torch.Tensor, cond: Any, uncon
             d = (x - denoised) / sigmas[i]
         x = x + d * (sigmas[i] - sigmas[i - 1])
         _progress(i, steps, x)
-    return x / sigmas[-1] if sigma_adjustment else x / x.std()
+    if sigma_adjustment:
+        return x / sigmas[-1]
+    std = x.std()
+    # a constant result (a constant latent the model leaves alone) has no spread to normalise: A1111 divides 0 by 0
+    return x / std if std > 0 else x
 
 
 @dataclass

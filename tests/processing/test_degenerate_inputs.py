@@ -129,3 +129,31 @@ def test_one_pixel_mask_crop_region():
 def test_full_mask_blur_stays_full():
     full = Image.new("L", (16, 16), 255)
     assert np.asarray(masking.blur_mask(full, 1, 7)).min() == 255
+
+
+# --- img2img alternative test's noise search -------------------------------------------------------------------
+
+class _IdentityModel:
+    """An eps network that predicts no noise at all: the reverse Euler search then leaves the latent unchanged."""
+
+    parameterization = "eps"
+
+    def __init__(self) -> None:
+        betas = torch.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=torch.float64) ** 2
+        self.alphas_cumprod = torch.cumprod(1.0 - betas, dim=0).float()
+
+    def apply_model(self, x, t, cond=None):
+        return torch.zeros_like(x)
+
+
+def test_noise_search_of_a_constant_latent():
+    """The found noise is normalised by its std; a latent whose std is exactly 0 comes back as it is instead of
+    0 / 0. (A constant 0.7 has a rounding-sized std, not 0: A1111's finite, if huge, quotient is kept.)"""
+    from modules.builtin_scripts.find_noise import find_noise_for_image
+
+    cond = torch.zeros(1, 77, 8)
+    zero = torch.zeros(1, 4, 8, 8)
+    assert torch.equal(find_noise_for_image(_IdentityModel(), zero, cond, cond, 1.0, 5), zero)
+    for latent in (torch.full((1, 4, 8, 8), 0.7), torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(0))):
+        noise = find_noise_for_image(_IdentityModel(), latent, cond, cond, 1.0, 5)
+        assert torch.equal(noise, latent / latent.std())  # A1111's normalisation
