@@ -37,6 +37,7 @@ class Script(scripts.Script):
 
         from modules import images, shared
         from modules.builtin_scripts.output import ensure_output_dirs
+        from modules.core.limits import check_size
         from modules.postprocess.tiling import combine_grid, split_grid
         from modules.processing import Processed, fix_seed, process_images
         from modules.processing.image_resize import flatten
@@ -56,6 +57,9 @@ class Script(scripts.Script):
         initial_info = None
         seed = p.seed
         init_img = flatten(p.init_images[0], shared.opts.img2img_background_color)
+        # refused before the upscaler allocates it (422 through the API): the same limits as every picture
+        check_size(init_img.width * scale_factor, init_img.height * scale_factor, key="script_args",
+                   what="the SD upscale result")
         img = upscaler.scaler.upscale(init_img, scale_factor, upscaler.data_path) if upscaler.name != "None" else init_img
 
         grid = split_grid(img, tile_w=p.width, tile_h=p.height, overlap=overlap)

@@ -161,10 +161,30 @@ def _check_upscaler(name: Any) -> None:
         known |= set(shared.upscalers.names())
     if name not in known:
         raise ApiError(422, f"Upscaler not found: {name}", key="hr_upscaler")
-    found = shared.upscalers.find(name) if name not in LATENT_UPSCALE_MODES and shared.upscalers is not None else None
+    problem = upscaler_file_problem(name)
+    if problem is not None:
+        raise ApiError(404, f"hr_upscaler: {problem}", key="hr_upscaler")
+
+
+def upscaler_file_problem(name: str) -> str | None:
+    """Why the model file of the upscaler ``name`` is missing (None when it is there or the upscaler needs none);
+    looks at the disk only (a damaged file is found when it is loaded)."""
+    from modules.postprocess.upscaler import UpscalerUnavailable
+
+    found = shared.upscalers.find(name) if shared.upscalers is not None and hasattr(shared.upscalers, "find") else None
     path = getattr(found, "data_path", None)
-    if isinstance(path, str) and path and "://" not in path and not os.path.exists(path):
-        raise ApiError(404, f"Upscaler {name}: model file {os.path.basename(path)} is not on disk", key="hr_upscaler")
+    if not isinstance(path, str) or not path:
+        return None
+    resolve = getattr(getattr(found, "scaler", None), "resolve_path", None)
+    if callable(resolve):  # a named entry (a URL) is read from a file of the model folder
+        try:
+            resolve(path)
+        except UpscalerUnavailable as e:
+            return str(e)
+        return None
+    if "://" not in path and not os.path.exists(path):
+        return f"{name}: model file {os.path.basename(path)} is not on disk"
+    return None
 
 
 def _check_face_restoration(args: dict[str, Any]) -> None:

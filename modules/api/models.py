@@ -10,6 +10,8 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from modules.api import limits
+
 # --- txt2img / img2img requests ------------------------------------------------------------------------------
 
 _COMMON_FIELDS: list[tuple[str, Any, Any]] = [
@@ -112,13 +114,17 @@ API_ONLY_FIELDS = frozenset(name for name, _, _ in TXT2IMG_API_FIELDS + IMG2IMG_
 
 
 def _request_model(name: str, class_fields: list[tuple[str, Any, Any]], api_fields: list[tuple[str, Any, Any]],
-                   overrides: dict[str, tuple[Any, Any]]) -> type[BaseModel]:
+                   overrides: dict[str, tuple[Any, Any]], bounds: dict[str, tuple[float, float]]) -> type[BaseModel]:
     """``overrides``: name -> (type, default) of class fields A1111 redeclares among its API fields (the
-    redeclaration keeps the class field's position)."""
+    redeclaration keeps the class field's position).  ``bounds`` (:mod:`modules.api.limits`) appear in the
+    schema as ``minimum``/``maximum``; :func:`modules.api.limits.check` enforces them with A1111's error body,
+    after the infotext and the defaults were applied."""
     fields: dict[str, Any] = {}
     for field_name, annotation, default in _COMMON_FIELDS + class_fields:
         annotation, default = overrides.get(field_name, (Optional[annotation], default))
-        fields[field_name] = (annotation, Field(default=default))
+        low_high = bounds.get(field_name)
+        extra = {"minimum": low_high[0], "maximum": low_high[1]} if low_high is not None else None
+        fields[field_name] = (annotation, Field(default=default, json_schema_extra=extra))
     for field_name, annotation, default in api_fields:
         fields[field_name] = (annotation, Field(default=default))
     config = ConfigDict(populate_by_name=True, frozen=False, protected_namespaces=())
@@ -126,11 +132,12 @@ def _request_model(name: str, class_fields: list[tuple[str, Any, Any]], api_fiel
 
 
 StableDiffusionTxt2ImgProcessingAPI = _request_model(
-    "StableDiffusionProcessingTxt2Img", TXT2IMG_CLASS_FIELDS, TXT2IMG_API_FIELDS, {})
+    "StableDiffusionProcessingTxt2Img", TXT2IMG_CLASS_FIELDS, TXT2IMG_API_FIELDS, {}, limits.TXT2IMG_BOUNDS)
 """Body of ``POST /sdapi/v1/txt2img``."""
 
 StableDiffusionImg2ImgProcessingAPI = _request_model(
-    "StableDiffusionProcessingImg2Img", IMG2IMG_CLASS_FIELDS, IMG2IMG_API_FIELDS, {"denoising_strength": (float, 0.75)})
+    "StableDiffusionProcessingImg2Img", IMG2IMG_CLASS_FIELDS, IMG2IMG_API_FIELDS, {"denoising_strength": (float, 0.75)},
+    limits.IMG2IMG_BOUNDS)
 """Body of ``POST /sdapi/v1/img2img`` (A1111 types ``denoising_strength`` as a plain float there)."""
 
 

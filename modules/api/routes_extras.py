@@ -104,11 +104,17 @@ def _check_upscalers(req: ExtrasBaseRequest) -> None:
     """Unknown upscaler names are refused before any work (A1111 fails with 500 halfway)."""
     from modules import shared
 
+    from modules.api.generation import upscaler_file_problem
+
     known = set(shared.upscalers.names()) if shared.upscalers is not None else {u.name for u in shared.sd_upscalers}
     for field in ("upscaler_1", "upscaler_2"):
         name = getattr(req, field)
         if name and name != "None" and name not in known:
             raise ApiError(422, f"Upscaler not found: {name!r} ({field})", key=field)
+        used = field == "upscaler_1" or req.extras_upscaler_2_visibility > 0
+        problem = upscaler_file_problem(name) if used and name and name != "None" else None
+        if problem is not None:  # a model file not on disk: refused before the picture is even decoded
+            raise ApiError(404, problem, key=field)
 
 
 def decode_all(encoded: list[str], list_field: str) -> list[Image.Image]:

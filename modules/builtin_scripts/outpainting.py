@@ -5,6 +5,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from modules.core.limits import check_size
+
 DIRECTIONS = ("left", "right", "up", "down")
 """Choices of the "Outpainting direction" checkbox group, in A1111's order."""
 
@@ -83,6 +85,8 @@ def share_expansion(width: int, height: int, pixels: int, directions: list[str])
     down = pixels if "down" in directions else 0
     target_w = math.ceil((width + left + right) / 64) * 64
     target_h = math.ceil((height + up + down) / 64) * 64
+    # refused before any canvas is allocated (422 through the API): the same limits as every picture
+    check_size(target_w, target_h, key="script_args", what="the outpainted picture")
     if left > 0:
         left = left * (target_w - width) // (left + right)
     if right > 0:

@@ -70,7 +70,10 @@ def read_state_dict(path: str) -> dict[str, Any]:
     if ext in SAFETENSORS_EXTENSIONS:
         from safetensors.torch import load_file
 
-        return load_file(path, device="cpu")
+        try:
+            return load_file(path, device="cpu")
+        except Exception as e:  # a damaged or truncated file: the request's choice, not our fault (a 4xx)
+            raise ModelLoadError(f"model file {path} cannot be read: {e}") from e
     if ext in PICKLE_EXTENSIONS:
         try:
             return torch.load(path, map_location="cpu", weights_only=True)
