@@ -227,3 +227,14 @@ def test_store_uses_the_data_dir_from_the_flags(tmp_path):
     assert opts.set("outdir_samples", "/srv/pictures/sd")
     with pytest.raises(OptionValueError):
         opts.set("outdir_samples", "/srv/other")
+
+
+def test_temporary_folder_never_shares_the_data_dirs_own_folders(tmp_path):
+    # its PNG files are deleted at start (clean_temp_dir_at_start): never the user's pictures or models
+    policy = PathPolicy(str(tmp_path / "data"), (str(tmp_path / "shared"),))
+    assert check("temp_dir", "tmp/gradio", policy) == "tmp/gradio"
+    assert check("temp_dir", str(tmp_path / "shared" / "tmp"), policy)
+    for bad in ("outputs", "outputs/txt2img-images", ".", "", "log/images", "models/..", str(tmp_path / "shared")):
+        if bad:
+            assert "clean_temp_dir_at_start" in refused("temp_dir", bad, policy).message
+    assert check("outdir_samples", "outputs", policy) == "outputs"

@@ -87,10 +87,12 @@ web UI repositories at the next start): frozen while extension access is off."""
 FREE_LIST_OPTS = frozenset({
     "quicksettings_list", "extra_options_txt2img", "extra_options_img2img", "ui_tab_order", "hidden_tabs",
     "ui_reorder_list", "infotext_skip_pasting",
+    "postprocessing_enable_in_main_ui", "postprocessing_disable_in_extras", "postprocessing_operation_order",
 })
-"""Multi-select settings naming settings, tabs, page blocks or infotext fields: their lists change with
-the extensions and the page built, and an unknown name is ignored where they are used, so any names
-(strings) are accepted."""
+"""Multi-select settings naming settings, tabs, page blocks, infotext fields or postprocessing operations:
+their lists change with the extensions loaded and the page built (the Extras operations Upscale, GFPGAN
+and CodeFormer are not among the listed scripts), and an unknown name is ignored where they are used, so
+any names (strings) are accepted."""
 
 NUMBER_LIMITS: dict[str, tuple[float | None, float | None]] = {
     # Number fields without a range in the Settings tab, where a value out of these bounds breaks saving,

@@ -48,6 +48,9 @@ MAX_MAGNITUDE = 2 ** 53
 PLACEHOLDER_CHOICES = frozenset({"Automatic", "None"})
 """Entries a choices function always lists; a list of only these means the app listed nothing yet."""
 
+KEPT_DATA_FOLDERS = ("outputs", "log", "models", "embeddings", "extensions", "config_states")
+"""Folders of the data dir that ``temp_dir`` may not be, hold or lie in: its PNG files are deleted at start."""
+
 PATH_FLAG_HINT = "--gradio-allowed-path"
 """The command-line flag that lets output folders live outside the data dir."""
 
@@ -265,11 +268,20 @@ def check_output_path(key: str, value: str, policy: PathPolicy) -> None:
         return
     # lexical, so a data dir whose outputs folder is a symlink to another disk keeps working
     target = os.path.normpath(os.path.join(roots[0], value))
-    for root in roots:
-        if target == root or os.path.commonpath([target, root]) == root:
-            return
-    raise OptionValueError(key, f"{value!r} is outside the data dir ({roots[0]}); a folder elsewhere must be "
-                                f"allowed on the command line with {PATH_FLAG_HINT} <folder>")
+    if not any(_within(target, root) for root in roots):
+        raise OptionValueError(key, f"{value!r} is outside the data dir ({roots[0]}); a folder elsewhere must be "
+                                    f"allowed on the command line with {PATH_FLAG_HINT} <folder>")
+    if key == "temp_dir":
+        kept = [os.path.join(roots[0], name) for name in KEPT_DATA_FOLDERS]
+        if any(_within(root, target) for root in roots) or any(
+                _within(target, folder) or _within(folder, target) for folder in kept):
+            raise OptionValueError(key, f"{value!r} would share files with the data dir's own folders "
+                                        f"({', '.join(KEPT_DATA_FOLDERS)}), whose pictures the temporary folder's "
+                                        "clean-up at start (clean_temp_dir_at_start) would delete; use a folder of its own")
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or os.path.commonpath([path, folder]) == folder
 
 
 def _holds_names(key: str, info: OptionInfo) -> bool:
