@@ -1,7 +1,9 @@
 """Full-size checkpoints for the tests: real key layouts, seeded random weights, each written once per run.
 
-The generator and the key lists live in ``../shared/tools`` (not copied into the project). Each family's
-file is written the first time a test asks for it, into a temporary folder removed at the end of the run;
+The generator and the key lists live in ``../shared/tools`` (not copied into the project). The full-size
+tests run last; their modules name the families they use (``FAMILIES_USED``) and those files are written
+in a background thread from collection on, while the rest of the suite runs, into a temporary folder
+removed at the end of the run;
 set ``WEBUI_FULLSIZE_CACHE=/some/dir`` to keep them between runs while developing. Families that need more
 memory than the machine has free are skipped with the reason.
 """
@@ -13,6 +15,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,24 +67,50 @@ def free_memory() -> None:
 
 
 class FullsizeCheckpoints:
-    """Writes each family's checkpoint on first use and hands out its path."""
+    """Writes each family's checkpoint once (in the background when asked ahead) and hands out its path."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
+        self._locks = {family: threading.Lock() for family in FAMILIES}
+        self._failures: dict[str, BaseException] = {}
+
+    def prefetch(self, families: list[str]) -> None:
+        """Write these families' files one after another in a background thread, while other tests run.
+
+        The generator is mostly one core of random numbers and file writes, so the suite's other tests
+        (which run meanwhile) lose little, and the full-size tests find their files ready.
+        """
+        if not families or not (TOOLS / "make_random_ckpt.py").exists():
+            return
+
+        def work() -> None:
+            for family in families:
+                try:
+                    self._write(family)
+                except (OSError, subprocess.CalledProcessError) as e:
+                    self._failures[family] = e
+
+        threading.Thread(target=work, name="fullsize-checkpoints", daemon=True).start()
+
+    def _write(self, family: str) -> Path:
+        spec = FAMILIES[family]
+        out = self.root / f"{spec.stem}.safetensors"
+        with self._locks[family]:
+            if not out.exists():
+                partial = out.with_suffix(".partial")
+                subprocess.run([sys.executable, str(TOOLS / "make_random_ckpt.py"), str(TOOLS / "keys" / spec.keys),
+                                str(partial)], cwd=SHARED_DIR, check=True, stdout=subprocess.DEVNULL)
+                partial.rename(out)
+        return out
 
     def path(self, family: str) -> Path:
-        """The checkpoint file of ``family`` (written now if this run has not yet); skips without the tools."""
-        spec = FAMILIES[family]
+        """The checkpoint file of ``family`` (written now, or waited for, if not yet); skips without the tools."""
         if not (TOOLS / "make_random_ckpt.py").exists():
             pytest.skip(f"the checkpoint generator is not at {TOOLS} (set WEBUI_SHARED_DIR)")
-        out = self.root / f"{spec.stem}.safetensors"
-        if not out.exists():
-            partial = out.with_suffix(".partial")
-            subprocess.run([sys.executable, str(TOOLS / "make_random_ckpt.py"), str(TOOLS / "keys" / spec.keys),
-                            str(partial)], cwd=SHARED_DIR, check=True, stdout=subprocess.DEVNULL)
-            partial.rename(out)
-        return out
+        if family in self._failures:
+            raise RuntimeError(f"writing the {family} checkpoint failed") from self._failures[family]
+        return self._write(family)
 
     def install(self, family: str, data_dir: Path) -> Path:
         """Link the checkpoint (and its YAML) into ``data_dir/models/Stable-diffusion``; returns the link."""
@@ -103,14 +133,47 @@ class FullsizeCheckpoints:
             pytest.skip(f"{family} at full size needs about {need:g} GB of free memory in fp32; {have:.1f} GB are free")
 
 
-@pytest.fixture(scope="session")
-def fullsize(tmp_path_factory) -> FullsizeCheckpoints:
-    """The run's :class:`FullsizeCheckpoints` (files deleted at the end unless ``WEBUI_FULLSIZE_CACHE`` is set)."""
+FULLSIZE_KEY = pytest.StashKey[FullsizeCheckpoints]()
+
+
+def _families_used(items: list[pytest.Item]) -> list[str]:
+    """The families the collected full-size tests name (``FAMILIES_USED`` of each module), in FAMILIES' order."""
+    wanted: set[str] = set()
+    for item in items:
+        module = getattr(item, "module", None)
+        wanted.update(getattr(module, "FAMILIES_USED", ()))
+    return [family for family in FAMILIES if family in wanted]
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the full-size tests last and start writing their checkpoints now, in the background."""
+    here = Path(__file__).parent
+    fullsize_items = [item for item in items if here in Path(str(item.path)).parents]
+    if not fullsize_items:
+        return
+    items[:] = [item for item in items if item not in fullsize_items] + fullsize_items
     cache = os.environ.get("WEBUI_FULLSIZE_CACHE")
-    root = Path(cache) if cache else tmp_path_factory.mktemp("fullsize")
-    yield FullsizeCheckpoints(root)
-    if not cache:
-        shutil.rmtree(root, ignore_errors=True)
+    root = Path(cache) if cache else Path(tempfile.mkdtemp(prefix="fullsize-checkpoints-"))
+    checkpoints = FullsizeCheckpoints(root)
+    config.stash[FULLSIZE_KEY] = checkpoints
+    checkpoints.prefetch(_families_used(fullsize_items))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    checkpoints = session.config.stash.get(FULLSIZE_KEY, None)
+    if checkpoints is not None and not os.environ.get("WEBUI_FULLSIZE_CACHE"):
+        shutil.rmtree(checkpoints.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def fullsize(request) -> FullsizeCheckpoints:
+    """The run's :class:`FullsizeCheckpoints` (files deleted at the end unless ``WEBUI_FULLSIZE_CACHE`` is set)."""
+    checkpoints = request.config.stash.get(FULLSIZE_KEY, None)
+    if checkpoints is None:  # collected some other way: write on first use
+        cache = os.environ.get("WEBUI_FULLSIZE_CACHE")
+        checkpoints = FullsizeCheckpoints(Path(cache) if cache else Path(tempfile.mkdtemp(prefix="fullsize-checkpoints-")))
+        request.config.stash[FULLSIZE_KEY] = checkpoints
+    return checkpoints
 
 
 @contextlib.contextmanager

@@ -18,6 +18,7 @@ from PIL import Image
 from tests.fullsize.conftest import FAMILIES, fullsize_server
 
 pytestmark = pytest.mark.slow
+FAMILIES_USED = ("sd15-inpainting", "sd2v", "sdxl", "sdxl-refiner")
 
 REQUEST = {"prompt": "a photo of a cat", "negative_prompt": "", "steps": 3, "width": 64, "height": 64,
            "sampler_name": "Euler a", "seed": 1234, "cfg_scale": 7}

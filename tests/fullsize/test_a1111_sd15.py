@@ -19,6 +19,7 @@ from PIL import Image
 from tests.fullsize.conftest import GOLDENS, fullsize_server
 
 pytestmark = pytest.mark.slow
+FAMILIES_USED = ("sd15",)
 
 CASES = ["euler_a", "batch", "ddim", "dpmpp_2m_karras", "hires_latent", "img2img", "not_square", "variation"]
 ISSUE_REQUEST = {"prompt": "a photo of a cat", "steps": 3, "width": 64, "height": 64, "sampler_name": "Euler a",
