@@ -94,6 +94,15 @@ def test_samplers_stay_finite_on_degenerate_schedules(x0, name, kind):
         assert torch.isfinite(out).all()
 
 
+@pytest.mark.parametrize("steps", [24, 40])  # one restart segment, two
+def test_restart_sampler_with_an_underflowed_sigma_min(x0, steps):
+    """Restart rebuilds its schedule from sigmas[-2], which is 0 here: the zero-length steps at sigma 0 stay put."""
+    sigmas = karras(steps, sigma_min=1e-50)
+    out = samplers_extra.restart_sampler(AnalyticDenoiser(), x0 * sigmas[0], sigmas, disable=True,
+                                         noise_sampler=SeededNoise(x0, 1))
+    assert torch.isfinite(out).all()
+
+
 # k-diffusion's non-finite answers, which the guards replace (the rest must stay bit for bit)
 KDIFFUSION_NAN = {
     ("repeated", "sample_lms"), ("repeated", "sample_dpmpp_2m"), ("repeated", "sample_dpmpp_2m_sde"),
