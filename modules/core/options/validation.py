@@ -74,6 +74,12 @@ class PathPolicy:
         return [os.path.normpath(os.path.abspath(d)) for d in (self.data_dir, *self.allowed_dirs) if d]
 
 
+def _shown(value: Any, limit: int = 200) -> str:
+    """``repr(value)`` for a message, cut so a huge value does not come back whole in the answer."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _kind(value: Any) -> type:
     # int and float are one kind (A1111 maps int to float); bool is its own kind
     if isinstance(value, bool):
@@ -110,9 +116,9 @@ def check_json_value(key: str, value: Any, depth: int = 0) -> None:
         return
     if isinstance(value, (int, float)):
         if isinstance(value, float) and not math.isfinite(value):
-            raise OptionValueError(key, f"expected a finite number, got {value!r}")
+            raise OptionValueError(key, f"expected a finite number, got {_shown(value)}")
         if abs(value) > MAX_MAGNITUDE:
-            raise OptionValueError(key, f"number {value!r} is too large (the limit is 2**53)")
+            raise OptionValueError(key, f"number {_shown(value)} is too large (the limit is 2**53)")
         return
     if isinstance(value, str):
         check_text(key, value)
@@ -170,9 +176,9 @@ def check_value_type(key: str, info: OptionInfo | None, value: Any) -> None:
         raise OptionValueError(key, f"expected {_TYPE_NAMES.get(_kind(default), type(default).__name__)}, got null")
     if _kind(value) is not _kind(default):
         expected = _TYPE_NAMES.get(_kind(default), type(default).__name__)
-        raise OptionValueError(key, f"expected {expected}, got {type(value).__name__} {value!r}")
+        raise OptionValueError(key, f"expected {expected}, got {type(value).__name__} {_shown(value)}")
     if _whole_numbers_only(info, _component_args(info)) and isinstance(value, float) and not value.is_integer():
-        raise OptionValueError(key, f"expected a whole number, got {value!r}")
+        raise OptionValueError(key, f"expected a whole number, got {_shown(value)}")
 
 
 # --- range and choices --------------------------------------------------------------------------------------------
@@ -188,7 +194,7 @@ def _check_range(key: str, value: float, args: dict) -> None:
     if low is not None and value < low or high is not None and value > high:
         bounds = f"between {low} and {high}" if low is not None and high is not None else (
             f"at least {low}" if low is not None else f"at most {high}")
-        raise OptionValueError(key, f"{value!r} is out of range: must be {bounds}")
+        raise OptionValueError(key, f"{_shown(value)} is out of range: must be {bounds}")
 
 
 def _choice_values(choices: Any) -> list:
@@ -211,7 +217,7 @@ def _check_choices(key: str, info: OptionInfo, value: Any, args: dict, live: boo
     if key in catalogue.FREE_LIST_OPTS:
         for item in items:
             if not isinstance(item, str):
-                raise OptionValueError(key, f"expected names (strings), got {type(item).__name__} {item!r}")
+                raise OptionValueError(key, f"expected names (strings), got {type(item).__name__} {_shown(item)}")
         return
     listed_by_app = callable(info.component_args)
     if listed_by_app and not live:
@@ -222,7 +228,7 @@ def _check_choices(key: str, info: OptionInfo, value: Any, args: dict, live: boo
     for item in items:
         if item not in choices:
             shown = ", ".join(repr(c) for c in choices[:20]) + (", ..." if len(choices) > 20 else "")
-            raise OptionValueError(key, f"{item!r} is not one of the choices: {shown}")
+            raise OptionValueError(key, f"{_shown(item)} is not one of the choices: {shown}")
 
 
 # --- image formats, name patterns, folders ------------------------------------------------------------------------
@@ -239,7 +245,7 @@ def check_image_format(key: str, value: str) -> None:
     """``png``, ``jpg``, ``webp``... (any case); never a path or a format Pillow cannot write."""
     formats = writable_image_formats()
     if value.lower() not in formats:
-        raise OptionValueError(key, f"{value!r} is not an image format; use one of: {', '.join(formats)}")
+        raise OptionValueError(key, f"{_shown(value)} is not an image format; use one of: {', '.join(formats)}")
 
 
 def _escapes(path: str) -> bool:
@@ -254,7 +260,7 @@ def check_filename_pattern(key: str, value: str) -> None:
     if "\x00" in value:
         raise OptionValueError(key, "the pattern holds a NUL character")
     if _escapes(value):
-        raise OptionValueError(key, f"{value!r} would leave the output folder: absolute paths and '..' are not allowed")
+        raise OptionValueError(key, f"{_shown(value)} would leave the output folder: absolute paths and '..' are not allowed")
 
 
 def check_output_path(key: str, value: str, policy: PathPolicy) -> None:
@@ -269,13 +275,13 @@ def check_output_path(key: str, value: str, policy: PathPolicy) -> None:
     # lexical, so a data dir whose outputs folder is a symlink to another disk keeps working
     target = os.path.normpath(os.path.join(roots[0], value))
     if not any(_within(target, root) for root in roots):
-        raise OptionValueError(key, f"{value!r} is outside the data dir ({roots[0]}); a folder elsewhere must be "
+        raise OptionValueError(key, f"{_shown(value)} is outside the data dir ({roots[0]}); a folder elsewhere must be "
                                     f"allowed on the command line with {PATH_FLAG_HINT} <folder>")
     if key == "temp_dir":
         kept = [os.path.join(roots[0], name) for name in KEPT_DATA_FOLDERS]
         if any(_within(root, target) for root in roots) or any(
                 _within(target, folder) or _within(folder, target) for folder in kept):
-            raise OptionValueError(key, f"{value!r} would share files with the data dir's own folders "
+            raise OptionValueError(key, f"{_shown(value)} would share files with the data dir's own folders "
                                         f"({', '.join(KEPT_DATA_FOLDERS)}), whose pictures the temporary folder's "
                                         "clean-up at start (clean_temp_dir_at_start) would delete; use a folder of its own")
 
@@ -314,7 +320,7 @@ def check_option_value(key: str, info: OptionInfo | None, value: Any, *, policy:
     if isinstance(value, list) and _holds_names(key, info):
         for item in value:
             if not isinstance(item, str):
-                raise OptionValueError(key, f"expected a list of names (strings), got {type(item).__name__} {item!r}")
+                raise OptionValueError(key, f"expected a list of names (strings), got {type(item).__name__} {_shown(item)}")
     _check_choices(key, info, value, args, live)
     if isinstance(value, str):
         if key in catalogue.IMAGE_FORMAT_OPTS:
