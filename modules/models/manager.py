@@ -53,6 +53,11 @@ class ModelManager:
             print(f"Using already loaded model {info.title}", flush=True)
             self._activate(cached, write_setting)
             return cached
+        if str(info.filename).lower().endswith(".safetensors"):
+            from modules.models.loader import detect_checkpoint
+
+            # a header that cannot be read or a refused family fails here, before the live model is freed
+            detect_checkpoint(info.filename)
         previous = self._make_room()
         try:
             model = self._load_from_disk(info)
