@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from modules.scripting.reporting import report, wrap_call
+from modules.scripting.runner_ui import ARGS_LAYOUT_LOCK
 
 
 @dataclass
@@ -220,11 +221,12 @@ class ScriptPostprocessingRunner:
 
     def create_args_for_run(self, scripts_args: dict[str, dict[str, Any]]) -> list:
         """Positional arguments for :meth:`run` from ``{operation name: {argument name: value}}`` (the API's form)."""
-        if not self.ui_created:
-            import gradio as gr
+        with ARGS_LAYOUT_LOCK:  # gradio's Blocks context is process-wide: one layout built at a time
+            if not self.ui_created:
+                import gradio as gr
 
-            with gr.Blocks(analytics_enabled=False):
-                self.setup_ui()
+                with gr.Blocks(analytics_enabled=False):
+                    self.setup_ui()
         scripts = self.scripts_in_preferred_order()
         args: list = [None] * max([0, *(s.args_to or 0 for s in scripts)])
         for script in scripts:
