@@ -84,7 +84,9 @@ class ModelManager:
         try:
             return self.load(info, write_setting)
         except Exception:
-            if previous is not None:
+            # only a previous model still loaded can come back: one freed for the failed load (its weights on the
+            # meta device) was already reloaded by load(), and moving it would fail and hide the real error
+            if previous is not None and self.current is not previous and any(m is previous for m in self.loaded.values()):
                 print(f"Failed to load checkpoint {info.title}, restoring previous", flush=True)
                 self._activate(previous, write_setting)
             raise

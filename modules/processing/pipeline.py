@@ -65,24 +65,33 @@ class OverrideSettings:
             raise GenerationError(f"checkpoint {checkpoint!r} not found")
         for key in overrides:
             opts.validate(key, overrides[key], is_api=False)
-        for key, value in overrides.items():
-            if key in opts.data:
-                self.saved[key] = opts.data[key]
-            else:
-                self.absent.add(key)
-            opts.set(key, value, is_api=True, run_callbacks=False)
-            if key == "sd_model_checkpoint":
-                _reload_model_weights()
+        try:
+            for key, value in overrides.items():
+                if key in opts.data:
+                    self.saved[key] = opts.data[key]
+                else:
+                    self.absent.add(key)
+                opts.set(key, value, is_api=True, run_callbacks=False)
+                if key == "sd_model_checkpoint":
+                    _reload_model_weights()
+        except Exception:
+            # no job runs and __exit__ is not called: without this a refused checkpoint stayed the setting and
+            # every later job failed loading it (the model manager already put the previous model back)
+            self._restore_settings()
+            raise
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        if not self.p.override_settings_restore_afterwards:
-            return
+    def _restore_settings(self) -> None:
         opts = shared.opts
         for key, value in self.saved.items():
             opts.data[key] = value
         for key in self.absent:
             opts.data.pop(key, None)
+
+    def __exit__(self, *exc: Any) -> None:
+        if not self.p.override_settings_restore_afterwards:
+            return
+        self._restore_settings()
         if "sd_model_checkpoint" in self.p.override_settings:
             _reload_model_weights()
 

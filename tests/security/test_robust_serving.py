@@ -181,3 +181,16 @@ def test_a_refused_checkpoint_is_a_422_naming_the_setting_and_the_server_keeps_g
     r = client.post("/sdapi/v1/txt2img", json=dict(SMALL, steps=1, override_settings={"sd_model_checkpoint": "evil.ckpt"}))
     assert r.status_code == 422 and r.json()["key"] == "override_settings", r.text
     assert "refusing to load" in r.json()["detail"] and "posix.system" in r.json()["detail"]
+    r = client.post("/sdapi/v1/txt2img", json=dict(SMALL, steps=1))
+    assert r.status_code == 200 and json.loads(r.json()["info"])["sd_model_name"] == "tiny", r.text
+    assert shared.sd_model.sd_checkpoint_info.name_for_extra == "tiny"
+
+
+def test_a_refused_checkpoint_through_the_options_is_a_4xx_and_changes_nothing(site):
+    client, shared = site
+    before = client.get("/sdapi/v1/options").json()["sd_model_checkpoint"]
+    r = client.post("/sdapi/v1/options", json={"sd_model_checkpoint": "evil.ckpt"})
+    assert r.status_code == 422, r.text
+    assert "posix.system" in r.json()["detail"]
+    assert client.get("/sdapi/v1/options").json()["sd_model_checkpoint"] == before
+    assert client.post("/sdapi/v1/txt2img", json=dict(SMALL, steps=1)).status_code == 200
