@@ -118,7 +118,8 @@ class OriginPolicy:
             hosts |= _machine_hosts()
         if server_name and server_name not in WILDCARD_HOSTS:
             hosts.add(server_name)
-            named.add(server_name)
+            if server_name not in LOOPBACK_HOSTS:  # another local service on port 80 is no proxy of ours
+                named.add(server_name)
         cors = (getattr(cmd_opts, "cors_allow_origins", None) or "").split(",")
         return cls(listening_port(cmd_opts), hosts, named, cors, getattr(cmd_opts, "cors_allow_origins_regex", None))
 

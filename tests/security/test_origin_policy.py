@@ -40,6 +40,8 @@ def test_server_name_is_own_on_the_port_and_behind_a_proxy():
         assert policy.allows(origin), origin
     for origin in ("http://sd.lan:8080", "http://other.lan:7860", "http://machine-name:7860"):
         assert not policy.allows(origin), origin
+    loopback = OriginPolicy.from_flags(flags(server_name="127.0.0.1"))
+    assert loopback.allows("http://127.0.0.1:7860") and not loopback.allows("http://127.0.0.1")
 
 
 @pytest.mark.parametrize("option", [dict(listen=True), dict(server_name="0.0.0.0"), dict(server_name="::")])
