@@ -139,6 +139,8 @@ def test_checkpoints_by_title_file_name_or_hash_when_listed(monkeypatch):
         assert check("sd_model_checkpoint", name) == name
     assert "not found" in refused("sd_model_checkpoint", "other.safetensors").message
     assert check("sd_model_checkpoint", "other.safetensors", live=False) == "other.safetensors"
+    for not_a_name in (123, 1.5, ["model"], {"title": "model"}):
+        assert "string" in refused("sd_model_checkpoint", not_a_name).message
 
 
 def test_vaes_upscalers_and_restorers_against_the_running_app(no_app, monkeypatch):

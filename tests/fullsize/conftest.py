@@ -43,7 +43,7 @@ FAMILIES = {
     "sd15": Family("sd15_keys.json", "random-sd15", 6),
     "sd15-inpainting": Family("sd15_inpaint_keys.json", "random-sd15-inpainting", 6),
     "sd2v": Family("sd2v_keys.json", "random-sd2v", 7, yaml="sd2v-next-to-checkpoint.yaml"),
-    "sdxl": Family("sdxl_keys.json", "random-sdxl", 17),
+    "sdxl": Family("sdxl_keys.json", "random-sdxl", 16),
     "sdxl-refiner": Family("sdxl_refiner_keys.json", "random-sdxl-refiner", 14),
 }
 

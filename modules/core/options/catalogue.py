@@ -301,7 +301,11 @@ def _infotext_names() -> list[str]:
 def _check_checkpoint(value: Any) -> str | None:
     # A1111 accepts a checkpoint by title, file name, short name or hash: whatever its closest match finds
     registry = _shared("checkpoints")
-    if value is None or registry is None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return f"a checkpoint is named by a string (title, file name or hash), got {type(value).__name__}"
+    if registry is None:
         return None
     return None if registry.get_closest_match(value) is not None else f"checkpoint {value!r} not found"
 
