@@ -8,6 +8,8 @@ the calls A1111 code and extensions make on ``shared.sd_model``:
 """
 from __future__ import annotations
 
+import math
+
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -70,6 +72,9 @@ class StableDiffusionBase(nn.Module):
         super().__init__()
         if parameterization not in ("eps", "v"):
             raise ValueError(f"unknown parameterization {parameterization!r}")
+        if not math.isfinite(scale_factor) or scale_factor == 0:
+            # latents are divided by it before every VAE decode: 0 would make every picture inf/NaN
+            raise ValueError(f"the model config's scale_factor must be a non-zero number, got {scale_factor}")
         self.model = DiffusionWrapper(unet)
         self.first_stage_model = first_stage
         self.scale_factor = scale_factor

@@ -229,3 +229,20 @@ def test_lora_scale_dyn_and_cp_mid():
 
 def test_unknown_parts_make_no_module():
     assert make_module({"something": torch.zeros(1)}) is None
+
+
+def test_dora_with_an_all_zero_merged_column_stays_finite():
+    # an all-zero weight column plus an update that does not reach it: A1111's 0 * (scale / 0) is NaN there
+    weight = rand(8, 12, seed=4)
+    weight[:, 5] = 0
+    up, down = rand(8, 4, seed=1), rand(4, 12, seed=2)
+    down[:, 5] = 0
+    magnitude = rand(1, 12, seed=3).abs() + 0.5
+    parts = {"lora_up.weight": up, "lora_down.weight": down, "alpha": torch.tensor(4.0), "dora_scale": magnitude}
+    change = ours(parts, weight)
+    assert torch.isfinite(change).all()
+    assert torch.equal(change[:, 5], torch.zeros(8))
+    merged = weight.double() + up.double() @ down.double()
+    others = [i for i in range(12) if i != 5]
+    expected = merged * magnitude.double() / merged.norm(dim=0, keepdim=True) - weight.double()
+    torch.testing.assert_close(change.double()[:, others], expected[:, others], rtol=1e-5, atol=1e-6)

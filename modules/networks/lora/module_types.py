@@ -126,6 +126,8 @@ class NetworkModule:
         else:
             norm = merged.transpose(0, 1).reshape(inp, -1).norm(dim=1).reshape(1, inp, *ones)
             scale = scale.reshape(1, inp, *ones)
+        # an all-zero row (or column) has norm 0: A1111's 0 * (scale / 0) is NaN there; the row stays 0
+        norm = torch.where(norm == 0, torch.ones_like(norm), norm)
         return merged * (scale / norm) - orig
 
 
