@@ -22,6 +22,9 @@ MAX_PIXELS = 4096 * 4096
 """Largest picture, width x height (a 4096x4096 picture is allowed: four times a 2048x2048 one)."""
 MAX_MEGAPIXELS = MAX_PIXELS / 1e6
 """:data:`MAX_PIXELS` in millions of pixels (16.8)."""
+MAX_WORK_PIXELS = 4 * MAX_PIXELS
+"""A picture made on the way to a result: an upscaler model's pass may overshoot the target (a 4x model takes
+2048x2048 to 8192x8192 for a 2x upscale) before it is resized down; a pass that would go past this is skipped."""
 MAX_REQUEST_PIXELS = 64 * MAX_PIXELS
 """All the pictures one request brings or makes, together (100 batches of 8 at 1024x1024 fit)."""
 MAX_STEPS = 500

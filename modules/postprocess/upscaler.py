@@ -13,6 +13,8 @@ from typing import Any
 
 from PIL import Image
 
+from modules.core.limits import MAX_WORK_PIXELS
+
 LANCZOS = Image.Resampling.LANCZOS
 NEAREST = Image.Resampling.NEAREST
 
@@ -82,6 +84,9 @@ class Upscaler:
                 break
             if _interrupted():
                 break
+            model_scale = self._model_scale(selected_model)
+            if img.width * img.height * model_scale * model_scale > MAX_WORK_PIXELS:
+                break  # the pass would overshoot far past the target (a 4000x4000 picture x1.01 -> 16000x16000)
             shape = (img.width, img.height)
             img = self.do_upscale(img, selected_model)
             if shape == (img.width, img.height):
@@ -89,6 +94,15 @@ class Upscaler:
         if (img.width, img.height) != (dest_w, dest_h):
             img = img.resize((dest_w, dest_h), resample=LANCZOS)
         return img
+
+    def _model_scale(self, selected_model: str | None) -> float:
+        """How much one pass of the model enlarges (its entry's ``scale``; 4, A1111's usual, when unknown)."""
+        if selected_model is None:  # a resampler (Lanczos, Nearest) enlarges by exactly the requested scale
+            return max(float(self.scale), 1.0)
+        for data in getattr(self, "scalers", None) or []:
+            if data.data_path == selected_model and data.scale:
+                return float(data.scale)
+        return 4.0
 
     @abstractmethod
     def do_upscale(self, img: Image.Image, selected_model: str | None) -> Image.Image:

@@ -207,3 +207,26 @@ def test_xyz_ranges_cannot_fill_the_memory():
                          (expand_float, "0-1000000000 (+0.5)"), (expand_float, "0-1 [1000000000]")):
         with pytest.raises(ValueError, match=f"the limit is {MAX_RANGE_VALUES}"):
             expand([item])
+
+
+def test_an_upscaler_pass_never_overshoots_far_past_the_target():
+    """A 4x model asked for x1.01 of a 4000x4000 picture would make 16000x16000 before resizing down."""
+    from modules.postprocess.upscaler import Upscaler, UpscalerData
+
+    class FourTimes(Upscaler):
+        name = "FourTimes"
+
+        def __init__(self) -> None:
+            super().__init__(False)
+            self.scalers = [UpscalerData("FourTimes", "four.pth", self, 4)]
+            self.passes: list[tuple[int, int]] = []
+
+        def do_upscale(self, img, selected_model):
+            self.passes.append(img.size)
+            return img.resize((img.width * 4, img.height * 4))
+
+    upscaler = FourTimes()
+    assert upscaler.upscale(Image.new("L", (4000, 4000)), 1.01, "four.pth").size == (4040, 4040)
+    assert upscaler.passes == []  # resized instead
+    assert upscaler.upscale(Image.new("L", (1024, 1024)), 2, "four.pth").size == (2048, 2048)
+    assert upscaler.passes == [(1024, 1024)]  # an overshoot within the work limit still runs the model
