@@ -201,8 +201,8 @@ def _check_face_restoration(args: dict[str, Any]) -> None:
     model_files = getattr(restorer, "model_files", None)
     if callable(model_files) and not model_files():
         expected = getattr(restorer, "expected_file", "") or "its model file"
-        raise ApiError(404, f"restore_faces: {name} has no model file; put {expected} in "
-                            f"{(getattr(restorer, 'model_dirs', None) or ['its models folder'])[0]}", key="restore_faces")
+        folder = (getattr(restorer, "model_dirs", None) or ["its models folder"])[0]
+        raise ApiError(404, f"restore_faces: {name} has no model file; put {expected} in {folder}", key="restore_faces")
 
 
 def _style_applier() -> Any:

@@ -118,7 +118,8 @@ def _choice(control: Any, value: Any, where: str, key: str, strict: bool) -> Any
             return value
         if isinstance(value, str) and value in labels:
             return labels.index(value)  # what the UI would pass
-        raise _bad(where, key, f"{_label(control)} takes an index below {len(labels)} or one of {labels}, got {value!r}")
+        raise _bad(where, key, f"{_label(control)} takes an index below {len(labels)} or one of {labels}, "
+                               f"got {value!r}")
     if isinstance(value, (list, dict)):
         raise _bad(where, key, f"expected one value for {_label(control)}, got {type(value).__name__}")
     if strict and values and value not in values and value not in labels:
@@ -144,7 +145,7 @@ def checked_value(script: Any, offset: int, value: Any, where: str, key: str) ->
     control = controls[offset]
     if value is None:
         return getattr(control, "value", None)
-    import gradio as gr
+    import gradio as gr  # not at module level: the API starts without gradio; the layout imported it by now
 
     if isinstance(control, gr.Checkbox):
         if isinstance(value, bool) or value in (0, 1):

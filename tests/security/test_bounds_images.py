@@ -89,8 +89,8 @@ ROUTES = [
 
 @pytest.mark.parametrize("route, body, field, value, key", ROUTES, ids=[f"{r[0]}-{r[2]}" for r in ROUTES])
 @pytest.mark.parametrize("picture", [OVER_SIDE, OVER_PIXELS], ids=["9400x9400", "4200x4200"])
-def test_every_route_refuses_a_picture_over_the_limits_naming_the_field(tiny, no_decoding, route, body, field,  # noqa: F811
-                                                                        value, key, picture):
+def test_every_route_refuses_a_picture_over_the_limits_naming_the_field(tiny, no_decoding, route,  # noqa: F811
+                                                                        body, field, value, key, picture):
     client, _, _ = tiny
     r = client.post(f"/sdapi/v1/{route}", json=dict(body, **{field: value(picture)}))
     assert r.status_code == 422, r.text
@@ -129,8 +129,9 @@ def test_extras_resize_over_the_limits_is_refused_before_upscaling(tiny, monkeyp
 
 def test_extras_resize_the_issue_asked_for_is_refused_by_the_request_model(tiny):  # noqa: F811
     client, _, _ = tiny
-    r = client.post("/sdapi/v1/extra-single-image", json={"image": SMALL_PICTURE, "resize_mode": 1, "upscaler_1": "Lanczos",
-                                                            "upscaling_resize_w": 100000, "upscaling_resize_h": 100})
+    body = {"image": SMALL_PICTURE, "resize_mode": 1, "upscaler_1": "Lanczos", "upscaling_resize_w": 100000,
+            "upscaling_resize_h": 100}
+    r = client.post("/sdapi/v1/extra-single-image", json=body)
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "upscaling_resize_w"]
 
 

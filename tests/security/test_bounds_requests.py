@@ -53,7 +53,8 @@ def test_every_bounded_field_out_of_range_is_refused_at_once_naming_it(tiny, tab
 def test_bounds_appear_in_the_openapi_schema(tiny):  # noqa: F811
     client, _, _ = tiny
     schemas = client.get("/openapi.json").json()["components"]["schemas"]
-    for model, tab in (("StableDiffusionProcessingTxt2Img", "txt2img"), ("StableDiffusionProcessingImg2Img", "img2img")):
+    for model, tab in (("StableDiffusionProcessingTxt2Img", "txt2img"),
+                       ("StableDiffusionProcessingImg2Img", "img2img")):
         properties = schemas[model]["properties"]
         for name, (low, high) in limits.bounds_for(tab).items():
             # (JSON numbers: the seeds' 19-digit bounds come back as floats)

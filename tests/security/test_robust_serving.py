@@ -97,7 +97,8 @@ def test_a_500_answers_a1111s_body_and_keeps_the_connection(site):
         first = http.get("/test-robust/port").json()["port"]
         r = http.post("/test-robust/boom")
         assert r.status_code == 500
-        assert r.json() == {"error": "RuntimeError", "detail": "a fault of ours", "body": "", "errors": "a fault of ours"}
+        assert r.json() == {"error": "RuntimeError", "detail": "a fault of ours", "body": "",
+                            "errors": "a fault of ours"}
         assert r.headers.get("connection", "").lower() != "close"
         # the next request goes over the same connection and succeeds (it was reset: 'Connection reset by peer')
         assert http.get("/test-robust/port").json()["port"] == first
@@ -156,8 +157,8 @@ def test_extras_model_files_missing_or_broken_name_the_field(site):
     client, _ = site
     r = client.post("/sdapi/v1/extra-single-image", json={"image": PICTURE, "upscaler_1": "broken"})
     assert r.status_code == 422 and r.json()["key"] == "upscaler_1" and "broken.pth" in r.json()["detail"]
-    r = client.post("/sdapi/v1/extra-single-image", json={"image": PICTURE, "upscaler_1": "Lanczos",
-                                                            "upscaler_2": "broken", "extras_upscaler_2_visibility": 0.5})
+    r = client.post("/sdapi/v1/extra-single-image", json={
+        "image": PICTURE, "upscaler_1": "Lanczos", "upscaler_2": "broken", "extras_upscaler_2_visibility": 0.5})
     assert r.status_code == 422 and r.json()["key"] == "upscaler_2"
     r = client.post("/sdapi/v1/extra-single-image", json={"image": PICTURE, "codeformer_visibility": 1})
     assert r.status_code == 404 and r.json()["key"] == "codeformer_visibility"
@@ -178,7 +179,8 @@ def test_a_thumbnail_name_with_a_nul_byte_is_a_404():
 def test_a_refused_checkpoint_is_a_422_naming_the_setting_and_the_server_keeps_generating(site):
     """Last in the module: the refused load may leave another model loaded."""
     client, shared = site
-    r = client.post("/sdapi/v1/txt2img", json=dict(SMALL, steps=1, override_settings={"sd_model_checkpoint": "evil.ckpt"}))
+    refused = {"sd_model_checkpoint": "evil.ckpt"}
+    r = client.post("/sdapi/v1/txt2img", json=dict(SMALL, steps=1, override_settings=refused))
     assert r.status_code == 422 and r.json()["key"] == "override_settings", r.text
     assert "refusing to load" in r.json()["detail"] and "posix.system" in r.json()["detail"]
     r = client.post("/sdapi/v1/txt2img", json=dict(SMALL, steps=1))
