@@ -9,6 +9,7 @@ chunk boundary.
 """
 from __future__ import annotations
 
+import bisect
 import re
 
 ROUND_MULTIPLIER = 1.1
@@ -31,16 +32,80 @@ re_attention = re.compile(
     re.VERBOSE,
 )
 
-re_break = re.compile(r"\s*\bBREAK\b\s*", re.S)
-"""``BREAK`` as a whole word, with the whitespace around it (which is dropped)."""
+re_break = re.compile(r"(?:(?<!\s)\s+)?\bBREAK\b\s*", re.S)
+"""``BREAK`` as a whole word, with the whitespace around it (which is dropped).
+
+A1111 writes ``\s*\bBREAK\b\s*``; splitting with that takes quadratic time on a
+long run of spaces (the engine retries the run from every position).  Here the
+leading whitespace may only start where a run starts, which finds the same
+matches in linear time.
+"""
 
 
-def _append_text(res: list[list], text: str) -> None:
+def _append_text(cells: "_Cells", text: str) -> None:
     parts = re_break.split(text)
     for i, part in enumerate(parts):
         if i > 0:
-            res.append(["BREAK", BREAK_ITEM_WEIGHT])
-        res.append([part, 1.0])
+            cells.append("BREAK", BREAK_ITEM_WEIGHT)
+        cells.append(part, 1.0)
+
+
+class _Cells:
+    """The runs A1111 builds, grouped into cells of neighbouring runs that have the same weight so far.
+
+    A1111 multiplies every run from a bracket's opening to its close (or to the
+    end of the prompt) one by one, which is quadratic for deeply nested or
+    unclosed brackets.  A cell is multiplied once for all its runs (they hold the
+    same value, so each still gets exactly A1111's sequence of products), and is
+    split only where a bracket opened inside it.
+    """
+
+    __slots__ = ("firsts", "pieces", "weights", "count")
+
+    def __init__(self) -> None:
+        self.firsts: list[int] = []  # index of the first run in each cell
+        self.pieces: list[list[str]] = []  # the runs' texts, one piece per run
+        self.weights: list[float] = []
+        self.count = 0  # runs so far
+
+    def append(self, text: str, weight: float) -> None:
+        if self.weights and self.weights[-1] == weight:
+            self.pieces[-1].append(text)
+        else:
+            self.firsts.append(self.count)
+            self.pieces.append([text])
+            self.weights.append(weight)
+        self.count += 1
+
+    def multiply_from(self, run: int, multiplier: float) -> None:
+        """Multiply run ``run`` and every later one by ``multiplier``."""
+        if run >= self.count:
+            return
+        cell = bisect.bisect_right(self.firsts, run) - 1
+        first = self.firsts[cell]
+        if first < run:  # the bracket opened inside this cell: split it there
+            cut = run - first
+            self.firsts.insert(cell + 1, run)
+            self.pieces.insert(cell + 1, self.pieces[cell][cut:])
+            self.weights.insert(cell + 1, self.weights[cell])
+            del self.pieces[cell][cut:]
+            cell += 1
+        weights = self.weights
+        for i in range(cell, len(weights)):
+            weights[i] *= multiplier
+        if cell > 0 and weights[cell - 1] == weights[cell]:  # keep cells few: join with the one before
+            self.pieces[cell - 1].extend(self.pieces[cell])
+            del self.firsts[cell], self.pieces[cell], weights[cell]
+
+    def runs(self) -> list[list]:
+        """``[[text, weight], ...]`` with neighbouring equal weights merged, as A1111 returns them."""
+        res: list[list] = []
+        for pieces, weight in zip(self.pieces, self.weights):
+            if res and res[-1][1] == weight:
+                res[-1][0] += "".join(pieces)
+            else:
+                res.append(["".join(pieces), weight])
+        return res or [["", 1.0]]
 
 
 def parse_prompt_attention(text: str) -> list[list]:
@@ -51,52 +116,38 @@ def parse_prompt_attention(text: str) -> list[list]:
 
     Adjacent runs with equal weights are merged; an empty prompt gives
     ``[['', 1.0]]``.  A malformed explicit weight such as ``(a:1.2.3)`` (A1111
-    raises on it) is kept as literal text here.
+    raises on it) is kept as literal text here.  Linear in the length of the
+    text times the nesting depth at worst (see :class:`_Cells`).
     """
-    res: list[list] = []
+    cells = _Cells()
     round_open: list[int] = []
     square_open: list[int] = []
-
-    def multiply_from(start: int, multiplier: float) -> None:
-        for item in res[start:]:
-            item[1] *= multiplier
 
     for match in re_attention.finditer(text):
         token = match.group(0)
         weight = match.group("weight")
 
         if token.startswith("\\"):
-            res.append([token[1:], 1.0])
+            cells.append(token[1:], 1.0)
         elif token == "(":
-            round_open.append(len(res))
+            round_open.append(cells.count)
         elif token == "[":
-            square_open.append(len(res))
+            square_open.append(cells.count)
         elif weight is not None and round_open and _is_number(weight):
-            multiply_from(round_open.pop(), float(weight))
+            cells.multiply_from(round_open.pop(), float(weight))
         elif token == ")" and round_open:
-            multiply_from(round_open.pop(), ROUND_MULTIPLIER)
+            cells.multiply_from(round_open.pop(), ROUND_MULTIPLIER)
         elif token == "]" and square_open:
-            multiply_from(square_open.pop(), SQUARE_MULTIPLIER)
+            cells.multiply_from(square_open.pop(), SQUARE_MULTIPLIER)
         else:
-            _append_text(res, token)
+            _append_text(cells, token)
 
-    # Unclosed brackets act as if closed at the end of the prompt, innermost last.
+    # Unclosed brackets act as if closed at the end of the prompt, outermost first.
     for start in round_open:
-        multiply_from(start, ROUND_MULTIPLIER)
+        cells.multiply_from(start, ROUND_MULTIPLIER)
     for start in square_open:
-        multiply_from(start, SQUARE_MULTIPLIER)
-
-    if not res:
-        res = [["", 1.0]]
-
-    i = 0
-    while i + 1 < len(res):
-        if res[i][1] == res[i + 1][1]:
-            res[i][0] += res[i + 1][0]
-            del res[i + 1]
-        else:
-            i += 1
-    return res
+        cells.multiply_from(start, SQUARE_MULTIPLIER)
+    return cells.runs()
 
 
 def _is_number(text: str) -> bool:
