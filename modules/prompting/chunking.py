@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple, Protocol, Sequence
 
+from modules.prompting import limits
 from modules.prompting.attention import BREAK_ITEM_WEIGHT, parse_prompt_attention
 
 CHUNK_LENGTH = 75
@@ -107,7 +108,8 @@ def tokenize_line(line: str, tokenizer: PromptTokenizer, *, emphasis: str = "Ori
 
     ``token_count`` is what the UI's counter shows: 75 for every chunk but the
     last, plus the tokens of the last one.  Embedding placeholders are token 0
-    with the run's weight.
+    with the run's weight.  More than ``MAX_PROMPT_CHUNKS`` chunks raise
+    :class:`~modules.prompting.limits.PromptLimitError`.
     """
     parsed = parse_for_emphasis(line, emphasis)
     tokenized = tokenizer([text for text, _ in parsed])
@@ -171,6 +173,9 @@ def tokenize_line(line: str, tokenizer: PromptTokenizer, *, emphasis: str = "Ori
 
     if chunk.tokens or not chunks:
         next_chunk(is_last=True)
+    if len(chunks) > limits.MAX_PROMPT_CHUNKS:
+        raise limits.PromptLimitError(f"prompt needs {len(chunks)} chunks of {chunk_length} tokens; "
+                                      f"the limit is {limits.MAX_PROMPT_CHUNKS}", "prompt")
     return chunks, token_count
 
 

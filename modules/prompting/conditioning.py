@@ -12,6 +12,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Sequence
 
 from modules.prompting.composable import get_multicond_prompt_list
+from modules.prompting.limits import check_prompt_limits
 from modules.prompting.scheduling import get_learned_conditioning_prompt_schedules
 from modules.prompting.sd_conditioning import SdConditioning
 
@@ -77,13 +78,26 @@ def _patchable(name: str, default: Callable) -> Callable:
     return getattr(compat, name, default) if compat is not None else default
 
 
+def _check_limits(prompts: Sequence[str]) -> None:
+    """:func:`~modules.prompting.limits.check_prompt_limits` on each prompt (``negative_prompt`` for a negative batch).
+
+    Done here as well as in the scheduling parse because extensions may replace
+    the schedule function (see :func:`_patchable`).
+    """
+    key = "negative_prompt" if getattr(prompts, "is_negative_prompt", False) else "prompt"
+    for prompt in prompts:
+        check_prompt_limits(prompt, key)
+
+
 def get_learned_conditioning(model: Any, prompts: Sequence[str], steps: int, hires_steps: int | None = None,
                              use_old_scheduling: bool = False) -> list[list[ScheduledPromptConditioning]]:
     """For each prompt, its cond schedule ``[ScheduledPromptConditioning(end_at_step, cond), ...]``.
 
     The scheduled texts of one prompt are encoded in one call; a prompt that
-    appears twice in ``prompts`` is encoded once.
+    appears twice in ``prompts`` is encoded once.  Every prompt is checked
+    against :mod:`~modules.prompting.limits` before anything is parsed or encoded.
     """
+    _check_limits(prompts)
     schedule_fn = _patchable("get_learned_conditioning_prompt_schedules", get_learned_conditioning_prompt_schedules)
     schedules = schedule_fn(prompts, steps, hires_steps, use_old_scheduling)
     encode = _encoder(model)
@@ -106,6 +120,7 @@ def get_learned_conditioning(model: Any, prompts: Sequence[str], steps: int, hir
 def get_multicond_learned_conditioning(model: Any, prompts: Sequence[str], steps: int, hires_steps: int | None = None,
                                        use_old_scheduling: bool = False) -> MulticondLearnedConditioning:
     """Like :func:`get_learned_conditioning`, with each prompt split on ``AND`` into weighted sub-prompts."""
+    _check_limits(prompts)
     indexes, flat, _ = _patchable("get_multicond_prompt_list", get_multicond_prompt_list)(prompts)
     learned = _patchable("get_learned_conditioning", get_learned_conditioning)(model, flat, steps, hires_steps,
                                                                              use_old_scheduling)

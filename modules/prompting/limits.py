@@ -2,8 +2,12 @@
 
 A1111 has none: a prompt of 100,000 ``(`` or 35 KB of ``BREAK`` keeps its worker busy for
 minutes and takes gigabytes.  Every prompt (positive, negative, styles applied, each line of a
-script) passes :func:`check_prompt_limits` before it is parsed; the API also calls it when a
-request arrives, so an asynchronous job is refused at once rather than failing later.
+script) passes :func:`check_prompt_limits` before it is parsed (the scheduling parse and the
+conditioning of a prompt list call it, so callers that forget are covered); the API also calls it
+when a request arrives, so an asynchronous job is refused at once rather than failing later.
+
+The parsers themselves are linear whatever the input (see ``modules.prompting.scheduling``); the
+limits bound what follows them: the text encoder's chunks and the conds the sampler attends to.
 """
 from __future__ import annotations
 
@@ -13,6 +17,11 @@ MAX_PROMPT_NESTING = 64
 """Open brackets of any kind, ``( [ {``, nested inside each other at one point of the prompt."""
 MAX_PROMPT_BREAKS = 512
 """``BREAK`` keywords in one prompt: each starts a new 75-token chunk the text encoder runs on."""
+MAX_PROMPT_CHUNKS = 1024
+"""75-token chunks one prompt may take (the text encoder runs once per chunk, and the cond grows by 77
+vectors per chunk).  The character limit alone does not bound this: CLIP's byte-level tokenizer makes up
+to three tokens of one CJK character, so 65,536 of them would be 2,622 chunks.  Checked when a prompt is
+chunked (:func:`modules.prompting.chunking.tokenize_line`), since only the tokenizer knows the count."""
 
 
 class PromptLimitError(ValueError):

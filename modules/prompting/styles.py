@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, NamedTuple, Sequence
 
+from modules.prompting import limits
+
 log = logging.getLogger(__name__)
 
 DIVIDER_PATH = "do_not_save"
@@ -40,9 +42,24 @@ def merge_prompts(style_prompt: str | None, prompt: str) -> str:
     return ", ".join(part for part in (prompt.strip(), style_prompt.strip()) if part)
 
 
-def apply_styles_to_prompt(prompt: str, styles: Iterable[str | None]) -> str:
-    """``prompt`` with each style text applied in order."""
+def apply_styles_to_prompt(prompt: str, styles: Iterable[str | None], key: str = "prompt") -> str:
+    """``prompt`` with each style text applied in order.
+
+    A style with several ``{prompt}`` placeholders multiplies the prompt, and a
+    request may list it many times; the result's length is worked out before
+    each step, and :class:`~modules.prompting.limits.PromptLimitError` (``key``
+    names the field) is raised once it would pass ``MAX_PROMPT_CHARS``.
+    """
     for style in styles:
+        text = style or ""
+        placeholders = text.count("{prompt}")
+        if placeholders:
+            length = len(text) + placeholders * (len(prompt) - len("{prompt}"))
+        else:
+            length = len(prompt) + len(text) + 2
+        if length > limits.MAX_PROMPT_CHARS:
+            raise limits.PromptLimitError(f"{key} with its styles applied would be {length} characters long; "
+                                          f"the limit is {limits.MAX_PROMPT_CHARS}", key)
         prompt = merge_prompts(style, prompt)
     return prompt
 
@@ -168,11 +185,11 @@ class StyleDatabase:
 
     def apply_styles_to_prompt(self, prompt: str, styles: Iterable[str]) -> str:
         """``prompt`` with the named styles applied in order (unknown names do nothing)."""
-        return apply_styles_to_prompt(prompt, self.get_style_prompts(styles))
+        return apply_styles_to_prompt(prompt, self.get_style_prompts(styles), "prompt")
 
     def apply_negative_styles_to_prompt(self, prompt: str, styles: Iterable[str]) -> str:
         """The negative prompt with the named styles' negative texts applied in order."""
-        return apply_styles_to_prompt(prompt, self.get_negative_style_prompts(styles))
+        return apply_styles_to_prompt(prompt, self.get_negative_style_prompts(styles), "negative_prompt")
 
     def save_styles(self, path: str | None = None) -> None:
         """Write every styles file (``path`` is ignored, kept for old callers).

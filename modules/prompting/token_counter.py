@@ -15,12 +15,18 @@ from modules.prompting.chunking import CHUNK_LENGTH, PromptTokenizer, target_pro
 from modules.prompting.composable import get_multicond_prompt_list
 from modules.prompting.scheduling import get_learned_conditioning_prompt_schedules
 
-_EXTRA_NETWORK_TAG = re.compile(r"<(\w+):([^>]+)>")
+_EXTRA_NETWORK_TAG = re.compile(r"<(\w++):([^>]++)>")
 
 
 def strip_extra_network_tags(text: str) -> str:
-    """``text`` without ``<lora:...>``-style tags (they are not sent to the text encoder)."""
-    return _EXTRA_NETWORK_TAG.sub("", text)
+    """``text`` without ``<lora:...>``-style tags (they are not sent to the text encoder).
+
+    A1111's ``<(\\w+):([^>]+)>`` scans to the end of the text for every ``<x:``
+    that no ``>`` follows (quadratic on ``<a:<a:<a:...``).  No tag can end after
+    the last ``>``, so only the text up to there is searched.
+    """
+    cut = text.rfind(">") + 1
+    return _EXTRA_NETWORK_TAG.sub("", text[:cut]) + text[cut:]
 
 
 def get_prompt_lengths(text: str, tokenizer: PromptTokenizer, **options: Any) -> tuple[int, int]:
