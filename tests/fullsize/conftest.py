@@ -189,14 +189,15 @@ def fullsize_server(fullsize: FullsizeCheckpoints, families: tuple[str, ...], da
     from tests.api.conftest import preserved_shared
 
     fullsize.require_memory(families[0])
-    for family in families:
-        fullsize.install(family, data_dir)
+    installed = [fullsize.install(family, data_dir) for family in families]
     with preserved_shared() as shared:
         from modules.app_server import create_app
         from modules.runtime.bootstrap import initialize
 
         try:
-            initialize(["--data-dir", str(data_dir), "--nowebui", "--use-cpu", "all", "--no-half", *flags])
+            # --ckpt names the one to load: the list order alone would pick "random-sdxl-refiner" before "random-sdxl"
+            initialize(["--data-dir", str(data_dir), "--nowebui", "--use-cpu", "all", "--no-half",
+                        "--ckpt", str(installed[0]), *flags])
             assert shared.sd_model is not None, "the full-size checkpoint did not load"
             with TestClient(create_app(shared.cmd_opts, with_ui=False)) as client:
                 yield client

@@ -43,6 +43,7 @@ transformers = pytest.importorskip("transformers")
 hub_constants = pytest.importorskip("huggingface_hub.constants")
 
 pytestmark = pytest.mark.slow
+FAMILIES_USED = ("sd15", "sdxl")
 
 TOLERANCE = 1e-4
 """Largest absolute difference over the reference's largest magnitude (fp32 on the CPU)."""
