@@ -57,55 +57,54 @@ class _Cells:
     end of the prompt) one by one, which is quadratic for deeply nested or
     unclosed brackets.  A cell is multiplied once for all its runs (they hold the
     same value, so each still gets exactly A1111's sequence of products), and is
-    split only where a bracket opened inside it.
+    split only where a bracket opened inside it.  Cells are boundaries over one
+    list of run texts, so splitting copies nothing.
     """
 
-    __slots__ = ("firsts", "pieces", "weights", "count")
+    __slots__ = ("texts", "firsts", "weights")
 
     def __init__(self) -> None:
-        self.firsts: list[int] = []  # index of the first run in each cell
-        self.pieces: list[list[str]] = []  # the runs' texts, one piece per run
+        self.texts: list[str] = []  # every run's text, in order
+        self.firsts: list[int] = []  # index of each cell's first run
         self.weights: list[float] = []
-        self.count = 0  # runs so far
+
+    @property
+    def count(self) -> int:
+        """Runs so far."""
+        return len(self.texts)
 
     def append(self, text: str, weight: float) -> None:
-        if self.weights and self.weights[-1] == weight:
-            self.pieces[-1].append(text)
-        else:
-            self.firsts.append(self.count)
-            self.pieces.append([text])
+        if not self.weights or self.weights[-1] != weight:
+            self.firsts.append(len(self.texts))
             self.weights.append(weight)
-        self.count += 1
+        self.texts.append(text)
 
     def multiply_from(self, run: int, multiplier: float) -> None:
         """Multiply run ``run`` and every later one by ``multiplier``."""
-        if run >= self.count:
+        if run >= len(self.texts):
             return
-        cell = bisect.bisect_right(self.firsts, run) - 1
-        first = self.firsts[cell]
-        if first < run:  # the bracket opened inside this cell: split it there
-            cut = run - first
-            self.firsts.insert(cell + 1, run)
-            self.pieces.insert(cell + 1, self.pieces[cell][cut:])
-            self.weights.insert(cell + 1, self.weights[cell])
-            del self.pieces[cell][cut:]
+        firsts, weights = self.firsts, self.weights
+        cell = bisect.bisect_right(firsts, run) - 1
+        if firsts[cell] < run:  # the bracket opened inside this cell: split it there
             cell += 1
-        weights = self.weights
+            firsts.insert(cell, run)
+            weights.insert(cell, weights[cell - 1])
         for i in range(cell, len(weights)):
             weights[i] *= multiplier
         if cell > 0 and weights[cell - 1] == weights[cell]:  # keep cells few: join with the one before
-            self.pieces[cell - 1].extend(self.pieces[cell])
-            del self.firsts[cell], self.pieces[cell], weights[cell]
+            del firsts[cell], weights[cell]
 
     def runs(self) -> list[list]:
         """``[[text, weight], ...]`` with neighbouring equal weights merged, as A1111 returns them."""
-        res: list[list] = []
-        for pieces, weight in zip(self.pieces, self.weights):
-            if res and res[-1][1] == weight:
-                res[-1][0] += "".join(pieces)
+        merged: list[tuple[int, int, float]] = []  # (first run, end run, weight)
+        texts, firsts, weights = self.texts, self.firsts, self.weights
+        for i, weight in enumerate(weights):
+            end = firsts[i + 1] if i + 1 < len(firsts) else len(texts)
+            if merged and merged[-1][2] == weight:
+                merged[-1] = (merged[-1][0], end, weight)
             else:
-                res.append(["".join(pieces), weight])
-        return res or [["", 1.0]]
+                merged.append((firsts[i], end, weight))
+        return [["".join(texts[first:end]), weight] for first, end, weight in merged] or [["", 1.0]]
 
 
 def parse_prompt_attention(text: str) -> list[list]:

@@ -42,8 +42,9 @@ def parser() -> Any:
     return lark.Lark(GRAMMAR)
 
 
+@functools.lru_cache(maxsize=1024)
 def parse(prompt: str) -> Any:
-    """lark's tree for ``prompt``, or None when it does not parse."""
+    """lark's tree for ``prompt``, or None when it does not parse (cached: trees are only read)."""
     import lark
 
     try:
