@@ -1,7 +1,8 @@
 """A1111's ``modules.prompt_parser``: the prompt-syntax names extensions import.
 
-A thin re-export of :mod:`modules.prompting`; ``schedule_parser`` (the lark
-parser object) is built on first access.
+A thin re-export of :mod:`modules.prompting`; ``schedule_parser`` is the
+prompt-editing parser object (``.parse(prompt)`` returns a lark-shaped tree;
+A1111's is a lark parser, ours reads the same grammar in linear time).
 """
 from __future__ import annotations
 
