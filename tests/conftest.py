@@ -7,6 +7,12 @@ import pytest
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# torch's OpenMP threads spin while they wait for work (libgomp's default). On two cores shared by the test
+# process, the servers the browser tests start, chromium and anything else running, a spinning thread keeps the
+# core its partner needs: a tiny UNet step then takes 30-100 times longer. Sleeping waiters keep both threads
+# (the full-size tests still get two cores). libgomp reads this once, when torch is first imported: this file is
+# loaded before any test module imports torch, and the servers started by tests inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 @pytest.fixture
