@@ -21,7 +21,8 @@ time); this module turns the reading into per-step texts.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence, Union
+import bisect
+from typing import Any, Callable, Sequence, Union
 
 from modules.prompting.limits import check_prompt_limits
 from modules.prompting.schedule_syntax import (NUMBER, STRUCTURE, WHITESPACE, PromptSyntaxError, ScheduleParser,  # noqa: F401
@@ -63,11 +64,43 @@ _Compiled = Union[str, list]
 ``("s", when, before, after)`` or ``("a", options)`` (before/after/options compiled)."""
 
 
-def _compile(text: str, segments: list[Segment], timeline: _Timeline, steps: set[int]) -> _Compiled:
-    """The parsed prompt with its static text joined, collecting the step boundaries into ``steps``.
+class _Dynamics:
+    """What makes the text change between steps: the edits' end steps and the alternations' lengths."""
 
-    Linear and iterative.  Every ``when`` counts, even inside an option that is
-    never used; any alternation makes every step a boundary (as in A1111).
+    def __init__(self, timeline: _Timeline) -> None:
+        self.timeline = timeline
+        self.boundaries = {timeline.steps}
+        """Steps that end a schedule entry: every ``when``, even inside an option never used, and every
+        step when there is an alternation (as in A1111)."""
+        self.whens: set[int] = set()
+        self.periods: set[int] = set()
+
+    def edit(self, number: str) -> int:
+        """Record a ``[from:to:when]``; returns its end step."""
+        when = self.timeline.end_step(number)
+        self.whens.add(when)
+        if when >= 1:
+            self.boundaries.add(when)
+        return when
+
+    def alternation(self, options: int) -> None:
+        """Record a ``[a|b|...]`` of ``options`` options."""
+        if not self.periods:
+            self.boundaries.update(range(1, self.timeline.steps + 1))
+        self.periods.add(options)
+
+    def choices(self) -> Callable[[int], tuple]:
+        """``step -> key``: steps with the same key choose the same side of every edit and the same option
+        of every alternation, hence the same text (an alternation of n options cycles every n steps)."""
+        whens = sorted(self.whens)
+        periods = sorted(self.periods)
+        return lambda step: (bisect.bisect_left(whens, step), tuple((step - 1) % n for n in periods))
+
+
+def _compile(text: str, segments: list[Segment], dynamics: _Dynamics) -> _Compiled:
+    """The parsed prompt with its static text joined; its edits and alternations recorded in ``dynamics``.
+
+    Linear and iterative.
     """
     root: list = []
     for start, end, is_prompt in segments:
@@ -110,16 +143,14 @@ def _compile(text: str, segments: list[Segment], timeline: _Timeline, steps: set
                     current.append(parts[0])  # spliced by _finish
                     current.append("]")
                 elif separators[0] == "|":
-                    steps.update(range(1, timeline.steps + 1))
+                    dynamics.alternation(len(parts))
                     current.append(("a", parts))
                 else:
                     tail = "".join(_finish(parts[-1]))  # type: ignore[arg-type]
                     ws = WHITESPACE.match(tail)
                     number = NUMBER.match(tail, ws.end() if ws else 0)
                     assert number is not None
-                    when = timeline.end_step(number.group(0))
-                    if when >= 1:
-                        steps.add(when)
+                    when = dynamics.edit(number.group(0))
                     two = len(separators) == 2
                     current.append(("s", when, parts[0] if two else None, parts[1] if two else parts[0]))
                 i += 1
@@ -166,17 +197,23 @@ def _finish(parts: list | None) -> _Compiled:
 
 
 def _render(compiled: _Compiled, step: int, out: list[str]) -> None:
-    if isinstance(compiled, str):
-        out.append(compiled)
+    if compiled.__class__ is str:
+        out.append(compiled)  # type: ignore[arg-type]
         return
+    append = out.append
     for part in compiled:
-        if isinstance(part, str):
-            out.append(part)
-        elif part[0] == "s":
-            _render(part[2] if step <= part[1] else part[3], step, out)
+        if part.__class__ is str:
+            append(part)
+            continue
+        if part[0] == "s":
+            chosen = part[2] if step <= part[1] else part[3]
         else:
             options = part[1]
-            _render(options[(step - 1) % len(options)], step, out)
+            chosen = options[(step - 1) % len(options)]
+        if chosen.__class__ is str:
+            append(chosen)
+        else:
+            _render(chosen, step, out)
 
 
 def prompt_schedule(prompt: str, base_steps: int, hires_steps: int | None = None,
@@ -191,13 +228,18 @@ def prompt_schedule(prompt: str, base_steps: int, hires_steps: int | None = None
     segments = read_segments(prompt)
     if segments is None:
         return [[timeline.steps, prompt]]
-    steps = {timeline.steps}
-    compiled = _compile(prompt, segments, timeline, steps)
+    dynamics = _Dynamics(timeline)
+    compiled = _compile(prompt, segments, dynamics)
+    choices = dynamics.choices()
+    rendered: dict[tuple, str] = {}
     schedule = []
-    for step in sorted(steps):
-        out: list[str] = []
-        _render(compiled, step, out)
-        schedule.append([step, "".join(out)])
+    for step in sorted(dynamics.boundaries):
+        key = choices(step)
+        if key not in rendered:
+            out: list[str] = []
+            _render(compiled, step, out)
+            rendered[key] = "".join(out)
+        schedule.append([step, rendered[key]])
     return schedule
 
 
