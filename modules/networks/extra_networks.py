@@ -63,7 +63,10 @@ def parse_prompt(prompt: str) -> tuple[str, dict[str, list[ExtraNetworkParams]]]
         found[m.group(1)].append(ExtraNetworkParams(items=m.group(2).split(":")))
         return ""
 
-    return re_extra_net.sub(take, prompt), found
+    # No tag ends after the last '>': searching only up to there keeps the regex from scanning to the end
+    # of the prompt for every "<x:" (quadratic on "<a:<a:<a:...").
+    cut = prompt.rfind(">") + 1
+    return re_extra_net.sub(take, prompt[:cut]) + prompt[cut:], found
 
 
 def parse_prompts(prompts: Iterable[str]) -> tuple[list[str], dict[str, list[ExtraNetworkParams]]]:

@@ -1,5 +1,8 @@
 """The rest of the prompt path: same answers as A1111's straightforward code, in linear time on long prompts.
 
+(Extra-network tags are stripped by ``modules.networks.extra_networks`` before the
+prompt reaches this package; that pass is covered here too.)
+
 Each rewritten piece is compared with A1111's algorithm (written out here as
 the reference) on random prompts, then run on long adversarial ones under a
 per-example deadline.
@@ -12,6 +15,7 @@ from datetime import timedelta
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from modules.networks import extra_networks
 from modules.prompting import attention, limits
 from modules.prompting.attention import parse_prompt_attention
 from modules.prompting.chunking import TokenizerAdapter, tokenize_line
@@ -95,6 +99,12 @@ def test_text_splits_same_as_a1111(text):
     assert attention.re_break.split(text) == A1111_BREAK.split(text)
     assert split_weight(text) == reference_split_weight(text)
     assert strip_extra_network_tags(text) == A1111_TAG.sub("", text)
+    stripped, found = extra_networks.parse_prompt(text)
+    assert stripped == A1111_TAG.sub("", text)
+    expected: dict[str, list[list[str]]] = {}
+    for match in A1111_TAG.finditer(text):
+        expected.setdefault(match.group(1), []).append(match.group(2).split(":"))
+    assert {name: [p.items for p in params] for name, params in found.items()} == expected
 
 
 def _fill(unit: str, length: int = limits.MAX_PROMPT_CHARS) -> str:
@@ -127,6 +137,7 @@ def test_prompt_path_is_fast_on_long_prompts(unit):
     attention.re_break.split(text)
     split_weight(text)
     strip_extra_network_tags(text)
+    extra_networks.parse_prompt(text)
     strip_comments(text)
     get_multicond_prompt_list([text])
     apply_styles_to_prompt(text[: limits.MAX_PROMPT_CHARS // 2], ["{prompt}, masterpiece"])
