@@ -214,7 +214,7 @@ class _Reader:
         return None, None
 
     def _literal(self, i: int, char: str) -> bool:
-        """A character the top level can read as literal; False when nothing reads it."""
+        """One of ``[ ] ( ) :`` at ``i`` (the top level may read it as literal); False when nothing reads it."""
         m = i + 1
         kind, zone = self._classify(i, char)
         u_first, u_last, u_len = self.u_first, self.u_last, self.u_len
