@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -117,6 +117,29 @@ class Server:
     def log(self) -> str:
         return (self.data_dir / "server.log").read_text(errors="replace")
 
+    @property
+    def hold_file(self):
+        """While this file exists, the sampling gate extension (``server`` fixture) holds every sampling step."""
+        return self.data_dir / "hold-sampling"
+
+    @contextlib.contextmanager
+    def sampling_held(self) -> Iterator[None]:
+        """Jobs started inside the block stay at their current sampling step until the block ends (a test sees a
+        job running for as long as it needs, whatever the machine's speed)."""
+        self.hold_file.write_text("held")
+        try:
+            yield
+        finally:
+            self.hold_file.unlink(missing_ok=True)
+
+    def wait_for_release(self, timeout: float = 60) -> None:
+        """Wait until the gate has let go of a held job because Skip or Interrupt reached the server."""
+        deadline = time.monotonic() + timeout
+        while self.hold_file.exists():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the server did not see Skip/Interrupt in {timeout}s:\n{self.log()[-2000:]}")
+            time.sleep(0.05)
+
 
 def require_browser() -> None:
     """Skip (with the reason) where the browser tests cannot run."""
@@ -175,22 +198,52 @@ def chromium_context(pw: Any) -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    """One server for every browser test (two tiny SD1 checkpoints)."""
+    """One server for every browser test (two tiny SD1 checkpoints, the sampling gate: ``Server.sampling_held``)."""
     require_browser()
     from modules.models.tiny_factory import make_tiny_checkpoint
+    from tests.ui.extension_files import write_sampling_gate
 
     data_dir = tmp_path_factory.mktemp("browser-data")
     make_tiny_checkpoint("sd1", data_dir / "models" / "Stable-diffusion", name="tiny-a", seed=0)
     make_tiny_checkpoint("sd1", data_dir / "models" / "Stable-diffusion", name="tiny-b", seed=1)
+    write_sampling_gate(data_dir, data_dir / "hold-sampling")
     with running_webui(data_dir) as running:
         yield running
 
 
 @pytest.fixture(scope="session")
-def browser(server, pw_driver):
-    """A headless chromium (Debian's) with a fresh profile."""
+def browser(pw_driver):
+    """A headless chromium (Debian's) with a fresh profile, shared by every browser test of the session."""
     with chromium_context(pw_driver) as context:
         yield context
+
+
+@pytest.fixture(scope="session")
+def extensions_server(tmp_path_factory):
+    """The second server of the session, for the tests that install, disable and reload extensions and that
+    translate the page (test_browser_a1111_js, test_browser_extensions, test_browser_reload_ui): its page differs
+    from ``server``'s (a localization, extra scripts) and it rebuilds itself, so it is not the main server; sharing
+    one saves a server start and a cold page load per module.  A tiny checkpoint and the extensions of
+    ``tests/ui/extension_files.py``."""
+    require_browser()
+    from modules.models.tiny_factory import make_tiny_checkpoint
+    from tests.ui.extension_files import write_extensions_server_data
+
+    data_dir = tmp_path_factory.mktemp("extensions-data")
+    make_tiny_checkpoint("sd1", data_dir / "models" / "Stable-diffusion", name="tiny-x", seed=0)
+    write_extensions_server_data(data_dir)
+    with running_webui(data_dir) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def extensions_page(extensions_server, browser):
+    """One tab on ``extensions_server`` for the whole session; yields (page, errors seen in its console).  The first
+    test to use it gets the page as loaded (test_browser_a1111_js counts the page's load callbacks)."""
+    page, errors = open_ui(browser, extensions_server)
+    page.set_default_timeout(120000)  # every step waits longer on a busy two-core machine
+    yield page, errors
+    page.close()
 
 
 def open_ui(context, server):
@@ -227,6 +280,17 @@ def module_page(server, browser):
     page, errors = open_ui(browser, server)
     yield page, errors
     page.close()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 60) -> bool:
+    """Poll ``condition`` (something outside the page: a file the server writes) until it holds or ``timeout``
+    seconds pass; returns its last answer."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return condition()
+        time.sleep(0.1)
+    return True
 
 
 def set_number(page, elem_id: str, value) -> None:

@@ -11,47 +11,9 @@ import textwrap
 
 import pytest
 
-from tests.ui.conftest import chromium_context, open_ui, require_browser, running_webui, screenshot_dir
+from tests.ui.conftest import screenshot_dir
 
 pytestmark = pytest.mark.browser
-
-EXTENSION_FILES = {
-    "javascript/accept.js": """
-        window.sdAcceptExtLoaded = true;
-        onUiLoaded(function() {
-            const marker = document.createElement("div");
-            marker.id = "sd_accept_ext_marker";
-            marker.textContent = "accept ext is here";
-            document.body.appendChild(marker);
-        });
-    """,
-    "style.css": "#sd_accept_ext_marker { color: rgb(1, 2, 3); }\n",
-    "scripts/accept.py": """
-        import modules.scripts as scripts
-        from modules import script_callbacks, shared
-
-
-        class AcceptExt(scripts.Script):
-            def title(self):
-                return "Accept ext"
-
-            def show(self, is_img2img):
-                return scripts.AlwaysVisible
-
-            def ui(self, is_img2img):
-                import gradio as gr
-
-                return [gr.Checkbox(label="Accept ext enabled", value=False, elem_id=self.elem_id("enabled"))]
-
-
-        def on_settings():
-            shared.opts.add_option("accept_ext_option", shared.OptionInfo(
-                "hello", "Accept ext option", section=("accept_ext", "Accept ext")))
-
-
-        script_callbacks.on_ui_settings(on_settings)
-    """,
-}
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
            "PATH": "/usr/bin:/bin"}
@@ -76,29 +38,17 @@ def make_git_extension(folder, script_title: str) -> str:
     return str(folder)
 
 
-@pytest.fixture(scope="module")
-def ext_server(tmp_path_factory):
-    """A web UI whose data dir holds the A1111-style test extension and a tiny checkpoint."""
-    require_browser()
-    from modules.models.tiny_factory import make_tiny_checkpoint
-
-    data_dir = tmp_path_factory.mktemp("extensions-data")
-    make_tiny_checkpoint("sd1", data_dir / "models" / "Stable-diffusion", name="tiny-x", seed=0)
-    for rel, text in EXTENSION_FILES.items():
-        path = data_dir / "extensions" / "sd-accept-ext" / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    with running_webui(data_dir) as server:
-        yield server
+@pytest.fixture
+def ext_server(extensions_server):
+    """The session's extensions server (tests/ui/conftest.py): sd-accept-ext of tests/ui/extension_files.py and a
+    tiny checkpoint in its data dir."""
+    return extensions_server
 
 
-@pytest.fixture(scope="module")
-def ext_page(ext_server, pw_driver):
-    """One browser tab on that server; yields (page, errors seen in its console)."""
-    with chromium_context(pw_driver) as context:
-        page, errors = open_ui(context, ext_server)
-        page.set_default_timeout(120000)  # every step waits longer on a busy two-core machine
-        yield page, errors
+@pytest.fixture
+def ext_page(extensions_page):
+    """The session's tab on that server; (page, errors seen in its console)."""
+    return extensions_page
 
 
 def fill(page, elem_id: str, value: str) -> None:

@@ -30,6 +30,18 @@ def outputs(server) -> set[str]:
     return {os.path.join(root, f) for root, _, files in os.walk(folder) for f in files if f.endswith(".png")}
 
 
+EMPTY_EDITOR = "ed => document.getElementById(ed).innerText.includes('Upload an image')"
+"""The editor shows gradio's "Upload an image or select the draw tool to start": no picture, no stroke."""
+
+
+def clear_editor(page, editor: str) -> None:
+    """Empty ``editor`` with its 🗑 (Clear canvas): the tests of this module share one tab, and a picture or stroke
+    an earlier test left must not reach the next one."""
+    if not page.evaluate(EMPTY_EDITOR, editor):
+        page.click(f"#{editor} button[aria-label='Clear canvas']")
+        page.wait_for_function(EMPTY_EDITOR, arg=editor)
+
+
 def draw_stroke(page, editor: str) -> None:
     """Press the mouse left of the canvas centre, drag right across it, release (the editor's brush is active)."""
     canvas = page.locator(f"#{editor} canvas").first
@@ -51,6 +63,7 @@ def generate_with_stroke(page, server, tmp_path, mode_tab: str, editor: str, see
     page.click("#tab_img2img-button")
     page.click(f"#{mode_tab}-button")
     page.wait_for_selector(f"#{editor}", state="visible")
+    clear_editor(page, editor)
     page.set_input_files(f"#{editor} input[type=file]", str(source))
     page.wait_for_selector(f"#{editor} canvas", state="visible")
     page.wait_for_timeout(500)  # the editor puts the picture on its canvas after the upload answers
@@ -86,8 +99,8 @@ def assert_only_the_stroke_changed(pixels: np.ndarray, result: np.ndarray) -> No
 
 
 @pytest.mark.parametrize("only_masked", [False, True], ids=["whole-picture", "only-masked"])
-def test_inpaint_changes_only_the_painted_stroke(open_page, server, tmp_path, only_masked):
-    page, errors = open_page()
+def test_inpaint_changes_only_the_painted_stroke(module_page, server, tmp_path, only_masked):
+    page, errors = module_page
     pixels, result, info = generate_with_stroke(page, server, tmp_path, "img2img_inpaint_tab", "img2maskimg",
                                                 seed=11 + only_masked, only_masked=only_masked)
     assert_only_the_stroke_changed(pixels, result)
@@ -96,8 +109,8 @@ def test_inpaint_changes_only_the_painted_stroke(open_page, server, tmp_path, on
     assert errors == []
 
 
-def test_inpaint_sketch_colour_stroke_changes_only_the_stroke(open_page, server, tmp_path):
-    page, errors = open_page()
+def test_inpaint_sketch_colour_stroke_changes_only_the_stroke(module_page, server, tmp_path):
+    page, errors = module_page
     pixels, result, info = generate_with_stroke(page, server, tmp_path, "img2img_inpaint_sketch_tab",
                                                 "inpaint_sketch", seed=21)
     assert_only_the_stroke_changed(pixels, result)
@@ -105,12 +118,14 @@ def test_inpaint_sketch_colour_stroke_changes_only_the_stroke(open_page, server,
     assert errors == []
 
 
-def test_inpaint_without_a_stroke_says_so(open_page, tmp_path):
-    page, errors = open_page()
+def test_inpaint_without_a_stroke_says_so(module_page, tmp_path):
+    page, errors = module_page
     source = tmp_path / "plain.png"
     noisy_picture(source, 3)
     page.click("#tab_img2img-button")
     page.click("#img2img_inpaint_tab-button")
+    page.wait_for_selector("#img2maskimg", state="visible")
+    clear_editor(page, "img2maskimg")  # the stroke of an earlier test is gone
     page.set_input_files("#img2maskimg input[type=file]", str(source))
     page.wait_for_selector("#img2maskimg canvas", state="visible")
     page.click("#img2img_generate")

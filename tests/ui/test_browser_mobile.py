@@ -29,8 +29,16 @@ def wait_placed(page, tab: str, where: str) -> None:
 
 
 @pytest.mark.parametrize("tab", ["txt2img", "img2img"])
-def test_narrow_window_stacks_results_under_settings(open_page, tab):
-    page, errors = open_page()
+def test_narrow_window_stacks_results_under_settings(module_page, tab):
+    page, errors = module_page
+    try:
+        check_narrow_and_wide(page, tab)
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})  # the module's next test starts wide
+    assert errors == []
+
+
+def check_narrow_and_wide(page, tab: str) -> None:
     page.click(f"#tab_{tab}-button")
     page.wait_for_selector(f"#{tab}_results")
     wide = boxes(page, tab)
@@ -52,4 +60,3 @@ def test_narrow_window_stacks_results_under_settings(open_page, tab):
     wait_placed(page, tab, f"{tab}_actions_column")
     back = boxes(page, tab)
     assert back["results"]["left"] >= back["settings"]["right"] - 1 and not back["mobile"]
-    assert errors == []

@@ -7,9 +7,17 @@ import os
 import pytest
 from PIL import Image, PngImagePlugin
 
-from tests.ui.conftest import screenshot_dir
+from tests.ui.conftest import screenshot_dir, wait_until
 
 pytestmark = pytest.mark.browser
+
+
+def saved_checkpoint(server) -> str:
+    """The checkpoint config.json names (empty while the server is part-way through writing it)."""
+    try:
+        return json.loads((server.data_dir / "config.json").read_text()).get("sd_model_checkpoint", "")
+    except ValueError:
+        return ""
 
 
 def test_png_info_shows_parameters_and_sends_them_to_txt2img(module_page, tmp_path):
@@ -75,9 +83,8 @@ def test_extra_networks_card_inserts_and_checkpoint_card_switches_model(module_p
     page.locator("#setting_sd_model_checkpoint input").click()
     page.locator("ul[role=listbox] li", has_text="tiny-a").first.click()
     page.wait_for_function("() => document.querySelector('#setting_sd_model_checkpoint input').value.startsWith('tiny-a')")
-    page.wait_for_function("() => JSON.parse('{}') && true")
-    page.wait_for_timeout(500)
-    assert json.loads((server.data_dir / "config.json").read_text())["sd_model_checkpoint"].startswith("tiny-a")
+    # the page shows the choice before the server has loaded the model and saved config.json
+    assert wait_until(lambda: saved_checkpoint(server).startswith("tiny-a")), saved_checkpoint(server)
     assert errors == []
 
 

@@ -23,24 +23,25 @@ def watch_progress_requests(page) -> list[str]:
     return asked
 
 
-def test_two_tabs_each_follow_their_own_job(module_page, open_page):
+def test_two_tabs_each_follow_their_own_job(module_page, open_page, server):
     first, errors_first = module_page
     second, errors_second = open_page()
     asked_first, asked_second = watch_progress_requests(first), watch_progress_requests(second)
-    # the first job is long enough for the second to wait behind it
-    for page, prompt, steps in ((first, "first job", 80), (second, "second job", 20)):
+    for page, prompt, steps in ((first, "first job", 4), (second, "second job", 3)):
         page.locator("#txt2img_prompt textarea").fill(prompt)
-        for elem_id, number in (("txt2img_steps", steps), ("txt2img_width", 128), ("txt2img_height", 128)):
+        for elem_id, number in (("txt2img_steps", steps), ("txt2img_width", 64), ("txt2img_height", 64)):
             set_number(page, elem_id, number)
 
-    first.click("#txt2img_generate")
-    first.wait_for_selector("#txt2img_gallery_container .progressDiv.active", timeout=60000)
-    assert first.locator("#txt2img_interrupt").is_visible() and not first.locator("#txt2img_generate").is_visible()
-    second.click("#txt2img_generate")
-    second.wait_for_function("() => { const d = document.querySelector('#txt2img_gallery_container .progressDiv');"
-                             " return d && /In queue|Waiting/.test(d.textContent); }", timeout=30000)
-    first.screenshot(path=os.path.join(screenshot_dir(), "progress-first-tab.png"))
-    second.screenshot(path=os.path.join(screenshot_dir(), "progress-second-tab.png"))
+    # the first job is held at its first step until the second one waits behind it
+    with server.sampling_held():
+        first.click("#txt2img_generate")
+        first.wait_for_selector("#txt2img_gallery_container .progressDiv.active", timeout=60000)
+        assert first.locator("#txt2img_interrupt").is_visible() and not first.locator("#txt2img_generate").is_visible()
+        second.click("#txt2img_generate")
+        second.wait_for_function("() => { const d = document.querySelector('#txt2img_gallery_container .progressDiv');"
+                                 " return d && /In queue|Waiting/.test(d.textContent); }", timeout=30000)
+        first.screenshot(path=os.path.join(screenshot_dir(), "progress-first-tab.png"))
+        second.screenshot(path=os.path.join(screenshot_dir(), "progress-second-tab.png"))
 
     for page, prompt in ((first, "first job"), (second, "second job")):
         page.wait_for_function(f"() => document.querySelector('#html_info_txt2img').innerText.trim()"
@@ -56,14 +57,17 @@ def test_two_tabs_each_follow_their_own_job(module_page, open_page):
     assert errors_first == [] and errors_second == []
 
 
-def test_interrupt_stops_this_tabs_job_and_shows_what_it_made(module_page):
+def test_interrupt_stops_this_tabs_job_and_shows_what_it_made(module_page, server):
     page, errors = module_page
     page.locator("#txt2img_prompt textarea").fill("to be interrupted")
     for elem_id, number in (("txt2img_steps", 150), ("txt2img_width", 128), ("txt2img_height", 128)):
         set_number(page, elem_id, number)
-    page.click("#txt2img_generate")
-    page.wait_for_selector("#txt2img_gallery_container .progressDiv.active", timeout=60000)
-    page.click("#txt2img_interrupt")
+    # held at its first step: still running when Interrupt is pressed, however slow the page is
+    with server.sampling_held():
+        page.click("#txt2img_generate")
+        page.wait_for_selector("#txt2img_gallery_container .progressDiv.active", timeout=60000)
+        page.click("#txt2img_interrupt")
+        server.wait_for_release()
     page.wait_for_function("() => document.querySelector('#html_info_txt2img').innerText.includes('to be interrupted')",
                            timeout=60000)
     assert page.locator("#txt2img_generate").is_visible()
@@ -75,18 +79,20 @@ def test_interrupt_stops_this_tabs_job_and_shows_what_it_made(module_page):
     assert errors == []
 
 
-def test_reloading_the_page_offers_to_restore_a_running_job(module_page):
+def test_reloading_the_page_offers_to_restore_a_running_job(module_page, server):
     page, errors = module_page
     page.locator("#txt2img_prompt textarea").fill("survives a reload")
-    for elem_id, number in (("txt2img_steps", 80), ("txt2img_width", 128), ("txt2img_height", 128)):
+    for elem_id, number in (("txt2img_steps", 4), ("txt2img_width", 64), ("txt2img_height", 64)):
         set_number(page, elem_id, number)
-    page.click("#txt2img_generate")
-    page.wait_for_selector("#txt2img_gallery_container .progressDiv.active", timeout=60000)
-    page.reload()
-    page.wait_for_selector("#txt2img_prompt textarea", timeout=60000)
-    restore = page.locator("#txt2img_restore_progress")
-    restore.wait_for(state="visible", timeout=30000)
-    restore.click()
+    # held at its first step until the reloaded page has reattached to it
+    with server.sampling_held():
+        page.click("#txt2img_generate")
+        page.wait_for_selector("#txt2img_gallery_container .progressDiv.active", timeout=60000)
+        page.reload()
+        page.wait_for_selector("#txt2img_prompt textarea", timeout=60000)
+        restore = page.locator("#txt2img_restore_progress")
+        restore.wait_for(state="visible", timeout=30000)
+        restore.click()
     page.wait_for_function("() => document.querySelector('#html_info_txt2img').innerText.includes('survives a reload')",
                            timeout=120000)
     page.wait_for_function("() => !document.querySelector('#txt2img_tools').classList.contains('can-restore')")

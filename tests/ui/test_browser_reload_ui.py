@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from tests.ui.conftest import Server, chromium_context, open_ui, require_browser, running_webui
+from tests.ui.conftest import Server
 
 pytestmark = pytest.mark.browser
 
@@ -38,13 +38,6 @@ PROBE = """
 """
 
 
-@pytest.fixture(scope="module")
-def reload_server(tmp_path_factory):
-    require_browser()
-    with running_webui(tmp_path_factory.mktemp("reload-data"), "--skip-load-model-at-start") as server:
-        yield server
-
-
 def probe_status(server: Server) -> int:
     try:
         with urllib.request.urlopen(server.url + "reload-probe", timeout=5) as r:
@@ -53,23 +46,25 @@ def probe_status(server: Server) -> int:
         return e.code
 
 
-def test_reload_ui_loads_a_new_extension_in_the_same_process(reload_server, pw_driver):
-    with chromium_context(pw_driver) as context:
-        page, errors = open_ui(context, reload_server)
-        assert probe_status(reload_server) == 404
-        assert page.locator("#script_txt2img_reload_probe_enabled").count() == 0
+def test_reload_ui_loads_a_new_extension_in_the_same_process(extensions_server, extensions_page):
+    """On the session's extensions server (tests/ui/conftest.py), after the other extension tests."""
+    reload_server = extensions_server
+    page, errors = extensions_page
+    assert probe_status(reload_server) == 404
+    assert page.locator("#script_txt2img_reload_probe_enabled").count() == 0
 
-        folder = reload_server.data_dir / "extensions" / "reload-probe" / "scripts"
-        folder.mkdir(parents=True)
-        (folder / "probe.py").write_text(textwrap.dedent(PROBE))
+    folder = reload_server.data_dir / "extensions" / "reload-probe" / "scripts"
+    folder.mkdir(parents=True)
+    (folder / "probe.py").write_text(textwrap.dedent(PROBE))
 
-        page.click("#tab_settings-button")
-        with page.expect_navigation(timeout=120000):
-            page.click("#settings_restart_gradio")
-            page.wait_for_selector("#webui_reloading", timeout=10000)
-        page.wait_for_function("() => window.webuiAssetsLoaded === true", timeout=60000)
-        page.wait_for_selector("#script_txt2img_reload_probe_enabled", state="attached", timeout=30000)
-        assert probe_status(reload_server) == 200
-        assert reload_server.proc.poll() is None, "the same process serves the rebuilt page"
-        assert "Reloading the UI" in reload_server.log()
-        assert errors == []
+    log_before = len(reload_server.log())
+    page.click("#tab_settings-button")
+    with page.expect_navigation(timeout=120000):
+        page.click("#settings_restart_gradio")
+        page.wait_for_selector("#webui_reloading", timeout=10000)
+    page.wait_for_function("() => window.webuiAssetsLoaded === true", timeout=60000)
+    page.wait_for_selector("#script_txt2img_reload_probe_enabled", state="attached", timeout=30000)
+    assert probe_status(reload_server) == 200
+    assert reload_server.proc.poll() is None, "the same process serves the rebuilt page"
+    assert "Reloading the UI" in reload_server.log()[log_before:]
+    assert errors == []

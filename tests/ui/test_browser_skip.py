@@ -25,21 +25,23 @@ def progress(page) -> dict:
                          ".then(r => r.json())", task_id)
 
 
-def test_skip_ends_the_current_image_and_the_batch_goes_on(open_page, server):
-    page, errors = open_page()
+def test_skip_ends_the_current_image_and_the_batch_goes_on(module_page, server):
+    page, errors = module_page
     page.click("#tab_txt2img-button")
     page.locator("#txt2img_prompt textarea").fill(PROMPT)
-    # enough steps that the job is still sampling when Skip is pressed
-    for elem_id, number in (("txt2img_steps", 30), ("txt2img_width", 64), ("txt2img_height", 64),
+    for elem_id, number in (("txt2img_steps", 4), ("txt2img_width", 64), ("txt2img_height", 64),
                             ("txt2img_batch_count", 3)):
         set_number(page, elem_id, number)
     page.locator("#txt2img_seed input").fill("4321")
     before = saved_pictures(server)
 
-    page.click("#txt2img_generate")
-    page.wait_for_selector("#txt2img_gallery_container .progressDiv.active", timeout=60000)
-    assert page.locator("#txt2img_skip").is_visible()
-    page.click("#txt2img_skip")
+    # the first image is held at its first step: still sampling when Skip is pressed
+    with server.sampling_held():
+        page.click("#txt2img_generate")
+        page.wait_for_selector("#txt2img_gallery_container .progressDiv.active", timeout=60000)
+        assert page.locator("#txt2img_skip").is_visible()
+        page.click("#txt2img_skip")
+        server.wait_for_release()
     page.wait_for_function(f"() => document.querySelector('#html_info_txt2img').innerText.startsWith('{PROMPT}')",
                            timeout=240000)
     page.wait_for_selector("#txt2img_gallery_container .progressDiv", state="detached", timeout=30000)
