@@ -273,13 +273,55 @@ def open_page(server, browser):
         p.close()
 
 
+def reset_tab(page) -> None:
+    """Put a tab that an earlier module used back where a freshly opened page starts: wide window, txt2img shown,
+    the Generation sub-tab of both tabs (not an extra-networks page) and img2img's plain img2img mode."""
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.evaluate("() => { if (window.generateOnRepeatInterval) clearInterval(window.generateOnRepeatInterval); }")
+    for tab in ("img2img", "txt2img"):
+        page.click(f"#tab_{tab}-button")
+        page.locator(f"#tab_{tab}").get_by_role("tab", name="Generation", exact=True).click()
+        if tab == "img2img":
+            page.click("#img2img_img2img_tab-button")
+
+
+@pytest.fixture(scope="session")
+def shared_tabs(server, browser):
+    """The tabs that modules naming the same ``SHARED_TAB`` continue in, by that name."""
+    tabs: dict[str, Any] = {}
+    yield tabs
+    for page in tabs.values():
+        page.close()
+
+
 @pytest.fixture(scope="module")
-def module_page(server, browser):
+def module_page(request, server, browser, shared_tabs):
     """One browser tab for the tests of a module (opening the page takes seconds); each test starts by
-    choosing the tab it needs.  Yields (page, errors seen in its console)."""
-    page, errors = open_ui(browser, server)
+    choosing the tab it needs.  Yields (page, errors seen in its console while this module ran).
+
+    Loading the page costs a browser on two busy cores 10-30 s, so modules that set every field they rely on
+    name a group in a module-level ``SHARED_TAB``: the first of the group (in file-name order, the order pytest
+    runs them) gets a fresh page, the next ones continue in it after ``reset_tab``.  A module without
+    ``SHARED_TAB`` gets a tab of its own."""
+    group = getattr(request.module, "SHARED_TAB", None)
+    if group is None:
+        page, errors = open_ui(browser, server)
+        yield page, errors
+        page.close()
+        return
+    if group not in shared_tabs:
+        shared_tabs[group], _ = open_ui(browser, server)
+    else:
+        reset_tab(shared_tabs[group])
+    page = shared_tabs[group]
+    errors: list[str] = []
+
+    def record(error) -> None:
+        errors.append(str(error))
+
+    page.on("pageerror", record)
     yield page, errors
-    page.close()
+    page.remove_listener("pageerror", record)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 60) -> bool:

@@ -6,6 +6,9 @@ import json
 import pytest
 
 pytestmark = pytest.mark.browser
+# the tab of this group's earlier modules goes on here (module_page, tests/ui/conftest.py):
+# it only types into the prompts
+SHARED_TAB = "prompts-and-generation"
 
 ROUND_AND_SQUARE = ("(...) - Detected 1 opening and 0 closing round brackets.\n"
                     "[...] - Detected 1 opening and 0 closing square brackets.")

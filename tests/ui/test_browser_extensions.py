@@ -107,7 +107,7 @@ def test_install_from_url_and_from_an_index_lists_the_new_extensions(ext_page, e
     fill(page, "extensions_index_url", index.as_uri())
     page.click("#extensions_load_available")
     button = page.locator("#available_extensions .extension-install-button", has_text="Install")
-    button.first.wait_for(timeout=30000)
+    button.first.wait_for(timeout=60000)
     assert page.locator("#available_extensions").inner_text().count("Installed one") == 0  # hidden: "installed" tag
     assert "Extension hidden: 1" in page.inner_text("#extensions_available_html")
     button.first.click()

@@ -8,6 +8,9 @@ import pytest
 from tests.ui.conftest import screenshot_dir, set_number
 
 pytestmark = pytest.mark.browser
+# the tab of this group's earlier modules goes on here (module_page, tests/ui/conftest.py):
+# after test_browser_bracket_checker, which only types prompts: no picture anywhere yet
+SHARED_TAB = "prompts-and-generation"
 
 INFOTEXT = ("a dog in the snow\nNegative prompt: ugly\nSteps: 4, Sampler: Euler a, Schedule type: Karras, "
             "CFG scale: 5.5, Seed: 1234, Size: 64x96, Clip skip: 2")

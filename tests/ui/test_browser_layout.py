@@ -11,6 +11,9 @@ import pytest
 from tests.ui.conftest import screenshot_dir
 
 pytestmark = pytest.mark.browser
+# the tab of this group's earlier modules goes on here (module_page, tests/ui/conftest.py):
+# first of its group: the page as loaded, for the screenshots
+SHARED_TAB = "layout-and-tools"
 
 
 def box(page, selector: str) -> dict:

@@ -9,6 +9,9 @@ import pytest
 from tests.ui.conftest import screenshot_dir
 
 pytestmark = pytest.mark.browser
+# the tab of this group's earlier modules goes on here (module_page, tests/ui/conftest.py):
+# it only resizes the window, and puts it back
+SHARED_TAB = "layout-and-tools"
 
 
 def boxes(page, tab: str) -> dict:

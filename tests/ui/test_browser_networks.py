@@ -17,6 +17,9 @@ from tests.networks.lora_files import lora_tensors, write
 from tests.ui.conftest import screenshot_dir, set_number
 
 pytestmark = pytest.mark.browser
+# the tab of this group's earlier modules goes on here (module_page, tests/ui/conftest.py):
+# after the layout modules, which generate nothing
+SHARED_TAB = "layout-and-tools"
 
 TE_LAYER = "cond_stage_model.transformer.text_model.encoder.layers.0.self_attn.q_proj.weight"
 TOKEN_EMBEDDING = "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight"

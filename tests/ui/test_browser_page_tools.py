@@ -11,6 +11,9 @@ import pytest
 from tests.ui.conftest import screenshot_dir, set_number
 
 pytestmark = pytest.mark.browser
+# the tab of this group's earlier modules goes on here (module_page, tests/ui/conftest.py):
+# nothing before it changes the seed (-1) or batch count
+SHARED_TAB = "layout-and-tools"
 
 IDLE = "tab => !document.querySelector('#' + tab + '_generate_box').classList.contains('generating')"
 

@@ -10,6 +10,9 @@ from PIL import Image, PngImagePlugin
 from tests.ui.conftest import screenshot_dir, wait_until
 
 pytestmark = pytest.mark.browser
+# the tab of this group's earlier modules goes on here (module_page, tests/ui/conftest.py):
+# each test sets the fields it reads
+SHARED_TAB = "layout-and-tools"
 
 
 def saved_checkpoint(server) -> str:

@@ -9,6 +9,9 @@ import pytest
 from tests.ui.conftest import screenshot_dir, set_number
 
 pytestmark = pytest.mark.browser
+# the tab of this group's earlier modules goes on here (module_page, tests/ui/conftest.py):
+# each test sets prompt, steps and size
+SHARED_TAB = "layout-and-tools"
 
 
 def watch_progress_requests(page) -> list[str]:

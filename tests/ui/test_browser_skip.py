@@ -9,6 +9,9 @@ import pytest
 from tests.ui.conftest import screenshot_dir, set_number
 
 pytestmark = pytest.mark.browser
+# the tab of this group's earlier modules goes on here (module_page, tests/ui/conftest.py):
+# it sets every field it reads
+SHARED_TAB = "layout-and-tools"
 
 PROMPT = "skipped then two more"
 
