@@ -288,9 +288,9 @@ def reset_tab(page) -> None:
 @pytest.fixture(scope="session")
 def shared_tabs(server, browser):
     """The tabs that modules naming the same ``SHARED_TAB`` continue in, by that name."""
-    tabs: dict[str, Any] = {}
+    tabs: dict[str, tuple[Any, list[str]]] = {}
     yield tabs
-    for page in tabs.values():
+    for page, _ in tabs.values():
         page.close()
 
 
@@ -309,17 +309,19 @@ def module_page(request, server, browser, shared_tabs):
         yield page, errors
         page.close()
         return
-    if group not in shared_tabs:
-        shared_tabs[group], _ = open_ui(browser, server)
-    else:
-        reset_tab(shared_tabs[group])
-    page = shared_tabs[group]
     errors: list[str] = []
 
     def record(error) -> None:
         errors.append(str(error))
 
-    page.on("pageerror", record)
+    if group not in shared_tabs:
+        shared_tabs[group] = page, load_errors = open_ui(browser, server)
+        errors.extend(load_errors)  # what went wrong while the page loaded counts for the module that opened it
+        page.on("pageerror", record)
+    else:
+        page = shared_tabs[group][0]
+        page.on("pageerror", record)
+        reset_tab(page)
     yield page, errors
     page.remove_listener("pageerror", record)
 
