@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.fullsize.conftest import FAMILIES, fullsize_server
+from tests.fullsize.conftest import FAMILIES, fullsize_server, heavy
 
 pytestmark = pytest.mark.slow
-FAMILIES_USED = ("sd15-inpainting", "sd2v", "sdxl", "sdxl-refiner")
+FAMILIES_USED = ("sd15-inpainting", "sd2v")
+HEAVY_FAMILIES_USED = ("sdxl", "sdxl-refiner")
 
 REQUEST = {"prompt": "a photo of a cat", "negative_prompt": "", "steps": 3, "width": 64, "height": 64,
            "sampler_name": "Euler a", "seed": 1234, "cfg_scale": 7}
@@ -87,6 +88,7 @@ def test_sd2_v_prediction_with_its_yaml(fullsize, tmp_path):
         assert "Denoising strength: 0.5" in infotext
 
 
+@heavy
 def test_sdxl_base_and_the_refiner(fullsize, tmp_path):
     fullsize.path("sdxl-refiner")  # written before the base is loaded: the generator needs ~10 GB itself
     with fullsize_server(fullsize, ("sdxl", "sdxl-refiner"), tmp_path) as client:

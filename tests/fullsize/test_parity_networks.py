@@ -35,7 +35,7 @@ from modules.models.devices import DeviceConfig
 from modules.models.manager import ModelManager
 from modules.models.nets.text_chunks import chunk_token_ids
 from modules.models.tokenizer import EOS_ID, VOCAB_SIZE, ClipTokenizer
-from tests.fullsize.conftest import free_memory
+from tests.fullsize.conftest import free_memory, heavy
 
 single_file = pytest.importorskip("diffusers.loaders.single_file_utils")
 diffusers = pytest.importorskip("diffusers")
@@ -43,7 +43,8 @@ transformers = pytest.importorskip("transformers")
 hub_constants = pytest.importorskip("huggingface_hub.constants")
 
 pytestmark = pytest.mark.slow
-FAMILIES_USED = ("sd15", "sdxl")
+FAMILIES_USED = ("sd15",)
+HEAVY_FAMILIES_USED = ("sdxl",)
 
 TOLERANCE = 1e-4
 """Largest absolute difference over the reference's largest magnitude (fp32 on the CPU)."""
@@ -262,7 +263,7 @@ def reference_open_clip(checkpoint: Path, prefix: str) -> torch.nn.Module:
 
 # --- tests -------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("family", ["sd15", "sdxl"])
+@pytest.mark.parametrize("family", ["sd15", pytest.param("sdxl", marks=heavy)])
 def test_diffusers_recognises_the_layout_offline(fullsize, family):
     assert hub_constants.HF_HUB_OFFLINE, "HF_HUB_OFFLINE=1 must be set (tests/conftest.py sets it)"
     shapes = header_shapes(fullsize.path(family))
@@ -291,6 +292,7 @@ def test_sd15_clip_l_matches_transformers(fullsize, sd15):
     check("sd15 clip-l last layer", sd15["text"], want)
 
 
+@heavy
 def test_sdxl_unet_matches_diffusers(fullsize, sdxl):
     ref = reference_unet(fullsize.path("sdxl"), sdxl, "sdxl")
     with torch.no_grad():
@@ -301,6 +303,7 @@ def test_sdxl_unet_matches_diffusers(fullsize, sdxl):
     check("sdxl unet", sdxl["unet"], want)
 
 
+@heavy
 def test_sdxl_vae_decode_matches_diffusers(fullsize, sdxl):
     ref = reference_vae(fullsize.path("sdxl"), sdxl, "sdxl")
     with torch.no_grad():
@@ -308,6 +311,7 @@ def test_sdxl_vae_decode_matches_diffusers(fullsize, sdxl):
     check("sdxl vae decode", sdxl["image"], want)
 
 
+@heavy
 def test_sdxl_text_encoders_match_transformers(fullsize, sdxl):
     checkpoint = fullsize.path("sdxl")
     clip_l = reference_clip(checkpoint, "conditioner.embedders.0.")
