@@ -158,7 +158,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     """Run the full-size tests last and start writing their checkpoints now, in the background."""
     here = Path(__file__).parent
     fullsize_items = [item for item in items if here in Path(str(item.path)).parents]
-    if not fullsize_items:
+    if not fullsize_items or config.option.collectonly:
         return
     items[:] = [item for item in items if item not in fullsize_items] + fullsize_items
     cache = os.environ.get("WEBUI_FULLSIZE_CACHE")
