@@ -237,13 +237,21 @@ def extensions_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def extensions_page(extensions_server, browser):
-    """One tab on ``extensions_server`` for the whole session; yields (page, errors seen in its console).  The first
-    test to use it gets the page as loaded (test_browser_a1111_js counts the page's load callbacks)."""
+def extensions_server_tab(extensions_server, browser):
+    """One tab on ``extensions_server`` for the whole session: (page, errors seen in its console)."""
     page, errors = open_ui(browser, extensions_server)
     page.set_default_timeout(120000)  # every step waits longer on a busy two-core machine
     yield page, errors
     page.close()
+
+
+@pytest.fixture
+def extensions_page(extensions_server_tab):
+    """The session's tab on ``extensions_server``, in front (a background tab gets no animation frames and slow
+    timers, and other modules open tabs over it); (page, errors seen in its console).  The first test to use it gets
+    the page as loaded (test_browser_a1111_js counts the page's load callbacks)."""
+    extensions_server_tab[0].bring_to_front()
+    return extensions_server_tab
 
 
 def open_ui(context, server):
@@ -321,6 +329,7 @@ def module_page(request, server, browser, shared_tabs):
     else:
         page = shared_tabs[group][0]
         page.on("pageerror", record)
+        page.bring_to_front()  # tabs opened since left it in the background: no animation frames, slow timers
         reset_tab(page)
     yield page, errors
     page.remove_listener("pageerror", record)

@@ -96,6 +96,8 @@ def test_reloading_the_page_offers_to_restore_a_running_job(module_page, server)
         restore = page.locator("#txt2img_restore_progress")
         restore.wait_for(state="visible", timeout=30000)
         restore.click()
+        # released once the reloaded page follows the job again (a job that ends before that is not "running")
+        page.wait_for_selector("#txt2img_gallery_container .progressDiv", timeout=60000)
     page.wait_for_function("() => document.querySelector('#html_info_txt2img').innerText.includes('survives a reload')",
                            timeout=120000)
     page.wait_for_function("() => !document.querySelector('#txt2img_tools').classList.contains('can-restore')")
