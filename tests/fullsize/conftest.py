@@ -98,10 +98,14 @@ class FullsizeCheckpoints:
         out = self.root / f"{spec.stem}.safetensors"
         with self._locks[family]:
             if not out.exists():
-                partial = out.with_suffix(".partial")
-                subprocess.run([sys.executable, str(TOOLS / "make_random_ckpt.py"), str(TOOLS / "keys" / spec.keys),
-                                str(partial)], cwd=SHARED_DIR, check=True, stdout=subprocess.DEVNULL)
-                partial.rename(out)
+                # a name of this process's own: two runs sharing WEBUI_FULLSIZE_CACHE must not write one file together
+                partial = out.with_name(f"{out.stem}.{os.getpid()}.partial")
+                try:
+                    subprocess.run([sys.executable, str(TOOLS / "make_random_ckpt.py"), str(TOOLS / "keys" / spec.keys),
+                                    str(partial)], cwd=SHARED_DIR, check=True, stdout=subprocess.DEVNULL)
+                    partial.rename(out)
+                finally:
+                    partial.unlink(missing_ok=True)
         return out
 
     def path(self, family: str) -> Path:

@@ -64,12 +64,12 @@ def is_the_goldens_checkpoint(path) -> bool:
     return hashlib.sha256(path.read_bytes()).hexdigest().startswith("3c27811e0e")
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "in one full-suite run the checkpoint written in the background differed from the goldens' one although the "
-    "same command gives 3c27811e0e from a shell; not yet diagnosed (see the session note)"))
 def test_the_checkpoint_is_the_goldens_one(sd15):
     _client, path = sd15
-    assert is_the_goldens_checkpoint(path), "the generator or its key list changed: A1111's answers no longer apply"
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert digest.startswith("3c27811e0e"), (
+        f"{path} ({path.stat().st_size} bytes) has sha256 {digest[:16]}, not 3c27811e0e: the generator or its key "
+        "list changed, or the file was written twice at once; A1111's answers no longer apply")
 
 
 @pytest.mark.parametrize("case", CASES)
