@@ -8,8 +8,10 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from modules.networks.hypernetworks.hypernetwork import HypernetworkModule
-from modules.prompting.textual_inversion.creation import CreationError, sanitize_name
+from modules.core.file_naming import CreationError, sanitize_name
+from modules.core.services import current_services
+from modules.networks.hypernetworks.hypernetwork import ACTIVATIONS, HypernetworkError, HypernetworkModule
+from modules.networks.hypernetworks.setup import reload_hypernetworks
 
 WEIGHT_INITS = ("Normal", "KaimingUniform", "KaimingNormal", "XavierUniform", "XavierNormal")
 
@@ -72,11 +74,8 @@ def create_hypernetwork(name: str, enable_sizes: Sequence[Any], overwrite_old: b
                         weight_init: str | None = None, add_layer_norm: bool = False, use_dropout: bool = False,
                         dropout_structure: str | Sequence[float] | None = None) -> str:
     """Write ``<hypernetworks dir>/<name>.pt``; returns its path (A1111's signature)."""
-    from modules import shared
-    from modules.networks.hypernetworks.hypernetwork import ACTIVATIONS, HypernetworkError
-
     clean = sanitize_name(name)
-    filename = os.path.join(shared.cmd_opts.hypernetwork_dir, f"{clean}.pt")
+    filename = os.path.join(current_services().cmd_opts.hypernetwork_dir, f"{clean}.pt")
     if not overwrite_old and os.path.exists(filename):
         raise CreationError(f"file {filename} already exists")
     try:
@@ -104,7 +103,5 @@ def create_hypernetwork(name: str, enable_sizes: Sequence[Any], overwrite_old: b
         raise CreationError(str(e)) from None
     os.makedirs(os.path.dirname(filename), exist_ok=True)
     torch.save(data, filename)
-    from modules.networks.hypernetworks.setup import reload_hypernetworks
-
     reload_hypernetworks()
     return filename

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
+from modules.core.services import current_services
 from modules.networks.extra_networks import ExtraNetwork, ExtraNetworkParams, ExtraNetworkRegistry
 from modules.networks.hypernetworks.registry import Hypernetworks
 
@@ -66,6 +67,4 @@ def register_default_extra_networks(registry: ExtraNetworkRegistry, hypernetwork
 
 
 def _live_opts() -> Any:
-    from modules import shared
-
-    return shared.opts
+    return current_services().opts

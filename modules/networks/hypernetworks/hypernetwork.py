@@ -19,6 +19,8 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from modules.models.checkpoint_io import CheckpointError, load_pickle
+
 ACTIVATIONS: dict[str, type] = {
     "linear": nn.Identity, "relu": nn.ReLU, "leakyrelu": nn.LeakyReLU, "elu": nn.ELU, "swish": nn.Hardswish,
     "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
@@ -134,8 +136,6 @@ class Hypernetwork:
 
     def load(self, filename: str) -> "Hypernetwork":
         """Read ``filename`` through the safe unpickler."""
-        from modules.models.checkpoint_io import CheckpointError, load_pickle
-
         try:
             state = load_pickle(filename, "cpu")
         except CheckpointError as e:

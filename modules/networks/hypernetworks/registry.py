@@ -67,6 +67,7 @@ class Hypernetworks:
 
     def load_one(self, name: str) -> Any:
         """Read the named file, or ``None`` (reported) when it is unknown or unreadable."""
+        # torch on first use: listing hypernetworks (the API start path) stays light
         from modules.networks.hypernetworks.hypernetwork import Hypernetwork, HypernetworkError
 
         path = self.available.get(name)
@@ -98,6 +99,7 @@ class Hypernetworks:
 
     def apply_to(self, model: Any) -> None:
         """Hook the loaded hypernetworks into the attention layers of ``model``'s UNet (none: unhook)."""
+        # torch on first use: listing hypernetworks (the API start path) stays light
         from modules.models.nets.transformer import set_context_hook
         from modules.networks.hypernetworks.hypernetwork import HypernetworkContextHook
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
+from modules.core.services import current_services
 from modules.networks.extra_networks import ExtraNetwork, ExtraNetworkParams
 from modules.networks.lora.lora_networks import LoraNetworks, NetworkRequest
 
@@ -111,6 +112,4 @@ def _comment(p: Any, text: str) -> None:
 
 
 def _live_opts() -> Any:
-    from modules import shared
-
-    return shared.opts
+    return current_services().opts

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from modules.models.checkpoint_io import CheckpointError, read_checkpoint
+from modules.models.textual_inversion_embedding import create_embedding_from_data
 from modules.networks.lora.key_names import BUNDLE_PREFIX, group_by_layer
 from modules.networks.lora.module_types import NetworkModule, make_module
 from modules.networks.lora.network_files import NetworkOnDisk
@@ -94,8 +95,6 @@ def load_network(name: str, network_on_disk: NetworkOnDisk, allow_unsafe: bool =
 
 
 def _embeddings_of(bundles: dict[str, dict[str, Any]], filename: str) -> dict[str, Any]:
-    from modules.prompting.textual_inversion.embedding import create_embedding_from_data
-
     embeddings = {}
     for emb_name, data in bundles.items():
         try:

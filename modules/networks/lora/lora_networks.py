@@ -103,6 +103,7 @@ class LoraNetworks:
             self.networks_in_memory.pop(next(iter(self.networks_in_memory)))
 
     def _load(self, name: str, on_disk: NetworkOnDisk, already: dict[str, Any], report: ActivationReport) -> Any:
+        # torch on first use: listing networks (the API start path) stays light
         from modules.networks.lora.loading import NetworkLoadError, load_network
 
         net = already.get(name) or self.networks_in_memory.get(name)
@@ -151,7 +152,7 @@ class LoraNetworks:
     # --- merging ---
     def layer_index(self, model: Any) -> Any:
         """The model's layers by LoRA names (built once per model)."""
-        from modules.networks.lora.layer_index import build_layer_index
+        from modules.networks.lora.layer_index import build_layer_index  # torch on first use
 
         index = self._indexes.get(model)
         if index is None:
@@ -161,6 +162,7 @@ class LoraNetworks:
 
     def apply(self, model: Any, report: ActivationReport | None = None) -> ActivationReport:
         """Merge the loaded networks into ``model`` (restoring it when none are loaded)."""
+        # torch on first use: listing networks (the API start path) stays light
         from modules.models.patcher import patcher_for
         from modules.networks.lora.applying import OWNER, build_patches, patch_key
 
@@ -198,6 +200,7 @@ class LoraNetworks:
 
     def restore(self, model: Any) -> None:
         """Give ``model`` its own weights back and forget the loaded networks."""
+        # torch on first use: listing networks (the API start path) stays light
         from modules.models.patcher import patcher_for
         from modules.networks.lora.applying import OWNER
 

@@ -11,17 +11,7 @@ from typing import Any
 
 import torch
 
-
-class CreationError(ValueError):
-    """A file that cannot be created (no name, already there, no model); the message says why."""
-
-
-def sanitize_name(name: str) -> str:
-    """Keep letters, digits and ``._- `` (A1111's rule): the name is a file name, never a path."""
-    cleaned = "".join(x for x in (name or "") if x.isalnum() or x in "._- ").strip()
-    if not cleaned or cleaned in (".", ".."):
-        raise CreationError("Name cannot be empty!")
-    return cleaned
+from modules.core.file_naming import CreationError, sanitize_name  # noqa: F401  (names callers import from here)
 
 
 def initial_vectors(text_conditioning: Any, init_text: str, num_vectors_per_token: int) -> torch.Tensor:

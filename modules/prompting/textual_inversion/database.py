@@ -16,7 +16,7 @@ import os
 import threading
 from typing import Any, Callable, Iterator, Sequence
 
-from modules.prompting.textual_inversion.embedding import Embedding, Hasher, create_embedding_from_data
+from modules.models.textual_inversion_embedding import Embedding, Hasher, create_embedding_from_data
 from modules.prompting.textual_inversion.file_loading import IMAGE_EXTENSIONS, is_candidate, read_embedding_data
 
 log = logging.getLogger(__name__)
