@@ -1,117 +1,85 @@
-"""Importing script files: ``scripts/*.py`` of the install root and of each active extension.
+"""Start-up step "load scripts": import every script file and build the tabs' runners on the services.
 
-Every import is isolated: a file that fails is reported with its path and the
-others still load (STYLE rule 7).  Which files load, and in which order, is the
-scripting layer's job (:mod:`modules.scripting.load_order`); this module only
-imports them and collects the classes they define.
+Which files load and in which order is :mod:`modules.scripting.load_order`'s job, the isolated import
+:mod:`modules.scripting.importing`'s; this step puts the classes found and the three runners
+(txt2img, img2img, Extras) on a :class:`~modules.core.services.Services` (A1111's
+``modules.scripts.load_scripts``, whose names ``modules.scripts`` keeps as views of the services).
 """
 from __future__ import annotations
 
-import contextlib
-import importlib.util
 import os
-import sys
-import traceback
-from dataclasses import dataclass
 from types import ModuleType
-from typing import Callable, ContextManager, Iterable
 
-from modules.core.extensions import ScriptFile  # noqa: F401  (A1111's scripts.ScriptFile, re-exported)
-from modules.scripting.reporting import report
+from modules.core.paths import INSTALL_DIR
+from modules.core.services import Services, current_services
+from modules.scripting import callback_registry, load_order
+from modules.scripting.auto_postprocessing import ScriptPostprocessingForMainUI, create_auto_preprocessing_script_data
+from modules.scripting.importing import LoadedScripts, forget_modules, import_scripts
+from modules.scripting.loading_context import loading
+from modules.scripting.postprocessing import ScriptPostprocessing, ScriptPostprocessingRunner
+from modules.scripting.runner import ScriptRunner
+from modules.scripting.script_base import Script, ScriptBuiltinUI
 
-
-@dataclass
-class ScriptClassData:
-    """A class found in a script file (A1111's ``scripts.ScriptClassData``)."""
-
-    script_class: type
-    path: str
-    basedir: str
-    module: ModuleType
-
-
-@dataclass
-class LoadedScripts:
-    """What :func:`load_scripts` found: modules, classes, and the files that failed."""
-
-    modules: list[ModuleType]
-    classes: list[ScriptClassData]
-    errors: list[tuple[str, str]]
+loaded_modules: list[ModuleType] = []
+"""The script modules of the last load (``sys.modules`` is process-wide: they are dropped before the next)."""
 
 
-def list_script_files(script_dirs: Iterable[tuple[str, str]]) -> list[ScriptFile]:
-    """``*.py`` files of each ``(basedir, scripts_dir)`` pair, sorted by name within a folder."""
-    files = []
-    for basedir, folder in script_dirs:
-        if not os.path.isdir(folder):
-            continue
-        for name in sorted(os.listdir(folder)):
-            path = os.path.join(folder, name)
-            if name.endswith(".py") and os.path.isfile(path):
-                files.append(ScriptFile(basedir, name, path))
-    return files
+def load_scripts(services: Services | None = None) -> LoadedScripts:
+    """Find and import every script file, collect its classes and build the three runners on ``services``.
 
-
-def _import_file(path: str, module_name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    # registered before it runs, so dataclasses and pickling inside the script can find their module
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(module_name, None)
-        raise
-    return module
-
-
-def load_module(path: str) -> ModuleType:
-    """Import one file as a fresh module named after its base name (A1111's ``script_loading.load_module``)."""
-    name = os.path.basename(path)
-    if name in sys.modules:
-        name = f"{name}#{id(path)}"
-    return _import_file(path, name)
-
-
-def forget_modules(modules: Iterable[ModuleType]) -> None:
-    """Drop previously loaded script modules from ``sys.modules`` (before scripts are loaded again)."""
-    for module in modules:
-        if sys.modules.get(module.__name__) is module:
-            del sys.modules[module.__name__]
-
-
-FileContext = Callable[[ScriptFile], ContextManager[None]]
-"""Wraps the import of one file (the scripting layer sets the current script file, ``sys.path`` and timing)."""
-
-
-def load_scripts(files: Iterable[ScriptFile], base_classes: tuple[type, ...], *,
-                 exclude: Iterable[type] = (), file_context: FileContext | None = None) -> LoadedScripts:
-    """Import every file and collect subclasses of ``base_classes`` defined or imported there.
-
-    ``exclude`` lists classes never collected (the base classes themselves always are
-    left out).  A1111 names each module after its file's base name; a counter keeps
-    two extensions' ``scripts/main.py`` apart in ``sys.modules``.
+    Order: the install root's ``scripts/``, the active extensions' ``scripts/``
+    (arranged by ``metadata.ini``), then ``modules/processing_scripts/``.  Each
+    import is isolated and reported with its file; while a file is imported,
+    ``scripts.basedir()`` names its extension and callbacks it registers are
+    attributed to it.  Callbacks from an earlier load are dropped first.  Sets
+    ``scripts_data``, ``postprocessing_scripts_data``, ``scripts_txt2img``,
+    ``scripts_img2img``, ``scripts_postproc`` and ``scripts`` (the result) on
+    ``services`` (default: the installed ones, which extensions' scripts read while
+    they load).
     """
-    result = LoadedScripts([], [], [])
-    skipped = set(base_classes) | set(exclude)
-    used_names: set[str] = set()
-    for f in files:
-        module_name = os.path.basename(f.path)
-        if module_name in used_names or module_name in sys.modules:
-            module_name = f"{module_name}#{len(used_names)}"
-        used_names.add(module_name)
-        context = file_context(f) if file_context is not None else contextlib.nullcontext()
-        try:
-            with context:
-                module = _import_file(f.path, module_name)
-        except Exception:
-            result.errors.append((f.path, traceback.format_exc()))
-            report(f"Error loading script: {f.path}", exc_info=True)
-            continue
-        result.modules.append(module)
-        for obj in list(vars(module).values()):
-            if isinstance(obj, type) and obj not in skipped and issubclass(obj, base_classes):
-                result.classes.append(ScriptClassData(obj, f.path, f.basedir, module))
-    return result
+    services = services if services is not None else current_services()
+    forget_modules(loaded_modules)
+    loaded_modules.clear()
+    services.scripts_data = []
+    services.postprocessing_scripts_data = []
+    callback_registry.clear_callbacks()
+
+    install_dir = services.paths.install_dir if services.paths is not None else INSTALL_DIR
+    load_order.report_extension_requirements(services.extensions or [])
+    active = [ext for ext in (services.extensions or []) if getattr(ext, "enabled", False)]
+    files = load_order.list_scripts("scripts", ".py", install_dir=install_dir, extensions=active)
+    # the built-in UI scripts (Sampler, Seed, Refiner) live in the install's code: a test install without them
+    # loads only its own scripts
+    files += load_order.list_scripts(os.path.join("modules", "processing_scripts"), ".py", install_dir=install_dir,
+                                     extensions=(), include_extensions=False)
+
+    loaded = import_scripts(files, (Script, ScriptPostprocessing),
+                            exclude=(ScriptBuiltinUI, ScriptPostprocessingForMainUI),
+                            file_context=lambda f: loading(f, install_dir))
+    loaded_modules.extend(loaded.modules)
+    for data in loaded.classes:
+        is_script = issubclass(data.script_class, Script)
+        (services.scripts_data if is_script else services.postprocessing_scripts_data).append(data)
+    build_runners(services)
+    services.scripts = loaded
+    return loaded
+
+
+def build_runners(services: Services) -> None:
+    """The txt2img, img2img and Extras runners of the classes ``services`` found, scripts instantiated."""
+    auto_postprocessing = create_auto_preprocessing_script_data(services.opts, services.postprocessing_scripts_data)
+    services.scripts_txt2img = ScriptRunner()
+    services.scripts_img2img = ScriptRunner()
+    services.scripts_postproc = ScriptPostprocessingRunner()
+    services.scripts_txt2img.initialize_scripts(False, auto_postprocessing + list(services.scripts_data))
+    services.scripts_img2img.initialize_scripts(True, auto_postprocessing + list(services.scripts_data))
+    services.scripts_postproc.initialize_scripts(services.postprocessing_scripts_data)
+
+
+def reload_script_body_only(services: Services | None = None) -> None:
+    """Re-import the scripts' files and replace their instances, keeping the UI and argument indexes."""
+    services = services if services is not None else current_services()
+    cache: dict = {}
+    for runner in (services.scripts_txt2img, services.scripts_img2img):
+        if runner is not None:
+            runner.reload_sources(cache)

@@ -7,9 +7,10 @@ operation on every generated picture and adds its infotext entries to the job
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
-from modules.runtime.script_loading import ScriptClassData
+from modules.core.services import current_services
+from modules.scripting.importing import ScriptClassData
 from modules.scripting.hook_args import PostprocessImageArgs
 from modules.scripting.postprocessing import PostprocessedImage, ScriptPostprocessing
 from modules.scripting.script_base import AlwaysVisible, Script
@@ -44,14 +45,22 @@ class ScriptPostprocessingForMainUI(Script):
         script_pp.image = pp.image
 
 
-def create_auto_preprocessing_script_data() -> list[ScriptClassData]:
-    """``ScriptClassData`` entries (constructors of wrappers) for the operations chosen for the main UI."""
-    from modules import scripts, shared
+def create_auto_preprocessing_script_data(opts: Any = None,
+                                          postprocessing_scripts_data: Iterable[ScriptClassData] | None = None,
+                                          ) -> list[ScriptClassData]:
+    """``ScriptClassData`` entries (constructors of wrappers) for the operations chosen for the main UI.
 
-    chosen = list(getattr(shared.opts, "postprocessing_enable_in_main_ui", None) or []) if shared.opts else []
+    ``opts`` (setting ``postprocessing_enable_in_main_ui``) and the postprocessing classes found at load
+    default to the installed services' (A1111 calls it without arguments).
+    """
+    services = current_services()
+    opts = services.opts if opts is None else opts
+    found = list(services.postprocessing_scripts_data if postprocessing_scripts_data is None
+                 else postprocessing_scripts_data)
+    chosen = list(getattr(opts, "postprocessing_enable_in_main_ui", None) or []) if opts is not None else []
     result = []
     for name in chosen:
-        data = next((x for x in scripts.postprocessing_scripts_data if x.script_class.name == name), None)
+        data = next((x for x in found if x.script_class.name == name), None)
         if data is None:
             continue
 

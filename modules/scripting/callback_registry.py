@@ -19,6 +19,9 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
+from modules.core.extensions import find_extension
+from modules.core.options.option_info import OptionHTML, OptionInfo
+from modules.core.services import current_services
 from modules.scripting.loading_context import current_script
 from modules.scripting.reporting import report
 from modules.scripting.toposort import topological_sort
@@ -50,17 +53,11 @@ callback_map: dict[str, list[ScriptCallback]] = {f"callbacks_{c}": [] for c in C
 _ordered_cache: dict[str, list[ScriptCallback]] = {}
 
 # frames of these modules are the registry itself, never the registering script
-_INTERNAL_MODULES = frozenset({__name__, "modules.script_callbacks"})
-
-
-def _shared() -> Any:
-    from modules import shared
-
-    return shared
+_INTERNAL_MODULES = frozenset({__name__, "modules.scripting.callbacks", "modules.script_callbacks"})
 
 
 def _extensions() -> list:
-    return list(_shared().extensions or [])
+    return list(current_services().extensions or [])
 
 
 def caller_file() -> str:
@@ -76,8 +73,6 @@ def caller_file() -> str:
 
 def callback_base_name(filename: str, category: str, name: str | None = None) -> str:
     """``<extension canonical name or base>/<file base name>/<category>[/<name>]``."""
-    from modules.core.extensions import find_extension
-
     extension = find_extension(filename, _extensions()) if filename != "unknown file" else None
     extension_name = extension.canonical_name if extension is not None else "base"
     result = f"{extension_name}/{os.path.basename(filename)}/{category}"
@@ -157,7 +152,7 @@ def sort_callbacks(category: str, unordered: list[ScriptCallback], *, enable_use
         callbacks = [by_name[name] for name in order]
 
     if enable_user_sort:
-        opts = _shared().opts
+        opts = current_services().opts
         prioritized = getattr(opts, f"prioritized_callbacks_{category}", None) if opts is not None else None
         for name in reversed(list(prioritized or [])):
             index = next((i for i, c in enumerate(callbacks) if c.name == name), None)
@@ -227,8 +222,6 @@ def callbacks_order_settings(script_runners: Iterable[Any] = ()) -> dict[str, An
     ``script_runners`` (the txt2img and img2img runners) add the ``script_<hook>``
     categories.  Built as late as possible, once scripts registered their callbacks.
     """
-    from modules.core.options.option_info import OptionHTML, OptionInfo
-
     options: dict[str, Any] = {"callbacks_order_explanation": OptionHTML(
         "For categories below, callbacks added to dropdowns happen before others, in order listed.")}
     per_category: dict[str, list[ScriptCallback]] = {

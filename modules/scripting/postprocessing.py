@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from modules.core.services import current_services
 from modules.scripting.reporting import report, wrap_call
 from modules.scripting.runner_ui import ARGS_LAYOUT_LOCK
 
@@ -141,16 +142,13 @@ class ScriptPostprocessingRunner:
 
     def _ensure_scripts(self) -> list[ScriptPostprocessing]:
         if self.scripts is None:
-            from modules import scripts
-
-            self.initialize_scripts(scripts.postprocessing_scripts_data)
+            self.initialize_scripts(current_services().postprocessing_scripts_data or [])
         return self.scripts or []
 
     @staticmethod
     def _opt(key: str) -> list:
-        from modules import shared
-
-        return list(getattr(shared.opts, key, None) or []) if shared.opts is not None else []
+        opts = current_services().opts
+        return list(getattr(opts, key, None) or []) if opts is not None else []
 
     def scripts_in_preferred_order(self) -> list[ScriptPostprocessing]:
         """Enabled operations: those of ``postprocessing_operation_order`` first (in its order), then by ``order``, name."""
@@ -194,9 +192,7 @@ class ScriptPostprocessingRunner:
         Extra pictures produced along the way end up in ``pp.extra_images``.  A
         failing operation is reported with its file and the next one runs.
         """
-        from modules import shared
-
-        state = shared.state
+        state = current_services().state
         prepared = []
         for script in self.scripts_in_preferred_order():
             values = args[script.args_from:script.args_to] if script.args_from is not None else ()

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from modules.core.services import current_services
 from modules.scripting import callback_registry
+from modules.scripting.auto_postprocessing import create_auto_preprocessing_script_data
 from modules.scripting.hook_args import (
     MaskBlendArgs,
     OnComponent,
@@ -22,6 +24,7 @@ from modules.scripting.hook_args import (
     PostProcessMaskOverlayArgs,
     PostSampleArgs,
 )
+from modules.scripting.importing import load_module
 from modules.scripting.reporting import report, wrap_call
 from modules.scripting.runner_ui import RunnerUi
 from modules.scripting.script_base import AlwaysVisible, Script
@@ -65,14 +68,11 @@ class ScriptRunner(RunnerUi):
     def initialize_scripts(self, is_img2img: bool, scripts_data: Iterable[Any] | None = None) -> None:
         """Instantiate every script class for this tab and sort them by what :meth:`Script.show` returns.
 
-        ``scripts_data`` defaults to the main-UI postprocessing wrappers followed by
-        ``modules.scripts.scripts_data`` (the classes found at load).
+        ``scripts_data`` defaults to the main-UI postprocessing wrappers followed by the installed
+        services' ``scripts_data`` (the classes found at load: A1111's ``modules.scripts.scripts_data``).
         """
         if scripts_data is None:
-            from modules import scripts
-            from modules.scripting.auto_postprocessing import create_auto_preprocessing_script_data
-
-            scripts_data = create_auto_preprocessing_script_data() + list(scripts.scripts_data)
+            scripts_data = create_auto_preprocessing_script_data() + list(current_services().scripts_data or [])
 
         self.is_img2img = is_img2img
         self.scripts.clear()
@@ -172,16 +172,7 @@ class ScriptRunner(RunnerUi):
             return None
         script = self.selectable_scripts[script_index - 1]
         script_args = args[script.args_from:script.args_to] if script.args_from is not None else ()
-        processed = script.run(p, *script_args)
-        try:
-            from modules import shared
-
-            total_tqdm = getattr(shared, "total_tqdm", None)
-        except ImportError:
-            total_tqdm = None
-        if total_tqdm is not None:
-            total_tqdm.clear()
-        return processed
+        return script.run(p, *script_args)
 
     # --- hooks (the processing layer calls these) -----------------------------------------------------------
 
@@ -323,8 +314,6 @@ class ScriptRunner(RunnerUi):
 
     def reload_sources(self, cache: dict) -> None:
         """Re-import each script's file (``cache``: path -> module, shared between runners) keeping argument indexes."""
-        from modules.runtime.script_loading import load_module
-
         for index, script in list(enumerate(self.scripts)):
             filename = script.filename
             if filename is None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modules.scripting.reporting import report, wrap_call
+from modules.scripting.script_base import ScriptBuiltinUI
 
 
 @dataclass
@@ -120,8 +121,6 @@ class RunnerUi:
     def builtin_ui(self, title: str) -> Any:
         """Draw the built-in script ``title`` (Sampler, Seed, Refiner) here and return the controls it keeps in
         ``builtin_controls``; None when no such script is loaded (the tab then draws the controls itself)."""
-        from modules.scripting.script_base import ScriptBuiltinUI
-
         for script in self.alwayson_scripts:
             if isinstance(script, ScriptBuiltinUI) and (script.title() or "").lower() == title.lower():
                 self.setup_ui_for_section(script.section, [script])

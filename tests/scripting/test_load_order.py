@@ -200,7 +200,7 @@ RELOADABLE = '''
 def test_remove_current_script_callbacks_and_reload(webui):
     import builtins
 
-    from modules.runtime.script_loading import load_module
+    from modules.scripting.importing import load_module
 
     ext = webui.extension("alpha", {"scripts/a.py": RELOADABLE})
     builtins._calls = []
