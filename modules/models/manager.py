@@ -14,9 +14,12 @@ from typing import Any, Callable
 
 import torch
 
+from modules.core.services import current_services
 from modules.core.timer import Timer
-from modules.models.devices import DeviceConfig, torch_gc
-from modules.models.loader import LoadOptions, load_model
+from modules.models.attention import set_attention
+from modules.models.attention_choice import choose_attention
+from modules.models.devices import DeviceConfig, precision_options, torch_gc
+from modules.models.loader import LoadOptions, detect_checkpoint, load_model
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +27,18 @@ ModelHook = Callable[[Any], None]
 
 
 class ModelManager:
-    """Loads checkpoints from the registry and tracks the live one (``shared.sd_model``)."""
+    """Loads checkpoints from the registry and tracks the live one (``services.sd_model``, which
+    ``modules.shared.sd_model`` mirrors).
+
+    ``services`` is the :class:`modules.core.services.Services` whose ``sd_model`` follows the live model (the
+    installed one when not given).
+    """
 
     def __init__(self, registry: Any, cmd_opts: Any, opts: Any, devices: DeviceConfig,
-                 on_loaded: list[ModelHook] | None = None, on_activated: list[ModelHook] | None = None) -> None:
+                 on_loaded: list[ModelHook] | None = None, on_activated: list[ModelHook] | None = None,
+                 services: Any = None) -> None:
         self.registry = registry
+        self.services = services
         self.cmd_opts = cmd_opts
         self.opts = opts
         self.devices = devices
@@ -54,8 +64,6 @@ class ModelManager:
             self._activate(cached, write_setting)
             return cached
         if str(info.filename).lower().endswith(".safetensors"):
-            from modules.models.loader import detect_checkpoint
-
             # a header that cannot be read or a refused family fails here, before the live model is freed
             detect_checkpoint(info.filename)
         previous = self._make_room()
@@ -93,9 +101,6 @@ class ModelManager:
 
     def apply_attention_setting(self) -> None:
         """Setting ``cross_attention_optimization`` / ``upcast_attn`` changed: swap the live model's strategy."""
-        from modules.models.attention import set_attention
-        from modules.models.attention_choice import choose_attention
-
         for model in self.loaded.values():
             strategy, _warning = choose_attention(self.cmd_opts, getattr(self.opts, "cross_attention_optimization", None),
                                                   self.devices.device, upcast=bool(getattr(self.opts, "upcast_attn", False)))
@@ -119,11 +124,9 @@ class ModelManager:
         if not getattr(self.cmd_opts, "no_hashing", False):
             info.calculate_shorthash()
         timer.record("calculate hash")
-        from modules.models.attention_choice import choose_attention
-
         attention, _warning = choose_attention(self.cmd_opts, getattr(self.opts, "cross_attention_optimization", None),
                                                self.devices.device, upcast=bool(getattr(self.opts, "upcast_attn", False)))
-        options = LoadOptions(device=self.devices.device, precision=_precision(self.cmd_opts),
+        options = LoadOptions(device=self.devices.device, precision=precision_options(self.cmd_opts),
                               allow_unsafe=bool(getattr(self.cmd_opts, "disable_safe_unpickle", False)),
                               attention=attention)
         model = load_model(info.filename, options)
@@ -154,9 +157,8 @@ class ModelManager:
         if write_setting:
             self.opts.data["sd_model_checkpoint"] = info.title
             self.opts.data["sd_checkpoint_hash"] = info.sha256 or ""
-        from modules import shared
-
-        shared.sd_model = model
+        services = self.services if self.services is not None else current_services()
+        services.sd_model = model
         for hook in self.on_activated:
             hook(model)
 
@@ -190,11 +192,5 @@ class ModelManager:
             del self.loaded[filename]
             del model
         torch_gc()
-
-
-def _precision(cmd_opts: Any) -> Any:
-    from modules.models.devices import precision_options
-
-    return precision_options(cmd_opts)
 
 

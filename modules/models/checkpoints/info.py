@@ -3,22 +3,35 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from modules.core import hashing
 from modules.core.safetensors_header import SafetensorsHeaderError, read_metadata_and_thumbnail
-
-if TYPE_CHECKING:
-    from modules.models.checkpoints.registry import CheckpointRegistry
+from modules.core.services import current_services
 
 METADATA_SUBSECTION = "safetensors-metadata"
 
 
-def _live_registry() -> "CheckpointRegistry":
-    # A1111 extensions write ``sd_models.CheckpointInfo(filename)``; that form uses the running app's registry
-    import modules.shared
+class CheckpointList(Protocol):
+    """What a :class:`CheckpointInfo` needs of its list.
 
-    registry = modules.shared.checkpoints
+    :class:`modules.models.checkpoints.registry.CheckpointRegistry` is one; it imports this module, so the type is
+    described here rather than imported.
+    """
+
+    cache: Any
+    no_hashing: bool
+
+    def name_roots(self) -> list[str]: ...
+
+    def register(self, info: "CheckpointInfo") -> None: ...
+
+    def retitle(self, info: "CheckpointInfo", old_title: str) -> None: ...
+
+
+def _live_registry() -> CheckpointList:
+    # A1111 extensions write ``sd_models.CheckpointInfo(filename)``; that form uses the running app's registry
+    registry = current_services().checkpoints
     if registry is None:
         raise RuntimeError("CheckpointInfo(filename) needs the checkpoint registry, which the bootstrap has not created yet")
     return registry
@@ -41,7 +54,7 @@ class CheckpointInfo:
     is computed lazily (:meth:`calculate_shorthash`) because it reads the whole file.
     """
 
-    def __init__(self, filename: str, registry: "CheckpointRegistry | None" = None) -> None:
+    def __init__(self, filename: str, registry: CheckpointList | None = None) -> None:
         """Describe ``filename``; ``registry`` defaults to the running app's (``modules.shared.checkpoints``)."""
         self.registry = registry if registry is not None else _live_registry()
         self.filename = filename

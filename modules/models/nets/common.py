@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -15,6 +16,18 @@ class GroupNorm32(nn.GroupNorm):
             return super().forward(x)
         return nn.functional.group_norm(
             x.float(), self.num_groups, self.weight.float(), self.bias.float(), self.eps).to(x.dtype)
+
+
+class Upsample(nn.Module):
+    """Nearest-neighbour x2 then 3x3 convolution (LDM ``Upsample`` with ``use_conv``; the UNet's and the VAE
+    decoder's are the same layer)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
 
 
 def timestep_embedding(timesteps: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:

@@ -1,11 +1,13 @@
-"""UNet building blocks with LDM's attribute names (ResBlock, Downsample, Upsample)."""
+"""UNet building blocks with LDM's attribute names (ResBlock, Downsample; Upsample is shared with the VAE in
+:mod:`modules.models.nets.common`)."""
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from modules.models.nets.common import GroupNorm32
+from modules.models.nets.common import GroupNorm32, Upsample
+
+__all__ = ["Downsample", "ResBlock", "TimestepEmbedSequential", "Upsample"]
 
 
 class ResBlock(nn.Module):
@@ -45,17 +47,6 @@ class Downsample(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.op(x)
-
-
-class Upsample(nn.Module):
-    """Nearest-neighbour x2 then 3x3 convolution (LDM ``Upsample`` with ``use_conv``)."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
 
 
 class TimestepEmbedSequential(nn.Sequential):

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from modules.models.attention import AttentionStrategy, SdpaAttention
-from modules.models.nets.common import GroupNorm32
+from modules.models.nets.common import GroupNorm32, Upsample
 
 
 def _norm(channels: int) -> GroupNorm32:
@@ -71,17 +71,6 @@ class Downsample(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(F.pad(x, (0, 1, 0, 1)))
-
-
-class Upsample(nn.Module):
-    """Nearest x2 then 3x3 conv."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
 
 
 class _Mid(nn.Module):
