@@ -24,7 +24,7 @@ SHARED_NAMES = (
     "cmd_opts", "opts", "ui_config", "paths", "parser", "state", "sd_model", "checkpoints", "upscalers",
     "face_restorers", "vae_files", "extensions", "scripts", "prompt_styles", "embeddings", "hypernetworks",
     "hypernetworks_registry", "loaded_hypernetworks", "model_manager", "device_config", "startup_timer", "demo",
-    "cache", "sd_upscalers",
+    "cache", "sd_upscalers", "tab_names",
 )
 """The names ``modules.shared`` mirrors (A1111's names)."""
 
@@ -55,7 +55,8 @@ class Services:
       ``scripts_current``: the runner whose tab the UI is building;
     - ``prompt_styles``: ``styles.csv``; ``embeddings``: the textual-inversion database;
     - ``hypernetworks`` (name -> path), ``hypernetworks_registry``, ``loaded_hypernetworks``;
-    - ``startup_timer``, ``cache`` (the on-disk caches), ``demo`` (the gradio Blocks, when built).
+    - ``startup_timer``, ``cache`` (the on-disk caches), ``demo`` (the gradio Blocks, when built);
+    - ``tab_names``: the labels of the page's top-level tabs (set while the UI is built).
     """
 
     def __init__(self, **values: Any) -> None:
@@ -63,6 +64,7 @@ class Services:
             setattr(self, name, None)
         self.loaded_hypernetworks = []
         self.sd_upscalers = []
+        self.tab_names = []
         self.scripts_data = []
         self.postprocessing_scripts_data = []
         for name, value in values.items():
