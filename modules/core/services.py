@@ -56,7 +56,9 @@ class Services:
     - ``prompt_styles``: ``styles.csv``; ``embeddings``: the textual-inversion database;
     - ``hypernetworks`` (name -> path), ``hypernetworks_registry``, ``loaded_hypernetworks``;
     - ``startup_timer``, ``cache`` (the on-disk caches), ``demo`` (the gradio Blocks, when built);
-    - ``tab_names``: the labels of the page's top-level tabs (set while the UI is built).
+    - ``tab_names``: the labels of the page's top-level tabs (set while the UI is built);
+    - ``sampler_factory``: builds sampler objects with their environment
+      (``modules.sampling.factory.SamplerFactory``; None: ``sampler_factory(services)`` makes a bare one).
     """
 
     def __init__(self, **values: Any) -> None:
@@ -65,6 +67,7 @@ class Services:
         self.loaded_hypernetworks = []
         self.sd_upscalers = []
         self.tab_names = []
+        self.sampler_factory = None
         self.scripts_data = []
         self.postprocessing_scripts_data = []
         for name, value in values.items():
