@@ -24,7 +24,7 @@ SHARED_NAMES = (
     "cmd_opts", "opts", "ui_config", "paths", "parser", "state", "sd_model", "checkpoints", "upscalers",
     "face_restorers", "vae_files", "extensions", "scripts", "prompt_styles", "embeddings", "hypernetworks",
     "hypernetworks_registry", "loaded_hypernetworks", "model_manager", "device_config", "startup_timer", "demo",
-    "cache", "sd_upscalers", "tab_names",
+    "cache", "sd_upscalers", "tab_names", "interrogator",
 )
 """The names ``modules.shared`` mirrors (A1111's names)."""
 
@@ -57,6 +57,8 @@ class Services:
     - ``hypernetworks`` (name -> path), ``hypernetworks_registry``, ``loaded_hypernetworks``;
     - ``startup_timer``, ``cache`` (the on-disk caches), ``demo`` (the gradio Blocks, when built);
     - ``tab_names``: the labels of the page's top-level tabs (set while the UI is built);
+    - ``interrogator``: A1111's CLIP interrogator for ``/sdapi/v1/interrogate`` (none is built here; an
+      extension may set one);
     - ``sampler_factory``: builds sampler objects with their environment
       (``modules.sampling.factory.SamplerFactory``; None: ``sampler_factory(services)`` makes a bare one).
     """
