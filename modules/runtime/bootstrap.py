@@ -1,10 +1,13 @@
-"""Start-up: builds the live objects in A1111's order and names them on ``modules.shared``.
+"""Start-up, the composition root: builds one :class:`~modules.core.services.Services` in A1111's order.
 
-Order (each step timed, the profile printed at the end, as A1111's start-up timer):
+:func:`initialize` creates the services, installs them (so ``modules.shared`` and ``modules.scripts``,
+A1111's views, show them while extensions' scripts load) and runs one function per step on them.
+Each step is timed; the profile is printed at the end, as A1111's start-up timer:
 
 1. load options   - ``config.json`` (``--ui-settings-file``; path flags are read first)
 2. parse flags    - the full flag set plus extensions' ``preload.py`` flags; unknown flags are an error;
-                   ``ui-config.json`` (``--ui-config-file``) is read once its path is known
+                   ``ui-config.json`` (``--ui-config-file``) is read once its path is known; the
+                   extensions, styles and textual-inversion embeddings are listed
 3. cleanup models - stray checkpoints moved into ``models/Stable-diffusion``
 4. list models    - checkpoint discovery (``--ckpt``, ``--ckpt-dir``)
 5. face restorers
@@ -13,7 +16,9 @@ Order (each step timed, the profile printed at the end, as A1111's start-up time
 8. list VAE
 9. load model     - skipped with ``--skip-load-model-at-start``, ``--ui-debug-mode`` or no checkpoint
 
-The UI or API is built by the caller (``webui.py``) afterwards.
+The UI or API is built by the caller (``webui.py``) afterwards; :mod:`modules.runtime.headless`
+runs jobs without either.  The bootstrap and Reload UI (:mod:`modules.runtime.ui_reload`) are the
+only writers of the services' top-level objects.
 """
 from __future__ import annotations
 
@@ -21,21 +26,42 @@ import argparse
 import importlib.util
 import os
 import sys
+import threading
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from modules import shared
+from modules.core import hashing
+from modules.core.cache import DiskCache
 from modules.core.cmd_args import build_parser, parse_flags
+from modules.core.extensions import list_extensions
+from modules.core.localization import list_localizations
 from modules.core.options.catalogue import RESTRICTED_OPTS, build_catalogue
 from modules.core.options.store import Options, SettingsRestrictions, remove_stale_temp_files
 from modules.core.paths import DataPaths, ensure_user_folders, resolve_path_flags
+from modules.core.services import Services, current_services, install_services
 from modules.core.timer import Timer
+from modules.core.ui_config import UiConfig
+from modules.models.checkpoints import CheckpointRegistry, NoCheckpointsError
+from modules.models.model_files import cleanup_models
+from modules.models.vae_files import VaeRegistry
+from modules.networks.hypernetworks.setup import setup_hypernetworks
+from modules.postprocess.face_restoration import FaceRestorerRegistry
+from modules.postprocess.upscaler import Upscaler
+from modules.postprocess.upscaler_registry import UpscalerRegistry
+from modules.prompting.styles import StyleDatabase
+from modules.prompting.textual_inversion.database import EmbeddingDatabase
+from modules.runtime import script_loading
+from modules.runtime.jobs import attach_job_store
+from modules.runtime.queue_lock import queue_lock
+from modules.runtime.state import State
+from modules.scripting import callbacks, load_order
 
 STARTUP_STEPS = (
     "load options", "parse flags", "cleanup models", "list models", "face restorers",
     "upscalers", "load scripts", "list VAE", "load model",
 )
+
 
 class NoCheckpointNotice(str):
     """The message printed when no checkpoint exists (the server still starts)."""
@@ -43,9 +69,10 @@ class NoCheckpointNotice(str):
 
 @dataclass
 class StartupResult:
-    """What :func:`initialize` built, besides what it stored on ``modules.shared``."""
+    """What :func:`initialize` built: the services (also installed), the timer, the steps run, the model load."""
 
     timer: Timer
+    services: Services | None = None
     steps_run: list[str] = field(default_factory=list)
     model_load: str = "not attempted"
     notices: list[str] = field(default_factory=list)
@@ -55,20 +82,66 @@ ModelLoader = Callable[[Any], Any]
 """Called with the selected ``CheckpointInfo``; returns the loaded model."""
 
 
+@dataclass
+class _Start:
+    """One start-up in progress: its arguments and what the steps hand each other besides the services."""
+
+    argv: list[str]
+    services: Services
+    result: StartupResult
+    model_loader: ModelLoader | None = None
+    background_model_load: bool = False
+    pre: argparse.Namespace | None = None
+    """The path flags read before the full parse (step 1)."""
+
+
+def initialize(argv: Sequence[str], model_loader: ModelLoader | None = None,
+               background_model_load: bool = False) -> StartupResult:
+    """Build the services for ``argv`` (the complete argument list), install them and return what was built.
+
+    ``model_loader`` loads the selected checkpoint (default: the model manager);
+    with ``background_model_load`` it runs in a thread holding the queue lock, so
+    the server answers while the model loads and generations wait for it (A1111).
+    Raises :class:`modules.core.cmd_args.FlagError` on an unknown or malformed flag.
+    """
+    timer = Timer()
+    # a new start (a test, a second runtime) gets services of its own: its own model manager for its own flags
+    services = Services(startup_timer=timer)
+    install_services(services)  # extensions' scripts read modules.shared while they load (step 7)
+    result = StartupResult(timer, services)
+    start = _Start(list(argv), services, result, model_loader, background_model_load)
+    for name, step in zip(STARTUP_STEPS, _STEP_FUNCTIONS):
+        step(start)
+        timer.record(name)
+        result.steps_run.append(name)
+    return result
+
+
+# --- 1. options ---------------------------------------------------------------------------------------------------
+
 def _preparse(argv: Sequence[str]) -> argparse.Namespace:
     # Only path flags matter here; the full, strict parse comes after extensions' preload.py.
     namespace, _unknown = build_parser().parse_known_args(list(argv))
     return namespace
 
 
-def _load_options(pre: argparse.Namespace) -> tuple[Options, DataPaths]:
+def _read_options(pre: argparse.Namespace) -> Options:
     paths = resolve_path_flags(argparse.Namespace(**vars(pre)))
     opts = Options(build_catalogue(pre))
     for path in (paths.config_file, paths.ui_config_file):
         remove_stale_temp_files(path)  # left by a save that a crash interrupted
     opts.load(paths.config_file, aside_dir=paths.tmp_dir)
-    return opts, paths
+    return opts
 
+
+def _load_options(start: _Start) -> None:
+    """Step 1: ``config.json`` (the path flags are pre-read so --data-dir / --ui-settings-file are honoured)."""
+    start.pre = _preparse(start.argv)
+    start.services.opts = _read_options(start.pre)
+    start.services.state = State()
+
+
+# --- 2. flags -----------------------------------------------------------------------------------------------------
 
 def _run_preloads(extensions: list, parser: argparse.ArgumentParser) -> None:
     """Call ``preload(parser)`` of each active extension's ``preload.py``; errors reported, not fatal."""
@@ -88,139 +161,91 @@ def _run_preloads(extensions: list, parser: argparse.ArgumentParser) -> None:
             print(f"*** Error running preload() for {path}\n{traceback.format_exc()}", file=sys.stderr, flush=True)
 
 
-def initialize(argv: Sequence[str], model_loader: ModelLoader | None = None,
-               background_model_load: bool = False) -> StartupResult:
-    """Build every live object for ``argv`` (the complete argument list) and store it on ``modules.shared``.
-
-    ``model_loader`` loads the selected checkpoint (default: the model manager);
-    with ``background_model_load`` it runs in a thread holding the queue lock, so
-    the server answers while the model loads and generations wait for it (A1111).
-    Raises :class:`modules.core.cmd_args.FlagError` on an unknown or malformed flag.
-    """
-    from modules.core.extensions import list_extensions
-
-    timer = Timer()
-    result = StartupResult(timer)
-    shared.startup_timer = timer
-    # a new start (a test, Reload UI) gets its own model manager for its own flags
-    shared.model_manager = shared.device_config = shared.sd_model = None
-
-    def done(step: str) -> None:
-        timer.record(step)
-        result.steps_run.append(step)
-
-    # 1. options (the path flags are pre-read so --data-dir / --ui-settings-file are honoured)
-    pre = _preparse(argv)
-    opts, _ = _load_options(pre)
-    shared.opts = opts
-    from modules.runtime.state import State
-
-    shared.state = State()
-    done("load options")
-
-    # 2. flags: extensions' preload.py may add some, then a strict parse
+def _parse_flags(start: _Start) -> None:
+    """Step 2: extensions' ``preload.py`` may add flags, then a strict parse; what the flags' paths name."""
+    services, opts = start.services, start.services.opts
     parser = build_parser()
-    pre_paths = resolve_path_flags(argparse.Namespace(**vars(pre)))
-    pre_extensions = list_extensions(pre_paths, opts.data, pre)
-    _run_preloads(pre_extensions, parser)
-    cmd_opts = parse_flags(argv, parser)
+    pre_paths = resolve_path_flags(argparse.Namespace(**vars(start.pre)))
+    _run_preloads(list_extensions(pre_paths, opts.data, start.pre), parser)
+    cmd_opts = parse_flags(start.argv, parser)
     paths = resolve_path_flags(cmd_opts)
     opts.restrictions = SettingsRestrictions.from_cmd_opts(cmd_opts, RESTRICTED_OPTS)
     opts.config_filename = paths.config_file
-    from modules.core.ui_config import UiConfig
+    services.ui_config = UiConfig(paths.ui_config_file, paths.tmp_dir).load()
+    services.parser, services.cmd_opts, services.paths = parser, cmd_opts, paths
+    services.extensions = list_extensions(paths, opts.data, cmd_opts)
+    _build_prompt_services(services)
 
-    shared.ui_config = UiConfig(paths.ui_config_file, paths.tmp_dir).load()
-    shared.parser, shared.cmd_opts, shared.paths = parser, cmd_opts, paths
-    shared.extensions = list_extensions(paths, opts.data, cmd_opts)
-    from modules.prompting.styles import StyleDatabase
 
-    shared.prompt_styles = StyleDatabase(list(paths.styles_files))
-    from modules import sd_hijack
-    from modules.core import hashing
-    from modules.prompting.textual_inversion.database import EmbeddingDatabase
+def _build_prompt_services(services: Services) -> None:
+    """The styles (``styles.csv``) and a fresh textual-inversion database (an earlier start's folders are not
+    scanned again), given to A1111's ``model_hijack`` for the prompt path."""
+    services.prompt_styles = StyleDatabase(list(services.paths.styles_files))
+    services.embeddings = EmbeddingDatabase(
+        hasher=lambda filename, title: hashing.sha256(services.cache, filename, title))
+    services.embeddings.add_embedding_dir(services.paths.embeddings_dir)
+    hijack = _model_hijack()
+    hijack.embedding_db = services.embeddings
+    hijack.clip = None  # no model yet: the token counter shows "-/-" until one loads
 
-    # a fresh database per start-up: folders of an earlier start (a test, a reload) are not scanned again
-    shared.embeddings = EmbeddingDatabase(hasher=lambda filename, title: hashing.sha256(shared.cache, filename, title))
-    shared.embeddings.add_embedding_dir(paths.embeddings_dir)
-    sd_hijack.model_hijack.embedding_db = shared.embeddings
-    sd_hijack.model_hijack.clip = None  # no model yet: the token counter shows "-/-" until one loads
-    done("parse flags")
 
-    # 3. stray model files
-    from modules.models.model_files import cleanup_models
+# --- 3. to 6.: model files, checkpoints, face restorers, upscalers ----------------------------------------------
 
-    ensure_user_folders(paths)
-    cleanup_models(paths)
-    done("cleanup models")
+def _cleanup_models(start: _Start) -> None:
+    """Step 3: the user folders exist; stray model files move into their folders."""
+    ensure_user_folders(start.services.paths)
+    cleanup_models(start.services.paths)
 
-    # 4. checkpoints
-    from modules.core.cache import DiskCache
-    from modules.models.checkpoints import CheckpointRegistry
 
-    shared.cache = DiskCache.for_paths(paths)
-    from modules.runtime.jobs import attach_job_store
-
+def _list_models(start: _Start) -> None:
+    """Step 4: the on-disk caches, the stored async jobs, the checkpoint registry."""
+    services = start.services
+    services.cache = DiskCache.for_paths(services.paths)
     # async jobs of the last run: results readable again, queued ones resume once the API registers their kinds
-    attach_job_store(paths)
-    shared.checkpoints = CheckpointRegistry(paths, cmd_opts, opts, shared.cache)
-    shared.checkpoints.refresh()
-    done("list models")
-
-    # 5. face restorers
-    from modules.postprocess.face_restoration import FaceRestorerRegistry
-
-    shared.face_restorers = FaceRestorerRegistry()
-    shared.face_restorers.setup_builtin(cmd_opts.codeformer_models_path, cmd_opts.gfpgan_models_path, cmd_opts.gfpgan_dir)
-    done("face restorers")
-
-    # 6. upscalers
-    from modules.postprocess.upscaler_registry import UpscalerRegistry
-
-    shared.upscalers = UpscalerRegistry(cmd_opts)
-    shared.sd_upscalers = shared.upscalers.refresh()
-    done("upscalers")
-
-    # 7. scripts (an extension's script may define an Upscaler subclass: list upscalers again then)
-    load_all_scripts()
-    done("load scripts")
-
-    # 8. VAE files
-    from modules.models.vae_files import VaeRegistry
-
-    shared.vae_files = VaeRegistry(paths, cmd_opts)
-    shared.vae_files.refresh()
-    done("list VAE")
-
-    # 9. the model
-    opts.onchange("sd_model_checkpoint", _on_checkpoint_setting_changed, call=False)
-    opts.onchange("sd_vae", _on_vae_setting_changed, call=False)
-    opts.onchange("cross_attention_optimization", _on_attention_setting_changed, call=False)
-    opts.onchange("upcast_attn", _on_attention_setting_changed, call=False)
-    opts.onchange("sd_vae_overrides_per_model_preferences", _on_vae_setting_changed, call=False)
-    result.model_load = _load_model_step(cmd_opts, model_loader, result, background_model_load)
-    done("load model")
-    return result
+    attach_job_store(services.paths)
+    services.checkpoints = CheckpointRegistry(services.paths, services.cmd_opts, services.opts, services.cache)
+    services.checkpoints.refresh()
 
 
-def load_all_scripts() -> None:
-    """Import every script of the root and the active extensions (start-up step 7, and Reload UI)."""
-    from modules import scripts
-    from modules.postprocess.upscaler import Upscaler
-    from modules import script_callbacks
+def _face_restorers(start: _Start) -> None:
+    """Step 5: CodeFormer and GFPGAN (their weights load on first use)."""
+    cmd_opts = start.services.cmd_opts
+    start.services.face_restorers = FaceRestorerRegistry()
+    start.services.face_restorers.setup_builtin(cmd_opts.codeformer_models_path, cmd_opts.gfpgan_models_path,
+                                                cmd_opts.gfpgan_dir)
 
-    from modules.networks.hypernetworks.setup import setup_hypernetworks
 
-    from modules import localization
+def _upscalers(start: _Start) -> None:
+    """Step 6: the built-in upscalers and the model files found for them."""
+    start.services.upscalers = UpscalerRegistry(start.services.cmd_opts)
+    start.services.sd_upscalers = start.services.upscalers.refresh()
 
+
+# --- 7. scripts ---------------------------------------------------------------------------------------------------
+
+def _load_scripts(start: _Start) -> None:
+    """Step 7: every script of the root and the active extensions."""
+    load_all_scripts(start.services)
+
+
+def load_all_scripts(services: Services | None = None) -> None:
+    """Import every script of the root and the active extensions (start-up step 7, and Reload UI).
+
+    An extension's script may define an ``Upscaler`` subclass: the upscalers are listed again then.
+    """
+    services = services if services is not None else current_services()
     known_upscalers = set(_upscaler_class_names(Upscaler))
-    setup_hypernetworks()
-    scripts.load_scripts()
-    localization.list_localizations()
+    setup_hypernetworks(services)
+    script_loading.load_scripts(services)
+    active = [ext for ext in (services.extensions or []) if getattr(ext, "enabled", False)]
+    list_localizations(getattr(services.cmd_opts, "localizations_dir", None),
+                       load_order.list_scripts("localizations", ".json", install_dir=services.paths.install_dir,
+                                               extensions=active))
     if set(_upscaler_class_names(Upscaler)) - known_upscalers:
-        shared.sd_upscalers = shared.upscalers.refresh()
+        services.sd_upscalers = services.upscalers.refresh()
     # A1111 registers extensions' settings only while building the UI; doing it here gives the API
     # (--nowebui) the same settings, and the Settings tab reads them from the options catalogue.
-    script_callbacks.ui_settings_callback()
+    callbacks.ui_settings_callback()
 
 
 def _upscaler_class_names(cls: type) -> list[str]:
@@ -231,102 +256,125 @@ def _upscaler_class_names(cls: type) -> list[str]:
     return names
 
 
-def model_manager() -> Any:
-    """The model manager of the running app, created on first use (it imports torch)."""
-    if getattr(shared, "model_manager", None) is None:
+# --- 8. VAE files -------------------------------------------------------------------------------------------------
+
+def _list_vae(start: _Start) -> None:
+    """Step 8: the VAE files (``--vae-dir``, ``models/VAE``, next to checkpoints)."""
+    start.services.vae_files = VaeRegistry(start.services.paths, start.services.cmd_opts)
+    start.services.vae_files.refresh()
+
+
+# --- 9. the model -------------------------------------------------------------------------------------------------
+
+def _load_model(start: _Start) -> None:
+    """Step 9: the settings that switch the live model take effect from now on; the selected checkpoint loads."""
+    services = start.services
+    _watch_model_settings(services)
+    start.result.model_load = _load_model_step(services, start.model_loader, start.result,
+                                               start.background_model_load)
+
+
+def _watch_model_settings(services: Services) -> None:
+    opts = services.opts
+    opts.onchange("sd_model_checkpoint", lambda: _on_checkpoint_setting_changed(services), call=False)
+    opts.onchange("sd_vae", lambda: _on_vae_setting_changed(services), call=False)
+    opts.onchange("cross_attention_optimization", lambda: _on_attention_setting_changed(services), call=False)
+    opts.onchange("upcast_attn", lambda: _on_attention_setting_changed(services), call=False)
+    opts.onchange("sd_vae_overrides_per_model_preferences", lambda: _on_vae_setting_changed(services), call=False)
+
+
+def model_manager(services: Services | None = None) -> Any:
+    """The model manager of ``services`` (default: the installed ones), created on first use (it imports torch)."""
+    services = services if services is not None else current_services()
+    if getattr(services, "model_manager", None) is None:
+        # torch on first use: the API start path stays light
         from modules.models.devices import DeviceConfig
         from modules.models.manager import ModelManager
 
-        shared.device_config = DeviceConfig.from_cmd_opts(shared.cmd_opts)
-        shared.model_manager = ModelManager(shared.checkpoints, shared.cmd_opts, shared.opts, shared.device_config,
-                                            on_loaded=list(MODEL_LOADED_HOOKS),
-                                            on_activated=[_attach_text_path, apply_vae])
-    return shared.model_manager
+        services.device_config = DeviceConfig.from_cmd_opts(services.cmd_opts)
+        services.model_manager = ModelManager(
+            services.checkpoints, services.cmd_opts, services.opts, services.device_config,
+            on_loaded=list(MODEL_LOADED_HOOKS),
+            on_activated=[_attach_text_path, lambda model: apply_vae(model, services)], services=services)
+    return services.model_manager
 
 
-def apply_vae(model: Any = None) -> None:
+def apply_vae(model: Any = None, services: Services | None = None) -> None:
     """Give the live model the VAE that ``--vae-path`` / ``sd_vae`` / the checkpoint's preferences name."""
-    from modules.core import hashing
+    # torch on first use: the API start path stays light
     from modules.models.vae_selection import VaeSwitcher, resolve_vae
 
-    model = model if model is not None else shared.sd_model
+    services = services if services is not None else current_services()
+    model = model if model is not None else services.sd_model
     if model is None:
         return
-    registry = shared.vae_files
-    choice = resolve_vae(model.sd_checkpoint_info.filename, shared.opts, shared.cmd_opts, registry.vae_dict,
+    registry, cmd_opts = services.vae_files, services.cmd_opts
+    choice = resolve_vae(model.sd_checkpoint_info.filename, services.opts, cmd_opts, registry.vae_dict,
                          registry.find_near_checkpoint)
 
     def short_hash(path: str) -> str | None:
-        digest = hashing.sha256(shared.cache, path, f"vae/{os.path.basename(path)}", no_hashing=shared.cmd_opts.no_hashing)
+        digest = hashing.sha256(services.cache, path, f"vae/{os.path.basename(path)}", no_hashing=cmd_opts.no_hashing)
         return digest[:10] if digest else None
 
-    VaeSwitcher(allow_unsafe=shared.cmd_opts.disable_safe_unpickle).apply(model, choice, short_hash)
+    VaeSwitcher(allow_unsafe=cmd_opts.disable_safe_unpickle).apply(model, choice, short_hash)
 
 
-def _on_vae_setting_changed() -> None:
+def _on_vae_setting_changed(services: Services) -> None:
     """Setting ``sd_vae`` (or its override switch) changed: load that VAE into the live model."""
-    if shared.sd_model is None:
+    if services.sd_model is None:
         return
-    from modules.call_queue import queue_lock
-
     with queue_lock:
-        apply_vae()
+        apply_vae(services=services)
 
 
-def _on_attention_setting_changed() -> None:
-    if getattr(shared, "model_manager", None) is None:
+def _on_attention_setting_changed(services: Services) -> None:
+    if getattr(services, "model_manager", None) is None:
         return
-    from modules.call_queue import queue_lock
-
     with queue_lock:
-        shared.model_manager.apply_attention_setting()
+        services.model_manager.apply_attention_setting()
+
+
+def _model_hijack() -> Any:
+    # A1111's model_hijack lives in its flat module until the prompt path owns it (modules/prompting)
+    from modules import sd_hijack
+
+    return sd_hijack.model_hijack
 
 
 def _attach_text_path(model: Any) -> None:
     """A1111's hijack: prompts go through emphasis, chunking and textual inversion for the live model."""
-    from modules import sd_hijack
-
-    sd_hijack.model_hijack.hijack(model)
+    _model_hijack().hijack(model)
 
 
 def _model_loaded_callbacks(model: Any) -> None:
-    from modules import script_callbacks
-
-    script_callbacks.model_loaded_callback(model)
+    callbacks.model_loaded_callback(model)
 
 
 MODEL_LOADED_HOOKS: list[Callable[[Any], None]] = [_model_loaded_callbacks]
 """Called with each newly loaded model (text conditioning, embeddings, extensions' ``on_model_loaded``)."""
 
 
-def _default_model_loader(info: Any) -> Any:
-    return model_manager().load(info)
-
-
-def _on_checkpoint_setting_changed() -> None:
+def _on_checkpoint_setting_changed(services: Services) -> None:
     """Setting ``sd_model_checkpoint`` changed (options API, quicksettings): load that checkpoint."""
-    if shared.checkpoints is None:
+    if services.checkpoints is None:
         return
-    from modules.call_queue import queue_lock
-
     with queue_lock:
-        model_manager().reload_model_weights()
+        model_manager(services).reload_model_weights()
 
 
-def _load_model_step(cmd_opts: argparse.Namespace, model_loader: ModelLoader | None, result: StartupResult,
+def _load_model_step(services: Services, model_loader: ModelLoader | None, result: StartupResult,
                      background: bool) -> str:
-    from modules.models.checkpoints import NoCheckpointsError
-
+    cmd_opts = services.cmd_opts
     if cmd_opts.skip_load_model_at_start or cmd_opts.ui_debug_mode:
         return "skipped"
     try:
-        info = shared.checkpoints.select(shared.opts.sd_model_checkpoint)
+        info = services.checkpoints.select(services.opts.sd_model_checkpoint)
     except NoCheckpointsError as e:
         notice = NoCheckpointNotice(str(e))
         result.notices.append(notice)
         print(notice, flush=True)
         return "no checkpoint"
-    loader = model_loader or _default_model_loader
+    loader = model_loader or (lambda checkpoint: model_manager(services).load(checkpoint))
 
     def load() -> None:
         try:
@@ -335,14 +383,11 @@ def _load_model_step(cmd_opts: argparse.Namespace, model_loader: ModelLoader | N
             print(f"*** Failed to load checkpoint {info.filename}:\n{traceback.format_exc()}", file=sys.stderr, flush=True)
             return
         if model is not None:
-            shared.sd_model = model
+            services.sd_model = model
 
     if not background:
         load()
-        return "loaded" if shared.sd_model is not None else "failed"
-    import threading
-
-    from modules.call_queue import queue_lock
+        return "loaded" if services.sd_model is not None else "failed"
 
     def load_locked() -> None:
         with queue_lock:
@@ -350,3 +395,10 @@ def _load_model_step(cmd_opts: argparse.Namespace, model_loader: ModelLoader | N
 
     threading.Thread(target=load_locked, name="model-loader", daemon=True).start()
     return "loading in background"
+
+
+_STEP_FUNCTIONS: tuple[Callable[[_Start], None], ...] = (
+    _load_options, _parse_flags, _cleanup_models, _list_models, _face_restorers, _upscalers, _load_scripts,
+    _list_vae, _load_model,
+)
+"""One function per entry of :data:`STARTUP_STEPS`, in that order."""

@@ -180,7 +180,7 @@ def test_preload_flag_and_bootstrap_integration(started, data_dir, monkeypatch):
     from modules import shared
     from modules.runtime import bootstrap
 
-    def load_all_scripts_proposed() -> None:
+    def load_all_scripts_proposed(services=None) -> None:
         from modules import scripts
         from modules.postprocess.upscaler import Upscaler
 
