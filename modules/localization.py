@@ -1,60 +1,14 @@
-"""Localizations (A1111's ``modules.localization``): JSON files mapping the page's English texts to another
-language, from ``--localizations-dir`` and each active extension's ``localizations/`` folder.
-
-The page translates itself (``javascript/localization.js``) from ``window.localization``, which the
-page gets from :func:`localization_data` for setting ``localization``.
-"""
+"""A1111's ``modules.localization``: the code lives in :mod:`modules.core.localization`."""
 from __future__ import annotations
 
-import json
-import os
-import sys
-from typing import Any
-
-localizations: dict[str, list[str]] = {}
-"""Name (file stem) -> its files, the install's first, then extensions' (later files override earlier keys)."""
+from modules.core import localization as _localization
+from modules.core.localization import localization_data, localization_js, localizations  # noqa: F401  (A1111 names)
+from modules.core.services import current_services
+from modules.scripting.script_paths import list_scripts
 
 
 def list_localizations(dirname: str | None = None) -> dict[str, list[str]]:
     """List the ``.json`` files of ``dirname`` (default ``--localizations-dir``) and of active extensions."""
-    from modules import scripts, shared
-
     if dirname is None:
-        dirname = getattr(shared.cmd_opts, "localizations_dir", None)
-    localizations.clear()
-    if dirname and os.path.isdir(dirname):
-        for file in sorted(os.listdir(dirname)):
-            stem, ext = os.path.splitext(file)
-            if ext.lower() == ".json":
-                localizations[stem] = [os.path.join(dirname, file)]
-    for script_file in scripts.list_scripts("localizations", ".json"):
-        stem = os.path.splitext(script_file.filename)[0]
-        files = localizations.setdefault(stem, [])
-        if os.path.abspath(script_file.path) not in map(os.path.abspath, files):
-            files.append(script_file.path)
-    return localizations
-
-
-def localization_data(name: str | None) -> dict[str, Any]:
-    """The merged translations of localization ``name`` (empty for "None" or an unknown name).
-
-    A broken file is reported and skipped: the page then shows the texts it could translate.
-    """
-    data: dict[str, Any] = {}
-    for filename in localizations.get(name or "", []):
-        try:
-            with open(filename, encoding="utf8") as f:
-                loaded = json.load(f)
-        except (OSError, ValueError) as e:
-            print(f"Error loading localization from {filename}: {e}", file=sys.stderr)
-            continue
-        if isinstance(loaded, dict):
-            data.update(loaded)
-        else:
-            print(f"Error loading localization from {filename}: not a JSON object", file=sys.stderr)
-    return data
-
-
-def localization_js(current_localization_name: str | None) -> str:
-    """A1111's helper: the script line defining ``window.localization``."""
-    return f"window.localization = {json.dumps(localization_data(current_localization_name))}"
+        dirname = getattr(current_services().cmd_opts, "localizations_dir", None)
+    return _localization.list_localizations(dirname, list_scripts("localizations", ".json"))

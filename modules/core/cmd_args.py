@@ -17,7 +17,7 @@ import shlex
 import sys
 from typing import Sequence
 
-from modules.core.paths import INSTALL_DIR
+from modules.core.install_dir import INSTALL_DIR
 
 DEFAULT_PORT_UI = 7860
 DEFAULT_PORT_API_ONLY = 7861

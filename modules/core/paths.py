@@ -11,8 +11,8 @@ import argparse
 import os
 from dataclasses import dataclass, field
 
-INSTALL_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-"""The repository root (A1111's ``script_path``)."""
+from modules.core.cmd_args import build_parser
+from modules.core.install_dir import INSTALL_DIR  # noqa: F401  (imported from here by many)
 
 MODEL_SUBDIRS = (
     "Stable-diffusion", "VAE", "Lora", "LyCORIS", "hypernetworks", "ESRGAN", "RealESRGAN", "DAT", "HAT",
@@ -119,8 +119,6 @@ def resolve_path_flags(cmd_opts: argparse.Namespace, install_dir: str = INSTALL_
 
 def default_paths(install_dir: str = INSTALL_DIR) -> DataPaths:
     """The paths with no flags given: everything under the install root."""
-    from modules.core.cmd_args import build_parser  # local: cmd_args imports this module
-
     return resolve_path_flags(build_parser().parse_args([]), install_dir)
 
 
