@@ -25,6 +25,7 @@ from modules.core.extensions import list_extensions
 from modules.core.paths import DataPaths
 from modules.launcher.config_file import read_config
 from modules.launcher.git import commit_hash, git_tag
+from modules.launcher.packages import installed_version
 
 REDACTED = "<redacted>"
 SECRET_WORDS = ("TOKEN", "KEY", "SECRET", "PASSWORD", "AUTH")
@@ -100,8 +101,6 @@ def redact_config(config: Mapping[str, Any]) -> dict[str, Any]:
 
 def package_versions(names: Sequence[str] = KEY_PACKAGES) -> dict[str, str | None]:
     """Installed versions of ``names`` (``None`` when missing), without importing them."""
-    from modules.launcher.packages import installed_version
-
     return {name: installed_version(name) for name in names}
 
 
