@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 import os
 
+from modules.core.services import current_services
+from modules.ui.components import opt, tooltips
+
 
 def _root() -> str:
     from modules.paths_internal import script_path
@@ -25,10 +28,8 @@ def _read(path: str) -> str:
 
 def script_files() -> list[str]:
     """Every script file, in load order (``script.js`` first: the others use its helpers)."""
-    from modules import shared
-
     folders = [os.path.join(_root(), "javascript")]
-    folders += [os.path.join(ext.path, "javascript") for ext in shared.extensions or [] if ext.enabled]
+    folders += [os.path.join(ext.path, "javascript") for ext in current_services().extensions or [] if ext.enabled]
     files = [os.path.join(_root(), "script.js")]
     for folder in folders:
         if os.path.isdir(folder):
@@ -38,11 +39,10 @@ def script_files() -> list[str]:
 
 def style_files() -> list[str]:
     """``style.css`` of the root and of each active extension, then ``user.css`` of the data dir."""
-    from modules import shared
-
+    services = current_services()
     candidates = [os.path.join(_root(), "style.css")]
-    candidates += [os.path.join(ext.path, "style.css") for ext in shared.extensions or [] if ext.enabled]
-    data_dir = getattr(shared.paths, "data_dir", None) if shared.paths is not None else None
+    candidates += [os.path.join(ext.path, "style.css") for ext in services.extensions or [] if ext.enabled]
+    data_dir = getattr(services.paths, "data_dir", None) if services.paths is not None else None
     if data_dir:
         candidates.append(os.path.join(data_dir, "user.css"))
     return [f for f in candidates if os.path.isfile(f)]
@@ -50,8 +50,6 @@ def style_files() -> list[str]:
 
 def page_settings() -> dict:
     """What the page scripts need from the server before any request: a few settings and the tooltips."""
-    from modules.ui.components import opt, tooltips
-
     keys = ("live_preview_refresh_period", "live_previews_enable", "show_progress_in_title", "interrupt_after_current",
             "js_live_preview_in_modal_lightbox", "keyedit_precision_attention", "keyedit_precision_extra",
             "keyedit_delimiters", "keyedit_move", "extra_networks_add_text_separator", "disable_token_counters",
@@ -64,9 +62,8 @@ def page_settings() -> dict:
 
 
 def _localization() -> dict:
-    from modules import localization, shared
-
-    return localization.localization_data(getattr(shared.opts, "localization", "None"))
+    from modules import localization
+    return localization.localization_data(getattr(current_services().opts, "localization", "None"))
 
 
 def loader_js() -> str:

@@ -10,32 +10,27 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from modules.core.services import current_services
+from modules.scripting import callbacks
 from modules.ui import symbols
+from modules.ui import form_components as forms
 
 tooltips: dict[str, str] = {}
 """``elem_id`` -> tooltip text; the page script sets them as ``title`` attributes (gradio has no tooltips)."""
 
 
-def _runner() -> Any:
-    from modules import scripts
-
-    return scripts.scripts_current
-
-
 def make(cls: type, **kwargs: Any) -> Any:
     """``cls(**kwargs)`` with A1111's component hooks around it; ``tooltip=`` becomes the element's title."""
-    from modules import script_callbacks
-
     tooltip = kwargs.pop("tooltip", None)
     if tooltip and kwargs.get("elem_id"):
         tooltips[kwargs["elem_id"]] = tooltip
     component = cls.__new__(cls)
-    runner = _runner()
+    runner = current_services().scripts_current
     if runner is not None:
         runner.before_component(component, **kwargs)
-    script_callbacks.before_component_callback(component, **kwargs)
+    callbacks.before_component_callback(component, **kwargs)
     component.__init__(**kwargs)
-    script_callbacks.after_component_callback(component, **kwargs)
+    callbacks.after_component_callback(component, **kwargs)
     if runner is not None:
         runner.after_component(component, **kwargs)
     return component
@@ -43,9 +38,7 @@ def make(cls: type, **kwargs: Any) -> Any:
 
 def tool_button(value: str, **kwargs: Any) -> Any:
     """A small one-symbol button (A1111's ``ToolButton``)."""
-    from modules.ui_components import ToolButton
-
-    return make(ToolButton, value=value, **kwargs)
+    return make(forms.ToolButton, value=value, **kwargs)
 
 
 def refresh_button(components: Any, refresh: Callable[[], Any] | None, new_args: Callable[[], dict] | dict | None,
@@ -73,31 +66,26 @@ def refresh_button(components: Any, refresh: Callable[[], Any] | None, new_args:
 
 def checkpoint_titles(use_short: bool = False) -> list[str]:
     """Titles of the checkpoints on disk (``name [hash]``), for dropdowns."""
-    from modules import shared
-
-    return list(shared.checkpoints.titles(use_short)) if shared.checkpoints is not None else []
+    services = current_services()
+    return list(services.checkpoints.titles(use_short)) if services.checkpoints is not None else []
 
 
 def refresh_checkpoints() -> None:
     """List the checkpoint folders again."""
-    from modules import shared
-
-    if shared.checkpoints is not None:
-        shared.checkpoints.refresh()
+    services = current_services()
+    if services.checkpoints is not None:
+        services.checkpoints.refresh()
 
 
 def upscaler_names() -> list[str]:
     """Names of the image upscalers (A1111's ``shared.sd_upscalers``), in their order."""
-    from modules import shared
-
-    return [x.name for x in shared.sd_upscalers or []]
+    return [x.name for x in current_services().sd_upscalers or []]
 
 
 def opt(key: str, default: Any = None) -> Any:
     """A setting's value, or ``default`` before the settings exist."""
-    from modules import shared
-
-    return getattr(shared.opts, key, default) if shared.opts is not None else default
+    services = current_services()
+    return getattr(services.opts, key, default) if services.opts is not None else default
 
 
 def plaintext_to_html(text: str, classname: str | None = None) -> str:

@@ -21,6 +21,11 @@ import os
 import time
 from typing import Any, Callable
 
+from modules.core.errors import report
+from modules.core.extensions import disable_mode
+from modules.core.services import current_services
+from modules.ui.components import refresh_button
+
 DEFAULT_INDEX_URL = "https://raw.githubusercontent.com/AUTOMATIC1111/stable-diffusion-webui-extensions/master/index.json"
 STYLE_PRIMARY = ' style="color: var(--primary-400)"'
 SORT_ORDERS = ["newest first", "oldest first", "a-z", "z-a", "internal order", "update time", "create time", "stars"]
@@ -56,7 +61,6 @@ def _handled(outputs_before_message: int) -> Callable[[Callable[..., Any]], Call
             except expected as e:
                 message = _error_html(e)
             except Exception as e:  # noqa: BLE001 - the page gets the message, the console the traceback
-                from modules.core.errors import report
 
                 report(f"Error in the Extensions tab ({func.__name__})", exc_info=True)
                 message = _error_html(e)
@@ -93,21 +97,19 @@ def make_commit_link(commit_hash: str, remote: str, text: str | None = None) -> 
 
 
 def _disabled_globally(ext: Any) -> bool:
-    from modules import shared
-    from modules.core.extensions import disable_mode
-
-    mode = disable_mode(shared.opts.data, shared.cmd_opts)
+    services = current_services()
+    mode = disable_mode(services.opts.data, services.cmd_opts)
     return mode == "all" or (mode == "extra" and not ext.is_builtin)
 
 
 def extension_table() -> str:
     """The Installed table (A1111's columns and checkbox names)."""
-    from modules import extensions_install, shared
+    from modules import extensions_install
     from modules.api.extension_info import git_details
-
+    services = current_services()
     read_only = "" if extensions_install.access_allowed() else " disabled"
     rows = []
-    for ext in shared.extensions or []:
+    for ext in services.extensions or []:
         details = git_details(ext.path) if extensions_install.is_git_clone(ext.path) else None
         remote = details.remote if details else ""
         name = html.escape(ext.name)
@@ -138,7 +140,7 @@ def extension_table() -> str:
                 <td>{html.escape(date)}</td>
                 <td{status_class}>{status_html}</td>
             </tr>""")
-    all_enabled = ' checked="checked"' if all(ext.enabled for ext in shared.extensions or []) else ""
+    all_enabled = ' checked="checked"' if all(ext.enabled for ext in services.extensions or []) else ""
     toggle_all = f'<input class="gr-check-radio gr-checkbox all_extensions_toggle" type="checkbox"{all_enabled}{read_only}>'
     enable_tip = "Use checkbox to enable the extension; it will be enabled or disabled when you click apply button"
     update_tip = "Use checkbox to mark the extension for update; it will be updated when you click apply button"
@@ -166,16 +168,16 @@ installed_html = extension_table
 
 def installed_info() -> str:
     """The note above the table: access disabled, or extensions disabled globally."""
-    from modules import extensions_install, shared
-
+    from modules import extensions_install
+    services = current_services()
     notes = []
     if not extensions_install.access_allowed():
         notes.append(ACCESS_DISABLED_NOTE)
-    if getattr(shared.cmd_opts, "disable_all_extensions", False):
+    if getattr(services.cmd_opts, "disable_all_extensions", False):
         notes.append('"--disable-all-extensions" was used, remove it to load all extensions again')
-    elif shared.opts.data.get("disable_all_extensions", "none") != "none":
+    elif services.opts.data.get("disable_all_extensions", "none") != "none":
         notes.append('"Disable all extensions" was set, change it to "none" to load all extensions again')
-    elif getattr(shared.cmd_opts, "disable_extra_extensions", False):
+    elif getattr(services.cmd_opts, "disable_extra_extensions", False):
         notes.append('"--disable-extra-extensions" was used, remove it to load all extensions again')
     return "".join(f'<p><span style="color: var(--primary-400);">{html.escape(n)}</span></p>' for n in notes)
 
@@ -287,9 +289,8 @@ def _date(info: dict, key: str) -> str:
 def refresh_available_extensions_from_data(hide_tags: list[str], sort_column: int,
                                            filter_text: str = "") -> tuple[str, list[str]]:
     """The Available table for the loaded index, and every tag seen (for the tag checkboxes)."""
-    from modules import extensions_install, shared
-
-    installed_names = {ext.name for ext in shared.extensions or []}
+    from modules import extensions_install
+    installed_names = {ext.name for ext in current_services().extensions or []}
     installed_urls = set(extensions_install.installed_remotes())
     read_only = not extensions_install.access_allowed()
     tags = dict(available_extensions.get("tags") or {})
@@ -408,8 +409,7 @@ def save_config_state(name: str) -> tuple[Any, str]:
 @_handled(0)
 def restore_config_state(confirmed: bool, config_state_name: str, restore_type: str) -> str:
     """"Restore Selected Config": ``extensions``, ``webui`` or ``both``; then the UI reloads (when it can)."""
-    from modules import config_states, extensions_install, shared
-
+    from modules import config_states, extensions_install
     if config_state_name == "Current":
         return "<span>Select a config to restore from.</span>"
     if not confirmed:
@@ -429,7 +429,7 @@ def restore_config_state(confirmed: bool, config_state_name: str, restore_type: 
         extensions_install.refresh_extensions()
     if restore_type in ("webui", "both"):
         lines.append(config_states.restore_webui_config(state))
-    request_restart = getattr(shared.state, "request_restart", None)
+    request_restart = getattr(current_services().state, "request_restart", None)
     if callable(request_restart):
         request_restart()
         lines.append("Reloading the UI...")
@@ -440,15 +440,14 @@ def restore_config_state(confirmed: bool, config_state_name: str, restore_type: 
 
 def update_config_states_table(state_name: str) -> str:
     """The selected state ("Current": the state now): web UI and extension versions, differences highlighted."""
-    from modules import config_states, shared
-
+    from modules import config_states
     try:
         if state_name == "Current":
             state = config_states.get_config()
         else:
             state = config_states.all_config_states.get(state_name) or config_states.list_config_states()[state_name]
         return _config_state_html(state, config_states.get_webui_config(),
-                                  {ext.name: ext for ext in shared.extensions or []})
+                                  {ext.name: ext for ext in current_services().extensions or []})
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         return f"<h2>This config state cannot be shown</h2>{_error_html(e)}"
 
@@ -521,9 +520,8 @@ def create_extensions_tab() -> None:
     """Build the tab in the current gradio context."""
     import gradio as gr
 
-    from modules import config_states, extensions_install, shared
-    from modules.ui.components import refresh_button
-
+    from modules import config_states, extensions_install
+    services = current_services()
     allowed = extensions_install.access_allowed()
     config_states.list_config_states()
     with gr.Tabs(elem_id="tabs_extensions"):
@@ -533,7 +531,7 @@ def create_extensions_tab() -> None:
                                   interactive=allowed)
                 check = gr.Button(value="Check for updates", elem_id="extensions_check_button", interactive=allowed)
                 disable_all = gr.Radio(label="Disable all extensions", choices=["none", "extra", "all"],
-                                       value=lambda: shared.opts.data.get("disable_all_extensions", "none"),
+                                       value=lambda: current_services().opts.data.get("disable_all_extensions", "none"),
                                        elem_id="extensions_disable_all", interactive=allowed)
                 disabled_list = gr.Textbox(elem_id="extensions_disabled_list", visible="hidden", container=False)
                 update_list = gr.Textbox(elem_id="extensions_update_list", visible="hidden", container=False)

@@ -11,15 +11,15 @@ import json
 import urllib.parse
 from typing import Any
 
+from modules.core.services import current_services
 from modules.ui.extra_network_pages import Item, Page
 
 SORT_FIELDS = [("path", "Path"), ("name", "Name"), ("date_created", "Date Created"), ("date_modified", "Date Modified")]
 
 
 def _opt(key: str, default: Any) -> Any:
-    from modules import shared
-
-    return getattr(shared.opts, key, default) if shared.opts is not None else default
+    services = current_services()
+    return getattr(services.opts, key, default) if services.opts is not None else default
 
 
 def _attr(value: Any) -> str:
@@ -110,9 +110,8 @@ def page_html(tabname: str, page: Page, *, empty: bool = False) -> str:
 
 
 def _dirs_html(page: Page) -> str:
-    from modules import shared
-
-    paths, cmd_opts = shared.paths, shared.cmd_opts
+    services = current_services()
+    paths, cmd_opts = services.paths, services.cmd_opts
     dirs = {
         "textual_inversion": [getattr(paths, "embeddings_dir", None)],
         "hypernetworks": [getattr(cmd_opts, "hypernetwork_dir", None)],

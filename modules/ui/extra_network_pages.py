@@ -12,6 +12,9 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from modules.core.safetensors_header import SafetensorsHeaderError, read_metadata
+from modules.core.services import current_services
+
 PREVIEW_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "gif")
 
 
@@ -37,9 +40,8 @@ class Item:
 
 
 def _opt(key: str, default: Any) -> Any:
-    from modules import shared
-
-    return getattr(shared.opts, key, default) if shared.opts is not None else default
+    services = current_services()
+    return getattr(services.opts, key, default) if services.opts is not None else default
 
 
 def find_preview(path: str) -> str | None:
@@ -105,9 +107,7 @@ def _multiplier() -> str:
 
 
 def textual_inversion_items() -> list[Item]:
-    from modules import shared
-
-    db = shared.embeddings
+    db = current_services().embeddings
     if db is None:
         return []
     embeddings = {**getattr(db, "word_embeddings", {}), **getattr(db, "skipped_embeddings", {})}
@@ -127,12 +127,11 @@ def hypernetwork_items() -> list[Item]:
 
 
 def checkpoint_items() -> list[Item]:
-    from modules import shared
-
-    if shared.checkpoints is None:
+    services = current_services()
+    if services.checkpoints is None:
         return []
     items = []
-    for info in list(shared.checkpoints.checkpoints_list.values()):
+    for info in list(services.checkpoints.checkpoints_list.values()):
         item = _item(info.name_for_extra, info.filename, checkpoint_title=info.title)
         item.search_terms.append(info.shorthash or "")
         item.has_metadata = bool(info.metadata)
@@ -166,10 +165,9 @@ def lora_items() -> list[Item]:
 
 
 def refresh_textual_inversion() -> None:
-    from modules import shared
-
-    if shared.embeddings is not None:
-        shared.embeddings.load_textual_inversion_embeddings(force_reload=True)
+    services = current_services()
+    if services.embeddings is not None:
+        services.embeddings.load_textual_inversion_embeddings(force_reload=True)
 
 
 def refresh_hypernetworks() -> None:
@@ -179,10 +177,9 @@ def refresh_hypernetworks() -> None:
 
 
 def refresh_checkpoints() -> None:
-    from modules import shared
-
-    if shared.checkpoints is not None:
-        shared.checkpoints.refresh()
+    services = current_services()
+    if services.checkpoints is not None:
+        services.checkpoints.refresh()
 
 
 def refresh_loras() -> None:
@@ -230,18 +227,16 @@ def builtin_pages() -> list[Page]:
 
 
 def _lora_extension_enabled() -> bool:
-    from modules import shared
-
-    return any(getattr(ext, "name", "") == "Lora" and getattr(ext, "enabled", False) for ext in shared.extensions or [])
+    extensions = current_services().extensions or []
+    return any(getattr(ext, "name", "") == "Lora" and getattr(ext, "enabled", False) for ext in extensions)
 
 
 def allowed_preview_dirs() -> list[str]:
     """Folders whose pictures ``/sd_extra_networks/thumb`` may serve (the model folders)."""
-    from modules import shared
-
+    services = current_services()
     dirs: list[str] = []
-    paths = shared.paths
-    cmd_opts = shared.cmd_opts
+    paths = services.paths
+    cmd_opts = services.cmd_opts
     for value in (getattr(paths, "sd_models_dir", None), getattr(paths, "ckpt_dir", None),
                   getattr(paths, "embeddings_dir", None), getattr(cmd_opts, "lora_dir", None),
                   getattr(cmd_opts, "lyco_dir_backcompat", None), getattr(cmd_opts, "hypernetwork_dir", None)):
@@ -263,9 +258,7 @@ SD_VERSIONS = ["Unknown", "SD1", "SD2", "SDXL"]
 
 def vae_choices() -> list[str]:
     """The checkpoint editor's "Preferred VAE": Automatic (the usual rules), None (the checkpoint's own), a file."""
-    from modules import shared
-
-    files = getattr(shared.vae_files, "vae_dict", None) or {}
+    files = getattr(current_services().vae_files, "vae_dict", None) or {}
     return ["Automatic", "None", *files]
 
 
@@ -287,8 +280,6 @@ def find_item(page_id: str, name: str) -> tuple[Page, Item]:
 def file_metadata(path: str) -> dict[str, Any]:
     """The ``__metadata__`` of a safetensors file (values that hold JSON decoded), else {} (also for a broken
     file: the card still works, only its metadata is missing)."""
-    from modules.core.safetensors_header import SafetensorsHeaderError, read_metadata
-
     if not path.lower().endswith(".safetensors") or not os.path.isfile(path):
         return {}
     try:

@@ -12,6 +12,7 @@ from typing import Any
 
 from modules.ui.extra_network_cards import page_html
 from modules.ui.extra_network_pages import builtin_pages
+from modules.ui.quicksettings import apply_setting
 
 
 def create_extra_networks_tabs(tab: Any) -> None:
@@ -40,8 +41,6 @@ def create_checkpoint_selector(checkpoint: Any) -> None:
     """The hidden box and button a checkpoint card uses to select its checkpoint (A1111's ``change_checkpoint``);
     ``checkpoint`` is the quicksettings dropdown, which shows the new choice."""
     import gradio as gr
-
-    from modules.ui.quicksettings import apply_setting
 
     name = gr.Textbox(visible="hidden", elem_id="change_checkpoint_name")
     button = gr.Button("Change checkpoint", elem_id="change_checkpoint", visible="hidden")

@@ -5,8 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from modules.core.services import current_services
 from modules.ui import symbols
-from modules.ui.components import make, tool_button, upscaler_names
+from modules.ui import form_components as forms
+from modules.ui.components import error_html, make, tool_button, upscaler_names
+from modules.ui.gallery import create_output_panel
+from modules.ui.gallery_files import gallery_value
+from modules.ui.generation import performance_html
+from modules.ui.paste import add_paste_fields
 
 
 @dataclass
@@ -18,20 +24,18 @@ class ExtrasTab:
 def _upscale_controls() -> tuple[str, dict[str, Any]]:
     import gradio as gr
 
-    from modules.ui_components import FormRow, InputAccordion
-
     names = upscaler_names() or ["None"]
     selected = gr.Number(value=0, visible=False)
-    with make(InputAccordion, value=True, label="Upscale", elem_id="extras_upscale") as enabled:
-        with FormRow():
+    with make(forms.InputAccordion, value=True, label="Upscale", elem_id="extras_upscale") as enabled:
+        with forms.FormRow():
             upscaler_1 = make(gr.Dropdown, label="Upscaler 1", elem_id="extras_upscaler_1", choices=names,
                               value=names[0])
-        with FormRow():
+        with forms.FormRow():
             upscaler_2 = make(gr.Dropdown, label="Upscaler 2", elem_id="extras_upscaler_2", choices=names,
                               value=names[0])
             visibility = make(gr.Slider, minimum=0.0, maximum=1.0, step=0.001, label="Upscaler 2 visibility",
                               value=0.0, elem_id="extras_upscaler_2_visibility")
-        with FormRow():
+        with forms.FormRow():
             with gr.Tabs(elem_id="extras_resize_mode"):
                 with gr.Tab("Scale by", elem_id="extras_scale_by_tab") as tab_scale_by:
                     with gr.Row():
@@ -44,7 +48,7 @@ def _upscale_controls() -> tuple[str, dict[str, Any]]:
                                             tooltip="If any of two sides of the image ends up larger than specified, "
                                                     "will downscale it to fit. 0 = no limit.")
                 with gr.Tab("Scale to", elem_id="extras_scale_to_tab") as tab_scale_to:
-                    with FormRow():
+                    with forms.FormRow():
                         with gr.Column(elem_id="upscaling_column_size", scale=4):
                             width = make(gr.Slider, minimum=64, maximum=8192, step=8, label="Width", value=512,
                                          elem_id="extras_upscaling_resize_w")
@@ -66,9 +70,7 @@ def _upscale_controls() -> tuple[str, dict[str, Any]]:
 def _gfpgan_controls() -> tuple[str, dict[str, Any]]:
     import gradio as gr
 
-    from modules.ui_components import InputAccordion
-
-    with make(InputAccordion, value=False, label="GFPGAN", elem_id="extras_gfpgan") as enabled:
+    with make(forms.InputAccordion, value=False, label="GFPGAN", elem_id="extras_gfpgan") as enabled:
         visibility = make(gr.Slider, minimum=0.0, maximum=1.0, step=0.001, label="Visibility", value=1.0,
                           elem_id="extras_gfpgan_visibility")
     return "GFPGAN", {"enable": enabled, "gfpgan_visibility": visibility}
@@ -77,9 +79,7 @@ def _gfpgan_controls() -> tuple[str, dict[str, Any]]:
 def _codeformer_controls() -> tuple[str, dict[str, Any]]:
     import gradio as gr
 
-    from modules.ui_components import InputAccordion
-
-    with make(InputAccordion, value=False, label="CodeFormer", elem_id="extras_codeformer") as enabled:
+    with make(forms.InputAccordion, value=False, label="CodeFormer", elem_id="extras_codeformer") as enabled:
         visibility = make(gr.Slider, minimum=0.0, maximum=1.0, step=0.001, label="Visibility", value=1.0,
                           elem_id="extras_codeformer_visibility")
         weight = make(gr.Slider, minimum=0.0, maximum=1.0, step=0.001, label="Weight (0 = maximum effect, 1 = minimum "
@@ -130,9 +130,6 @@ def run_extras(task_id: str, mode: Any, image: Any, image_batch: Any, input_dir:
     from modules import progress
     from modules.postprocess import extras
     from modules.runtime.jobs import JobCancelledError, run_job
-    from modules.ui.components import error_html
-    from modules.ui.gallery_files import gallery_value
-    from modules.ui.generation import performance_html
 
     started = time.perf_counter()
     args: dict[str, dict[str, Any]] = {}
@@ -165,14 +162,10 @@ def create_extras_tab() -> ExtrasTab:
     """Build the tab in the current gradio context."""
     import gradio as gr
 
-    from modules import shared
     from modules.postprocess import extras_ops
-    from modules.ui.gallery import create_output_panel
-    from modules.ui.paste import add_paste_fields
-    from modules.ui_components import ResizeHandleRow
 
-    hide_dirs = {"visible": not getattr(shared.cmd_opts, "hide_ui_dir_config", False)}
-    with ResizeHandleRow(equal_height=False, variant="compact"):
+    hide_dirs = {"visible": not getattr(current_services().cmd_opts, "hide_ui_dir_config", False)}
+    with forms.ResizeHandleRow(equal_height=False, variant="compact"):
         with gr.Column(variant="compact"):
             tab_index = gr.Number(value=0, visible=False)
             with gr.Tabs(elem_id="mode_extras"):

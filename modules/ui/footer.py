@@ -5,6 +5,8 @@ import html
 import importlib.metadata
 import sys
 
+from modules.core.services import current_services
+
 GITHUB = "https://github.com/AUTOMATIC1111/stable-diffusion-webui"
 SEPARATOR = "&#x2000;•&#x2000;"
 
@@ -33,9 +35,7 @@ def versions_html() -> str:
 
 
 def footer_html() -> str:
-    from modules import shared
-
-    api_docs = "/docs" if getattr(shared.cmd_opts, "api", False) else f"{GITHUB}/wiki/API"
+    api_docs = "/docs" if getattr(current_services().cmd_opts, "api", False) else f"{GITHUB}/wiki/API"
     links = [
         f"<a href=\"{api_docs}\">API</a>",
         f"<a href=\"{GITHUB}\">Github</a>",

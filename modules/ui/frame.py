@@ -10,37 +10,47 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from modules import shared
+from modules.core.services import current_services
+from modules.scripting import callbacks
+from modules.ui import assets, components, paste, ui_config_defaults
+from modules.ui.extensions_tab import create_extensions_tab
+from modules.ui.extra_networks import create_checkpoint_selector
+from modules.ui.extras_tab import create_extras_tab
+from modules.ui.footer import footer_html
+from modules.ui.img2img_tab import create_img2img_tab
+from modules.ui.merger_tab import create_merger_tab
+from modules.ui.pnginfo_tab import create_pnginfo_tab
+from modules.ui.quicksettings import connect_quicksettings, create_quicksettings
+from modules.ui.settings_components import current_value
+from modules.ui.settings_tab import create_settings_tab
+from modules.ui.train_tab import create_train_tab
+from modules.ui.txt2img_tab import create_txt2img_tab
 
 REFRESH_SYMBOL = "\U0001f504"  # 🔄, A1111's refresh button
 
 
 def checkpoint_notice() -> str:
     """Markdown telling the user where to put a checkpoint, or an empty string when there is one."""
-    if shared.checkpoints is None or shared.checkpoints.checkpoints_list:
+    services = current_services()
+    if services.checkpoints is None or services.checkpoints.checkpoints_list:
         return ""
-    folders = [shared.paths.sd_models_dir] + ([shared.paths.ckpt_dir] if shared.paths.ckpt_dir else [])
+    paths = services.paths
+    folders = [paths.sd_models_dir] + ([paths.ckpt_dir] if paths.ckpt_dir else [])
     where = " or ".join(f"`{f}`" for f in folders)
     return (f"**No checkpoint found.** Put a Stable Diffusion checkpoint (`.safetensors` or `.ckpt`) into {where}, "
             f"then press {REFRESH_SYMBOL} beside the checkpoint list.")
 
 
 def _builtin_tabs() -> list[tuple[str, str, Callable[[], Any]]]:
-    from modules.ui.extras_tab import create_extras_tab
-    from modules.ui.img2img_tab import create_img2img_tab
-    from modules.ui.merger_tab import create_merger_tab
-    from modules.ui.pnginfo_tab import create_pnginfo_tab
-    from modules.ui.train_tab import create_train_tab
-    from modules.ui.txt2img_tab import create_txt2img_tab
-
     return [("txt2img", "txt2img", create_txt2img_tab), ("img2img", "img2img", create_img2img_tab),
             ("Extras", "extras", create_extras_tab), ("PNG Info", "pnginfo", create_pnginfo_tab),
             ("Checkpoint Merger", "modelmerger", create_merger_tab), ("Train", "train", create_train_tab)]
 
 
 def _ordered(tabs: list[tuple[str, str, Any]]) -> list[tuple[str, str, Any]]:
-    order = {label: i for i, label in enumerate(shared.opts.ui_tab_order or [])}
-    hidden = set(shared.opts.hidden_tabs or [])
+    opts = current_services().opts
+    order = {label: i for i, label in enumerate(opts.ui_tab_order or [])}
+    hidden = set(opts.hidden_tabs or [])
     return [t for t in sorted(tabs, key=lambda t: order.get(t[0], 9999)) if t[0] not in hidden]
 
 
@@ -48,22 +58,15 @@ def create_ui() -> Any:
     """Build the gradio Blocks of the page (imports gradio: only called when the UI is served)."""
     import gradio as gr
 
-    from modules import script_callbacks
-    from modules.ui import assets, components, internal_routes, paste, ui_config_defaults
-    from modules.ui.extensions_tab import create_extensions_tab
-    from modules.ui.extra_networks import create_checkpoint_selector
-    from modules.ui.footer import footer_html
-    from modules.ui.quicksettings import connect_quicksettings, create_quicksettings
-    from modules.ui.settings_tab import create_settings_tab
-
+    services = current_services()
     paste.reset()
     components.tooltips.clear()
-    tracker = ui_config_defaults.begin(shared.ui_config)
+    tracker = ui_config_defaults.begin(services.ui_config)
     try:
-        extension_tabs = [(title, elem_id, blocks) for blocks, title, elem_id in script_callbacks.ui_tabs_callback()]
+        extension_tabs = [(title, elem_id, blocks) for blocks, title, elem_id in callbacks.ui_tabs_callback()]
         tabs_list: list[tuple[str, str, Any]] = list(_builtin_tabs()) + extension_tabs
         tabs_list += [("Settings", "settings", None), ("Extensions", "extensions", create_extensions_tab)]
-        shared.tab_names = [label for label, _, _ in tabs_list]
+        services.tab_names = [label for label, _, _ in tabs_list]
         with gr.Blocks(title="Stable Diffusion", analytics_enabled=False, fill_width=True) as demo:
             component_dict: dict[str, Any] = {}
             quick = create_quicksettings(component_dict)
@@ -98,7 +101,6 @@ def create_ui() -> Any:
         tracker.save_if_changed()
     finally:
         ui_config_defaults.end()
-    internal_routes.register()
     demo.queue(default_concurrency_limit=64)
     return demo
 
@@ -114,8 +116,8 @@ def image_cfg_scale_visible() -> Any:
     """img2img's Image CFG Scale is shown only while an InstructPix2Pix model is loaded (A1111)."""
     import gradio as gr
 
-    # the loaded model only: reading shared.sd_model never starts a load
-    return gr.update(visible=getattr(shared.sd_model, "cond_stage_key", None) == "edit")
+    # the loaded model only: reading services.sd_model never starts a load
+    return gr.update(visible=getattr(current_services().sd_model, "cond_stage_key", None) == "edit")
 
 
 def _connect_image_cfg_scale_visibility(demo: Any, text_settings: Any) -> None:
@@ -134,7 +136,7 @@ OPTIONS_TO_PAGE_JS = ("(json) => { window.webuiPendingOptions = json; "
 def _connect_options_json(demo: Any, text_settings: Any) -> None:
     """The page's ``opts`` object (A1111's, read by extensions' scripts): the current options on every page load
     and after Apply settings."""
-    demo.load(fn=lambda: shared.opts.dumpjson(), inputs=[], outputs=[text_settings], queue=False,
+    demo.load(fn=lambda: current_services().opts.dumpjson(), inputs=[], outputs=[text_settings], queue=False,
               show_progress="hidden").then(fn=None, inputs=[text_settings], js=OPTIONS_TO_PAGE_JS)
     text_settings.change(fn=None, inputs=[text_settings], js=OPTIONS_TO_PAGE_JS)
 
@@ -142,8 +144,6 @@ def _connect_options_json(demo: Any, text_settings: Any) -> None:
 def _refresh_settings_on_load(demo: Any, component_dict: dict[str, Any]) -> None:
     """A reloaded page shows the settings as they are now (the API or another tab may have changed them)."""
     import gradio as gr
-
-    from modules.ui.settings_components import current_value
 
     keys = [k for k, c in component_dict.items() if type(c).__name__ != "HTML"]
 

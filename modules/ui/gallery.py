@@ -15,8 +15,11 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from modules.core.services import current_services
 from modules.ui import symbols
 from modules.ui.components import error_html, make, opt, plaintext_to_html, tool_button
+from modules.ui.paste import ParamBinding, register_paste_params_button
+from modules.ui.saving import SaveError, save_files
 
 
 @dataclass
@@ -37,9 +40,7 @@ class OutputPanel:
 
 def open_folder(path: str) -> None:
     """📂: show the output folder in the server machine's file manager (never with ``--hide-ui-dir-config``)."""
-    from modules import shared
-
-    if getattr(shared.cmd_opts, "hide_ui_dir_config", False):
+    if getattr(current_services().cmd_opts, "hide_ui_dir_config", False):
         return
     if not os.path.exists(path):
         print(f'Folder "{path}" does not exist. After you create an image, the folder will be created.')
@@ -58,12 +59,11 @@ def open_folder(path: str) -> None:
 
 def output_folder(tabname: str) -> str:
     """The folder 📂 opens for ``tabname`` (``outdir_samples`` wins), under the data dir."""
-    from modules import shared
-
+    services = current_services()
     key = {"txt2img": "outdir_txt2img_samples", "img2img": "outdir_img2img_samples"}.get(tabname,
                                                                                       "outdir_extras_samples")
     path = opt("outdir_samples", "") or opt(key, "")
-    data_dir = getattr(shared.paths, "data_dir", None) if shared.paths is not None else None
+    data_dir = getattr(services.paths, "data_dir", None) if services.paths is not None else None
     return os.path.join(data_dir, path) if data_dir and not os.path.isabs(path) else path
 
 
@@ -83,11 +83,9 @@ def create_output_panel(tabname: str) -> OutputPanel:
     """Build the output column of ``tabname`` (txt2img, img2img or extras)."""
     import gradio as gr
 
-    from modules import shared
-    from modules.ui.paste import ParamBinding, register_paste_params_button
-
     res = OutputPanel()
-    hide_dirs = bool(getattr(shared.cmd_opts, "hide_ui_dir_config", False))
+    services = current_services()
+    hide_dirs = bool(getattr(services.cmd_opts, "hide_ui_dir_config", False))
     with gr.Column(elem_id=f"{tabname}_results"):
         with gr.Column(variant="panel", elem_id=f"{tabname}_results_panel"):
             with gr.Group(elem_id=f"{tabname}_gallery_container"):
@@ -136,9 +134,7 @@ def create_output_panel(tabname: str) -> OutputPanel:
                 res.gallery.select(fn=with_select_data(_event_index), inputs=[], outputs=[res.selected_index],
                                    show_progress="hidden")
 
-    from modules import scripts
-
-    runner = scripts.scripts_txt2img if tabname == "txt2img" else scripts.scripts_img2img if tabname == "img2img" \
+    runner = services.scripts_txt2img if tabname == "txt2img" else services.scripts_img2img if tabname == "img2img" \
         else None
     names = list(getattr(runner, "paste_field_names", None) or [])
     for target, button in res.send_buttons.items():
@@ -167,8 +163,6 @@ def _on_select(generation_info: str, html_info: str, evt: Any = None) -> tuple[s
 
 def _connect_save(save: Any, save_zip: Any, res: OutputPanel, download_files: Any) -> None:
     import gradio as gr
-
-    from modules.ui.saving import SaveError, save_files
 
     def on_save(js_data: str, gallery: list, index: int, make_zip: bool) -> tuple[Any, str]:
         try:

@@ -15,6 +15,8 @@ from typing import Any
 
 from PIL import Image, PngImagePlugin
 
+from modules.core.services import current_services
+
 
 DEFAULT_FOLDER_NAME = "webui-gallery"
 
@@ -26,9 +28,8 @@ def _default_root() -> str:
 def temp_folder() -> str:
     """Where gallery copies are written: setting ``temp_dir``, else a folder of this process under
     ``<system temp>/webui-gallery`` (removed by the next start once this process has ended)."""
-    from modules import shared
-
-    configured = getattr(shared.opts, "temp_dir", "") if shared.opts is not None else ""
+    services = current_services()
+    configured = getattr(services.opts, "temp_dir", "") if services.opts is not None else ""
     folder = configured or os.path.join(_default_root(), str(os.getpid()))
     os.makedirs(folder, exist_ok=True)
     return folder
@@ -52,8 +53,7 @@ def cleanup_at_start() -> list[str]:
     ``temp_dir`` is the user's: its PNG files go only when
     ``clean_temp_dir_at_start`` is on, as in A1111.
     """
-    from modules import shared
-
+    services = current_services()
     removed: list[str] = []
     root = _default_root()
     if os.path.isdir(root):
@@ -62,8 +62,8 @@ def cleanup_at_start() -> list[str]:
             if name.isdigit() and int(name) != os.getpid() and not _process_alive(int(name)):
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path)
-    configured = getattr(shared.opts, "temp_dir", "") if shared.opts is not None else ""
-    if configured and getattr(shared.opts, "clean_temp_dir_at_start", False) and os.path.isdir(configured):
+    configured = getattr(services.opts, "temp_dir", "") if services.opts is not None else ""
+    if configured and getattr(services.opts, "clean_temp_dir_at_start", False) and os.path.isdir(configured):
         for folder, _dirs, files in os.walk(configured):
             for name in files:
                 if name.lower().endswith(".png"):

@@ -14,7 +14,12 @@ import time
 import traceback
 from typing import Any, Callable
 
+from modules.core.options.store import OptionFrozenError, OptionValueError
+from modules.core.services import current_services
 from modules.ui.components import error_html, opt, plaintext_to_html
+from modules.ui.gallery_files import gallery_value, item_image
+from modules.ui.generation_controls import refiner_values, seed_values
+from modules.ui.img2img_images import Img2ImgInputError
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +54,6 @@ def split_args(names: list[str], values: tuple) -> tuple[dict[str, Any], list]:
 def common_processing_args(v: dict[str, Any]) -> dict[str, Any]:
     """Fields of :class:`StableDiffusionProcessing` from the controls both tabs have."""
     from modules import infotext_utils
-    from modules.ui.generation_controls import refiner_values, seed_values
 
     args = {
         "prompt": v["prompt"] or "",
@@ -93,9 +97,8 @@ def txt2img_processing_args(v: dict[str, Any], *, force_enable_hr: bool = False)
 
 
 def _runner(tabname: str) -> Any:
-    from modules import scripts
-
-    return scripts.scripts_img2img if tabname == "img2img" else scripts.scripts_txt2img
+    services = current_services()
+    return services.scripts_img2img if tabname == "img2img" else services.scripts_txt2img
 
 
 def run_processing(p: Any, tabname: str, script_args: list) -> Any:
@@ -130,9 +133,8 @@ def txt2img_job(v: dict[str, Any], script_args: list, task_id: str, *, force_ena
     args = txt2img_processing_args(v, force_enable_hr=force_enable_hr)
 
     def job() -> Any:
-        from modules import processing, shared
-
-        p = processing.StableDiffusionProcessingTxt2Img(sd_model=shared.sd_model, **args)
+        from modules import processing
+        p = processing.StableDiffusionProcessingTxt2Img(sd_model=current_services().sd_model, **args)
         p.task_id = task_id
         if adjust is not None:
             adjust(p)
@@ -144,8 +146,6 @@ def txt2img_job(v: dict[str, Any], script_args: list, task_id: str, *, force_ena
 
 def present(processed: Any, started: float) -> tuple:
     """(gallery, generation info JSON, infotext HTML, log HTML, selected index) for a finished job."""
-    from modules.ui.gallery_files import gallery_value
-
     images = [] if opt("do_not_show_images", False) else list(processed.images) + list(processed.extra_images)
     info_json = processed.js()
     if opt("samples_log_stdout", False):
@@ -188,10 +188,8 @@ def run_ui_job(task_id: str | None, tabname: str, build_job: Callable[[str], Cal
                finish: Callable[[Any, float], tuple] = present) -> tuple:
     """Queue the job ``build_job(task_id)`` makes, wait for it, and turn the result (or failure) into outputs."""
     from modules import progress
-    from modules.core.options.store import OptionFrozenError, OptionValueError
     from modules.processing.processing_base import GenerationError
     from modules.runtime.jobs import DuplicateTaskError, JobCancelledError, run_job
-    from modules.ui.img2img_images import Img2ImgInputError
 
     started = time.perf_counter()
     task_id = task_id or progress.create_task_id(tabname)
@@ -221,7 +219,6 @@ def txt2img(*values: Any) -> tuple:
 def txt2img_upscale(gallery: list, index: Any, generation_info: str, *values: Any) -> tuple:
     """✨: run only the hires pass on the selected picture, with its seeds; it replaces that gallery entry."""
     from modules import infotext_utils
-    from modules.ui.gallery_files import gallery_value, item_image
 
     v, script_args = split_args(TXT2IMG_FIELDS, values)
     try:

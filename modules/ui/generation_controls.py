@@ -12,7 +12,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from modules.core.options.catalogue import _ui_reorder_choices
+from modules.core.services import current_services
 from modules.ui import symbols
+from modules.ui import form_components as forms
 from modules.ui.components import checkpoint_titles, make, opt, refresh_button, refresh_checkpoints, tool_button
 
 
@@ -83,11 +86,9 @@ def create_sampler_row(tabname: str) -> SamplerControls:
     """Sampling method, Schedule type, Sampling steps (radio buttons when ``samplers_in_dropdown`` is off)."""
     import gradio as gr
 
-    from modules.ui_components import FormGroup, FormRow
-
     names, labels = sampler_names(), scheduler_labels()
     if opt("samplers_in_dropdown", True):
-        with FormRow(elem_id=f"sampler_selection_{tabname}"):
+        with forms.FormRow(elem_id=f"sampler_selection_{tabname}"):
             sampler = make(gr.Dropdown, label="Sampling method", elem_id=f"{tabname}_sampling", choices=names,
                            value=names[0])
             scheduler = make(gr.Dropdown, label="Schedule type", elem_id=f"{tabname}_scheduler", choices=labels,
@@ -95,7 +96,7 @@ def create_sampler_row(tabname: str) -> SamplerControls:
             steps = make(gr.Slider, minimum=1, maximum=150, step=1, elem_id=f"{tabname}_steps",
                          label="Sampling steps", value=20)
     else:
-        with FormGroup(elem_id=f"sampler_selection_{tabname}"):
+        with forms.FormGroup(elem_id=f"sampler_selection_{tabname}"):
             steps = make(gr.Slider, minimum=1, maximum=150, step=1, elem_id=f"{tabname}_steps",
                          label="Sampling steps", value=20)
             sampler = make(gr.Radio, label="Sampling method", elem_id=f"{tabname}_sampling", choices=names,
@@ -113,9 +114,7 @@ def create_size_controls(tabname: str, *, with_batch: bool = True) -> SizeContro
     """Width / Height with the ⇅ swap button, and Batch count / Batch size beside them."""
     import gradio as gr
 
-    from modules.ui_components import FormRow
-
-    with FormRow():
+    with forms.FormRow():
         with gr.Column(elem_id=f"{tabname}_column_size", scale=4) as column:
             width = make(gr.Slider, minimum=64, maximum=2048, step=8, label="Width", value=512,
                          elem_id=f"{tabname}_width")
@@ -171,9 +170,7 @@ def create_seed_controls(tabname: str) -> SeedControls:
     """Seed with 🎲 / ♻️ and the "Extra" checkbox revealing variation seed, strength and resize-seed sliders."""
     import gradio as gr
 
-    from modules import shared
-
-    use_textbox = bool(getattr(shared.cmd_opts, "use_textbox_seed", False))
+    use_textbox = bool(getattr(current_services().cmd_opts, "use_textbox_seed", False))
     with gr.Row(elem_id=f"{tabname}_seed_row"):
         if use_textbox:
             seed = make(gr.Textbox, label="Seed", value="", elem_id=f"{tabname}_seed", min_width=100)
@@ -238,11 +235,10 @@ def seed_values(seed: Any, seed_checkbox: bool, subseed: Any, subseed_strength: 
 
 def lookup_checkpoint(title: str | None) -> str | None:
     """The full title of the checkpoint best matching ``title``, or ``None``."""
-    from modules import shared
-
-    if not title or shared.checkpoints is None:
+    services = current_services()
+    if not title or services.checkpoints is None:
         return None
-    info = shared.checkpoints.get_closest_match(title)
+    info = services.checkpoints.get_closest_match(title)
     return info.title if info is not None else None
 
 
@@ -250,9 +246,7 @@ def create_refiner(tabname: str) -> RefinerControls:
     """The Refiner accordion: a checkpoint to switch to part-way, and when."""
     import gradio as gr
 
-    from modules.ui_components import InputAccordion
-
-    with make(InputAccordion, value=False, label="Refiner", elem_id=f"{tabname}_enable") as enable:
+    with make(forms.InputAccordion, value=False, label="Refiner", elem_id=f"{tabname}_enable") as enable:
         with gr.Row():
             checkpoint = make(gr.Dropdown, label="Checkpoint", elem_id=f"{tabname}_checkpoint",
                               choices=["", *checkpoint_titles()], value="",
@@ -278,9 +272,7 @@ def create_override_settings(tabname: str) -> Any:
     """The "Override settings" multiselect (filled by pasting infotext; hidden while empty)."""
     import gradio as gr
 
-    from modules.ui_components import FormRow
-
-    with FormRow(elem_id=f"{tabname}_override_settings_row"):
+    with forms.FormRow(elem_id=f"{tabname}_override_settings_row"):
         dropdown = make(gr.Dropdown, choices=[], value=[], label="Override settings", visible=False,
                         elem_id=f"{tabname}_override_settings", multiselect=True, allow_custom_value=True)
     dropdown.change(fn=lambda x: gr.update(visible=bool(x)), inputs=[dropdown], outputs=[dropdown],
@@ -290,8 +282,6 @@ def create_override_settings(tabname: str) -> Any:
 
 def ordered_ui_categories() -> list[str]:
     """The blocks of a generation tab in order (setting ``ui_reorder_list`` moves them), then ``scripts``."""
-    from modules.core.options.catalogue import _ui_reorder_choices
-
     categories = _ui_reorder_choices()
     user_order = {x.strip(): i * 2 + 1 for i, x in enumerate(opt("ui_reorder_list", []) or [])}
     ranked = sorted(enumerate(categories), key=lambda x: user_order.get(x[1], x[0] * 2))

@@ -4,7 +4,10 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
+from modules.core.services import current_services
+from modules.ui.gallery_files import item_path
 from modules.ui.generation import IMG2IMG_FIELDS, common_processing_args, run_processing, run_ui_job, split_args
+from modules.ui.img2img_batch import list_images, run_batch
 from modules.ui.img2img_images import MODE_BATCH, Img2ImgInputError, scaled_size, source_for_mode
 
 
@@ -27,12 +30,8 @@ def img2img_processing_args(v: dict[str, Any]) -> dict[str, Any]:
 
 
 def _batch_inputs(v: dict[str, Any]) -> list[str]:
-    from modules import shared
-    from modules.ui.gallery_files import item_path
-    from modules.ui.img2img_batch import list_images
-
     if v["batch_source"] == "from dir":
-        if getattr(shared.cmd_opts, "hide_ui_dir_config", False):
+        if getattr(current_services().cmd_opts, "hide_ui_dir_config", False):
             raise Img2ImgInputError("Launched with --hide-ui-dir-config, batch img2img from a directory is disabled")
         folder = v["batch_input_dir"] or ""
         if not folder or not os.path.isdir(folder):
@@ -58,9 +57,9 @@ def img2img_job(v: dict[str, Any], script_args: list, task_id: str) -> Callable[
         args["width"], args["height"] = scaled_size(source.image, float(v["scale_by"]))
 
     def job() -> Any:
-        from modules import processing, shared
-
-        p = processing.StableDiffusionProcessingImg2Img(sd_model=shared.sd_model, init_images=[source.image],
+        from modules import processing
+        services = current_services()
+        p = processing.StableDiffusionProcessingImg2Img(sd_model=services.sd_model, init_images=[source.image],
                                                         mask=source.mask, **args)
         p.task_id = task_id
         if source.mask is not None:
@@ -72,17 +71,15 @@ def img2img_job(v: dict[str, Any], script_args: list, task_id: str) -> Callable[
 
 def _batch_job(v: dict[str, Any], args: dict[str, Any], script_args: list, task_id: str,
                scale_tab: bool) -> Callable[[], Any]:
-    from modules.ui.img2img_batch import run_batch
-
     inputs = _batch_inputs(v)
     from_dir = v["batch_source"] == "from dir"
     output_dir = (v["batch_output_dir"] or "") if from_dir else ""
     mask_dir = (v["batch_inpaint_mask_dir"] or "") if from_dir else ""
 
     def make_p(image: Any, mask: Any) -> Any:
-        from modules import processing, shared
-
-        p = processing.StableDiffusionProcessingImg2Img(sd_model=shared.sd_model, init_images=[image], mask=mask,
+        from modules import processing
+        services = current_services()
+        p = processing.StableDiffusionProcessingImg2Img(sd_model=services.sd_model, init_images=[image], mask=mask,
                                                         **{**args, "override_settings": dict(args["override_settings"])})
         p.task_id = task_id
         return p

@@ -8,7 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from modules.core.services import current_services
+from modules.ui import extra_networks
+from modules.ui import form_components as forms
+from modules.ui import generation_controls as gc
 from modules.ui.components import opt
+from modules.ui.gallery import create_output_panel
+from modules.ui.paste import ParamBinding, add_paste_fields, register_paste_params_button
+from modules.ui.toprow import Toprow
 
 
 @dataclass
@@ -51,9 +58,6 @@ def build_settings_column(tab: GenerationTab, runner: Any, own: dict[str, Callab
     """
     import gradio as gr
 
-    from modules.ui import generation_controls as gc
-    from modules.ui_components import FormGroup, FormRow
-
     c, name = tab.controls, tab.tabname
     if runner is not None:
         runner.prepare_ui()
@@ -76,7 +80,7 @@ def build_settings_column(tab: GenerationTab, runner: Any, own: dict[str, Callab
             tab.paste_fields += refiner.paste_fields
             continue
         elif category == "checkboxes":
-            with FormRow(elem_classes=["checkboxes-row"], variant="compact"):
+            with forms.FormRow(elem_classes=["checkboxes-row"], variant="compact"):
                 pass
         elif category == "cfg":
             with gr.Row():
@@ -91,12 +95,12 @@ def build_settings_column(tab: GenerationTab, runner: Any, own: dict[str, Callab
             tab.paste_fields += seed.paste_fields
         elif category == "batch":
             if "n_iter" not in c:
-                with FormRow(elem_id=f"{name}_column_batch"):
+                with forms.FormRow(elem_id=f"{name}_column_batch"):
                     c["n_iter"], c["batch_size"] = gc.create_batch_controls(name)
         elif category == "override_settings":
             c["override_settings"] = gc.create_override_settings(name)
         elif category == "scripts":
-            with FormGroup(elem_id=f"{name}_script_container"):
+            with forms.FormGroup(elem_id=f"{name}_script_container"):
                 tab.script_inputs = list(runner.setup_ui()) if runner is not None else []
         if runner is not None and category != "scripts":
             runner.setup_ui_for_section(category)
@@ -109,25 +113,20 @@ def build_tab_frame(tabname: str, runner: Any,
     ``settings_column(tab, runner)`` draws the column (usually through :func:`build_settings_column`)."""
     import gradio as gr
 
-    from modules import scripts
-    from modules.ui import extra_networks
-    from modules.ui.gallery import create_output_panel
-    from modules.ui.toprow import Toprow
-    from modules.ui_components import ResizeHandleRow
-
-    scripts.scripts_current = runner
+    services = current_services()
+    services.scripts_current = runner
     toprow = Toprow(is_img2img=tabname == "img2img")
     tab = GenerationTab(tabname, toprow, None)
     with gr.Tabs(elem_id=f"{tabname}_extra_tabs", elem_classes=["extra-networks"]) as extra_tabs:
         with gr.Tab("Generation", id=f"{tabname}_generation") as generation_tab:
-            with ResizeHandleRow(equal_height=False):
+            with forms.ResizeHandleRow(equal_height=False):
                 with settings_wrapper(f"{tabname}_settings_accordion"):
                     with gr.Column(variant="compact", elem_id=f"{tabname}_settings"):
                         settings_column(tab, runner)
                 tab.output_panel = create_output_panel(tabname)
         tab.extra_tabs, tab.generation_tab = extra_tabs, generation_tab
         extra_networks.create_extra_networks_tabs(tab)
-    scripts.scripts_current = None
+    services.scripts_current = None
     tab.controls.update(task_id=gr.Textbox(visible=False, elem_id=f"{tabname}_task_id"), prompt=toprow.prompt,
                         negative_prompt=toprow.negative_prompt, styles=toprow.styles)
     return tab
@@ -136,15 +135,13 @@ def build_tab_frame(tabname: str, runner: Any,
 def connect_generate(tab: GenerationTab, fn: Callable[..., Any], field_names: list[str]) -> list:
     """Generate (and Ctrl+Enter in the prompt) run ``fn`` with the named controls plus the script arguments;
     the seed reuse buttons, token counters and progress restore are connected too.  Returns the inputs."""
-    from modules.ui.generation_controls import connect_reuse_seed
-
     c, panel, toprow, name = tab.controls, tab.output_panel, tab.toprow, tab.tabname
     inputs = [c[key] for key in field_names] + tab.script_inputs
     submit = dict(fn=fn, js=f"(...args) => webuiSubmit('{name}', args)", inputs=inputs, outputs=panel.outputs,
                   show_progress="hidden", concurrency_limit=None)
     for event in (toprow.submit.click, toprow.prompt.submit):
         event(**submit).then(fn=None, js=f"() => webuiSubmitDone('{name}')")
-    connect_reuse_seed(c["seed_controls"], panel.generation_info, panel.selected_index)
+    gc.connect_reuse_seed(c["seed_controls"], panel.generation_info, panel.selected_index)
     toprow.connect_token_counters(c["steps"])
     toprow.connect_restore_progress(panel.outputs)
     return inputs
@@ -154,8 +151,6 @@ def register_paste(tab: GenerationTab, runner: Any, tab_fields: list, targets: l
     """The tab's paste fields: the ones every generation tab has, then ``tab_fields``, the built-in controls'
     and the scripts' ones; registered for each ``(paste tab name, picture component)`` of ``targets``, and the
     ↙️ button reads the prompt box."""
-    from modules.ui.paste import ParamBinding, add_paste_fields, register_paste_params_button
-
     c, toprow = tab.controls, tab.toprow
     tab.paste_fields = [(toprow.prompt, "Prompt"), (toprow.negative_prompt, "Negative prompt"),
                         (c["cfg_scale"], "CFG scale"), (c["width"], "Size-1"), (c["height"], "Size-2"),

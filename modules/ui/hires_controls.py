@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from modules.ui import form_components as forms
 from modules.ui.components import checkpoint_titles, make, opt, refresh_button, refresh_checkpoints, upscaler_names
 
 USE_SAME_CHECKPOINT = "Use same checkpoint"
@@ -78,13 +79,12 @@ def create_hires(tabname: str = "txt2img") -> HiresControls:
     import gradio as gr
 
     from modules.sampling import registry
-    from modules.ui_components import FormHTML, FormRow, InputAccordion
 
-    with make(InputAccordion, value=False, label="Hires. fix", elem_id=f"{tabname}_hr") as enable:
+    with make(forms.InputAccordion, value=False, label="Hires. fix", elem_id=f"{tabname}_hr") as enable:
         with enable.extra():
-            final_resolution = FormHTML(value="", elem_id="txtimg_hr_finalres", label="Upscaled resolution",
+            final_resolution = forms.FormHTML(value="", elem_id="txtimg_hr_finalres", label="Upscaled resolution",
                                         min_width=0)
-        with FormRow(elem_id=f"{tabname}_hires_fix_row1", variant="compact"):
+        with forms.FormRow(elem_id=f"{tabname}_hires_fix_row1", variant="compact"):
             upscalers = [*latent_modes(), *upscaler_names()]
             upscaler = make(gr.Dropdown, label="Upscaler", elem_id=f"{tabname}_hr_upscaler", choices=upscalers,
                             value=upscalers[0])
@@ -92,14 +92,14 @@ def create_hires(tabname: str = "txt2img") -> HiresControls:
                          elem_id=f"{tabname}_hires_steps")
             denoising = make(gr.Slider, minimum=0.0, maximum=1.0, step=0.01, label="Denoising strength", value=0.7,
                              elem_id=f"{tabname}_denoising_strength")
-        with FormRow(elem_id=f"{tabname}_hires_fix_row2", variant="compact"):
+        with forms.FormRow(elem_id=f"{tabname}_hires_fix_row2", variant="compact"):
             scale = make(gr.Slider, minimum=1.0, maximum=4.0, step=0.05, label="Upscale by", value=2.0,
                          elem_id=f"{tabname}_hr_scale")
             resize_x = make(gr.Slider, minimum=0, maximum=2048, step=8, label="Resize width to", value=0,
                             elem_id=f"{tabname}_hr_resize_x")
             resize_y = make(gr.Slider, minimum=0, maximum=2048, step=8, label="Resize height to", value=0,
                             elem_id=f"{tabname}_hr_resize_y")
-        with FormRow(elem_id=f"{tabname}_hires_fix_row3", variant="compact",
+        with forms.FormRow(elem_id=f"{tabname}_hires_fix_row3", variant="compact",
                      visible=bool(opt("hires_fix_show_sampler", False))) as sampler_container:
             checkpoint = make(gr.Dropdown, label="Checkpoint", elem_id="hr_checkpoint",
                               choices=[USE_SAME_CHECKPOINT, *checkpoint_titles(use_short=True)],
@@ -111,7 +111,7 @@ def create_hires(tabname: str = "txt2img") -> HiresControls:
                            choices=_hr_sampler_names(), value=USE_SAME_SAMPLER)
             scheduler = make(gr.Dropdown, label="Hires schedule type", elem_id="hr_scheduler",
                              choices=_hr_scheduler_labels(), value=USE_SAME_SCHEDULER)
-        with FormRow(elem_id=f"{tabname}_hires_fix_row4", variant="compact",
+        with forms.FormRow(elem_id=f"{tabname}_hires_fix_row4", variant="compact",
                      visible=bool(opt("hires_fix_show_prompts", False))) as prompts_container:
             with gr.Column(scale=80):
                 prompt = make(gr.Textbox, label="Hires prompt", elem_id="hires_prompt", show_label=False, lines=3,

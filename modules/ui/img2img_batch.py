@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from PIL import Image
 
+from modules.core.services import current_services
 from modules.ui.img2img_images import fix_image, scaled_size
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
@@ -65,11 +66,10 @@ def run_batch(make_p: Callable[[Image.Image, Image.Image | None], Any], run_one:
               inputs: list[str], output_dir: str, mask_dir: str, use_png_info: bool, png_info_props: list[str],
               png_info_dir: str, scale_by: float | None) -> tuple[list[Image.Image], Any]:
     """Process every picture of ``inputs``; returns (pictures to show, the last ``Processed``)."""
-    from modules import shared
-
-    state = shared.state
+    services = current_services()
+    state = services.state
     masks = list_images(mask_dir) if mask_dir else []
-    limit = int(getattr(shared.opts, "img2img_batch_show_results_limit", 32))
+    limit = int(getattr(services.opts, "img2img_batch_show_results_limit", 32))
     shown: list[Image.Image] = []
     last = None
     if state is not None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from modules.core.services import current_services
+from modules.ui import form_components as forms
 from modules.ui.components import make, opt
+from modules.ui.img2img_batch import PNG_INFO_PROPS
 
 COPY_TARGETS = [("img2img", "img2img"), ("sketch", "sketch"), ("inpaint", "inpaint"), ("inpaint sketch", "inpaint_sketch")]
 """(button title, editor name) of the "Copy image to" buttons."""
@@ -81,12 +84,8 @@ def create_image_inputs() -> ImageInputs:
     """The mode tabs (A1111's "image" category) and Resize mode."""
     import gradio as gr
 
-    from modules import shared
-    from modules.ui.img2img_batch import PNG_INFO_PROPS
-    from modules.ui_components import FormRow
-
     res = ImageInputs()
-    hide_dirs = {"visible": not getattr(shared.cmd_opts, "hide_ui_dir_config", False)}
+    hide_dirs = {"visible": not getattr(current_services().cmd_opts, "hide_ui_dir_config", False)}
     res.selected_tab = gr.Number(value=0, visible=False)
     with gr.Tabs(elem_id="mode_img2img") as res.mode_tabs:
         with gr.Tab("img2img", id="img2img", elem_id="img2img_img2img_tab") as tab_img2img:
@@ -148,7 +147,7 @@ def create_image_inputs() -> ImageInputs:
     for i, tab in enumerate(res.tabs):
         tab.select(fn=lambda i=i: i, inputs=[], outputs=[res.selected_tab], queue=False, show_progress="hidden")
     _connect_copy_buttons(res)
-    with FormRow():
+    with forms.FormRow():
         res.resize_mode = make(gr.Radio, label="Resize mode", elem_id="resize_mode", choices=RESIZE_MODES,
                                type="index", value=RESIZE_MODES[0])
     return res
@@ -173,20 +172,18 @@ def create_inpaint_controls() -> InpaintControls:
     """Mask blur / transparency / mode, Masked content, Inpaint area and padding (hidden outside inpaint modes)."""
     import gradio as gr
 
-    from modules.ui_components import FormGroup, FormRow
-
-    with FormGroup(elem_id="inpaint_controls", visible=False) as group:
-        with FormRow():
+    with forms.FormGroup(elem_id="inpaint_controls", visible=False) as group:
+        with forms.FormRow():
             mask_blur = make(gr.Slider, label="Mask blur", minimum=0, maximum=64, step=1, value=4,
                              elem_id="img2img_mask_blur")
             mask_alpha = make(gr.Slider, label="Mask transparency", visible=False, elem_id="img2img_mask_alpha")
-        with FormRow():
+        with forms.FormRow():
             invert = make(gr.Radio, label="Mask mode", choices=["Inpaint masked", "Inpaint not masked"],
                           value="Inpaint masked", type="index", elem_id="img2img_mask_mode")
-        with FormRow():
+        with forms.FormRow():
             fill = make(gr.Radio, label="Masked content", choices=["fill", "original", "latent noise", "latent nothing"],
                         value="original", type="index", elem_id="img2img_inpainting_fill")
-        with FormRow():
+        with forms.FormRow():
             with gr.Column():
                 full_res = make(gr.Radio, label="Inpaint area", choices=["Whole picture", "Only masked"], type="index",
                                 value="Whole picture", elem_id="img2img_inpaint_full_res")

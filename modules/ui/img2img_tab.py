@@ -3,32 +3,39 @@ from __future__ import annotations
 
 from typing import Any
 
+from modules.core.services import current_services
 from modules.ui import generation_controls as gc
 from modules.ui import symbols
-from modules.ui.components import make, tool_button
+from modules.ui import generation
+from modules.ui import form_components as forms
+from modules.ui.components import error_html, make, opt, tool_button
+from modules.ui.generation_img2img import img2img
 from modules.ui.generation_tab import (GenerationTab, build_settings_column, build_tab_frame, connect_generate,
                                        register_paste)
+from modules.ui.img2img_inputs import (
+    connect_mode_visibility,
+    create_image_inputs,
+    create_inpaint_controls,
+    current_picture_size,
+    resize_from_to_html,
+)
 
 
 def _runner() -> Any:
-    from modules import scripts
-
-    return scripts.scripts_img2img
+    return current_services().scripts_img2img
 
 
 def _create_dimensions(tab: GenerationTab) -> None:
     """"Resize to" (Width / Height, ⇅, 📐) and "Resize by" (Scale), with Batch count / size beside them."""
     import gradio as gr
 
-    from modules.ui_components import FormHTML, FormRow
-
     c = tab.controls
-    with FormRow():
+    with forms.FormRow():
         with gr.Column(elem_id="img2img_column_size", scale=4):
             c["selected_scale_tab"] = gr.Number(value=0, visible=False)
             with gr.Tabs(elem_id="img2img_tabs_resize"):
                 with gr.Tab(label="Resize to", id="to", elem_id="img2img_tab_resize_to") as tab_scale_to:
-                    with FormRow():
+                    with forms.FormRow():
                         with gr.Column(elem_id="img2img_column_size", scale=4):
                             c["width"] = make(gr.Slider, minimum=64, maximum=2048, step=8, label="Width", value=512,
                                               elem_id="img2img_width")
@@ -44,11 +51,10 @@ def _create_dimensions(tab: GenerationTab) -> None:
                 with gr.Tab(label="Resize by", id="by", elem_id="img2img_tab_resize_by") as tab_scale_by:
                     c["scale_by"] = make(gr.Slider, minimum=0.05, maximum=4.0, step=0.05, label="Scale", value=1.0,
                                          elem_id="img2img_scale")
-                    with FormRow():
-                        c["scale_by_html"] = FormHTML("no image selected", elem_id="img2img_scale_resolution_preview")
+                    with forms.FormRow():
+                        c["scale_by_html"] = forms.FormHTML("no image selected", elem_id="img2img_scale_resolution_preview")
         tab_scale_to.select(fn=lambda: 0, inputs=[], outputs=[c["selected_scale_tab"]], queue=False)
         tab_scale_by.select(fn=lambda: 1, inputs=[], outputs=[c["selected_scale_tab"]], queue=False)
-        from modules.ui.components import opt
 
         if opt("dimensions_and_batch_together", True):
             c["n_iter"], c["batch_size"] = gc.create_batch_controls("img2img")
@@ -58,8 +64,6 @@ def _settings_column(tab: GenerationTab, runner: Any) -> None:
     """The shared settings column with img2img's own blocks: image modes, inpaint controls, "Resize to / by",
     Image CFG Scale beside CFG, denoising."""
     import gradio as gr
-
-    from modules.ui.img2img_inputs import create_image_inputs, create_inpaint_controls
 
     c = tab.controls
 
@@ -82,18 +86,12 @@ def _settings_column(tab: GenerationTab, runner: Any) -> None:
 
 
 def _interrogate_unavailable(prompt: str) -> tuple[str, str]:
-    from modules.ui.components import error_html
-
     return prompt, error_html("Interrogation (CLIP / DeepBooru) is not available in this web UI yet.")
 
 
 def create_img2img_tab() -> GenerationTab:
     """Build the tab's contents in the current gradio context."""
     import gradio as gr
-
-    from modules.ui import generation
-    from modules.ui.generation_img2img import img2img
-    from modules.ui.img2img_inputs import connect_mode_visibility, current_picture_size, resize_from_to_html
 
     runner = _runner()
     tab = build_tab_frame("img2img", runner, _settings_column)

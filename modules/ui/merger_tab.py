@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from modules.core.safetensors_header import read_metadata
+from modules.core.services import current_services
+from modules.ui import form_components as forms
 from modules.ui.components import checkpoint_titles, error_html, make, refresh_button, refresh_checkpoints
 
 INTERP_DESCRIPTIONS = {
@@ -22,20 +25,17 @@ def interp_description(method: str) -> str:
 
 
 def _vae_choices() -> list[str]:
-    from modules import shared
-
-    files = getattr(shared.vae_files, "vae_dict", shared.vae_files)
+    services = current_services()
+    files = getattr(services.vae_files, "vae_dict", services.vae_files)
     return ["None", *(files or {})]
 
 
 def _read_metadata(*names: str) -> str:
     """The safetensors metadata of the selected checkpoints, merged (A, then B, then C)."""
-    from modules import shared
-    from modules.core.safetensors_header import read_metadata
-
+    services = current_services()
     metadata: dict[str, Any] = {}
     for name in names:
-        info = shared.checkpoints.get_closest_match(name) if name and shared.checkpoints is not None else None
+        info = services.checkpoints.get_closest_match(name) if name and services.checkpoints is not None else None
         if info is not None and str(info.filename).endswith(".safetensors"):
             try:
                 metadata.update(read_metadata(info.filename) or {})
@@ -52,19 +52,20 @@ def run_modelmerger(id_task: str, primary: str | None, secondary: str | None, te
     """A1111's ``run_modelmerger``: merge, then four dropdown updates (A, B, C and the VAE list) and a message."""
     import gradio as gr
 
-    from modules import shared
     from modules.models.merger import MergeError, MergeRequest, merge_checkpoints
 
+    services = current_services()
     request = MergeRequest(primary, secondary, tertiary, interp_method, float(multiplier), bool(save_as_half),
                            custom_name or "", checkpoint_format, int(config_source or 0), bake_in_vae,
                            discard_weights or "", bool(save_metadata), bool(add_merge_recipe),
                            bool(copy_metadata_fields), metadata_json or "{}")
-    state = shared.state
+    state = services.state
     state.begin(job="model-merge")
     try:
-        output = merge_checkpoints(request, shared.checkpoints, dict(getattr(shared.vae_files, "vae_dict", {}) or {}),
-                                   ckpt_dir=getattr(shared.cmd_opts, "ckpt_dir", None),
-                                   allow_unsafe=bool(getattr(shared.cmd_opts, "disable_safe_unpickle", False)),
+        vae_files = dict(getattr(services.vae_files, "vae_dict", {}) or {})
+        output = merge_checkpoints(request, services.checkpoints, vae_files,
+                                   ckpt_dir=getattr(services.cmd_opts, "ckpt_dir", None),
+                                   allow_unsafe=bool(getattr(services.cmd_opts, "disable_safe_unpickle", False)),
                                    state=state)
     except MergeError as e:
         state.textinfo = str(e)
@@ -93,15 +94,13 @@ def create_merger_tab() -> None:
     """Build the tab in the current gradio context."""
     import gradio as gr
 
-    from modules.ui_components import FormRow
-
     def choices() -> dict:
         return {"choices": checkpoint_titles()}
 
     with gr.Row(equal_height=False):
         with gr.Column(variant="compact"):
             description = gr.HTML(value=interp_description("Weighted sum"), elem_id="modelmerger_interp_description")
-            with FormRow(elem_id="modelmerger_models"):
+            with forms.FormRow(elem_id="modelmerger_models"):
                 primary = make(gr.Dropdown, choices=checkpoint_titles(), elem_id="modelmerger_primary_model_name",
                                label="Primary model (A)", value=None)
                 refresh_button(primary, refresh_checkpoints, choices, "refresh_checkpoint_A")
@@ -116,26 +115,26 @@ def create_merger_tab() -> None:
                           label="Multiplier (M) - set to 0 to get model A", elem_id="modelmerger_interp_amount")
             method = make(gr.Radio, choices=list(INTERP_DESCRIPTIONS), value="Weighted sum",
                           label="Interpolation Method", elem_id="modelmerger_interp_method")
-            with FormRow():
+            with forms.FormRow():
                 checkpoint_format = make(gr.Radio, choices=["ckpt", "safetensors"], value="safetensors",
                                          label="Checkpoint format", elem_id="modelmerger_checkpoint_format")
                 save_as_half = make(gr.Checkbox, value=False, label="Save as float16",
                                     elem_id="modelmerger_save_as_half")
-            with FormRow():
+            with forms.FormRow():
                 with gr.Column():
                     config_source = make(gr.Radio, choices=["A, B or C", "B", "C", "Don't"], value="A, B or C",
                                          label="Copy config from", type="index", elem_id="modelmerger_config_method")
                 with gr.Column():
-                    with FormRow():
+                    with forms.FormRow():
                         bake_in_vae = make(gr.Dropdown, choices=_vae_choices(), value="None", label="Bake in VAE",
                                            elem_id="modelmerger_bake_in_vae")
                         refresh_button(bake_in_vae, None, lambda: {"choices": _vae_choices()},
                                        "modelmerger_refresh_bake_in_vae")
-            with FormRow():
+            with forms.FormRow():
                 discard_weights = make(gr.Textbox, value="", label="Discard weights with matching name",
                                        elem_id="modelmerger_discard_weights")
             with gr.Accordion("Metadata", open=False) as metadata_editor:
-                with FormRow():
+                with forms.FormRow():
                     save_metadata = make(gr.Checkbox, value=True, label="Save metadata",
                                          elem_id="modelmerger_save_metadata")
                     add_recipe = make(gr.Checkbox, value=True, label="Add merge recipe metadata",
@@ -144,7 +143,7 @@ def create_merger_tab() -> None:
                                          elem_id="modelmerger_copy_metadata")
                 metadata_json = gr.TextArea("{}", label="Metadata in JSON format")
                 read_metadata = gr.Button("Read metadata from selected checkpoints")
-            with FormRow():
+            with forms.FormRow():
                 merge = gr.Button(elem_id="modelmerger_merge", value="Merge", variant="primary")
         with gr.Column(variant="compact", elem_id="modelmerger_results_container"):
             with gr.Group(elem_id="modelmerger_results_panel"):

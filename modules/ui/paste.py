@@ -11,7 +11,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from modules.core.services import current_services
 from modules.ui.components import opt
+from modules.ui.gallery_files import item_image, selected_item
 
 
 class PasteField(tuple):
@@ -87,8 +89,6 @@ def image_from_url_text(filedata: Any) -> Any:
 
     from PIL import Image
 
-    from modules.ui.gallery_files import item_image
-
     if filedata is None:
         return None
     if isinstance(filedata, list):
@@ -100,12 +100,11 @@ def image_from_url_text(filedata: Any) -> Any:
 
 def read_params_txt() -> str:
     """The last job's infotext (``params.txt`` in the data dir), or "" when it is missing or not allowed."""
-    from modules import shared
-
-    cmd_opts = shared.cmd_opts
+    services = current_services()
+    cmd_opts = services.cmd_opts
     if getattr(cmd_opts, "hide_ui_dir_config", False) or getattr(cmd_opts, "no_prompt_history", False):
         return ""
-    data_dir = getattr(shared.paths, "data_dir", None) if shared.paths is not None else None
+    data_dir = getattr(services.paths, "data_dir", None) if services.paths is not None else None
     filename = os.path.join(data_dir, "params.txt") if data_dir else None
     if not filename or not os.path.isfile(filename):
         return ""
@@ -191,8 +190,6 @@ def _size_components(fields: list) -> tuple[Any, Any]:
 def connect_paste_params_buttons() -> None:
     """Wire every registered button (call once every tab is built)."""
     import gradio as gr
-
-    from modules.ui.gallery_files import selected_item
 
     for binding in registered_param_bindings:
         destination = paste_fields.get(binding.tabname)

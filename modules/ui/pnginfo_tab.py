@@ -4,7 +4,9 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from modules.ui.components import plaintext_to_html
+from modules.ui import form_components as forms
+from modules.ui.components import make, plaintext_to_html
+from modules.ui.paste import ParamBinding, create_buttons, register_paste_params_button
 
 NOTHING_FOUND = "Nothing found in the image."
 
@@ -34,11 +36,7 @@ def create_pnginfo_tab() -> None:
     """Build the tab in the current gradio context."""
     import gradio as gr
 
-    from modules.ui.components import make
-    from modules.ui.paste import ParamBinding, create_buttons, register_paste_params_button
-    from modules.ui_components import ResizeHandleRow
-
-    with ResizeHandleRow(equal_height=False):
+    with forms.ResizeHandleRow(equal_height=False):
         with gr.Column(variant="panel"):
             # a file path keeps every chunk exactly as written (no re-encoding by the browser or gradio)
             image = make(gr.Image, elem_id="pnginfo_image", label="Source", sources=["upload", "clipboard"],

@@ -7,32 +7,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from modules.core.options.store import OptionFrozenError, OptionValueError
+from modules.core.services import current_services
 from modules.ui.settings_components import create_setting_component, ui_value_to_setting
 
 
 def quicksettings_keys() -> list[str]:
     """The keys of ``quicksettings_list`` that are real settings, in their order (frozen settings: none)."""
-    from modules import shared
-
-    if getattr(shared.cmd_opts, "freeze_settings", False):
+    services = current_services()
+    if getattr(services.cmd_opts, "freeze_settings", False):
         return []
-    keys = [k for k in (shared.opts.quicksettings_list or []) if k != "quicksettings"]
-    return [k for k in dict.fromkeys(keys) if k in shared.opts.data_labels]
+    keys = [k for k in (services.opts.quicksettings_list or []) if k != "quicksettings"]
+    return [k for k in dict.fromkeys(keys) if k in services.opts.data_labels]
 
 
 def apply_setting(key: str, value: Any) -> tuple[Any, str]:
     """Store one quicksetting; returns (component update, settings JSON)."""
     import gradio as gr
 
-    from modules import shared
-    from modules.core.options.store import OptionFrozenError, OptionValueError
-
-    opts = shared.opts
+    services = current_services()
+    opts = services.opts
     value = ui_value_to_setting(key, value)
     if key == "sd_model_checkpoint":
         if not value:
             return gr.update(), opts.dumpjson()
-        info = shared.checkpoints.get_closest_match(value) if shared.checkpoints is not None else None
+        info = services.checkpoints.get_closest_match(value) if services.checkpoints is not None else None
         if info is None:
             gr.Warning(f"Checkpoint not found: {value}")
             return gr.update(value=opts.sd_model_checkpoint), opts.dumpjson()

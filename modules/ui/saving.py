@@ -8,6 +8,7 @@ import zipfile
 from types import SimpleNamespace
 from typing import Any
 
+from modules.core.services import current_services
 from modules.ui.gallery_files import item_image
 
 LOG_COLUMNS = ["prompt", "seed", "width", "height", "sampler", "cfgs", "steps", "filename", "negative_prompt",
@@ -15,16 +16,14 @@ LOG_COLUMNS = ["prompt", "seed", "width", "height", "sampler", "cfgs", "steps", 
 
 
 def _resolve(path: str) -> str:
-    from modules import shared
-
-    data_dir = getattr(shared.paths, "data_dir", None) if shared.paths is not None else None
+    services = current_services()
+    data_dir = getattr(services.paths, "data_dir", None) if services.paths is not None else None
     return os.path.join(data_dir, path) if data_dir and not os.path.isabs(path) else path
 
 
 def _opt(key: str, default: Any) -> Any:
-    from modules import shared
-
-    return getattr(shared.opts, key, default) if shared.opts is not None else default
+    services = current_services()
+    return getattr(services.opts, key, default) if services.opts is not None else default
 
 
 class SaveError(ValueError):

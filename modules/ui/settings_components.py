@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from modules.core.services import current_services
+from modules.ui import form_components as forms
+from modules.ui.components import make, refresh_button
+
 CATEGORIES = [("saving", "Saving images"), ("sd", "Stable Diffusion"), ("ui", "User Interface"), ("system", "System"),
               ("postprocessing", "Postprocessing"), ("training", "Training")]
 """Settings categories in A1111's registration order (their pages come in this order)."""
@@ -20,8 +24,6 @@ def component_class(info: Any) -> Any:
     """The gradio class for ``info`` (an :class:`OptionInfo`)."""
     import gradio as gr
 
-    from modules import ui_components
-
     name = info.component_name
     if info.component is not None and not isinstance(info.component, str):
         return info.component
@@ -32,16 +34,14 @@ def component_class(info: Any) -> Any:
         if isinstance(default, (int, float)):
             return gr.Number
         return gr.Textbox
-    if name in ui_components.__all__:
-        return getattr(ui_components, name)
+    if name in forms.__all__:
+        return getattr(forms, name)
     return getattr(gr, name)
 
 
 def current_value(key: str) -> Any:
     """The setting's value as the page shows it (for the checkpoint: the one that is, or will be, loaded)."""
-    from modules import shared
-
-    opts = shared.opts
+    opts = current_services().opts
     value = opts.data[key] if key in opts.data else opts.data_labels[key].default
     if key == "sd_model_checkpoint":
         value = _checkpoint_title(value)
@@ -50,25 +50,22 @@ def current_value(key: str) -> Any:
 
 def _checkpoint_title(value: Any) -> Any:
     """Before the first load the setting is empty: show the checkpoint start-up picks (A1111 shows its title)."""
-    from modules import shared
-
-    model = shared.sd_model
+    services = current_services()
+    model = services.sd_model
     info = getattr(model, "sd_checkpoint_info", None)
     if info is not None:
         return info.title
-    if shared.checkpoints is None or not shared.checkpoints.checkpoints_list:
+    if services.checkpoints is None or not services.checkpoints.checkpoints_list:
         return value
-    match = shared.checkpoints.get_closest_match(value) if value else None
+    match = services.checkpoints.get_closest_match(value) if value else None
     if match is None:
-        match = next(iter(shared.checkpoints.checkpoints_list.values()))
+        match = next(iter(services.checkpoints.checkpoints_list.values()))
     return match.title
 
 
 def component_kwargs(key: str) -> dict[str, Any]:
     """Arguments for the component of ``key``: label, value, elem_id and the option's ``component_args``."""
-    from modules import shared
-
-    info = shared.opts.data_labels[key]
+    info = current_services().opts.data_labels[key]
     args = info.resolved_component_args()
     value = current_value(key)
     name = getattr(component_class(info), "__name__", "")
@@ -88,11 +85,7 @@ def _choice_values(choices: Any) -> list:
 
 def create_setting_component(key: str, is_quicksettings: bool = False) -> Any:
     """The component of setting ``key`` (with a 🔄 button when the option can refresh its choices)."""
-    from modules import shared
-    from modules.ui.components import make, refresh_button
-    from modules.ui_components import FormRow
-
-    info = shared.opts.data_labels[key]
+    info = current_services().opts.data_labels[key]
     cls = component_class(info)
     kwargs = component_kwargs(key)
     if info.refresh is None:
@@ -106,7 +99,7 @@ def create_setting_component(key: str, is_quicksettings: bool = False) -> Any:
         component = make(cls, **kwargs)
         component.webui_refresh_button = refresh_button(component, info.refresh, new_args, f"refresh_{key}")
         return component
-    with FormRow():
+    with forms.FormRow():
         component = make(cls, **kwargs)
         component.webui_refresh_button = refresh_button(component, info.refresh, new_args, f"refresh_{key}")
     return component
@@ -114,9 +107,8 @@ def create_setting_component(key: str, is_quicksettings: bool = False) -> Any:
 
 def ui_value_to_setting(key: str, value: Any) -> Any:
     """A value from the page in the type of the setting (gradio numbers arrive as floats)."""
-    from modules import shared
-
-    default = shared.opts.data_labels[key].default if key in shared.opts.data_labels else None
+    services = current_services()
+    default = services.opts.data_labels[key].default if key in services.opts.data_labels else None
     if isinstance(default, bool) or default is None:
         return value
     if isinstance(default, int) and isinstance(value, float) and value.is_integer():
@@ -134,9 +126,7 @@ def ordered_settings() -> list[tuple[str, Any]]:
     Like A1111's ``opts.reorder``, every option of a section takes the category of
     the section's first option.
     """
-    from modules import shared
-
-    items = list(shared.opts.data_labels.items())
+    items = list(current_services().opts.data_labels.items())
     section_category: dict[Any, Any] = {}
     for _key, info in items:
         section_category.setdefault(tuple(info.section or (None, None)), info.category_id)

@@ -12,6 +12,11 @@ import html
 from dataclasses import dataclass, field
 from typing import Any
 
+from modules.core import hashing
+from modules.core.options.store import OptionFrozenError, OptionValueError
+from modules.core.services import current_services
+from modules.ui import ui_config_defaults
+from modules.ui import form_components as forms
 from modules.ui.settings_components import create_setting_component, ordered_settings, section_categories, \
     ui_value_to_setting
 
@@ -35,10 +40,7 @@ class SettingsUi:
 
 def run_settings(keys: list[str], *values: Any) -> tuple[str, str]:
     """Apply: validate all, then set the changed ones and save; returns (settings JSON, message HTML)."""
-    from modules import shared
-    from modules.core.options.store import OptionFrozenError, OptionValueError
-
-    opts = shared.opts
+    opts = current_services().opts
     wanted = {key: ui_value_to_setting(key, value) for key, value in zip(keys, values)}
     changed_keys = [k for k, v in wanted.items() if opts.data.get(k, opts.get_default(k)) != v]
     problems = []
@@ -74,12 +76,10 @@ def create_settings_tab(dummy_component: Any) -> SettingsUi:
     """Build the tab in the current gradio context."""
     import gradio as gr
 
-    from modules import shared
-    from modules.ui_components import FormRow
-
+    services = current_services()
     ui = SettingsUi()
-    opts = shared.opts
-    frozen = bool(getattr(shared.cmd_opts, "freeze_settings", False))
+    opts = services.opts
+    frozen = bool(getattr(services.cmd_opts, "freeze_settings", False))
     ui.quicksettings_names = {x: i for i, x in enumerate(opts.quicksettings_list or []) if x != "quicksettings"}
     with gr.Row():
         with gr.Column(scale=6):
@@ -87,7 +87,7 @@ def create_settings_tab(dummy_component: Any) -> SettingsUi:
         with gr.Column():
             restart = gr.Button(value="Reload UI", variant="primary", elem_id="settings_restart_gradio")
     ui.result = gr.HTML(elem_id="settings_result")
-    with FormRow():
+    with forms.FormRow():
         gr.Textbox(label="Search", show_label=False, placeholder="Search...", elem_id="settings_search",
                    elem_classes=["search"])
     pages = [tuple(info.section) for _key, info in ordered_settings() if info.section and info.section[0] is not None]
@@ -97,7 +97,7 @@ def create_settings_tab(dummy_component: Any) -> SettingsUi:
         with gr.Column(scale=5, elem_id="settings_pages"):
             _create_pages(ui, frozen)
     gr.Button(value="Show all pages", elem_id="settings_show_all_pages")
-    ui.text_settings = gr.Textbox(elem_id="settings_json", value=lambda: shared.opts.dumpjson(), visible=False)
+    ui.text_settings = gr.Textbox(elem_id="settings_json", value=lambda: current_services().opts.dumpjson(), visible=False)
 
     keys = list(ui.keys)
     ui.submit.click(fn=lambda *values: run_settings(keys, *values), inputs=ui.components,
@@ -109,9 +109,7 @@ def create_settings_tab(dummy_component: Any) -> SettingsUi:
 
 def request_reload_ui() -> None:
     """Reload UI: the serving loop imports the scripts again and builds the page again, in this process."""
-    from modules import shared
-
-    shared.state.request_restart()
+    current_services().state.request_restart()
 
 
 EXTRA_PAGES = [("tab_defaults", "Defaults"), ("tab_sysinfo", "Sysinfo"), ("tab_actions", "Actions"),
@@ -180,8 +178,6 @@ def _extra_pages() -> None:
     """Defaults, Sysinfo, Actions and Licenses."""
     import gradio as gr
 
-    from modules.ui import ui_config_defaults
-
     with _page("settings_tab_defaults"):
         ui_config_defaults.create_defaults_page()
     with _page("settings_tab_sysinfo"):
@@ -197,11 +193,7 @@ def calculate_all_checkpoint_hashes(threads: float | None = 1) -> str:
     """Settings > Actions: the sha256 of every listed checkpoint (cached; ``threads`` files at a time)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from modules import shared
-
-    from modules.core import hashing
-
-    registry = shared.checkpoints
+    registry = current_services().checkpoints
     infos = list(registry.checkpoints_list.values()) if registry is not None else []
     workers = max(1, min(int(threads or 1), 16))
 
@@ -241,11 +233,11 @@ def _actions() -> None:
         return "Script bodies reloaded."
 
     def model_action(name: str) -> str:
-        from modules import shared
         from modules.call_queue import queue_lock
 
-        manager = shared.model_manager
-        if manager is None or shared.sd_model is None and name == "unload":
+        services = current_services()
+        manager = services.model_manager
+        if manager is None or services.sd_model is None and name == "unload":
             return "No checkpoint is loaded."
         with queue_lock:
             getattr(manager, name)()

@@ -11,11 +11,12 @@ from __future__ import annotations
 import html
 from typing import Any, Sequence
 
+from modules.core.services import current_services
+
 
 def _opt(key: str, default: Any) -> Any:
-    from modules import shared
-
-    return getattr(shared.opts, key, default) if shared.opts is not None else default
+    services = current_services()
+    return getattr(services.opts, key, default) if services.opts is not None else default
 
 
 def prompt_versions(text: str, steps: int, is_positive: bool) -> list[str]:
@@ -36,15 +37,15 @@ def prompt_versions(text: str, steps: int, is_positive: bool) -> list[str]:
 
 def count_tokens(text: str, steps: int, styles: Sequence[str] | None, *, is_positive: bool = True) -> tuple[Any, Any]:
     """``(token count, limit)`` for a prompt box; ``("-", "-")`` without a loaded model."""
-    from modules import script_callbacks, sd_hijack, shared
-
+    from modules import script_callbacks, sd_hijack
+    services = current_services()
     params = script_callbacks.BeforeTokenCounterParams(text or "", int(steps or 1), list(styles or []),
                                                        is_positive=is_positive)
     script_callbacks.before_token_counter_callback(params)
     text = params.prompt
-    if _opt("include_styles_into_token_counters", True) and shared.prompt_styles is not None:
-        apply = (shared.prompt_styles.apply_styles_to_prompt if params.is_positive
-                 else shared.prompt_styles.apply_negative_styles_to_prompt)
+    if _opt("include_styles_into_token_counters", True) and services.prompt_styles is not None:
+        apply = (services.prompt_styles.apply_styles_to_prompt if params.is_positive
+                 else services.prompt_styles.apply_negative_styles_to_prompt)
         text = apply(text, params.styles)
     lengths = [sd_hijack.model_hijack.get_prompt_lengths(t) for t in prompt_versions(text, params.steps, params.is_positive)]
     numeric = [x for x in lengths if isinstance(x[0], int)]

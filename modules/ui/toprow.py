@@ -8,27 +8,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from modules.core.services import current_services
 from modules.ui import symbols
-from modules.ui.components import make, opt, tool_button
+from modules.ui.components import make, opt, refresh_button, tool_button
+from modules.ui.token_counter import counter_html
 
 PROMPT_PLACEHOLDER = "Prompt\n(Press Ctrl+Enter to generate, Alt+Enter to skip, Esc to interrupt)"
 NEGATIVE_PLACEHOLDER = "Negative prompt\n(Press Ctrl+Enter to generate, Alt+Enter to skip, Esc to interrupt)"
 
 
 def _style_names() -> list[str]:
-    from modules import shared
-
-    return list(shared.prompt_styles.styles) if shared.prompt_styles is not None else []
+    services = current_services()
+    return list(services.prompt_styles.styles) if services.prompt_styles is not None else []
 
 
 def interrupt_task(task_id: str | None) -> None:
     """Stop ``task_id`` (cancel it while queued); A1111's "stop after this image" rule for multi-image jobs."""
-    from modules import shared
     from modules.runtime.jobs import job_queue
 
     queue = job_queue()
     job = queue.get(task_id) if task_id else None
-    state = shared.state
+    state = current_services().state
     if job is None:
         return
     if job.status == "running" and state is not None and state.job_count > 1 and opt("interrupt_after_current", True) \
@@ -40,22 +40,21 @@ def interrupt_task(task_id: str | None) -> None:
 
 def skip_task(task_id: str | None) -> None:
     """End the current batch of ``task_id`` when it is the one running."""
-    from modules import shared
     from modules.runtime.jobs import job_queue
 
+    services = current_services()
     job = job_queue().get(task_id) if task_id else None
-    if job is not None and job.status == "running" and shared.state is not None:
-        shared.state.skip()
+    if job is not None and job.status == "running" and services.state is not None:
+        services.state.skip()
 
 
 def apply_styles(prompt: str, negative_prompt: str, styles: list[str]) -> tuple[str, str, list[str]]:
     """📋: write the selected styles into the prompts and clear the selection."""
-    from modules import shared
-
-    if shared.prompt_styles is None:
+    services = current_services()
+    if services.prompt_styles is None:
         return prompt, negative_prompt, styles
-    prompt = shared.prompt_styles.apply_styles_to_prompt(prompt, styles)
-    negative_prompt = shared.prompt_styles.apply_negative_styles_to_prompt(negative_prompt, styles)
+    prompt = services.prompt_styles.apply_styles_to_prompt(prompt, styles)
+    negative_prompt = services.prompt_styles.apply_negative_styles_to_prompt(negative_prompt, styles)
     return prompt, negative_prompt, []
 
 
@@ -106,10 +105,9 @@ def _popup_js(dialog_id: str, show: bool) -> str:
 
 
 def _reload_styles() -> None:
-    from modules import shared
-
-    if shared.prompt_styles is not None:
-        shared.prompt_styles.reload()
+    services = current_services()
+    if services.prompt_styles is not None:
+        services.prompt_styles.reload()
 
 
 def select_style(name: str | None) -> tuple[Any, Any, Any, Any]:
@@ -117,9 +115,8 @@ def select_style(name: str | None) -> tuple[Any, Any, Any, Any]:
     for any name."""
     import gradio as gr
 
-    from modules import shared
-
-    style = shared.prompt_styles.styles.get(name) if name and shared.prompt_styles is not None else None
+    services = current_services()
+    style = services.prompt_styles.styles.get(name) if name and services.prompt_styles is not None else None
     prompt = style.prompt if style is not None else gr.update()
     negative = style.negative_prompt if style is not None else gr.update()
     return prompt, negative, gr.update(visible=style is not None), gr.update(visible=bool(name))
@@ -143,11 +140,10 @@ def save_style(name: str | None, prompt: str, negative: str) -> Any:
     """Save: write the style into its styles file (new ones into the first, ``styles.csv`` in the data dir)."""
     import gradio as gr
 
-    from modules import shared
-
-    if not name or shared.prompt_styles is None:
+    services = current_services()
+    if not name or services.prompt_styles is None:
         return gr.update(visible=False)
-    shared.prompt_styles.save_style(name, prompt, negative)
+    services.prompt_styles.save_style(name, prompt, negative)
     return gr.update(visible=True)
 
 
@@ -155,11 +151,10 @@ def delete_style(name: str | None) -> tuple[Any, Any, Any, Any, Any]:
     """Delete (confirmed on the page): remove the style from its file and empty the editor."""
     import gradio as gr
 
-    from modules import shared
-
-    if not name or shared.prompt_styles is None:
+    services = current_services()
+    if not name or services.prompt_styles is None:
         return gr.update(), gr.update(), gr.update(), gr.update(), gr.update()
-    shared.prompt_styles.delete_style(name)
+    services.prompt_styles.delete_style(name)
     return None, "", "", gr.update(visible=False), gr.update(visible=False)
 
 
@@ -283,8 +278,6 @@ class Toprow:
         """The Styles dropdown, 🖌️, and the style editor it opens as a modal (A1111's ``UiPromptStyles``)."""
         import gradio as gr
 
-        from modules.ui.components import refresh_button
-
         p = self.id_part
         with gr.Row(elem_id=f"{p}_styles_row"):
             self.styles = make(gr.Dropdown, label="Styles", show_label=False, elem_id=f"{p}_styles",
@@ -354,8 +347,6 @@ class Toprow:
 
     def connect_token_counters(self, steps: Any) -> None:
         """Recount on every change of a prompt box, the styles or the step count (schedules depend on it)."""
-        from modules.ui.token_counter import counter_html
-
         if opt("disable_token_counters", False):
             return
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from modules.core.services import current_services
+from modules.ui import form_components as forms
 from modules.ui.components import error_html, make
 
 NOT_AVAILABLE = "Training embeddings and hypernetworks is not available in this web UI yet."
@@ -15,15 +17,11 @@ ACTIVATIONS = ["linear", "relu", "leakyrelu", "rrelu", "elu", "swish", "tanh", "
 
 
 def _embedding_names() -> list[str]:
-    from modules import shared
-
-    return sorted(getattr(shared.embeddings, "word_embeddings", None) or {})
+    return sorted(getattr(current_services().embeddings, "word_embeddings", None) or {})
 
 
 def _hypernetwork_names() -> list[str]:
-    from modules import shared
-
-    return sorted(shared.hypernetworks or {})
+    return sorted(current_services().hypernetworks or {})
 
 
 def _unavailable(*_: Any) -> tuple[str, str]:
@@ -64,13 +62,11 @@ def create_train_tab() -> None:
     """Build the tab in the current gradio context."""
     import gradio as gr
 
-    from modules.ui_components import FormRow, ResizeHandleRow
-
     with gr.Row(equal_height=False):
         gr.HTML(value=f"<p style='margin-bottom: 0.7em'>See <b><a href=\"{WIKI}\">wiki</a></b> for detailed "
                       "explanation.</p>")
     buttons = []
-    with ResizeHandleRow(variant="compact", equal_height=False):
+    with forms.ResizeHandleRow(variant="compact", equal_height=False):
         with gr.Tabs(elem_id="train_tabs"):
             with gr.Tab(label="Create embedding", id="create_embedding"):
                 emb_name = make(gr.Textbox, label="Name", elem_id="train_new_embedding_name")
@@ -110,20 +106,20 @@ def create_train_tab() -> None:
                 gr.HTML(value="<p style='margin-bottom: 0.7em'>Train an embedding or Hypernetwork; you must specify a "
                               f"directory with a set of 1:1 ratio images <a href=\"{WIKI}\" "
                               "style=\"font-weight:bold;\">[wiki]</a></p>")
-                with FormRow():
+                with forms.FormRow():
                     train_embedding = make(gr.Dropdown, label="Embedding", elem_id="train_embedding",
                                            choices=_embedding_names())
                     train_hypernetwork = make(gr.Dropdown, label="Hypernetwork", elem_id="train_hypernetwork",
                                               choices=_hypernetwork_names())
-                with FormRow():
+                with forms.FormRow():
                     make(gr.Textbox, label="Embedding Learning rate", placeholder="Embedding Learning rate",
                          value="0.005", elem_id="train_embedding_learn_rate")
                     make(gr.Textbox, label="Hypernetwork Learning rate", placeholder="Hypernetwork Learning rate",
                          value="0.00001", elem_id="train_hypernetwork_learn_rate")
-                with FormRow():
+                with forms.FormRow():
                     make(gr.Dropdown, value="disabled", label="Gradient Clipping", choices=["disabled", "value", "norm"])
                     make(gr.Textbox, placeholder="Gradient clip value", value="0.1", show_label=False)
-                with FormRow():
+                with forms.FormRow():
                     make(gr.Number, label="Batch size", value=1, precision=0, elem_id="train_batch_size")
                     make(gr.Number, label="Gradient accumulation steps", value=1, precision=0,
                          elem_id="train_gradient_step")
@@ -139,7 +135,7 @@ def create_train_tab() -> None:
                      elem_id="train_training_height")
                 make(gr.Checkbox, label="Do not resize images", value=False, elem_id="train_varsize")
                 make(gr.Number, label="Max steps", value=100000, precision=0, elem_id="train_steps")
-                with FormRow():
+                with forms.FormRow():
                     make(gr.Number, label="Save an image to log directory every N steps, 0 to disable", value=500,
                          precision=0, elem_id="train_create_image_every")
                     make(gr.Number, label="Save a copy of embedding to log directory every N steps, 0 to disable",

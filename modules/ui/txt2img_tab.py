@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from modules.ui import generation_controls as gc
+from modules.core.services import current_services
+from modules.ui import generation, generation_controls as gc
 from modules.ui.generation_tab import (GenerationTab, build_settings_column, build_tab_frame, connect_generate,
                                        register_paste)
+from modules.ui.hires_controls import connect_resolution_preview, create_hires
 
 
 def _runner() -> Any:
-    from modules import scripts
-
-    return scripts.scripts_txt2img
+    return current_services().scripts_txt2img
 
 
 def _settings_column(tab: GenerationTab, runner: Any) -> None:
     """The shared settings column with txt2img's own blocks: Hires. fix before Refiner, the size controls."""
-    from modules.ui.hires_controls import create_hires
-
     c = tab.controls
 
     def hires() -> None:
@@ -37,9 +35,6 @@ def _settings_column(tab: GenerationTab, runner: Any) -> None:
 
 def create_txt2img_tab() -> GenerationTab:
     """Build the tab's contents in the current gradio context."""
-    from modules.ui import generation
-    from modules.ui.hires_controls import connect_resolution_preview
-
     runner = _runner()
     tab = build_tab_frame("txt2img", runner, _settings_column)
     c, panel = tab.controls, tab.output_panel

@@ -12,6 +12,9 @@ from __future__ import annotations
 import html
 from typing import Any, Callable
 
+from modules.core.options.store import atomic_write_json
+from modules.ui import form_components as forms
+
 _current: "UiDefaults | None" = None
 
 
@@ -75,10 +78,8 @@ class UiDefaults:
         """Apply and record the fields of one component reachable as ``path``."""
         import gradio as gr
 
-        from modules.ui_components import InputAccordion, ToolButton
-
         kind = type(x)
-        if kind in (gr.Slider, gr.Radio, gr.Checkbox, gr.Textbox, gr.Number, gr.Dropdown, ToolButton, gr.Button) \
+        if kind in (gr.Slider, gr.Radio, gr.Checkbox, gr.Textbox, gr.Number, gr.Dropdown, forms.ToolButton, gr.Button) \
                 and x.visible is True:
             self.apply_field(x, path, "visible")
         if kind is gr.Slider:
@@ -95,7 +96,7 @@ class UiDefaults:
                     return isinstance(v, list) and all(item in choices for item in v)
                 return v in choices or bool(getattr(x, "allow_custom_value", False))
             self.apply_field(x, path, "value", valid)
-        elif kind is InputAccordion:
+        elif kind is forms.InputAccordion:
             self.apply_field(x, path, "value")
             if x.accordion.visible is True:
                 self.apply_field(x.accordion, path, "visible", source=x)
@@ -144,8 +145,6 @@ class UiDefaults:
                 f"<tbody>{rows}</tbody></table>")
 
     def apply_changes(self, *values: Any) -> str:
-        from modules.core.options.store import atomic_write_json
-
         changes = self.iter_changes(list(values))
         for key, _old, new in changes:
             self.data[key] = new
