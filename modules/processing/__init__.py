@@ -19,7 +19,7 @@ _EXPORTS = {
     "Processed": "processed",
     "process_images": "pipeline",
     "process_images_inner": "pipeline",
-    "create_infotext": "pipeline",
+    "create_infotext": "job_infotext",
     "decode_latent_batch": "latents",
     "decode_first_stage": "latents",
     "apply_overlay": "overlay",

@@ -9,13 +9,16 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from modules import shared
-from modules.processing import masking
+from modules.processing import image_saver, masking
+from modules.processing.color_correction import setup_color_correction
 from modules.processing.conditioning_images import (edit_conditioning, inpainting_conditioning, is_edit_model,
                                                     is_inpainting_model)
 from modules.processing.image_resize import apply_exif_orientation, flatten, resize_image, upscaler_function
 from modules.processing.latents import encode_images
 from modules.processing.processing_base import OPT_F, GenerationError, StableDiffusionProcessing
+from modules.processing.rng import create_random_tensors
+from modules.processing.sampler_setup import create_sampler
+from modules.scripting.hook_args import MaskBlendArgs
 
 FILL_MODES = {0: "fill", 1: "original", 2: "latent noise", 3: "latent nothing"}
 
@@ -53,7 +56,7 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         if self.mask_blur is not None:
             self.mask_blur_x = self.mask_blur_y = self.mask_blur
         if self.initial_noise_multiplier is None:
-            self.initial_noise_multiplier = getattr(shared.opts, "initial_noise_multiplier", 1.0)
+            self.initial_noise_multiplier = self.opt("initial_noise_multiplier", 1.0)
         if not self.init_images:
             raise GenerationError("img2img needs at least one init image")
         if self.denoising_strength is None:
@@ -102,16 +105,14 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
 
     # --- the job ---
     def init(self, all_prompts: list[str], all_seeds: list[int], all_subseeds: list[int]) -> None:
-        from modules import images as images_module
-        from modules import sd_samplers
-
-        opts = shared.opts
+        services = self.services
+        opts = services.opts
         self.extra_generation_params["Denoising strength"] = self.denoising_strength
         self.image_cfg_scale = self.image_cfg_scale if is_edit_model(self.sd_model) else None
-        self.sampler = sd_samplers.create_sampler(self.sampler_name, self.sd_model)
+        self.sampler = create_sampler(self)
         image_mask, crop_region = self._prepare_mask()
         latent_mask = self.latent_mask if self.latent_mask is not None else image_mask
-        upscale = upscaler_function(opts.upscaler_for_img2img, shared.upscalers)
+        upscale = upscaler_function(opts.upscaler_for_img2img, services.upscalers)
         add_color_corrections = opts.img2img_color_correction and self.color_corrections is None
         if add_color_corrections:
             self.color_corrections = []
@@ -123,8 +124,8 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
             img = apply_exif_orientation(img)
             if opts.save_init_img:
                 self.init_img_hash = hashlib.md5(img.tobytes()).hexdigest()
-                images_module.save_image(img, shared.paths.resolve_data_path(opts.outdir_init_images), None,
-                                         forced_filename=self.init_img_hash, save_to_dirs=False, existing_info=img.info)
+                image_saver.save_image(services, img, services.paths.resolve_data_path(opts.outdir_init_images), None,
+                                       forced_filename=self.init_img_hash, save_to_dirs=False, existing_info=img.info)
             image = flatten(img, opts.img2img_background_color)
             if crop_region is None and self.resize_mode != 3:
                 image = resize_image(self.resize_mode, image, self.width, self.height, upscale)
@@ -142,8 +143,6 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
                 if self.inpainting_fill == 0:
                     self.extra_generation_params["Masked content"] = "fill"
             if add_color_corrections:
-                from modules.processing.color_correction import setup_color_correction
-
                 self.color_corrections.append(setup_color_correction(image))
             arrays.append(np.moveaxis(np.asarray(image, dtype=np.float32) / 255.0, 2, 0))
 
@@ -172,8 +171,6 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         self.image_conditioning = self.img2img_image_conditioning(image.to(device), self.init_latent, image_mask)
 
     def _latent_masks(self, latent_mask: Image.Image, all_seeds: list[int]) -> None:
-        from modules.processing.rng import create_random_tensors
-
         latent = self.init_latent
         small = latent_mask.convert("L").resize((latent.shape[3], latent.shape[2]))
         latmask = np.asarray(small, dtype=np.float32) / 255.0
@@ -183,7 +180,7 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         self.mask = torch.from_numpy(1.0 - latmask).to(latent.device, latent.dtype)
         self.nmask = torch.from_numpy(latmask.copy()).to(latent.device, latent.dtype)
         if self.inpainting_fill == 2:
-            noise = create_random_tensors(latent.shape[1:], all_seeds[0:latent.shape[0]], settings=shared.opts,
+            noise = create_random_tensors(latent.shape[1:], all_seeds[0:latent.shape[0]], settings=self.services.opts,
                                           device=latent.device)
             self.init_latent = latent * self.mask + noise.to(latent) * self.nmask
             self.extra_generation_params["Masked content"] = "latent noise"
@@ -198,7 +195,7 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         if not is_inpainting_model(self.sd_model):
             return None
         self.is_using_inpainting_conditioning = True
-        weight = getattr(self, "inpainting_mask_weight", shared.opts.inpainting_mask_weight)
+        weight = getattr(self, "inpainting_mask_weight", self.services.opts.inpainting_mask_weight)
         return inpainting_conditioning(self.sd_model, source_image, latent, image_mask, weight, self.mask_round)
 
     def sample(self, conditioning: Any, unconditional_conditioning: Any, seeds: list[int], subseeds: list[int],
@@ -216,8 +213,6 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         if self.mask is not None:
             blended = samples * self.nmask + self.init_latent * self.mask
             if runner is not None and hasattr(runner, "on_mask_blend"):
-                from modules.scripts import MaskBlendArgs
-
                 mba = MaskBlendArgs(samples, self.nmask, self.init_latent, self.mask, blended)
                 runner.on_mask_blend(self, mba)
                 blended = mba.blended_latent
@@ -225,5 +220,5 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         return samples
 
     def get_token_merging_ratio(self, for_hr: bool = False) -> float:
-        return self.token_merging_ratio or getattr(shared.opts, "token_merging_ratio_img2img", 0.0) \
-            or getattr(shared.opts, "token_merging_ratio", 0.0)
+        return self.token_merging_ratio or self.opt("token_merging_ratio_img2img", 0.0) \
+            or self.opt("token_merging_ratio", 0.0)

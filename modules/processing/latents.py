@@ -7,6 +7,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from modules.models.nets.autoencoder import DiagonalGaussian
+
 
 class NansException(RuntimeError):
     """NaNs came out of the text encoder, the UNet or the VAE (A1111's ``devices.NansException``).
@@ -102,8 +104,6 @@ def encode_images(model: Any, images: torch.Tensor, generator: torch.Generator |
     SD1/SD2 encoders give a posterior to sample: ``generator`` makes that sample repeatable (img2img seeds it
     from the job's seed, so the same request gives the same picture).
     """
-    from modules.models.nets.autoencoder import DiagonalGaussian
-
     vae = model.first_stage_model
     dtype = next(vae.parameters()).dtype
     encoded = model.encode_first_stage(images.to(model.device, dtype))

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from modules.core.services import current_services
+from modules.processing import image_saver
+
 SD_LATENT_TO_RGB = (
     (0.298, 0.207, 0.208),
     (0.187, 0.286, 0.173),
@@ -28,17 +31,16 @@ SDXL_LATENT_TO_RGB = (
 
 
 def _opts() -> Any:
-    from modules import shared
-
-    return shared.opts
+    return current_services().opts
 
 
-def store_latent(latent: Any) -> None:
-    """Keep the latest latent of the running job (called by the sampler after each denoiser call)."""
-    from modules import shared
-
-    if shared.state is not None:
-        shared.state.current_latent = latent
+def store_latent(latent: Any, state: Any = None) -> None:
+    """Keep the latest latent of the running job in ``state`` (default: the installed services' job state);
+    the sampler calls it after each denoiser call."""
+    if state is None:
+        state = current_services().state
+    if state is not None:
+        state.current_latent = latent
 
 
 def preview_due(step: int, last_step: int, none_yet: bool) -> bool:
@@ -56,9 +58,7 @@ def preview_due(step: int, last_step: int, none_yet: bool) -> bool:
 def latent_rgb_matrix(model: Any = None) -> tuple[tuple[float, float, float], ...]:
     """The latent-to-RGB coefficients for ``model`` (default: the loaded one)."""
     if model is None:
-        from modules import shared
-
-        model = shared.sd_model
+        model = current_services().sd_model
     return SDXL_LATENT_TO_RGB if getattr(model, "is_sdxl", False) else SD_LATENT_TO_RGB
 
 
@@ -67,19 +67,19 @@ _NOTICES: set[str] = set()
 
 def _decode_with(kind: str, x: Any, model: Any) -> Any:
     """``(B, 3, H, W)`` in [0, 1] with the chosen preview method, or None to use Approx cheap."""
-    from modules import shared
-
+    paths = current_services().paths
     if kind == "Full" and model is not None:
         decoded = model.decode_first_stage(x.to(model.device, next(model.first_stage_model.parameters()).dtype))
         return ((decoded.float().cpu() + 1) / 2).clamp(0, 1)
-    if kind in ("Approx NN", "TAESD") and shared.paths is not None:
+    if kind in ("Approx NN", "TAESD") and paths is not None:
+        # torch on first use: the job queue imports this module on the API start path
         from modules.models.preview_decoders import load_preview_decoder, preview_file
 
         is_sdxl = bool(getattr(model, "is_sdxl", False))
-        decoder = load_preview_decoder(kind, shared.paths.models_dir, is_sdxl)
+        decoder = load_preview_decoder(kind, paths.models_dir, is_sdxl)
         if decoder is not None:
             return decoder(x).cpu()
-        path = preview_file(kind, shared.paths.models_dir, is_sdxl)
+        path = preview_file(kind, paths.models_dir, is_sdxl)
         if path not in _NOTICES:
             _NOTICES.add(path)
             print(f"Live preview: {kind} needs {path}, which is not there (nothing is downloaded); "
@@ -90,6 +90,7 @@ def _decode_with(kind: str, x: Any, model: Any) -> Any:
 def latent_to_preview(latent: Any, model: Any = None) -> Any:
     """A PIL picture of ``latent`` (``(B, 4, H, W)`` or ``(4, H, W)``); a grid of the batch with setting
     ``show_progress_grid``, else its first image.  None when the latent is not a 4-channel one."""
+    # heavy imports on first use: the job queue imports this module on the API start path
     import numpy as np
     import torch
     from PIL import Image
@@ -101,9 +102,7 @@ def latent_to_preview(latent: Any, model: Any = None) -> Any:
         if x.dim() != 4 or x.shape[1] != 4:
             return None
         if model is None:
-            from modules import shared
-
-            model = shared.sd_model
+            model = current_services().sd_model
         opts = _opts()
         kind = getattr(opts, "show_progress_type", "Approx cheap") if opts is not None else "Approx cheap"
         decoded = _decode_with(kind, x, model) if kind != "Approx cheap" else None
@@ -117,7 +116,5 @@ def latent_to_preview(latent: Any, model: Any = None) -> Any:
     images = [Image.fromarray(a) for a in arrays]
     opts = _opts()
     if len(images) > 1 and getattr(opts, "show_progress_grid", True):
-        from modules import images as images_module
-
-        return images_module.image_grid(images)
+        return image_saver.image_grid(current_services(), images)
     return images[0]

@@ -16,30 +16,27 @@ import numpy as np
 import torch
 from PIL import Image
 
-from modules import shared
 # the limits live in one module for every layer; re-exported here under their old names
 from modules.core.limits import MAX_MEGAPIXELS, MAX_SIDE, MAX_STEPS, limits_text, within_limits  # noqa: F401
-from modules.processing import infotext_params
+from modules.networks.extra_networks import registry as extra_networks
+from modules.processing import image_saver
+from modules.processing.color_correction import apply_color_correction
+from modules.processing.face_restore import restore_faces
+from modules.processing.image_resize import resize_image
+from modules.processing.image_saving import output_dir, write_params_txt
+from modules.processing.job_infotext import create_infotext
 from modules.processing.latents import decode_latent_batch
-from modules.processing.processed import VERSION, Processed
+from modules.processing.model_switch import reload_model_weights
+from modules.processing.overlay import apply_overlay
+from modules.processing.processed import Processed
 from modules.processing.processing_base import OPT_C, OPT_F, GenerationError, StableDiffusionProcessing
+from modules.processing.refiner import resolve_refiner
+from modules.processing.rng import ImageRNG, get_fixed_seed
+from modules.processing.sampler_setup import resolve_sampler
+from modules.scripting.hook_args import (PostprocessBatchListArgs, PostprocessImageArgs, PostProcessMaskOverlayArgs,
+                                         PostSampleArgs)
 
 log = logging.getLogger(__name__)
-
-
-def create_infotext(p: Any, all_prompts: list, all_seeds: list, all_subseeds: list, comments: Any = None,
-                    iteration: int = 0, position_in_batch: int = 0, use_main_prompt: bool = False,
-                    index: int | None = None, all_negative_prompts: list | None = None) -> str:
-    """A1111's ``processing.create_infotext`` with the running app's settings."""
-    sampler = getattr(p, "sampler", None)
-    uses_ensd = getattr(sampler, "uses_ensd", None) if sampler is not None else None
-    return infotext_params.create_infotext(
-        p, all_prompts, all_seeds, all_subseeds, comments, iteration, position_in_batch, use_main_prompt, index,
-        all_negative_prompts, settings=shared.opts, version=VERSION, uses_ensd=uses_ensd)
-
-
-def _hooks(p: StableDiffusionProcessing) -> Any:
-    return p.scripts
 
 
 def _call_hook(p: StableDiffusionProcessing, name: str, *args: Any, **kwargs: Any) -> None:
@@ -58,10 +55,12 @@ class OverrideSettings:
         self.absent: set[str] = set()
 
     def __enter__(self) -> "OverrideSettings":
-        opts = shared.opts
+        services = self.p.services
+        opts = services.opts
         overrides = dict(self.p.override_settings)
         checkpoint = overrides.get("sd_model_checkpoint")
-        if checkpoint is not None and shared.checkpoints is not None and shared.checkpoints.get_closest_match(checkpoint) is None:
+        checkpoints = services.checkpoints
+        if checkpoint is not None and checkpoints is not None and checkpoints.get_closest_match(checkpoint) is None:
             raise GenerationError(f"checkpoint {checkpoint!r} not found")
         for key in overrides:
             opts.validate(key, overrides[key], is_api=False)
@@ -73,7 +72,7 @@ class OverrideSettings:
                     self.absent.add(key)
                 opts.set(key, value, is_api=True, run_callbacks=False)
                 if key == "sd_model_checkpoint":
-                    _reload_model_weights()
+                    reload_model_weights(services)
         except Exception:
             # no job runs and __exit__ is not called: without this a refused checkpoint stayed the setting and
             # every later job failed loading it (the model manager already put the previous model back)
@@ -82,7 +81,7 @@ class OverrideSettings:
         return self
 
     def _restore_settings(self) -> None:
-        opts = shared.opts
+        opts = self.p.services.opts
         for key, value in self.saved.items():
             opts.data[key] = value
         for key in self.absent:
@@ -93,15 +92,7 @@ class OverrideSettings:
             return
         self._restore_settings()
         if "sd_model_checkpoint" in self.p.override_settings:
-            _reload_model_weights()
-
-
-def _reload_model_weights() -> None:
-    from modules import sd_models
-
-    reload = getattr(sd_models, "reload_model_weights", None)
-    if reload is not None:
-        reload()
+            reload_model_weights(self.p.services)
 
 
 def process_images(p: StableDiffusionProcessing) -> Processed:
@@ -109,30 +100,6 @@ def process_images(p: StableDiffusionProcessing) -> Processed:
     _call_hook(p, "before_process")
     with OverrideSettings(p):
         return process_images_inner(p)
-
-
-def resolve_sampler(p: StableDiffusionProcessing) -> None:
-    """Unknown sampler names are an error naming them (A1111 silently falls back); no name means the default
-    sampler; old combined names (``DPM++ 2M Karras``) split into sampler and schedule type; no schedule type
-    means ``Automatic``."""
-    from modules import sd_samplers
-
-    if p.sampler_name is None:
-        p.sampler_name = sd_samplers.all_samplers[0].name
-    name, label = sd_samplers.split_sampler_and_scheduler(p.sampler_name, p.scheduler)
-    if name is None:
-        raise GenerationError(f"sampler not found: {p.sampler_name}")
-    p.sampler_name, p.scheduler = name, label
-    hr_name = getattr(p, "hr_sampler_name", None)
-    if hr_name not in (None, "", "Use same sampler"):
-        hr_sampler, hr_label = sd_samplers.split_sampler_and_scheduler(hr_name, getattr(p, "hr_scheduler", None))
-        if hr_sampler is None:
-            raise GenerationError(f"hires sampler not found: {hr_name}")
-        p.hr_sampler_name, p.hr_scheduler = hr_sampler, hr_label
-    elif hr_name is not None:
-        p.hr_sampler_name = None
-    if getattr(p, "hr_scheduler", None) == "Use same scheduler":
-        p.hr_scheduler = None
 
 
 def _validate(p: StableDiffusionProcessing) -> None:
@@ -145,7 +112,7 @@ def _validate(p: StableDiffusionProcessing) -> None:
         raise GenerationError(f"steps must be between 1 and {MAX_STEPS}, got {p.steps}")
     if p.batch_size < 1 or p.n_iter < 1:
         raise GenerationError("batch_size and n_iter must be at least 1")
-    if shared.sd_model is None and p.sd_model is None:
+    if p.services.sd_model is None and p.sd_model is None:
         raise GenerationError("no model is loaded: put a checkpoint into models/Stable-diffusion")
 
 
@@ -158,8 +125,6 @@ def _check_hires_size(p: StableDiffusionProcessing) -> None:
 
 
 def _fix_seeds(p: StableDiffusionProcessing) -> None:
-    from modules.processing.rng import get_fixed_seed
-
     seed, subseed = get_fixed_seed(p.seed), get_fixed_seed(p.subseed)
     count = len(p.all_prompts)
     p.all_seeds = list(seed) if isinstance(seed, list) else [int(seed) + (x if p.subseed_strength == 0 else 0) for x in range(count)]
@@ -177,23 +142,19 @@ def _model_identity(p: StableDiffusionProcessing) -> None:
 
 def process_images_inner(p: StableDiffusionProcessing) -> Processed:
     """The batch loop (see the module docstring)."""
-    state = shared.state
-    opts = shared.opts
+    state = p.services.state
+    opts = p.services.opts
     if p.sd_model is None:
-        p.sd_model = shared.sd_model
+        p.sd_model = p.services.sd_model
     _validate(p)
     if p.restore_faces is None:
         p.restore_faces = opts.face_restoration
     if p.tiling is None:
         p.tiling = opts.tiling
-    from modules.processing.refiner import resolve_refiner
-
     resolve_refiner(p)
     _model_identity(p)
     _default_output_dirs(p)
-    from modules import sd_hijack
-
-    sd_hijack.model_hijack.clear_comments()
+    p.prompt_notes.clear()
     p.fill_fields_from_opts()
     p.setup_prompts()
     _fix_seeds(p)
@@ -220,9 +181,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
     p.color_corrections = None
     index_of_first_image = _add_grid(p, output_images, infotexts)
     if not p.disable_extra_networks and p.extra_network_data:
-        from modules.networks.extra_networks import registry
-
-        registry.deactivate(p, p.extra_network_data)
+        extra_networks.deactivate(p, p.extra_network_data)
     res = Processed(p, images_list=output_images, seed=p.all_seeds[0], info=infotexts[0],
                     subseed=p.all_subseeds[0], index_of_first_image=index_of_first_image, infotexts=infotexts)
     _call_hook(p, "postprocess", res)
@@ -231,19 +190,18 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
 
 def _default_output_dirs(p: StableDiffusionProcessing) -> None:
     """Unset output folders follow the settings of the job's tab (``outdir_samples`` wins when set)."""
-    from modules.processing.image_saving import output_dir
-
     tab = getattr(p, "tab", "txt2img")
+    opts, data_dir = p.services.opts, p.services.paths.data_dir
     if p.outpath_samples is None:
-        p.outpath_samples = output_dir(shared.opts, tab, grid=False, data_dir=shared.paths.data_dir)
+        p.outpath_samples = output_dir(opts, tab, grid=False, data_dir=data_dir)
     if p.outpath_grids is None:
-        p.outpath_grids = output_dir(shared.opts, tab, grid=True, data_dir=shared.paths.data_dir)
+        p.outpath_grids = output_dir(opts, tab, grid=True, data_dir=data_dir)
 
 
 def _reload_embeddings(p: StableDiffusionProcessing) -> None:
-    db = getattr(shared, "embeddings", None)
+    db = p.services.embeddings
     if db is not None and not p.do_not_reload_embeddings:
-        db.load_textual_inversion_embeddings(print_at_load=shared.opts.textual_inversion_print_at_load)
+        db.load_textual_inversion_embeddings(print_at_load=p.services.opts.textual_inversion_print_at_load)
 
 
 class _tiling:
@@ -266,11 +224,9 @@ class _tiling:
 
 
 def _run_batch(p: StableDiffusionProcessing, n: int, infotexts: list[str], output_images: list) -> None:
-    from modules.processing.rng import ImageRNG
-
-    state, opts = shared.state, shared.opts
-    _reload_model_weights()  # the refiner of the previous batch may be live
-    p.sd_model = shared.sd_model
+    services = p.services
+    state, opts = services.state, services.opts
+    p.sd_model = reload_model_weights(services)  # the refiner of the previous batch may be live
     lo, hi = n * p.batch_size, (n + 1) * p.batch_size
     p.prompts = p.all_prompts[lo:hi]
     p.negative_prompts = p.all_negative_prompts[lo:hi]
@@ -285,23 +241,18 @@ def _run_batch(p: StableDiffusionProcessing, n: int, infotexts: list[str], outpu
         return
     p.parse_extra_network_prompts()
     if not p.disable_extra_networks:
-        from modules.networks.extra_networks import registry
-
-        registry.activate(p, p.extra_network_data)
+        extra_networks.activate(p, p.extra_network_data)
     _call_hook(p, "after_extra_networks_activate", batch_number=n, prompts=p.prompts, seeds=p.seeds,
                subseeds=p.subseeds, extra_network_data=p.extra_network_data)
     _call_hook(p, "process_batch", batch_number=n, prompts=p.prompts, seeds=p.seeds, subseeds=p.subseeds)
     p.setup_conds()
-    from modules import sd_hijack
-
-    p.extra_generation_params.update(sd_hijack.model_hijack.extra_generation_params)
-    for comment in sd_hijack.model_hijack.comments:
+    # what encoding the job's prompts noted so far (TI hashes, Emphasis, truncation comments)
+    p.extra_generation_params.update(p.prompt_notes.extra_generation_params)
+    for comment in p.prompt_notes.comments:
         p.comment(comment)
 
-    if n == 0 and not shared.cmd_opts.no_prompt_history:
-        from modules.processing.image_saving import write_params_txt
-
-        write_params_txt(os.path.join(shared.paths.data_dir, "params.txt"),
+    if n == 0 and not services.cmd_opts.no_prompt_history:
+        write_params_txt(os.path.join(services.paths.data_dir, "params.txt"),
                          create_infotext(p, p.all_prompts, p.all_seeds, p.all_subseeds))
     if p.n_iter > 1:
         state.job = f"Batch {n + 1} out of {p.n_iter}"
@@ -310,22 +261,18 @@ def _run_batch(p: StableDiffusionProcessing, n: int, infotexts: list[str], outpu
                        subseed_strength=p.subseed_strength, prompts=p.prompts)
     runner = p.scripts
     if runner is not None and hasattr(runner, "post_sample"):
-        from modules.scripts import PostSampleArgs
-
         ps = PostSampleArgs(samples)
         runner.post_sample(p, ps)
         samples = ps.samples
     if getattr(samples, "already_decoded", False):
         decoded = samples
     else:
-        decoded = decode_latent_batch(p.sd_model, samples, check_for_nans=not shared.cmd_opts.disable_nan_check)
+        decoded = decode_latent_batch(p.sd_model, samples, check_for_nans=not services.cmd_opts.disable_nan_check)
     x_samples = torch.clamp((torch.stack(list(decoded)).float() + 1.0) / 2.0, min=0.0, max=1.0)
     del samples
     state.nextjob()
 
     if runner is not None and hasattr(runner, "postprocess_batch"):
-        from modules.scripts import PostprocessBatchListArgs
-
         runner.postprocess_batch(p, x_samples, batch_number=n)
         batch_params = PostprocessBatchListArgs(list(x_samples))
         runner.postprocess_batch_list(p, batch_params, batch_number=n)
@@ -342,9 +289,7 @@ def _run_batch(p: StableDiffusionProcessing, n: int, infotexts: list[str], outpu
         if p.restore_faces:
             if save_samples and opts.save_images_before_face_restoration:
                 _save(p, Image.fromarray(array), i, infotext(i), suffix="-before-face-restoration")
-            from modules import face_restoration
-
-            array = face_restoration.restore_faces(array)
+            array = restore_faces(services, array)
         image = Image.fromarray(array)
         image, mask_for_overlay, original = _postprocess_image(p, image, i, save_samples, infotext)
         text = infotext(i)
@@ -362,13 +307,9 @@ def _postprocess_image(p: StableDiffusionProcessing, image: Image.Image, i: int,
                        infotext: Callable[..., str]) -> tuple[Image.Image, Any, Image.Image]:
     """Script hooks, colour correction, the composite over the original picture (inpainting);
     returns (picture, mask for the overlay, picture before the composite)."""
-    from modules.processing.overlay import apply_overlay
-
-    opts = shared.opts
+    opts = p.services.opts
     runner = p.scripts
     if runner is not None and hasattr(runner, "postprocess_image"):
-        from modules.scripts import PostprocessImageArgs
-
         pp = PostprocessImageArgs(image)
         runner.postprocess_image(p, pp)
         image = pp.image
@@ -376,23 +317,17 @@ def _postprocess_image(p: StableDiffusionProcessing, image: Image.Image, i: int,
     overlays = getattr(p, "overlay_images", None)
     overlay_image = overlays[i] if opts.overlay_inpaint and overlays is not None and i < len(overlays) else None
     if runner is not None and hasattr(runner, "postprocess_maskoverlay"):
-        from modules.scripts import PostProcessMaskOverlayArgs
-
         ppmo = PostProcessMaskOverlayArgs(i, mask_for_overlay, overlay_image)
         runner.postprocess_maskoverlay(p, ppmo)
         mask_for_overlay, overlay_image = ppmo.mask_for_overlay, ppmo.overlay_image
     corrections = p.color_corrections
     if corrections is not None and i < len(corrections):
-        from modules.processing.color_correction import apply_color_correction
-
         if save_samples and opts.save_images_before_color_correction:
             uncorrected, _ = apply_overlay(image, p.paste_to, overlay_image)
             _save(p, uncorrected, i, infotext(i), suffix="-before-color-correction")
         image = apply_color_correction(corrections[i], image)
     image, original = apply_overlay(image, p.paste_to, overlay_image)
     if runner is not None and hasattr(runner, "postprocess_image_after_composite"):
-        from modules.scripts import PostprocessImageArgs
-
         pp = PostprocessImageArgs(image)
         runner.postprocess_image_after_composite(p, pp)
         image = pp.image
@@ -402,9 +337,7 @@ def _postprocess_image(p: StableDiffusionProcessing, image: Image.Image, i: int,
 def _mask_outputs(p: StableDiffusionProcessing, image: Image.Image, original: Image.Image, mask: Image.Image,
                   i: int, save_samples: bool, info: str, output_images: list) -> None:
     """Settings ``save_mask`` / ``return_mask`` and ``save_mask_composite`` / ``return_mask_composite``."""
-    from modules.processing.image_resize import resize_image
-
-    opts = shared.opts
+    opts = p.services.opts
     if opts.return_mask or opts.save_mask:
         image_mask = mask.convert("RGB")
         if save_samples and opts.save_mask:
@@ -421,21 +354,17 @@ def _mask_outputs(p: StableDiffusionProcessing, image: Image.Image, original: Im
 
 
 def _save(p: StableDiffusionProcessing, image: Image.Image, i: int, info: str, suffix: str = "") -> None:
-    from modules import images
-
-    images.save_image(image, p.outpath_samples, "", p.seeds[i], p.prompts[i], shared.opts.samples_format,
-                      info=info, p=p, suffix=suffix)
+    image_saver.save_image(p.services, image, p.outpath_samples, "", p.seeds[i], p.prompts[i],
+                           p.services.opts.samples_format, info=info, p=p, suffix=suffix)
 
 
 def _add_grid(p: StableDiffusionProcessing, output_images: list, infotexts: list[str]) -> int:
     """Insert the grid as the first image when A1111 would; returns ``index_of_first_image``."""
-    from modules import images
-
-    opts = shared.opts
+    opts = p.services.opts
     too_few = len(output_images) < 2 and opts.grid_only_if_multiple
     if not (opts.return_grid or opts.grid_save) or p.do_not_save_grid or too_few:
         return 0
-    grid = images.image_grid(output_images, p.batch_size)
+    grid = image_saver.image_grid(p.services, output_images, p.batch_size)
     text = create_infotext(p, p.all_prompts, p.all_seeds, p.all_subseeds, use_main_prompt=True)
     index = 0
     if opts.return_grid:
@@ -445,8 +374,9 @@ def _add_grid(p: StableDiffusionProcessing, output_images: list, infotexts: list
         output_images.insert(0, grid)
         index = 1
     if opts.grid_save:
-        images.save_image(grid, p.outpath_grids, "grid", p.all_seeds[0], p.all_prompts[0], opts.grid_format,
-                          info=text, short_filename=not opts.grid_extended_filename, p=p, grid=True)
+        image_saver.save_image(p.services, grid, p.outpath_grids, "grid", p.all_seeds[0], p.all_prompts[0],
+                               opts.grid_format, info=text, short_filename=not opts.grid_extended_filename, p=p,
+                               grid=True)
     return index
 
 

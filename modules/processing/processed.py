@@ -4,10 +4,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from modules import shared
-
-VERSION = "v1.10.1"
-"""The A1111 version whose behaviour this web UI reproduces (written as ``Version`` in infotexts)."""
+from modules.core.services import current_services
+from modules.processing.job_infotext import VERSION, create_infotext
 
 
 class Processed:
@@ -34,7 +32,9 @@ class Processed:
         self.steps = p.steps
         self.batch_size = p.batch_size
         self.restore_faces = p.restore_faces
-        self.face_restoration_model = getattr(shared.opts, "face_restoration_model", None) if p.restore_faces else None
+        services = getattr(p, "services", None) or current_services()
+        opts, state = services.opts, services.state
+        self.face_restoration_model = getattr(opts, "face_restoration_model", None) if p.restore_faces else None
         self.sd_model_name = p.sd_model_name
         self.sd_model_hash = p.sd_model_hash
         self.sd_vae_name = p.sd_vae_name
@@ -45,8 +45,8 @@ class Processed:
         self.extra_generation_params = p.extra_generation_params
         self.index_of_first_image = index_of_first_image
         self.styles = p.styles
-        self.job_timestamp = shared.state.job_timestamp if shared.state is not None else ""
-        self.clip_skip = getattr(shared.opts, "CLIP_stop_at_last_layers", 1)
+        self.job_timestamp = state.job_timestamp if state is not None else ""
+        self.clip_skip = getattr(opts, "CLIP_stop_at_last_layers", 1)
         self.token_merging_ratio = p.get_token_merging_ratio()
         self.token_merging_ratio_hr = p.get_token_merging_ratio(for_hr=True)
         self.eta = p.eta
@@ -110,8 +110,6 @@ class Processed:
         return json.dumps(obj, default=lambda o: None)
 
     def infotext(self, p: Any, index: int) -> str:
-        from modules.processing.pipeline import create_infotext
-
         return create_infotext(p, self.all_prompts, self.all_seeds, self.all_subseeds, comments=[], position_in_batch=index % self.batch_size, iteration=index // self.batch_size)
 
     def get_token_merging_ratio(self, for_hr: bool = False) -> float:

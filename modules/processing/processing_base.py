@@ -11,8 +11,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from modules import shared
+from modules.core.services import Services, current_services
+from modules.networks.extra_networks import parse_prompts
+from modules.processing.latents import test_conds_for_nans
 from modules.prompting.cond_cache import CondCache, cond_cache_params, conds_with_caching
+from modules.prompting.conditioning import learned_conditioning_functions
+from modules.prompting.notes import PromptNotes, encode_with_notes
+from modules.prompting.sd_conditioning import SdConditioning
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +85,13 @@ class StableDiffusionProcessing:
     comments: dict[str, int] | None = None
     user: str | None = None
     is_api: bool = False
+    services: Services | None = None
+    """The running app's services (settings, model, state, script runners...); the installed ones when unset,
+    so extensions that build a processing object and call ``process_images`` keep working."""
 
     def __post_init__(self) -> None:
+        if self.services is None:
+            self.services = current_services()
         if self.sampler_index is not None:
             log.warning("sampler_index argument for StableDiffusionProcessing does not do anything; use sampler_name")
         self.comments = dict(self.comments or {})
@@ -90,12 +100,12 @@ class StableDiffusionProcessing:
         self.override_settings = dict(self.override_settings or {})
         self.script_args = list(self.script_args or [])
         if self.sd_model is None:
-            self.sd_model = shared.sd_model
-        self.s_min_uncond = self.s_min_uncond if self.s_min_uncond is not None else _opt("s_min_uncond", 0.0)
-        self.s_churn = self.s_churn if self.s_churn is not None else _opt("s_churn", 0.0)
-        self.s_tmin = self.s_tmin if self.s_tmin is not None else _opt("s_tmin", 0.0)
-        self.s_tmax = (self.s_tmax if self.s_tmax is not None else _opt("s_tmax", 0.0)) or float("inf")
-        self.s_noise = self.s_noise if self.s_noise is not None else _opt("s_noise", 1.0)
+            self.sd_model = self.services.sd_model
+        self.s_min_uncond = self.s_min_uncond if self.s_min_uncond is not None else self.opt("s_min_uncond", 0.0)
+        self.s_churn = self.s_churn if self.s_churn is not None else self.opt("s_churn", 0.0)
+        self.s_tmin = self.s_tmin if self.s_tmin is not None else self.opt("s_tmin", 0.0)
+        self.s_tmax = (self.s_tmax if self.s_tmax is not None else self.opt("s_tmax", 0.0)) or float("inf")
+        self.s_noise = self.s_noise if self.s_noise is not None else self.opt("s_noise", 1.0)
         if not self.seed_enable_extras:
             self.subseed, self.subseed_strength = -1, 0
             self.seed_resize_from_h = self.seed_resize_from_w = 0
@@ -107,6 +117,8 @@ class StableDiffusionProcessing:
         self.batch_index = 0
         self.is_hr_pass = False
         self.sampler = None
+        self.sampler_config = None  # the resolved sampler (set once when the job starts)
+        self.hr_sampler_config = None
         self.refiner_checkpoint_info = None
         self.all_prompts: list[str] = []
         self.all_negative_prompts: list[str] = []
@@ -121,8 +133,9 @@ class StableDiffusionProcessing:
         self.extra_network_data: dict = {}
         self.rng = None
         self.step_multiplier = 1
-        self.cached_uc = persistent_cache("uc")
-        self.cached_c = persistent_cache("c")
+        self.cached_uc = persistent_cache("uc", self.services.opts)
+        self.cached_c = persistent_cache("c", self.services.opts)
+        self.prompt_notes = PromptNotes()  # what encoding this job's prompts noted for its infotext
         self.uc = None
         self.c = None
         self.sd_model_name = None
@@ -134,6 +147,11 @@ class StableDiffusionProcessing:
         self.scripts_setup_complete = False
 
     # --- A1111 surface ---
+    def opt(self, key: str, default: Any) -> Any:
+        """Setting ``key`` of the job's services, or ``default`` (no settings, or no such setting)."""
+        opts = self.services.opts
+        return getattr(opts, key, default) if opts is not None else default
+
     @property
     def sd_model_hash_short(self) -> str | None:
         return self.sd_model_hash
@@ -144,7 +162,7 @@ class StableDiffusionProcessing:
 
     def fill_fields_from_opts(self) -> None:
         """Settings-backed fields left unset take the settings' values now (A1111 does this per job)."""
-        self.s_min_uncond = self.s_min_uncond if self.s_min_uncond is not None else _opt("s_min_uncond", 0.0)
+        self.s_min_uncond = self.s_min_uncond if self.s_min_uncond is not None else self.opt("s_min_uncond", 0.0)
 
     def setup_prompts(self) -> None:
         """Build ``all_prompts`` / ``all_negative_prompts`` (one per image) with styles applied."""
@@ -160,7 +178,7 @@ class StableDiffusionProcessing:
         if len(self.all_prompts) != len(self.all_negative_prompts):
             raise GenerationError(f"Received a different number of prompts ({len(self.all_prompts)}) "
                                   f"and negative prompts ({len(self.all_negative_prompts)})")
-        styles = shared.prompt_styles if getattr(shared, "prompt_styles", None) is not None else None
+        styles = self.services.prompt_styles
         if styles is not None and self.styles:
             self.all_prompts = [styles.apply_styles_to_prompt(x, self.styles) for x in self.all_prompts]
             self.all_negative_prompts = [styles.apply_negative_styles_to_prompt(x, self.styles)
@@ -170,8 +188,8 @@ class StableDiffusionProcessing:
 
     def get_token_merging_ratio(self, for_hr: bool = False) -> float:
         if for_hr:
-            return self.token_merging_ratio_hr or _opt("token_merging_ratio_hr", 0.0) or self.get_token_merging_ratio()
-        return self.token_merging_ratio or _opt("token_merging_ratio", 0.0)
+            return self.token_merging_ratio_hr or self.opt("token_merging_ratio_hr", 0.0) or self.get_token_merging_ratio()
+        return self.token_merging_ratio or self.opt("token_merging_ratio", 0.0)
 
     def cached_params(self, required_prompts: list[str], steps: int, extra_network_data: Any,
                       hires_steps: int | None = None, use_old_scheduling: bool = False) -> tuple:
@@ -179,61 +197,56 @@ class StableDiffusionProcessing:
         info = getattr(self.sd_model, "sd_checkpoint_info", None)
         return cond_cache_params(
             required_prompts, steps, hires_steps, use_old_scheduling,
-            clip_skip=_opt("CLIP_stop_at_last_layers", 1), checkpoint=info, extra_network_data=extra_network_data,
-            sdxl_crop_left=_opt("sdxl_crop_left", 0), sdxl_crop_top=_opt("sdxl_crop_top", 0),
-            width=self.width, height=self.height, fp8_storage=_opt("fp8_storage", "Disable"),
-            cache_fp16_weight=_opt("cache_fp16_weight", False), emphasis=_opt("emphasis", "Original"))
+            clip_skip=self.opt("CLIP_stop_at_last_layers", 1), checkpoint=info, extra_network_data=extra_network_data,
+            sdxl_crop_left=self.opt("sdxl_crop_left", 0), sdxl_crop_top=self.opt("sdxl_crop_top", 0),
+            width=self.width, height=self.height, fp8_storage=self.opt("fp8_storage", "Disable"),
+            cache_fp16_weight=self.opt("cache_fp16_weight", False), emphasis=self.opt("emphasis", "Original"))
 
     def get_conds_with_caching(self, function: Any, required_prompts: list[str], steps: int, caches: list,
                                extra_network_data: Any, hires_steps: int | None = None) -> Any:
-        """Compute conds with ``function(model, prompts, steps, hires_steps, use_old_scheduling)``, reusing caches."""
-        from modules.prompting.conditioning import SdConditioning  # noqa: F401  (documented input type)
+        """Compute conds with ``function(model, prompts, steps, hires_steps, use_old_scheduling)``, reusing caches.
 
-        use_old = _opt("use_old_scheduling", False)
+        What encoding notes for the infotext (``TI hashes``, ``Emphasis``, comments) is added to
+        ``self.prompt_notes``; conds taken from a cache note nothing, as in A1111.
+        """
+        use_old = self.opt("use_old_scheduling", False)
         params = self.cached_params(required_prompts, steps, extra_network_data, hires_steps, use_old)
-        check = not getattr(getattr(shared, "cmd_opts", None), "disable_nan_check", False)
+        check = not getattr(self.services.cmd_opts, "disable_nan_check", False)
 
         def compute() -> Any:
-            conds = function(self.sd_model, required_prompts, steps, hires_steps, use_old)
+            encoding = encode_with_notes(lambda: function(self.sd_model, required_prompts, steps, hires_steps, use_old))
             if check:
-                from modules.processing.latents import test_conds_for_nans
-
                 # checked before it is cached (a NaN cond must not be reused by the next job), and here
                 # rather than later: a NaN from the text encoder would only show up as a "NaN in Unet"
-                test_conds_for_nans(conds)
-            return conds
+                test_conds_for_nans(encoding.conds)
+            self.prompt_notes.add(encoding.notes)
+            return encoding.conds
 
         return conds_with_caching(compute, params, caches)
 
     def setup_conds(self) -> None:
         """Compute ``self.uc`` and ``self.c`` for the current batch's prompts."""
-        from modules import prompt_parser
-        from modules.prompting.sd_conditioning import SdConditioning
-
+        learned, multicond = learned_conditioning_functions()
         negative = SdConditioning(self.negative_prompts, is_negative_prompt=True, width=self.width, height=self.height)
         positive = SdConditioning(self.prompts, width=self.width, height=self.height)
         total_steps = self.steps * self.step_multiplier
-        self.uc = self.get_conds_with_caching(prompt_parser.get_learned_conditioning, negative, total_steps,
-                                              [self.cached_uc], self.extra_network_data)
-        self.c = self.get_conds_with_caching(prompt_parser.get_multicond_learned_conditioning, positive, total_steps,
-                                             [self.cached_c], self.extra_network_data)
+        self.uc = self.get_conds_with_caching(learned, negative, total_steps, [self.cached_uc], self.extra_network_data)
+        self.c = self.get_conds_with_caching(multicond, positive, total_steps, [self.cached_c], self.extra_network_data)
 
     def get_conds(self) -> tuple[Any, Any]:
         return self.c, self.uc
 
     def parse_extra_network_prompts(self) -> None:
         """Strip ``<lora:...>`` tags from the batch's prompts; the networks come from the first one."""
-        from modules.networks.extra_networks import parse_prompts
-
         self.prompts, self.extra_network_data = parse_prompts(self.prompts)
 
     def save_samples(self) -> bool:
         """Whether pictures are saved: setting ``samples_save``, not ``do_not_save_samples``, and the job not
         interrupted or skipped unless setting ``save_incomplete_images``."""
-        state = shared.state
+        state = self.services.state
         stopped = state is not None and (state.interrupted or state.skipped)
-        return bool(_opt("samples_save", True) and not self.do_not_save_samples
-                    and (_opt("save_incomplete_images", False) or not stopped))
+        return bool(self.opt("samples_save", True) and not self.do_not_save_samples
+                    and (self.opt("save_incomplete_images", False) or not stopped))
 
     def init(self, all_prompts: list[str], all_seeds: list[int], all_subseeds: list[int]) -> None:
         """Prepare what every batch needs (init latents, hires sizes)."""
@@ -256,13 +269,12 @@ _PERSISTENT_CACHES: dict[str, CondCache] = {}
 """Cond caches kept across jobs (A1111 keeps them as class attributes)."""
 
 
-def persistent_cache(kind: str) -> CondCache:
+def persistent_cache(kind: str, settings: Any = None) -> CondCache:
     """The cache for one kind of cond (``c``, ``uc``, ``hr_c``, ``hr_uc``): shared across jobs with setting
-    ``persistent_cond_cache`` (the default), a fresh one per job otherwise."""
-    if not _opt("persistent_cond_cache", True):
+    ``persistent_cond_cache`` (the default; ``settings`` default: the installed services' options), a fresh
+    one per job otherwise."""
+    if settings is None:
+        settings = current_services().opts
+    if not getattr(settings, "persistent_cond_cache", True):
         return CondCache()
     return _PERSISTENT_CACHES.setdefault(kind, CondCache())
-
-
-def _opt(key: str, default: Any) -> Any:
-    return getattr(shared.opts, key, default) if shared.opts is not None else default

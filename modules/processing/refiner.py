@@ -12,13 +12,14 @@ from typing import Any
 
 import torch
 
-from modules import shared
+from modules.processing.model_switch import reload_model_weights
+from modules.processing.processing_base import GenerationError
 
 
 def completed_ratio(cfg_denoiser: Any, sigma: Any) -> float:
     """How far sampling has come, as A1111 measures it for the refiner switch."""
     p = cfg_denoiser.p
-    if shared.opts.refiner_switch_by_sample_steps or sigma is None:
+    if p.services.opts.refiner_switch_by_sample_steps or sigma is None:
         p.extra_generation_params["Refiner switch by sampling steps"] = True
         return cfg_denoiser.step / max(cfg_denoiser.total_steps or 1, 1)
     sigmas = getattr(cfg_denoiser.inner_model, "sigmas", None)
@@ -35,37 +36,34 @@ def apply_refiner(cfg_denoiser: Any, sigma: Any = None) -> bool:
     info = getattr(p, "refiner_checkpoint_info", None)
     if p is None or info is None:
         return False
-    if shared.sd_model is not None and shared.sd_model.sd_checkpoint_info.filename == info.filename:
+    services = p.services
+    if services.sd_model is not None and services.sd_model.sd_checkpoint_info.filename == info.filename:
         return False
     switch_at = p.refiner_switch_at
     if switch_at is not None and completed_ratio(cfg_denoiser, sigma) < switch_at:
         return False
     if getattr(p, "enable_hr", False):
-        mode = shared.opts.hires_fix_refiner_pass
+        mode = services.opts.hires_fix_refiner_pass
         if (mode == "first pass" and p.is_hr_pass) or (mode == "second pass" and not p.is_hr_pass):
             return False
         if mode != "second pass":
             p.extra_generation_params["Hires refiner"] = mode
-    from modules import sd_models
-
-    sd_models.reload_model_weights(info=info)
+    model = reload_model_weights(services, info)
     # after the load, so the title carries the hash computed by it
     p.extra_generation_params["Refiner"] = info.short_title
     p.extra_generation_params["Refiner switch at"] = switch_at
-    p.sd_model = shared.sd_model
+    p.sd_model = model
     p.setup_conds()
-    cfg_denoiser.update_inner_model(shared.sd_model)
+    cfg_denoiser.update_inner_model(model)
     return True
 
 
 def resolve_refiner(p: Any) -> None:
     """``p.refiner_checkpoint`` -> ``p.refiner_checkpoint_info``; an unknown name is an error naming it."""
-    from modules.processing.processing_base import GenerationError
-
     name = p.refiner_checkpoint
     if name in (None, "", "None", "none"):
         p.refiner_checkpoint_info = None
         return
-    p.refiner_checkpoint_info = shared.checkpoints.get_closest_match(name)
+    p.refiner_checkpoint_info = p.services.checkpoints.get_closest_match(name)
     if p.refiner_checkpoint_info is None:
         raise GenerationError(f"Could not find checkpoint with name {name}")

@@ -78,6 +78,13 @@ def _patchable(name: str, default: Callable) -> Callable:
     return getattr(compat, name, default) if compat is not None else default
 
 
+def learned_conditioning_functions() -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """``(get_learned_conditioning, get_multicond_learned_conditioning)``: A1111's functions, or the replacements
+    extensions set on ``modules.prompt_parser`` (what processing calls to encode a job's prompts)."""
+    return (_patchable("get_learned_conditioning", get_learned_conditioning),
+            _patchable("get_multicond_learned_conditioning", get_multicond_learned_conditioning))
+
+
 def _check_limits(prompts: Sequence[str]) -> None:
     """:func:`~modules.prompting.limits.check_prompt_limits` on each prompt (``negative_prompt`` for a negative batch).
 
@@ -200,3 +207,10 @@ def reconstruct_multicond_batch(c: MulticondLearnedConditioning, current_step: i
     else:
         stacked = stack_conds(tensors).to(device=first.device, dtype=first.dtype)
     return conds_list, stacked
+
+
+def cond_schedule_functions() -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """``(reconstruct_multicond_batch, reconstruct_cond_batch)``: A1111's functions, or the replacements extensions
+    set on ``modules.prompt_parser`` (what a sampler calls to pick each step's conds)."""
+    return (_patchable("reconstruct_multicond_batch", reconstruct_multicond_batch),
+            _patchable("reconstruct_cond_batch", reconstruct_cond_batch))

@@ -13,13 +13,15 @@ The emphasis mode setting still decides how the weights act on ``z``.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 from modules.prompting.chunking import pad_after_end
 from modules.prompting.emphasis import apply_emphasis
+from modules.prompting.encoder_settings import setting
+from modules.prompting.notes import notes_sink
 
-if TYPE_CHECKING:
-    from modules.prompting.prompt_encoder import PromptEncoder
+PromptEncoder = Any
+"""A :class:`modules.prompting.prompt_encoder.PromptEncoder` (which imports this module)."""
 
 MAX_LENGTH = 77
 
@@ -67,7 +69,7 @@ def embedding_checksum(embedding: Any) -> str:
     return value
 
 
-def _remake(encoder: "PromptEncoder", tokens: list[int], use_emphasis: bool) -> tuple[list[int], list, list[float], list, list[str]]:
+def _remake(encoder: PromptEncoder, tokens: list[int], use_emphasis: bool) -> tuple[list[int], list, list[float], list, list[str]]:
     """One prompt's ids -> (77 ids, fixes, 75 weights before padding, used terms, comments)."""
     mults = encoder.token_mults if use_emphasis else {}
     db = encoder.embedding_db
@@ -105,10 +107,8 @@ def _remake(encoder: "PromptEncoder", tokens: list[int], use_emphasis: bool) -> 
     return ids, fixes, multipliers, used, comments
 
 
-def encode_old(encoder: "PromptEncoder", texts: Sequence[str], clip_skip: int | None) -> Any:
+def encode_old(encoder: PromptEncoder, texts: Sequence[str], clip_skip: int | None) -> Any:
     """The old path for one encoder: ``z`` ``[batch, 77, width]`` (or ``(z, pooled)``), comments recorded."""
-    from modules.prompting.prompt_encoder import setting
-
     opts = encoder.settings()
     mode = str(setting(opts, "emphasis"))
     limit = MAX_LENGTH - 2
@@ -129,9 +129,10 @@ def encode_old(encoder: "PromptEncoder", texts: Sequence[str], clip_skip: int | 
         batch_fixes.append(fixes)
         batch_multipliers.append([1.0] + multipliers[:limit] + [1.0])
 
-    encoder.hijack.comments += comments
+    sink = notes_sink(encoder.hijack)
+    sink.comments += comments
     if used:
-        encoder.hijack.comments.append("Used embeddings: " + ", ".join(f"{word} [{checksum}]" for word, checksum in used))
+        sink.comments.append("Used embeddings: " + ", ".join(f"{word} [{checksum}]" for word, checksum in used))
 
     skip = encoder.clip_skip_rule(opts) if clip_skip is None else clip_skip
     out = encoder.encode_chunk(pad_after_end(rows, encoder.id_end, encoder.id_pad), batch_fixes, skip)

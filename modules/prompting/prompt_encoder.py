@@ -10,7 +10,7 @@ A1111's path instead of plain chunking:
 3. each chunk as 77 ids, the embedding vectors put in place of the
    placeholders' token-table rows, encoded with this encoder's clip-skip rule;
 4. the emphasis mode applied to each chunk, chunks joined on the token axis;
-5. ``TI hashes`` and ``Emphasis`` written to the shared infotext record.
+5. ``TI hashes`` and ``Emphasis`` noted for the job (:mod:`.notes`).
 
 The model layer knows nothing of this module: it only offers the seams
 (``prompt_encoder``, ``encode_tokens(..., inputs_embeds=...)``, ``token_embedding``).
@@ -20,42 +20,22 @@ option applies to the next generation.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from modules.prompting.chunking import CHUNK_LENGTH, PromptChunk, TokenizerAdapter, empty_chunk, pad_after_end, process_texts
 from modules.prompting.chunking import tokenize_line as chunk_line
 from modules.prompting.emphasis import apply_emphasis
+# re-exported: the settings names were defined here before
+from modules.prompting.encoder_settings import DEFAULTS, SettingsProvider, setting  # noqa: F401
+from modules.prompting.legacy_emphasis import encode_old, token_multipliers
+from modules.prompting.notes import InfotextRecord, PromptNotes, notes_sink
 from modules.prompting.text_encoding import EncodedPrompts, emphasis_infotext, encode_prompts, ti_hashes_infotext
 
 if TYPE_CHECKING:
     import torch
 
-SettingsProvider = Callable[[], Any]
-"""Returns the live settings object (``lambda: shared.opts``); options are read as attributes."""
-
 ClipSkipRule = Callable[[Any], "int | None"]
 """Settings -> the ``clip_skip`` to pass to the embedder's ``encode_tokens`` (None = its default layer)."""
-
-DEFAULTS: dict[str, Any] = {
-    "emphasis": "Original",
-    "comma_padding_backtrack": 20,
-    "CLIP_stop_at_last_layers": 1,
-    "sdxl_clip_l_skip": False,
-    "textual_inversion_add_hashes_to_infotext": True,
-    "use_old_emphasis_implementation": False,
-    "sdxl_crop_top": 0,
-    "sdxl_crop_left": 0,
-    "sdxl_refiner_low_aesthetic_score": 2.5,
-    "sdxl_refiner_high_aesthetic_score": 6.0,
-}
-"""A1111's defaults for the settings this path reads (used when the provider lacks one)."""
-
-
-def setting(opts: Any, name: str) -> Any:
-    """``opts.<name>``, or A1111's default when the settings object does not have it."""
-    value = getattr(opts, name, None)
-    return DEFAULTS[name] if value is None else value
 
 
 def sd1_clip_skip(opts: Any) -> int | None:
@@ -79,19 +59,8 @@ def no_clip_skip(opts: Any) -> int | None:
     return None
 
 
-class InfotextRecord(Protocol):
-    """Where encoders leave infotext fields: A1111's ``model_hijack`` has both attributes."""
-
-    extra_generation_params: dict[str, Any]
-    comments: list[str]
-
-
-@dataclass
-class ConditioningRecord:
-    """A stand-alone :class:`InfotextRecord` (for tests and for models used outside the web UI)."""
-
-    extra_generation_params: dict[str, Any] = field(default_factory=dict)
-    comments: list[str] = field(default_factory=list)
+ConditioningRecord = PromptNotes
+"""A stand-alone :class:`InfotextRecord` (for tests and for models used outside the web UI)."""
 
 
 def insert_embedding_vectors(token_embedding: "torch.nn.Module", tokens: "torch.Tensor",
@@ -183,8 +152,6 @@ class PromptEncoder:
     def token_mults(self) -> dict[int, float]:
         """Weight factors of bracket tokens, for the pre-1.0 path (computed on first use)."""
         if self._token_mults is None:
-            from modules.prompting.legacy_emphasis import token_multipliers
-
             self._token_mults = token_multipliers(getattr(self.wrapped.tokenizer, "vocab", {}))
         return self._token_mults
 
@@ -274,8 +241,6 @@ class PromptEncoder:
         """
         texts = list(texts)
         if setting(self.settings(), "use_old_emphasis_implementation"):
-            from modules.prompting.legacy_emphasis import encode_old
-
             return encode_old(self, texts, clip_skip)
         result = self.encode(texts, clip_skip)
         self.record_infotext(texts, result)
@@ -284,9 +249,10 @@ class PromptEncoder:
     forward = __call__
 
     def record_infotext(self, texts: Sequence[str], result: EncodedPrompts) -> None:
-        """Write ``TI hashes`` (appending an earlier value, as A1111) and ``Emphasis`` to the record."""
+        """Note ``TI hashes`` (appending an earlier value, as A1111) and ``Emphasis``: in the notes of the running
+        :func:`~.notes.encode_with_notes`, else in the record (:func:`~.notes.notes_sink`)."""
         opts = self.settings()
-        params = self.hijack.extra_generation_params
+        params = notes_sink(self.hijack).extra_generation_params
         if setting(opts, "textual_inversion_add_hashes_to_infotext") and result.used_embeddings:
             value = ti_hashes_infotext(result.used_embeddings, params.get("TI hashes"))
             if value:
