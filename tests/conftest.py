@@ -29,12 +29,16 @@ def restore_shared():
 
     saved_hijack = (sd_hijack.model_hijack.embedding_db, sd_hijack.model_hijack.clip)
 
+    from modules.core.services import current_services, install_services
+
+    services = current_services()  # a start-up in the test installs its own: these come back afterwards
     saved = {k: getattr(shared, k) for k in names}
     saved_scripts = list(scripts.scripts_data)
     saved_runners = (scripts.scripts_txt2img, scripts.scripts_img2img, scripts.scripts_postproc)
     saved_postproc = list(scripts.postprocessing_scripts_data)
     saved_callbacks = {k: list(v) for k, v in callback_registry.callback_map.items()}
     yield shared
+    install_services(services)
     for k, v in saved.items():
         setattr(shared, k, v)
     scripts.scripts_data[:] = saved_scripts

@@ -46,10 +46,16 @@ def encode(image, fmt: str = "PNG") -> str:
 
 @contextlib.contextmanager
 def preserved_shared():
-    """Put ``modules.shared``, the script runners and the callbacks back as they were."""
+    """Put the installed services (``modules.shared``, the script runners) and the callbacks back as they were.
+
+    A start-up inside installs services of its own: the ones from before are installed again, with the
+    values they had (a test may also have assigned ``shared.X`` on them).
+    """
     from modules import scripts, shared
+    from modules.core.services import current_services, install_services
     from modules.scripting import callback_registry
 
+    services = current_services()
     saved = {k: getattr(shared, k) for k in SHARED_NAMES}
     runners = (scripts.scripts_txt2img, scripts.scripts_img2img, scripts.scripts_postproc)
     saved_scripts = list(scripts.scripts_data)
@@ -61,6 +67,7 @@ def preserved_shared():
         from modules.runtime.jobs import job_queue
 
         job_queue().wait_idle(60)
+        install_services(services)
         for k, v in saved.items():
             setattr(shared, k, v)
         scripts.scripts_txt2img, scripts.scripts_img2img, scripts.scripts_postproc = runners
