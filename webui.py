@@ -16,8 +16,9 @@ from modules.core.timer import Timer
 def main(argv: Sequence[str]) -> int:
     """Start the server for the complete argument list ``argv``; returns the exit code."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from modules import app_server, share_links, shared
+    from modules import shared
     from modules.runtime.bootstrap import initialize
+    from modules.server import app as app_server, share_links
 
     try:
         result = initialize(argv, background_model_load=True)
@@ -63,7 +64,8 @@ def main(argv: Sequence[str]) -> int:
 
 def _follow_server_commands() -> None:
     """Turn ``shared.state.request_restart()`` into a stop of the serving loop's current server."""
-    from modules import app_server, shared
+    from modules import shared
+    from modules.server import app as app_server
 
     while True:
         command = shared.state.wait_for_server_command(timeout=None)

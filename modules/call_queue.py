@@ -1,72 +1,8 @@
-"""A1111's ``modules.call_queue``: the one lock every generation takes (UI and API alike), and the wrappers
-A1111's UI (and extensions' UIs) put around gradio functions.
+"""A1111's ``modules.call_queue``: the code lives in :mod:`modules.runtime.call_queue`.
 
 Importing this module does not import gradio.
 """
-from __future__ import annotations
+from modules.runtime.call_queue import (queue_lock, wrap_gradio_call, wrap_gradio_call_no_job, wrap_gradio_gpu_call,
+                                        wrap_queued_call)
 
-import functools
-import html
-import time
-from typing import Any, Callable
-
-from modules.runtime.queue_lock import FIFOLock
-
-queue_lock = FIFOLock()
-"""Jobs run one at a time, in arrival order."""
-
-
-def wrap_queued_call(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Run ``func`` holding :data:`queue_lock` (so it never overlaps a generation)."""
-    @functools.wraps(func)
-    def f(*args: Any, **kwargs: Any) -> Any:
-        with queue_lock:
-            return func(*args, **kwargs)
-
-    return f
-
-
-def wrap_gradio_gpu_call(func: Callable[..., Any], extra_outputs: list | None = None) -> Callable[..., Any]:
-    """A GPU job from the page: the first argument is the page's task id; the call runs through the one job queue
-    (its progress is followed like a generation's), failures become a message in the last output."""
-    @functools.wraps(func)
-    def f(*args: Any, **kwargs: Any) -> Any:
-        from modules import progress
-        from modules.runtime.jobs import run_job
-
-        task_id = args[0] if args and isinstance(args[0], str) and args[0].startswith("task(") else None
-        task_id = task_id or progress.create_task_id("ui")
-        result = run_job(task_id, lambda: func(*args, **kwargs), name=getattr(func, "__name__", "job"), kind="ui")
-        progress.record_results(task_id, result)
-        return result
-
-    return wrap_gradio_call(f, extra_outputs=extra_outputs, add_stats=True)
-
-
-def wrap_gradio_call(func: Callable[..., Any], extra_outputs: list | None = None,
-                     add_stats: bool = False) -> Callable[..., Any]:
-    """Catch ``func``'s exception: the outputs become ``extra_outputs`` and an error message (the last output is the
-    HTML log); with ``add_stats`` the time taken is added to that log."""
-    @functools.wraps(func)
-    def f(*args: Any, **kwargs: Any) -> Any:
-        from modules import errors
-
-        started = time.perf_counter()
-        try:
-            res = list(func(*args, **kwargs))
-        except Exception as e:  # noqa: BLE001 - the page shows the message; the console gets the traceback
-            errors.report(f"Error completing request {getattr(func, '__name__', '')}", exc_info=True)
-            res = list(extra_outputs if extra_outputs is not None else [None, ""])
-            res.append(f"<div class='error'>{html.escape(f'{type(e).__name__}: {e}')}</div>")
-        if add_stats and res and isinstance(res[-1], str):
-            res[-1] += (f"<div class='performance'><p class='time'>Time taken: <wbr><span class='measurement'>"
-                        f"{time.perf_counter() - started:.1f} sec.</span></p></div>")
-        return tuple(res)
-
-    return f
-
-
-def wrap_gradio_call_no_job(func: Callable[..., Any], extra_outputs: list | None = None,
-                            add_stats: bool = False) -> Callable[..., Any]:
-    """A1111 1.10's name for :func:`wrap_gradio_call` on calls that are not jobs."""
-    return wrap_gradio_call(func, extra_outputs=extra_outputs, add_stats=add_stats)
+__all__ = ["queue_lock", "wrap_gradio_call", "wrap_gradio_call_no_job", "wrap_gradio_gpu_call", "wrap_queued_call"]

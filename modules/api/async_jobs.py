@@ -13,13 +13,17 @@ import base64
 import io
 from typing import Any, Callable
 
+from PIL import Image, PngImagePlugin
 from pydantic import ValidationError
 
 from modules.api import models
 from modules.api.errors import ApiError, client_error, error_body
+from modules.api.generation import prepare
 from modules.api.images import encode_pil_to_base64
+from modules.core.services import current_services
 from modules.runtime.job_kinds import JobKind, StoredJobError
 from modules.runtime.job_store import StoredResult
+from modules.runtime.jobs import job_queue
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -31,8 +35,6 @@ class GenerationJobKind(JobKind):
         self.tabname = tabname
 
     def rebuild(self, task_id: str, request: dict[str, Any]) -> tuple[Callable[[], Any], Any]:
-        from modules.api.generation import prepare
-
         model = (models.StableDiffusionImg2ImgProcessingAPI if self.tabname == "img2img"
                  else models.StableDiffusionTxt2ImgProcessingAPI)
         try:
@@ -73,8 +75,6 @@ def _as_png(encoded: str, image: Any) -> bytes:
     data = base64.b64decode(encoded)
     if data.startswith(PNG_SIGNATURE):
         return data
-    from PIL import PngImagePlugin
-
     info = PngImagePlugin.PngInfo()
     for key, value in image.info.items():
         if isinstance(key, str) and isinstance(value, str):
@@ -86,13 +86,10 @@ def _as_png(encoded: str, image: Any) -> bytes:
 
 def _encode(png: bytes) -> str:
     """A stored picture as the answer carries it: in setting ``samples_format`` (a PNG is sent as stored)."""
-    from modules import shared
-
-    fmt = str(getattr(shared.opts, "samples_format", "png") or "png").lower() if shared.opts is not None else "png"
+    opts = current_services().opts
+    fmt = str(getattr(opts, "samples_format", "png") or "png").lower() if opts is not None else "png"
     if fmt == "png":
         return base64.b64encode(png).decode("ascii")
-    from PIL import Image
-
     with Image.open(io.BytesIO(png)) as image:
         image.load()
         return encode_pil_to_base64(image)
@@ -100,6 +97,4 @@ def _encode(png: bytes) -> str:
 
 def register_job_kinds() -> None:
     """Tell the job queue how stored txt2img and img2img jobs are rebuilt (queued ones from the last run resume)."""
-    from modules.runtime.jobs import job_queue
-
     job_queue().register_kinds({"txt2img": GenerationJobKind("txt2img"), "img2img": GenerationJobKind("img2img")})

@@ -11,10 +11,18 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from modules import shared
+from modules import processing
 from modules.api import limits, models
-from modules.api.errors import ApiError
+from modules.api.errors import ApiError, client_error
 from modules.api.images import decode_base64_to_image, encode_pil_to_base64
+from modules.api.infotext_request import apply_infotext
+from modules.api.script_args import build_script_args, runner_for, selectable_script
+from modules.core.services import current_services
+from modules.postprocess.upscaler import UpscalerUnavailable
+from modules.postprocess.upscaler_registry import LATENT_UPSCALE_MODES
+from modules.runtime.progress import create_task_id
+from modules.sampling import registry
+from modules.sampling.schedulers import find_scheduler
 
 NOT_A_CHECKPOINT = (None, "", "None", "Use same checkpoint")
 NOT_A_SAMPLER = (None, "", "Use same sampler")
@@ -47,12 +55,13 @@ class PreparedGeneration:
         return f"scripts_{self.tabname}"
 
     def run(self) -> Any:
-        """Build the processing object and run it (called by the job queue's worker)."""
-        from modules import processing
+        """Build the processing object and run it (called by the job queue's worker).
 
+        The classes and ``process_images`` are looked up on :mod:`modules.processing` when the job runs
+        (loading them imports torch; extensions may wrap them there, as in A1111)."""
         cls = (processing.StableDiffusionProcessingTxt2Img if self.tabname == "txt2img"
                else processing.StableDiffusionProcessingImg2Img)
-        p = cls(sd_model=shared.sd_model, **self.args)
+        p = cls(sd_model=current_services().sd_model, **self.args)
         p.is_api = True
         p.task_id = self.task_id
         try:
@@ -78,8 +87,6 @@ class PreparedGeneration:
     def _named_client_error(self, e: Exception) -> ApiError | None:
         """A bad-input failure inside the job as a 4xx naming the request field that asked for it (the
         exception itself cannot know: a missing upscaler file may be the hires fix's or a script's)."""
-        from modules.api.errors import client_error
-
         known = client_error(e)
         if known is None or known is e:
             return None  # our own fault, or already an answer
@@ -118,9 +125,6 @@ class PreparedGeneration:
 def resolve_sampler(name: str | None, scheduler: str | None, field_name: str = "sampler_name") -> tuple[str, str]:
     """(sampler name, schedule label) for request values; old combined names (``DPM++ 2M Karras``) are split,
     a schedule equal to the sampler's own default becomes ``Automatic``.  Unknown names are a 400."""
-    from modules.sampling import registry
-    from modules.sampling.schedulers import find_scheduler
-
     if scheduler not in (None, "") and find_scheduler(scheduler) is None:
         key = "hr_scheduler" if field_name.startswith("hr_") else "scheduler"
         raise ApiError(400, f"Scheduler not found: {scheduler}", key=key)
@@ -133,18 +137,17 @@ def resolve_sampler(name: str | None, scheduler: str | None, field_name: str = "
 def _check_checkpoint(name: Any, field_name: str) -> None:
     if name in NOT_A_CHECKPOINT:
         return
-    registry = shared.checkpoints
-    if registry is None or registry.get_closest_match(str(name)) is None:
+    checkpoints = current_services().checkpoints
+    if checkpoints is None or checkpoints.get_closest_match(str(name)) is None:
         raise ApiError(422, f"Checkpoint not found: {name}", key=field_name)
 
 
 def _check_override_settings(overrides: dict[str, Any]) -> None:
-    from modules.api.errors import client_error
-
     _check_checkpoint(overrides.get("sd_model_checkpoint"), "override_settings")
+    opts = current_services().opts
     for key, value in overrides.items():
         try:
-            shared.opts.validate(key, value, is_api=False)
+            opts.validate(key, value, is_api=False)
         except Exception as e:  # the store's own errors name the key; anything else is a bad value too
             known = client_error(e)
             raise ApiError(known.status_code if known is not None else 422, f"override_settings: {e}",
@@ -154,11 +157,10 @@ def _check_override_settings(overrides: dict[str, Any]) -> None:
 def _check_upscaler(name: Any) -> None:
     if name in (None, ""):
         return
-    from modules.postprocess.upscaler_registry import LATENT_UPSCALE_MODES
-
     known = set(LATENT_UPSCALE_MODES)
-    if shared.upscalers is not None:
-        known |= set(shared.upscalers.names())
+    upscalers = current_services().upscalers
+    if upscalers is not None:
+        known |= set(upscalers.names())
     if name not in known:
         raise ApiError(422, f"Upscaler not found: {name}", key="hr_upscaler")
     problem = upscaler_file_problem(name)
@@ -169,9 +171,8 @@ def _check_upscaler(name: Any) -> None:
 def upscaler_file_problem(name: str) -> str | None:
     """Why the model file of the upscaler ``name`` is missing (None when it is there or the upscaler needs none);
     looks at the disk only (a damaged file is found when it is loaded)."""
-    from modules.postprocess.upscaler import UpscalerUnavailable
-
-    found = shared.upscalers.find(name) if shared.upscalers is not None and hasattr(shared.upscalers, "find") else None
+    upscalers = current_services().upscalers
+    found = upscalers.find(name) if upscalers is not None and hasattr(upscalers, "find") else None
     path = getattr(found, "data_path", None)
     if not isinstance(path, str) or not path:
         return None
@@ -190,14 +191,15 @@ def upscaler_file_problem(name: str) -> str | None:
 def _check_face_restoration(args: dict[str, Any]) -> None:
     """``restore_faces`` with a restorer whose model file is missing is refused before the job (A1111: a 500 after
     the whole generation)."""
+    services = current_services()
     overrides = args.get("override_settings") or {}
     enabled = args.get("restore_faces")
     if enabled is None:
-        enabled = overrides.get("face_restoration", getattr(shared.opts, "face_restoration", False))
-    if not enabled or shared.face_restorers is None:
+        enabled = overrides.get("face_restoration", getattr(services.opts, "face_restoration", False))
+    if not enabled or services.face_restorers is None:
         return
-    name = overrides.get("face_restoration_model", getattr(shared.opts, "face_restoration_model", None))
-    restorer = shared.face_restorers.find(name) if isinstance(name, str) else None
+    name = overrides.get("face_restoration_model", getattr(services.opts, "face_restoration_model", None))
+    restorer = services.face_restorers.find(name) if isinstance(name, str) else None
     model_files = getattr(restorer, "model_files", None)
     if callable(model_files) and not model_files():
         expected = getattr(restorer, "expected_file", "") or "its model file"
@@ -207,7 +209,7 @@ def _check_face_restoration(args: dict[str, Any]) -> None:
 
 def _style_applier() -> Any:
     """``(text, styles, negative) -> text`` with the request's styles applied (None without a styles database)."""
-    styles = getattr(shared, "prompt_styles", None)
+    styles = current_services().prompt_styles
     if styles is None:
         return None
 
@@ -221,10 +223,6 @@ def _style_applier() -> Any:
 
 def prepare(request: Any, tabname: str) -> PreparedGeneration:
     """Validate ``request`` (a txt2img or img2img request model) and turn it into a job; raises :class:`ApiError`."""
-    from modules.api.infotext_request import apply_infotext
-    from modules.api.script_args import build_script_args, runner_for, selectable_script
-    from modules.progress import create_task_id
-
     task_id = request.force_task_id or create_task_id(tabname)
     runner = runner_for(tabname)
     infotext_args = apply_infotext(request, tabname, runner)
@@ -249,7 +247,7 @@ def prepare(request: Any, tabname: str) -> PreparedGeneration:
 
     limits.check(args, tabname)
     limits.check_prompts(args, _style_applier())
-    if shared.opts is not None:
+    if current_services().opts is not None:
         _check_override_settings(args.get("override_settings") or {})
     _check_checkpoint(args.get("refiner_checkpoint"), "refiner_checkpoint")
     if tabname == "txt2img":

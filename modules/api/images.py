@@ -21,6 +21,7 @@ from PIL import Image, PngImagePlugin
 
 from modules.api.errors import ApiError
 from modules.core.limits import ImageDecodeError, ImageTooLargeError, open_image
+from modules.core.services import current_services
 
 MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
 """A picture of more bytes than this (decoded base64, or an image URL's answer) is refused."""
@@ -29,9 +30,8 @@ MAX_REDIRECTS = 3
 
 
 def _opt(key: str, default: Any) -> Any:
-    from modules import shared
-
-    return getattr(shared.opts, key, default) if shared.opts is not None else default
+    opts = current_services().opts
+    return getattr(opts, key, default) if opts is not None else default
 
 
 def decode_base64_to_image(encoding: Any, field: str = "image") -> Image.Image:

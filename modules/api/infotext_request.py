@@ -1,9 +1,10 @@
 """The ``infotext`` field of txt2img/img2img requests: fill unset fields from a picture's parameters.
 
-The infotext is parsed as the paste button parses it (:func:`modules.infotext_utils.parse_generation_parameters`);
-every field the paste button would set and the request did not set explicitly takes the
-pasted value; settings the infotext implies (``Clip skip: 2``...) join ``override_settings``
-unless already there; script arguments the scripts' paste fields name are returned by index.
+The infotext is parsed as the paste button parses it
+(:func:`modules.processing.infotext_parse.parse_generation_parameters`); every field the paste
+button would set and the request did not set explicitly takes the pasted value; settings the
+infotext implies (``Clip skip: 2``...) join ``override_settings`` unless already there; script
+arguments the scripts' paste fields name are returned by index.
 
 The tables are A1111 1.10's paste fields of the two tabs, including the built-in Sampler,
 Seed and Refiner scripts' (with A1111's swapped ``Seed resize from`` API names).  A value of
@@ -11,9 +12,14 @@ the wrong kind is a 422 naming the infotext label, where A1111 answers 500.
 """
 from __future__ import annotations
 
+import typing
 from typing import Any, Callable
 
 from modules.api.errors import ApiError
+from modules.core.services import current_services
+from modules.processing.infotext_overrides import get_override_settings
+from modules.processing.infotext_parse import parse_generation_parameters
+from modules.sampling import registry as samplers
 
 Source = str | Callable[[dict], Any]
 
@@ -22,26 +28,20 @@ MASKED_CONTENT = ("fill", "original", "latent noise", "latent nothing")
 INPAINT_AREAS = ("Whole picture", "Only masked")
 
 
-def _samplers() -> Any:
-    from modules.sampling import registry
-
-    return registry
-
-
 def _sampler(d: dict) -> Any:
-    return _samplers().get_sampler_from_infotext(d)
+    return samplers.get_sampler_from_infotext(d)
 
 
 def _scheduler(d: dict) -> Any:
-    return _samplers().get_scheduler_from_infotext(d)
+    return samplers.get_scheduler_from_infotext(d)
 
 
 def _hr_sampler(d: dict) -> Any:
-    return _samplers().get_hr_sampler_from_infotext(d)
+    return samplers.get_hr_sampler_from_infotext(d)
 
 
 def _hr_scheduler(d: dict) -> Any:
-    return _samplers().get_hr_scheduler_from_infotext(d)
+    return samplers.get_hr_scheduler_from_infotext(d)
 
 
 def _styles(d: dict) -> Any:
@@ -57,9 +57,8 @@ def _refiner(d: dict) -> Any:
     name = d.get("Refiner")
     if name is None:
         return None
-    from modules import shared
-
-    info = shared.checkpoints.get_closest_match(name) if shared.checkpoints is not None else None
+    checkpoints = current_services().checkpoints
+    info = checkpoints.get_closest_match(name) if checkpoints is not None else None
     return info.title if info is not None else name
 
 
@@ -125,8 +124,6 @@ FIELDS = {"txt2img": TXT2IMG, "img2img": IMG2IMG}
 
 def _field_kind(model: type, name: str) -> type | None:
     """The plain type of a request field (``Optional[int]`` -> int)."""
-    import typing
-
     annotation = model.model_fields[name].annotation
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     base = args[0] if args else annotation
@@ -161,9 +158,8 @@ def apply_infotext(request: Any, tabname: str, runner: Any = None) -> dict[int, 
     text = getattr(request, "infotext", None)
     if not text:
         return {}
-    from modules import infotext_utils
-
-    params = infotext_utils.parse_generation_parameters(text)
+    services = current_services()
+    params = parse_generation_parameters(text, settings=services.opts, styles=services.prompt_styles)
     explicit = set(request.model_fields_set)
     model = type(request)
     for api_name, source in FIELDS[tabname]:
@@ -177,7 +173,7 @@ def apply_infotext(request: Any, tabname: str, runner: Any = None) -> dict[int, 
 
     if request.override_settings is None:
         request.override_settings = {}
-    for _label, setting, value in infotext_utils.get_override_settings(params):
+    for _label, setting, value in get_override_settings(params, settings=services.opts):
         request.override_settings.setdefault(setting, value)
     return _script_args_from_infotext(params, runner)
 

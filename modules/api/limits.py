@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from modules.api.errors import ApiError
 from modules.core.limits import MAX_REQUEST_PIXELS, MAX_SIDE, MAX_STEPS, limits_text, within_limits
+from modules.prompting.limits import PromptLimitError, check_prompt_limits
 
 MAX_BATCH_SIZE = 64
 """Pictures made at once (A1111's UI slider stops at 8)."""
@@ -155,8 +156,6 @@ def check_prompts(args: dict[str, Any], apply_styles: Callable[[str, list[str], 
 
     ``apply_styles(text, styles, negative)`` expands the styles; raises :class:`ApiError` (422) naming the field.
     """
-    from modules.prompting.limits import PromptLimitError, check_prompt_limits
-
     styles = [s for s in args.get("styles") or [] if isinstance(s, str)]
     try:
         for name in PROMPT_FIELDS:

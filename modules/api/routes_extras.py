@@ -16,9 +16,16 @@ from typing import Any, Literal, Optional
 from PIL import Image
 from pydantic import BaseModel, Field
 
-from modules.api.errors import ApiError
+from modules.api.errors import ApiError, client_error
+from modules.api.generation import upscaler_file_problem
 from modules.api.images import decode_base64_to_image, encode_pil_to_base64
 from modules.core.limits import MAX_REQUEST_PIXELS, MAX_SIDE, ImageTooLargeError, limits_text, within_limits
+from modules.core.services import current_services
+from modules.postprocess.extras_ops import UnknownUpscalerError, upscale_sizes
+from modules.postprocess.face_restoration import FaceRestorationUnavailable
+from modules.postprocess.upscaler import UpscalerUnavailable
+from modules.processing.extras_run import ExtrasInputError, run_extras
+from modules.runtime.queue_lock import queue_lock
 
 OPERATION_FIELDS = {"upscale_by": "upscaling_resize", "upscale_to_width": "upscaling_resize_w"}
 """The Upscale operation's control names -> this API's field names."""
@@ -102,11 +109,9 @@ def _extras_kwargs(req: ExtrasBaseRequest) -> dict[str, Any]:
 
 def _check_upscalers(req: ExtrasBaseRequest) -> None:
     """Unknown upscaler names are refused before any work (A1111 fails with 500 halfway)."""
-    from modules import shared
-
-    from modules.api.generation import upscaler_file_problem
-
-    known = set(shared.upscalers.names()) if shared.upscalers is not None else {u.name for u in shared.sd_upscalers}
+    services = current_services()
+    upscalers = services.upscalers
+    known = set(upscalers.names()) if upscalers is not None else {u.name for u in services.sd_upscalers}
     for field in ("upscaler_1", "upscaler_2"):
         name = getattr(req, field)
         if name and name != "None" and name not in known:
@@ -142,8 +147,6 @@ def check_sizes(req: ExtrasBaseRequest, images: list[Image.Image], list_field: s
     """What the upscale would make of each picture, and of all of them together, within
     :mod:`modules.core.limits`; a 422 naming the field otherwise, before any work (the pictures themselves
     were measured when decoded)."""
-    from modules.postprocess.extras_ops import upscale_sizes
-
     upscaling = req.upscaler_1 not in (None, "", "None")
     total_in = total_out = 0
     for image in images:
@@ -168,13 +171,10 @@ def check_sizes(req: ExtrasBaseRequest, images: list[Image.Image], list_field: s
 def _model_field(req: ExtrasBaseRequest, e: Exception) -> str:
     """The field whose model file is missing or broken: the restorer's visibility, or the upscaler whose file the
     message names."""
-    from modules import shared
-    from modules.postprocess.face_restoration import FaceRestorationUnavailable
-
     message = str(e)
     if isinstance(e, FaceRestorationUnavailable):
         return "codeformer_visibility" if "codeformer" in message.lower() else "gfpgan_visibility"
-    registry = shared.upscalers
+    registry = current_services().upscalers
     for field in ("upscaler_1", "upscaler_2"):
         found = registry.find(getattr(req, field)) if registry is not None and hasattr(registry, "find") else None
         path = getattr(found, "data_path", None)
@@ -184,14 +184,7 @@ def _model_field(req: ExtrasBaseRequest, e: Exception) -> str:
 
 
 def _run(api: Any, req: ExtrasBaseRequest, **kwargs: Any) -> tuple[list[Image.Image], str]:
-    from modules.api.errors import client_error
-    from modules.postprocess.extras import ExtrasInputError, run_extras
-    from modules.postprocess.extras_ops import UnknownUpscalerError
-    from modules.postprocess.upscaler import UpscalerUnavailable
-
-    lock = getattr(api, "queue_lock", None)
-    if lock is None:
-        from modules.call_queue import queue_lock as lock
+    lock = getattr(api, "queue_lock", None) or queue_lock
     try:
         with lock:
             outputs, html_info, _ = run_extras(image_folder=kwargs.pop("image_folder", ""), input_dir="", output_dir="",

@@ -21,7 +21,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from modules.api import models
+from modules.api.async_jobs import register_job_kinds
 from modules.api.errors import ApiError, client_error, error_body, status_of
+from modules.api.generation import prepare
+from modules.api.routes_progress import preview_data_uri, running_progress
+from modules.runtime.jobs import QueueFullError, job_queue
 
 
 async def wait_for(job: Any) -> Any:
@@ -50,8 +54,6 @@ def _as_client_error(e: BaseException) -> BaseException:
 
 
 async def _prepare(request: Any, tabname: str) -> Any:
-    from modules.api.generation import prepare
-
     try:
         return await run_in_threadpool(prepare, request, tabname)
     except Exception as e:
@@ -59,8 +61,6 @@ async def _prepare(request: Any, tabname: str) -> Any:
 
 
 def _submit(prepared: Any, keep_result: bool, request: dict | None = None) -> Any:
-    from modules.runtime.jobs import QueueFullError, job_queue
-
     try:
         # an async job keeps what builds its answer; a waiting request holds it itself
         return job_queue().submit(prepared.run, task_id=prepared.task_id, name=prepared.job_name,
@@ -95,8 +95,6 @@ async def img2imgapi(img2imgreq: models.StableDiffusionImg2ImgProcessingAPI) -> 
 # --- the asynchronous job API ---------------------------------------------------------------------------------
 
 def _accepted(job: Any) -> JSONResponse:
-    from modules.runtime.jobs import job_queue
-
     body = {"task_id": job.task_id, "status": job.status, "queue_position": job_queue().position(job)}
     return JSONResponse(status_code=202, content=body)
 
@@ -119,8 +117,6 @@ async def async_img2imgapi(img2imgreq: models.StableDiffusionImg2ImgProcessingAP
 
 
 def _job(task_id: str) -> Any:
-    from modules.runtime.jobs import job_queue
-
     job = job_queue().get(task_id)
     if job is None:
         raise ApiError(404, f"Task not found: {task_id}", key="task_id")
@@ -130,9 +126,6 @@ def _job(task_id: str) -> Any:
 def job_info(task_id: str, live_preview: bool = Query(True, description="include this job's latest live preview"),
              id_live_preview: int = Query(-1, description="the id_live_preview of the last preview received")) -> Any:
     """State, queue position, progress and live preview of one job (never another job's)."""
-    from modules.api.routes_progress import preview_data_uri, running_progress
-    from modules.runtime.jobs import job_queue
-
     queue = job_queue()
     job = _job(task_id)
     info: dict[str, Any] = {
@@ -181,8 +174,6 @@ def job_result(task_id: str) -> Any:
 
 def job_cancel(task_id: str) -> Any:
     """Cancel a queued job or interrupt a running one; other jobs go on."""
-    from modules.runtime.jobs import job_queue
-
     job = job_queue().cancel(task_id)
     if job is None:
         raise ApiError(404, f"Task not found: {task_id}", key="task_id")
@@ -192,8 +183,6 @@ def job_cancel(task_id: str) -> Any:
 
 def job_delete(task_id: str) -> Any:
     """Cancel an unfinished job, or forget a finished one (and its result)."""
-    from modules.runtime.jobs import job_queue
-
     queue = job_queue()
     job = _job(task_id)
     if job.status in ("queued", "running"):
@@ -217,7 +206,5 @@ def register(api: Any) -> None:
                       response_model=models.TextToImageResponse, tags=tag)
     api.add_api_route("/sdapi/v1/async/jobs/{task_id}/cancel", job_cancel, methods=["POST"], tags=tag)
     api.add_api_route("/sdapi/v1/async/jobs/{task_id}", job_delete, methods=["DELETE"], tags=tag)
-    from modules.api.async_jobs import register_job_kinds
-
     register_job_kinds()  # after the routes: stored jobs of the last run resume from here
 

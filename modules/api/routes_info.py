@@ -1,8 +1,8 @@
 """Listing and inspection routes: samplers, schedulers, hypernetworks, styles, embeddings, scripts,
 extensions, memory, png-info, interrogate.
 
-Each reads the live objects on ``modules.shared`` (or A1111's modules) and answers A1111's
-shapes; none waits for the job queue, and none imports torch unless a model is already loaded.
+Each reads the live objects of the running web UI (:func:`modules.core.services.current_services`)
+and answers A1111's shapes; none waits for the job queue, and none imports torch unless a model is already loaded.
 """
 from __future__ import annotations
 
@@ -12,29 +12,34 @@ import os
 import sys
 from typing import Any
 
-from modules import shared
 from modules.api import models
 from modules.api.errors import ApiError
+from modules.api.images import decode_base64_to_image
+from modules.core.services import current_services
+from modules.processing.image_saving_info import read_info_from_image
+from modules.processing.infotext_parse import parse_generation_parameters
+from modules.runtime.extension_details import git_details
+from modules.runtime.queue_lock import queue_lock
+from modules.sampling.registry import samplers_api_list
+from modules.sampling.schedulers import schedulers_api_list
+from modules.scripting import callbacks
 
 
 def get_samplers() -> list[dict]:
-    from modules.sampling.registry import samplers_api_list
-
     return samplers_api_list()
 
 
 def get_schedulers() -> list[dict]:
-    from modules.sampling.schedulers import schedulers_api_list
-
     return schedulers_api_list()
 
 
 def list_hypernetworks() -> dict[str, str]:
     """Hypernetwork name -> file (``--hypernetwork-dir``, recursively; ``.pt``/``.ckpt``/``.safetensors``)."""
-    listed = getattr(shared, "hypernetworks", None)
+    services = current_services()
+    listed = services.hypernetworks
     if isinstance(listed, dict):
         return listed
-    folder = getattr(shared.cmd_opts, "hypernetwork_dir", None) if shared.cmd_opts is not None else None
+    folder = getattr(services.cmd_opts, "hypernetwork_dir", None) if services.cmd_opts is not None else None
     found: dict[str, str] = {}
     if not folder or not os.path.isdir(folder):
         return found
@@ -51,38 +56,30 @@ def get_hypernetworks() -> list[dict]:
 
 
 def get_prompt_styles() -> list[dict]:
-    styles = shared.prompt_styles
+    styles = current_services().prompt_styles
     return styles.api_items() if styles is not None else []
 
 
-def embedding_db() -> Any:
-    """The running app's textual-inversion database, or None while no model has set it up."""
-    hijack_module = sys.modules.get("modules.sd_hijack")  # not imported -> no model -> nothing loaded
-    hijack = getattr(hijack_module, "model_hijack", None)
-    return getattr(hijack, "embedding_db", None)
-
-
 def get_embeddings() -> dict:
-    db = embedding_db()
+    db = current_services().embeddings
     if db is None:
         return {"loaded": {}, "skipped": {}}
     return db.api_answer()
 
 
 def get_scripts_list() -> dict:
-    from modules import scripts
+    services = current_services()
 
     def names(runner: Any) -> list[str]:
         return [s.name for s in (runner.scripts if runner is not None else []) if s.name is not None]
 
-    return {"txt2img": names(scripts.scripts_txt2img), "img2img": names(scripts.scripts_img2img)}
+    return {"txt2img": names(services.scripts_txt2img), "img2img": names(services.scripts_img2img)}
 
 
 def get_script_info() -> list[dict]:
-    from modules import scripts
-
+    services = current_services()
     result = []
-    for runner in (scripts.scripts_txt2img, scripts.scripts_img2img):
+    for runner in (services.scripts_txt2img, services.scripts_img2img):
         if runner is None or not runner.scripts:
             continue
         if any(s.api_info is None for s in runner.scripts):
@@ -100,10 +97,8 @@ def get_script_info() -> list[dict]:
 
 def get_extensions_list() -> list[dict]:
     """Every installed extension (A1111 lists git clones only); git details when it is a clone."""
-    from modules.api.extension_info import git_details
-
     listed = []
-    for ext in shared.extensions or []:
+    for ext in current_services().extensions or []:
         if getattr(ext, "is_builtin", False):
             continue
         details = git_details(ext.path)
@@ -167,34 +162,27 @@ def _json_safe(items: dict) -> dict:
 
 def pnginfoapi(req: models.PNGInfoRequest) -> Any:
     """The infotext of a picture, its other text items, and the infotext parsed as the paste button does."""
-    from modules import infotext_utils, script_callbacks
-    from modules.api.images import decode_base64_to_image
-    from modules.processing.image_saving_info import read_info_from_image
-
     if not req.image.strip():
         return {"info": "", "items": {}, "parameters": {}}
     image = decode_base64_to_image(req.image, "image")
     geninfo, items = read_info_from_image(image)
     geninfo = geninfo or ""
-    params = infotext_utils.parse_generation_parameters(geninfo)
-    script_callbacks.infotext_pasted_callback(geninfo, params)
+    services = current_services()
+    params = parse_generation_parameters(geninfo, settings=services.opts, styles=services.prompt_styles)
+    callbacks.infotext_pasted_callback(geninfo, params)
     return {"info": geninfo, "items": _json_safe(items), "parameters": params}
 
 
 def interrogateapi(req: models.InterrogateRequest) -> Any:
     """A caption for a picture (CLIP or DeepDanbooru), where those models are available."""
-    from modules.api.images import decode_base64_to_image
-
     if not req.image:
         raise ApiError(404, "Image not found", key="image")
     image = decode_base64_to_image(req.image, "image").convert("RGB")
     if req.model not in ("clip", "deepdanbooru"):
         raise ApiError(404, "Model not found", key="model")
-    interrogator = getattr(shared, "interrogator", None) if req.model == "clip" else None
+    interrogator = current_services().interrogator if req.model == "clip" else None
     if interrogator is None:
         raise ApiError(404, f"Model not found: interrogation with {req.model} is not available in this build", key="model")
-    from modules.call_queue import queue_lock
-
     with queue_lock:
         caption = interrogator.interrogate(image)
     return {"caption": caption}

@@ -11,24 +11,25 @@ from typing import Any
 
 from fastapi import Depends, Query
 
-from modules import shared
 from modules.api import models
 from modules.api.images import encode_pil_to_base64, encode_preview
+from modules.core.services import current_services
+from modules.runtime.jobs import job_queue
+from modules.runtime.progress import get_pending_tasks
 
 
 def _queue() -> Any:
-    from modules.runtime.jobs import job_queue
-
     return job_queue()
 
 
 def _opt(key: str, default: Any) -> Any:
-    return getattr(shared.opts, key, default) if shared.opts is not None else default
+    opts = current_services().opts
+    return getattr(opts, key, default) if opts is not None else default
 
 
 def state_snapshot() -> dict[str, Any]:
     """``shared.state.dict()``, or the idle state before the bootstrap ran."""
-    state = shared.state
+    state = current_services().state
     if state is None:
         return {"skipped": False, "interrupted": False, "stopping_generation": False, "job": "", "job_count": 0,
                 "job_timestamp": "0", "job_no": 0, "sampling_step": 0, "sampling_steps": 0}
@@ -76,7 +77,7 @@ class ProgressQuery:
 
 def progressapi(req: ProgressQuery = Depends()) -> Any:
     """A1111's progress of the running job: ``0.01 + job_no/job_count + step fraction``, ETA from the elapsed time."""
-    state = shared.state
+    state = current_services().state
     snapshot = state_snapshot()
     textinfo = getattr(state, "textinfo", None)
     if snapshot["job_count"] == 0 or state is None:
@@ -101,15 +102,17 @@ def progressapi(req: ProgressQuery = Depends()) -> Any:
 
 def interruptapi() -> Any:
     """Stop the running job (the next one starts normally)."""
-    if shared.state is not None:
-        shared.state.interrupt()
+    state = current_services().state
+    if state is not None:
+        state.interrupt()
     return {}
 
 
 def skipapi() -> Any:
     """End the running job's current batch."""
-    if shared.state is not None:
-        shared.state.skip()
+    state = current_services().state
+    if state is not None:
+        state.skip()
     return None
 
 
@@ -134,13 +137,11 @@ def internal_progress(req: models.InternalProgressRequest) -> Any:
         live_preview, preview_id = preview_data_uri(job, req.id_live_preview)
     return models.InternalProgressResponse(active=True, queued=False, completed=False, progress=progress, eta=eta,
                                            live_preview=live_preview, id_live_preview=preview_id,
-                                           textinfo=getattr(shared.state, "textinfo", None))
+                                           textinfo=getattr(current_services().state, "textinfo", None))
 
 
 def pending_tasks() -> Any:
     """``GET /internal/pending-tasks``: ids of the queued tasks, in the order they will run."""
-    from modules.progress import get_pending_tasks
-
     return get_pending_tasks()
 
 

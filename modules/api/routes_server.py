@@ -12,9 +12,11 @@ from typing import Any, Callable
 from fastapi import Body
 from fastapi.responses import Response
 
-from modules import shared
 from modules.api import models
 from modules.api.errors import ApiError
+from modules.core.file_naming import CreationError
+from modules.core.services import current_services
+from modules.runtime import restart
 
 exit_process: Callable[[int], Any] = os._exit
 """How the process ends (tests replace it)."""
@@ -30,9 +32,7 @@ def _locked(api: Any, fn: Callable[[], Any]) -> Any:
 
 def make_refresh_embeddings(api: Any) -> Callable[[], Any]:
     def refresh_embeddings() -> None:
-        from modules.api.routes_info import embedding_db
-
-        db = embedding_db()
+        db = current_services().embeddings
         if db is not None:
             _locked(api, lambda: db.load_textual_inversion_embeddings(force_reload=True))
     return refresh_embeddings
@@ -41,7 +41,7 @@ def make_refresh_embeddings(api: Any) -> Callable[[], Any]:
 def make_unload(api: Any) -> Callable[[], Any]:
     def unloadapi() -> dict:
         """Move the loaded checkpoint to RAM (after the running job)."""
-        manager = getattr(shared, "model_manager", None)
+        manager = current_services().model_manager
         if manager is not None:
             _locked(api, manager.unload)
         return {}
@@ -51,20 +51,11 @@ def make_unload(api: Any) -> Callable[[], Any]:
 def make_reload(api: Any) -> Callable[[], Any]:
     def reloadapi() -> dict:
         """Move the loaded checkpoint back to its device."""
-        manager = getattr(shared, "model_manager", None)
+        manager = current_services().model_manager
         if manager is not None:
             _locked(api, manager.reload)
         return {}
     return reloadapi
-
-
-def _optional_function(module: str, name: str) -> Callable[..., Any] | None:
-    import importlib
-
-    try:
-        return getattr(importlib.import_module(module), name, None)
-    except ModuleNotFoundError:
-        return None
 
 
 def _call_kwargs(function: Callable[..., Any] | None, what: str, args: dict[str, Any]) -> Any:
@@ -78,9 +69,7 @@ def _call_kwargs(function: Callable[..., Any] | None, what: str, args: dict[str,
 
 def _create(what: str, kind: str, function: Callable[..., str], args: dict[str, Any]) -> Any:
     """Run a Create route as A1111 answers it: 200 with ``create <kind> filename: ...`` or ``... error: ...``."""
-    from modules.prompting.textual_inversion.creation import CreationError
-
-    state = shared.state
+    state = current_services().state
     state.begin(job=f"create_{kind}")
     try:
         filename = _call_kwargs(function, what, args)
@@ -93,6 +82,7 @@ def _create(what: str, kind: str, function: Callable[..., str], args: dict[str, 
 
 def make_create_embedding(api: Any) -> Callable[..., Any]:
     def create_embedding(args: dict = Body(...)) -> Any:
+        # torch on first use: the API starts without it
         from modules.prompting.textual_inversion.creation import create_embedding_and_reload
 
         return _locked(api, lambda: _create("Creating embeddings", "embedding", create_embedding_and_reload, args))
@@ -102,6 +92,7 @@ def make_create_embedding(api: Any) -> Callable[..., Any]:
 
 def make_create_hypernetwork(api: Any) -> Callable[..., Any]:
     def create_hypernetwork(args: dict = Body(...)) -> Any:
+        # torch on first use: the API starts without it
         from modules.networks.hypernetworks.creation import create_hypernetwork as create
 
         return _locked(api, lambda: _create("Creating hypernetworks", "hypernetwork", create, args))
@@ -109,16 +100,13 @@ def make_create_hypernetwork(api: Any) -> Callable[..., Any]:
     return create_hypernetwork
 
 
+# training is not part of this web UI: 404 naming it (the body is still read as A1111 reads it)
 def train_embedding(args: dict = Body(...)) -> Any:
-    function = _optional_function("modules.textual_inversion.textual_inversion", "train_embedding")
-    _, filename = _call_kwargs(function, "Training embeddings", args)
-    return models.TrainResponse(info=f"train embedding complete: filename: {filename} error: None")
+    raise ApiError(404, "Training embeddings is not available in this build")
 
 
 def train_hypernetwork(args: dict = Body(...)) -> Any:
-    function = _optional_function("modules.hypernetworks.hypernetwork", "train_hypernetwork")
-    _, filename = _call_kwargs(function, "Training hypernetworks", args)
-    return models.TrainResponse(info=f"train embedding complete: filename: {filename} error: None")
+    raise ApiError(404, "Training hypernetworks is not available in this build")
 
 
 def _exit_soon(code: int = 0) -> None:
@@ -135,8 +123,6 @@ def kill_webui() -> Response:
 
 def restart_webui() -> Response:
     """Exit so that ``webui.sh`` starts the web UI again; 501 when not started by it."""
-    from modules import restart
-
     if not restart.is_restartable():
         return Response(status_code=501)
     restart.mark_restart()
@@ -144,12 +130,15 @@ def restart_webui() -> Response:
     return Response(status_code=200)
 
 
-def stop_webui() -> Response:
-    """Stop serving gracefully (the running job finishes first)."""
-    from modules import app_server
-
-    app_server.request_stop()
-    return Response("Stopping.")
+def make_stop(api: Any) -> Callable[[], Any]:
+    """``server-stop``: 501 when no server runs this API (an :class:`~modules.api.api.Api` built without one)."""
+    def stop_webui() -> Response:
+        """Stop serving gracefully (the running job finishes first)."""
+        if api.stop_server is None:
+            return Response(status_code=501)
+        api.stop_server()
+        return Response("Stopping.")
+    return stop_webui
 
 
 def register(api: Any) -> None:
@@ -164,7 +153,7 @@ def register(api: Any) -> None:
           response_model=models.CreateResponse)
     route("/sdapi/v1/train/embedding", train_embedding, methods=["POST"], response_model=models.TrainResponse)
     route("/sdapi/v1/train/hypernetwork", train_hypernetwork, methods=["POST"], response_model=models.TrainResponse)
-    if getattr(shared.cmd_opts, "api_server_stop", False):
+    if getattr(current_services().cmd_opts, "api_server_stop", False):
         route("/sdapi/v1/server-kill", kill_webui, methods=["POST"])
         route("/sdapi/v1/server-restart", restart_webui, methods=["POST"])
-        route("/sdapi/v1/server-stop", stop_webui, methods=["POST"])
+        route("/sdapi/v1/server-stop", make_stop(api), methods=["POST"])

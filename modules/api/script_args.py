@@ -10,18 +10,17 @@ import math
 from typing import Any
 
 from modules.api.errors import ApiError
+from modules.core.services import current_services
+from modules.scripting.reporting import wrap_call
 
 
 def runner_for(tabname: str) -> Any:
     """The tab's :class:`modules.scripting.runner.ScriptRunner` (None before scripts are loaded)."""
-    from modules import scripts
-
-    return scripts.scripts_img2img if tabname == "img2img" else scripts.scripts_txt2img
+    services = current_services()
+    return services.scripts_img2img if tabname == "img2img" else services.scripts_txt2img
 
 
 def _title(script: Any) -> str:
-    from modules.scripting.reporting import wrap_call
-
     return (wrap_call(script.title, script.filename, "title") or "").lower()
 
 

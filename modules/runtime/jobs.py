@@ -10,7 +10,7 @@ never sees another task's pictures.
 
 Code that must hold ``queue_lock`` itself (A1111-style extensions) can still announce its task
 with :meth:`JobQueue.track_external` / :meth:`JobQueue.start_external` / :meth:`JobQueue.finish_external`
-(``modules.progress`` wraps these under A1111's names).
+(``modules.runtime.progress`` wraps these under A1111's names).
 
 Asynchronous jobs (submitted with their ``request``) are also written to a :class:`JobStore`
 (attached by the bootstrap, :func:`attach_job_store`): each state change is stored before
@@ -30,9 +30,12 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from modules.core.services import current_services
+from modules.processing import live_preview
 from modules.runtime.job_kinds import INTERRUPTED, JobInterruptedError, JobKind, StoredAnswer, StoredJobError
 from modules.runtime.job_kinds import interrupted_record
 from modules.runtime.job_store import CANCELLED, DONE, FAILED, FINISHED, QUEUED, RUNNING, JobStore, StoredJob
+from modules.runtime.queue_lock import queue_lock
 
 __all__ = ["CANCELLED", "DONE", "FAILED", "FINISHED", "QUEUED", "RUNNING", "INTERRUPTED", "DuplicateTaskError",
            "Job", "JobCancelledError", "JobInterruptedError", "JobKind", "JobQueue", "QueueFullError",
@@ -64,7 +67,7 @@ class Job:
     keep_result: bool = False
     """Keep :attr:`result` after the job ends (async jobs, fetched later)."""
     external: bool = False
-    """Run by its caller under ``queue_lock`` rather than by the worker (see ``modules.progress``)."""
+    """Run by its caller under ``queue_lock`` rather than by the worker (see ``modules.runtime.progress``)."""
     status: str = QUEUED
     created: float = field(default_factory=time.time)
     started: float | None = None
@@ -155,8 +158,6 @@ class JobQueue:
     # --- wiring ---------------------------------------------------------------------------------------------
     def _queue_lock(self) -> Any:
         if self._lock is None:
-            from modules.call_queue import queue_lock
-
             self._lock = queue_lock
         return self._lock
 
@@ -164,9 +165,7 @@ class JobQueue:
         """The live ``shared.state`` (read on every use: the bootstrap may replace it)."""
         if self._state_getter is not None:
             return self._state_getter()
-        from modules import shared
-
-        return shared.state
+        return current_services().state
 
     def _ensure_worker(self) -> None:
         if self._stopped:
@@ -322,8 +321,6 @@ class JobQueue:
             try:
                 callback(job)
             except Exception:  # a waiter that went away must not stop the worker
-                import traceback
-
                 traceback.print_exc()
 
     def _trim_history(self) -> None:
@@ -637,8 +634,6 @@ class JobQueue:
     # --- live previews ----------------------------------------------------------------------------------------
     def refresh_preview(self, job: Job, *, force: bool = False) -> None:
         """Decode the running job's latest latent into :attr:`Job.preview` when enough steps have passed."""
-        from modules.processing import live_preview
-
         state = self.state()
         if state is None or job.status != RUNNING:
             return
@@ -682,7 +677,7 @@ _QUEUE_GUARD = threading.Lock()
 
 
 def job_queue() -> JobQueue:
-    """The process's job queue (created on first use, bound to ``modules.call_queue.queue_lock``)."""
+    """The process's job queue (created on first use, bound to the process's ``queue_lock``)."""
     global _QUEUE
     with _QUEUE_GUARD:
         if _QUEUE is None:

@@ -48,3 +48,7 @@ class FIFOLock:
 
     def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.release()
+
+
+queue_lock = FIFOLock()
+"""The process's one lock (A1111's ``modules.call_queue.queue_lock``): jobs run one at a time, in arrival order."""

@@ -143,7 +143,7 @@ def test_unavailable_features_answer_4xx_with_the_reason(api_client):
 def test_server_routes_only_with_api_server_stop(api_client, monkeypatch, tmp_path):
     assert api_client().post("/sdapi/v1/server-stop").status_code == 404
     client = api_client("--api-server-stop")
-    from modules import app_server
+    from modules.server import app as app_server
     from modules.api import routes_server
 
     exits = []

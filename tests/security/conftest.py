@@ -94,7 +94,7 @@ def requests_of(app) -> list[tuple[str, str]]:
 
 
 def ui_app_of(app) -> Any:
-    from modules.ui.internal_routes import gradio_app_of
+    from modules.server.internal_routes import gradio_app_of
 
     return gradio_app_of(app)
 

@@ -55,7 +55,7 @@ def test_sessions_are_those_of_the_attached_ui():
 
 
 def test_sessions_survive_a_reload_ui_with_the_same_logins(monkeypatch):
-    from modules import app_server
+    from modules.server import app as app_server
 
     monkeypatch.setattr(app_server, "_sessions", {})
     access = AccessPolicy([("u", "p")])

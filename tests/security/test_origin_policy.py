@@ -81,7 +81,7 @@ def test_public_links_the_server_opened_are_own():
 def test_share_and_ngrok_links_are_registered_when_opened(monkeypatch):
     from types import SimpleNamespace
 
-    from modules import share_links
+    from modules.server import share_links
 
     monkeypatch.setattr(share_links, "create_gradio_share_link", lambda host, port: "https://zzz.gradio.live")
     monkeypatch.setattr(share_links, "connect_ngrok", lambda port, token, options: "https://y.ngrok-free.app")

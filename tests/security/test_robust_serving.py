@@ -167,7 +167,7 @@ def test_extras_model_files_missing_or_broken_name_the_field(site):
 def test_a_thumbnail_name_with_a_nul_byte_is_a_404():
     from fastapi import FastAPI
 
-    from modules.ui.internal_routes import add_internal_routes, thumb_path
+    from modules.server.internal_routes import add_internal_routes, thumb_path
 
     assert thumb_path("/etc/passwd\x00.png") is None
     app = FastAPI()

@@ -189,7 +189,7 @@ def test_txt2img_fields_become_processing_arguments():
 
 def test_extra_network_cards_and_thumbnails(app_state, tmp_path):
     from modules.models.tiny_factory import make_tiny_checkpoint
-    from modules.ui import internal_routes
+    from modules.server import internal_routes
     from modules.ui.extra_network_cards import page_html
     from modules.ui.extra_network_pages import builtin_pages
 
@@ -215,7 +215,7 @@ def test_internal_routes_are_added_once(app_state):
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    from modules.ui.internal_routes import add_internal_routes
+    from modules.server.internal_routes import add_internal_routes
 
     app = FastAPI()
     add_internal_routes(None, app)

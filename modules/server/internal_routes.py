@@ -2,9 +2,9 @@
 start-up profile) and ``/sd_extra_networks/*`` (preview pictures of the extra-networks cards, a card file's
 metadata, and the user metadata editor's read and save).
 
-A1111 serves them whenever the UI is up.  When the app did not add them
-(no ``--api``), the UI adds them when the server starts (an ``app_started``
-callback); a route already present is left alone.
+A1111 serves them whenever the UI is up: :func:`modules.server.app.create_app` adds them once the
+UI is mounted (after the extensions' ``app_started`` callbacks); a route already present (``--api``
+adds the ``/internal`` progress routes) is left alone.
 
 The ``/sd_extra_networks/*`` routes belong to the UI, as in A1111: they are
 added inside the mounted gradio app.  Like every route, they answer only with a
@@ -14,30 +14,33 @@ login when one is configured, and their writes only to the server's own pages
 """
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
+from fastapi import HTTPException
+from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+from starlette.routing import Mount
 
+from modules.api import models
 from modules.api.route_lookup import reads_json
+from modules.api.routes_progress import internal_progress, pending_tasks
+from modules.core.services import current_services
+from modules.ui.extra_network_pages import (UserMetadataError, allowed_preview_dirs, file_metadata, find_item,
+                                            replace_preview, save_user_metadata, user_metadata_view)
 
 
 def add_internal_routes(_demo: Any, app: Any) -> None:
     """Add whichever UI routes ``app`` lacks."""
-    from modules.api import models
-    from modules.api.routes_progress import internal_progress, pending_tasks
-
     existing = {getattr(route, "path", None) for route in app.router.routes}
 
     def quicksettings_hint() -> list[dict[str, str]]:
-        from modules import shared
-
-        return [{"name": key, "label": info.label} for key, info in shared.opts.data_labels.items()]
+        return [{"name": key, "label": info.label} for key, info in current_services().opts.data_labels.items()]
 
     def profile_startup() -> Any:
-        from modules import shared
-
-        timer = shared.startup_timer
+        timer = current_services().startup_timer
         return timer.dump() if timer is not None else {}
 
     routes = [
@@ -68,8 +71,6 @@ def add_internal_routes(_demo: Any, app: Any) -> None:
 
 def gradio_app_of(app: Any) -> Any:
     """The gradio app mounted in ``app`` (the UI), or None without a UI."""
-    from starlette.routing import Mount
-
     for route in app.router.routes:
         if isinstance(route, Mount) and getattr(route, "webui_ui", False) and hasattr(route.app, "router"):
             return route.app
@@ -81,10 +82,6 @@ THUMB_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".avif")
 
 def thumb_path(filename: str) -> str | None:
     """``filename`` when it is a picture inside one of the model folders, else None (nothing else is served)."""
-    import os
-
-    from modules.ui.extra_network_pages import allowed_preview_dirs
-
     # a NUL byte makes every os.path call raise (a 500): such a name is no file of ours
     if not filename or "\x00" in filename or os.path.splitext(filename)[1].lower() not in THUMB_EXTENSIONS:
         return None
@@ -98,9 +95,6 @@ def thumb_path(filename: str) -> str | None:
 
 def thumb(filename: str = "") -> Any:
     """``GET /sd_extra_networks/thumb?filename=``: a card's preview picture, or 404."""
-    from fastapi import HTTPException
-    from fastapi.responses import FileResponse
-
     path = thumb_path(filename)
     if path is None:
         raise HTTPException(status_code=404, detail="File not found")
@@ -109,20 +103,12 @@ def thumb(filename: str = "") -> Any:
 
 def network_metadata(page: str = "", item: str = "") -> Any:
     """``GET /sd_extra_networks/metadata?page=&item=``: the safetensors metadata of a card's file (A1111's ⓘ)."""
-    import json
-
-    from modules.ui.extra_network_pages import file_metadata
-
     _, found = _listed_card(page, item)
     return {"metadata": json.dumps(file_metadata(found.filename), indent=4, ensure_ascii=False)}
 
 
 def _listed_card(page: str, item: str) -> Any:
     """``(page, item)`` of a listed card, or a 404 naming what is missing (no path ever comes from a request)."""
-    from fastapi import HTTPException
-
-    from modules.ui.extra_network_pages import UserMetadataError, find_item
-
     try:
         return find_item(page, item)
     except UserMetadataError as e:
@@ -130,8 +116,6 @@ def _listed_card(page: str, item: str) -> Any:
 
 
 async def _json_body(request: Request, hint: str) -> Any:
-    from fastapi import HTTPException
-
     try:
         return await request.json()
     except ValueError:
@@ -140,10 +124,6 @@ async def _json_body(request: Request, hint: str) -> Any:
 
 def _bad_request(function: Any, *args: Any) -> Any:
     """``function(*args)``, its :class:`UserMetadataError` answered as a 400 with the reason."""
-    from fastapi import HTTPException
-
-    from modules.ui.extra_network_pages import UserMetadataError
-
     try:
         return function(*args)
     except UserMetadataError as e:
@@ -152,18 +132,12 @@ def _bad_request(function: Any, *args: Any) -> Any:
 
 def read_user_metadata(page: str = "", item: str = "") -> Any:
     """``GET /sd_extra_networks/user-metadata?page=&item=``: what the 🛠 editor shows for a card."""
-    from modules.ui.extra_network_pages import user_metadata_view
-
     return user_metadata_view(*_listed_card(page, item))
 
 
 @reads_json
 async def write_user_metadata(request: Request, page: str = "", item: str = "") -> Any:
     """``POST /sd_extra_networks/user-metadata?page=&item=`` with the fields as JSON: the 🛠 editor's Save."""
-    from starlette.concurrency import run_in_threadpool
-
-    from modules.ui.extra_network_pages import save_user_metadata
-
     found_page, found = await run_in_threadpool(_listed_card, page, item)
     values = await _json_body(request, "Send the fields as a JSON object")
     return await run_in_threadpool(_bad_request, save_user_metadata, found_page, found, values)
@@ -173,22 +147,9 @@ async def write_user_metadata(request: Request, page: str = "", item: str = "") 
 async def write_preview(request: Request, page: str = "", item: str = "") -> Any:
     """``POST /sd_extra_networks/replace-preview?page=&item=`` with ``{"image": <data URL>}``: the editor's
     "Replace preview" (the picture selected in the tab's gallery becomes the card's preview)."""
-    from starlette.concurrency import run_in_threadpool
-
-    from modules.ui.extra_network_pages import replace_preview
-
     _, found = await run_in_threadpool(_listed_card, page, item)
     body = await _json_body(request, 'Send {"image": <data URL>}')
     image = body.get("image") if isinstance(body, dict) else None
     path = await run_in_threadpool(_bad_request, replace_preview, found, image)
     return {"preview": os.path.basename(path)}
 
-
-def register() -> None:
-    """Ask for :func:`add_internal_routes` at server start (once per callback registry)."""
-    from modules import script_callbacks
-    from modules.scripting import callback_registry
-
-    callbacks = callback_registry.callback_map.get("callbacks_app_started", [])
-    if not any(getattr(c, "callback", None) is add_internal_routes for c in callbacks):
-        script_callbacks.on_app_started(add_internal_routes, name="webui_internal_routes")
