@@ -1,7 +1,7 @@
 """A1111's ``modules.devices``: the device and dtypes of the running app, NaN checks, ``torch_gc``.
 
-``device``, ``dtype``, ``dtype_vae``, ``dtype_unet`` are read from ``modules.shared.device_config``
-(set by the bootstrap); before that they describe the best available device in fp32.
+``device``, ``dtype``, ``dtype_vae``, ``dtype_unet`` are read from the services' ``device_config``
+(``modules.shared.device_config``, set by the bootstrap); before that they describe the best available device in fp32.
 """
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from modules.core.services import current_services
 from modules.models.devices import DeviceConfig, device_for_task, optimal_device, torch_gc  # noqa: F401
 from modules.processing.latents import NansException, test_for_nans  # noqa: F401
 
@@ -17,24 +18,19 @@ cpu = torch.device("cpu")
 
 
 def _config() -> DeviceConfig:
-    from modules import shared
-
-    config = getattr(shared, "device_config", None)
+    services = current_services()
+    config = services.device_config
     if config is None:
-        config = DeviceConfig.from_cmd_opts(shared.cmd_opts)
+        config = DeviceConfig.from_cmd_opts(services.cmd_opts)
     return config
 
 
 def get_optimal_device() -> torch.device:
-    from modules import shared
-
-    return optimal_device(shared.cmd_opts)
+    return optimal_device(current_services().cmd_opts)
 
 
 def get_device_for(task: str) -> torch.device:
-    from modules import shared
-
-    return device_for_task(task, shared.cmd_opts)
+    return device_for_task(task, current_services().cmd_opts)
 
 
 def autocast(disable: bool = False) -> Any:

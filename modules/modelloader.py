@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Iterator
 
+from modules.core.services import current_services
 from modules.models import model_files
 from modules.models.model_files import (  # noqa: F401  (A1111 names)
     ModelFileMissingError,
@@ -12,9 +13,7 @@ from modules.models.model_files import (  # noqa: F401  (A1111 names)
 
 
 def _list_hidden() -> bool:
-    import modules.shared
-
-    return bool(getattr(modules.shared.opts, "list_hidden_files", True))
+    return bool(getattr(current_services().opts, "list_hidden_files", True))
 
 
 def walk_files(path: str, allowed_extensions: Iterable[str] | None = None) -> Iterator[str]:
@@ -41,6 +40,4 @@ def load_models(model_path: str, model_url: str | None = None, command_path: str
 
 def cleanup_models() -> list[Any]:
     """Move model files from A1111's old locations into ``models/`` (see :func:`model_files.cleanup_models`)."""
-    import modules.shared
-
-    return model_files.cleanup_models(modules.shared.paths)
+    return model_files.cleanup_models(current_services().paths)

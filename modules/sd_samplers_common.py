@@ -3,21 +3,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from modules.core.services import current_services
 from modules.sampling.environment import InterruptedException  # noqa: F401
-from modules.sampling.registry import SamplerData, SamplerDataTuple  # noqa: F401
+from modules.sampling.registry import SamplerData, SamplerDataTuple, find_sampler_config  # noqa: F401
 
 
 def setup_img2img_steps(p: Any, steps: int | None = None) -> tuple[int, int]:
-    """A1111's ``setup_img2img_steps(p, steps)`` with the settings of ``modules.shared``."""
-    from modules import shared
+    """A1111's ``setup_img2img_steps(p, steps)`` with the running app's settings."""
     from modules.sampling.sampler_base import setup_img2img_steps as _setup
 
-    return _setup(p, shared.opts, steps)
+    return _setup(p, current_services().opts, steps)
 
 
 def is_sampler_using_eta_noise_seed_delta(p: Any) -> bool:
     """Whether ENSD applies to ``p``'s sampler (it uses fresh noise and its eta is not 0)."""
-    from modules.sampling.registry import find_sampler_config
     from modules.sampling.sampler_base import uses_eta_noise_seed_delta
 
     eta = p.eta

@@ -10,17 +10,15 @@ from modules.sampling.schedulers import schedulers as _schedulers
 k_diffusion_samplers_map = {x.name: x for x in samplers_data_k_diffusion}
 k_diffusion_scheduler = {x.name: x.function for x in _schedulers}
 
-_LAZY = {
-    "KDiffusionSampler": ("modules.sampling.sampler_kdiffusion", "KDiffusionSampler"),
-    "CFGDenoiserKDiffusion": ("modules.sampling.sampler_kdiffusion", "CFGDenoiserKDiffusion"),
-    "CFGDenoiser": ("modules.sampling.cfg_denoiser", "CFGDenoiser"),
-}
-
 
 def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
+    # torch-backed names load on first use so that importing this module stays light
+    if name in ("KDiffusionSampler", "CFGDenoiserKDiffusion"):
+        from modules.sampling import sampler_kdiffusion
 
-    module, attr = _LAZY[name]
-    return getattr(importlib.import_module(module), attr)
+        return getattr(sampler_kdiffusion, name)
+    if name == "CFGDenoiser":
+        from modules.sampling.cfg_denoiser import CFGDenoiser
+
+        return CFGDenoiser
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

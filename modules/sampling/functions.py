@@ -2,7 +2,7 @@
 resolved lazily so that listing samplers imports no torch."""
 from __future__ import annotations
 
-import importlib
+from types import ModuleType
 from typing import Any, Callable
 
 SAMPLER_FUNCTIONS: dict[str, tuple[str, str]] = {
@@ -46,6 +46,15 @@ def function_name(funcname: Any) -> str:
     return funcname if isinstance(funcname, str) else getattr(funcname, "__name__", repr(funcname))
 
 
+def _function_modules() -> dict[str, ModuleType]:
+    # torch on first use: the sampler functions import torch, listing the samplers must not (API start path)
+    from modules.sampling import samplers_dpm_solver, samplers_dpmpp, samplers_extra, samplers_karras, samplers_timesteps
+    from modules.sampling import unipc
+
+    return {module.__name__: module for module in (samplers_dpm_solver, samplers_dpmpp, samplers_extra,
+                                                    samplers_karras, samplers_timesteps, unipc)}
+
+
 def resolve_function(funcname: Any) -> Callable[..., Any]:
     """The sampler function for a table name (or the callable itself)."""
     if callable(funcname):
@@ -54,4 +63,4 @@ def resolve_function(funcname: Any) -> Callable[..., Any]:
         module, attr = SAMPLER_FUNCTIONS[funcname]
     except KeyError:
         raise ValueError(f"unknown sampler function {funcname!r}") from None
-    return getattr(importlib.import_module(module), attr)
+    return getattr(_function_modules()[module], attr)

@@ -4,7 +4,6 @@ Importing this module does not import torch; the sampler classes load when a sam
 """
 from __future__ import annotations
 
-import importlib
 import logging
 from collections import namedtuple
 from typing import Any, Iterable
@@ -36,19 +35,18 @@ class SamplerConstructor:
         self.options = options
 
     def __call__(self, model: Any, env: Any = None) -> Any:
-        module_name, class_name = _SAMPLER_CLASSES[self.kind]
-        cls = getattr(importlib.import_module(module_name), class_name)
-        return cls(self.funcname, model, env, options=self.options)
+        return _sampler_class(self.kind)(self.funcname, model, env, options=self.options)
 
     def __repr__(self) -> str:
         return f"<{self.kind} sampler {self.funcname}>"
 
 
-_SAMPLER_CLASSES = {
-    "k-diffusion": ("modules.sampling.sampler_kdiffusion", "KDiffusionSampler"),
-    "timesteps": ("modules.sampling.sampler_timesteps", "CompVisSampler"),
-    "lcm": ("modules.sampling.sampler_kdiffusion", "LCMSampler"),
-}
+def _sampler_class(kind: str) -> type:
+    # torch on first use: the sampler classes import torch, listing the samplers must not (API start path)
+    from modules.sampling.sampler_kdiffusion import KDiffusionSampler, LCMSampler
+    from modules.sampling.sampler_timesteps import CompVisSampler
+
+    return {"k-diffusion": KDiffusionSampler, "timesteps": CompVisSampler, "lcm": LCMSampler}[kind]
 
 samplers_k_diffusion = [
     ("DPM++ 2M", "sample_dpmpp_2m", ["k_dpmpp_2m"], {"scheduler": "karras"}),
@@ -137,9 +135,10 @@ def find_sampler_config(name: str | None) -> SamplerData | None:
     return config
 
 
-def create_sampler(name: str | None, model: Any, env: Any = None) -> Any:
-    """A new sampler object for ``name`` on ``model`` (an LDM-contract model), with injected services ``env``."""
-    config = find_sampler_config(name)
+def create_sampler(name: str | SamplerDataTuple | None, model: Any, env: Any = None) -> Any:
+    """A new sampler object for ``name`` (a sampler name or alias, or the :class:`SamplerData` itself) on ``model``
+    (an LDM-contract model), with injected services ``env``."""
+    config = name if isinstance(name, SamplerDataTuple) else find_sampler_config(name)
     if config is None:
         raise ValueError(f"bad sampler name: {name}")
     if getattr(model, "is_sdxl", False) and config.options.get("no_sdxl", False):

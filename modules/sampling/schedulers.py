@@ -6,32 +6,33 @@ Importing this module does not import torch: each entry points at its function i
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from typing import Any, Callable
 
 
 class LazyFunction:
-    """A callable that imports ``module.attr`` the first time it is used."""
+    """A schedule function of :mod:`modules.sampling.schedules`, imported the first time it is used."""
 
-    def __init__(self, module: str, attr: str) -> None:
-        self.module = module
+    def __init__(self, attr: str) -> None:
         self.attr = attr
         self._target: Callable[..., Any] | None = None
 
     def resolve(self) -> Callable[..., Any]:
         if self._target is None:
-            self._target = getattr(importlib.import_module(self.module), self.attr)
+            # torch on first use: the schedule functions import torch, listing the schedule types must not
+            from modules.sampling import schedules
+
+            self._target = getattr(schedules, self.attr)
         return self._target
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.resolve()(*args, **kwargs)
 
     def __repr__(self) -> str:
-        return f"<{self.module}.{self.attr}>"
+        return f"<modules.sampling.schedules.{self.attr}>"
 
 
 def _schedule(attr: str) -> LazyFunction:
-    return LazyFunction("modules.sampling.schedules", attr)
+    return LazyFunction(attr)
 
 
 @dataclasses.dataclass
