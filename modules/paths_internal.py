@@ -1,7 +1,7 @@
 """A1111's ``modules.paths_internal`` names, read from the live paths.
 
 A1111 computed these at import from a second parse of ``sys.argv``; here they
-come from ``modules.shared.paths`` (set by the bootstrap), or from the defaults
+come from the installed services' paths (set by the bootstrap), or from the defaults
 (everything under the install root) before the bootstrap ran.
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from modules.core.paths import INSTALL_DIR, DataPaths, default_paths
+from modules.core.paths import INSTALL_DIR, DataPaths, default_paths, live_paths  # noqa: F401  (were importable here)
 
 script_path = INSTALL_DIR
 modules_path = os.path.join(INSTALL_DIR, "modules")
@@ -18,13 +18,6 @@ sd_default_config = os.path.join(sd_configs_path, "v1-inference.yaml")
 extensions_builtin_dir = os.path.join(INSTALL_DIR, "extensions-builtin")
 config_states_dir = os.path.join(INSTALL_DIR, "config_states")
 roboto_ttf_file = os.path.join(modules_path, "Roboto-Regular.ttf")
-
-
-def live_paths() -> DataPaths:
-    """The paths of the running app, or the defaults before start-up."""
-    from modules import shared
-
-    return shared.paths if shared.paths is not None else default_paths()
 
 
 def __getattr__(name: str) -> Any:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modules.postprocess.extras import run_extras, run_postprocessing  # noqa: F401
+from modules.processing.extras_run import run_extras, run_postprocessing  # noqa: F401
 
 
 def run_postprocessing_webui(id_task: str, *args: Any, **kwargs: Any) -> Any:

@@ -55,7 +55,7 @@ CLIENT_ERRORS: list[tuple[str, str, int, str | None]] = [
     ("modules.models.config_registry", "ConfigError", 422, None),
     ("modules.models.model_files", "ModelFileMissingError", 404, None),
     ("modules.models.checkpoints.registry", "NoCheckpointsError", 404, None),
-    ("modules.postprocess.extras", "ExtrasInputError", 422, None),
+    ("modules.processing.extras_run", "ExtrasInputError", 422, None),
     ("modules.postprocess.extras_ops", "UnknownUpscalerError", 422, None),
     # a model file that is there but cannot be read, before its base class (a file that is not there)
     ("modules.postprocess.spandrel_loader", "ModelLoadError", 422, None),

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 
 from modules.core.cmd_args import build_parser
+from modules.core.services import current_services
 from modules.core.install_dir import INSTALL_DIR  # noqa: F401  (imported from here by many)
 
 MODEL_SUBDIRS = (
@@ -120,6 +121,12 @@ def resolve_path_flags(cmd_opts: argparse.Namespace, install_dir: str = INSTALL_
 def default_paths(install_dir: str = INSTALL_DIR) -> DataPaths:
     """The paths with no flags given: everything under the install root."""
     return resolve_path_flags(build_parser().parse_args([]), install_dir)
+
+
+def live_paths() -> DataPaths:
+    """The paths of the running app (the installed services'), or the defaults before start-up."""
+    paths = current_services().paths
+    return paths if paths is not None else default_paths()
 
 
 def ensure_user_folders(paths: DataPaths) -> None:

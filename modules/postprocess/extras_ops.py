@@ -1,13 +1,13 @@
-"""The Extras tab's postprocessing operations: Upscale, GFPGAN, CodeFormer, and the order they run in.
+"""The Extras tab's built-in postprocessing operations: Upscale, GFPGAN, CodeFormer.
 
 Each operation is a :class:`PostprocessingOperation` (A1111's
 ``ScriptPostprocessing``): a ``name``, a default ``order`` and the names of its
 ``controls``; :meth:`~PostprocessingOperation.process` changes a
-:class:`PostprocessedImage` and records what it did in ``pp.info`` (written to
-the ``extras`` PNG chunk as ``Key: value, ...``).  Extensions add operations
-with :func:`register_operation`, or as postprocessing scripts (A1111's way, see
-:func:`script_operations`).  Settings ``postprocessing_operation_order``
-(names first, in that order) and ``postprocessing_disable_in_extras`` apply.
+``PostprocessedImage`` (:mod:`modules.scripting.postprocessing`) and records what
+it did in ``pp.info`` (written to the ``extras`` PNG chunk as ``Key: value, ...``).
+Extensions add operations with :func:`register_operation`, or as postprocessing
+scripts (A1111's way); :mod:`modules.processing.extras_run` puts both in the order
+of the settings and runs them.
 """
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ import numpy as np
 from PIL import Image
 
 from modules.core.limits import check_size
+from modules.core.services import current_services
 
-# one picture class for Extras operations and postprocessing scripts (A1111 has one too)
-from modules.scripting.postprocessing import PostprocessedImage, PostprocessedImageSharedInfo  # noqa: F401
+PostprocessedImage = Any
+"""The picture an operation changes: a :class:`modules.scripting.postprocessing.PostprocessedImage`."""
 
 
 class UnknownUpscalerError(ValueError):
@@ -100,15 +101,14 @@ def check_upscale_size(width: int, height: int, upscale_mode: int, upscale_by: f
 
 
 def _find_upscaler(name: str | None) -> Any:
-    from modules import shared
-
     if name is None or name == "None":
         return None
-    registry = shared.upscalers
+    services = current_services()
+    registry = services.upscalers
     if registry is not None and hasattr(registry, "find"):
         found = registry.find(name)
     else:
-        found = next((u for u in shared.sd_upscalers if u.name == name), None)
+        found = next((u for u in services.sd_upscalers or [] if u.name == name), None)
     if found is None:
         raise UnknownUpscalerError(name)
     return found
@@ -119,9 +119,8 @@ def _image_key(image: Image.Image) -> str:
 
 
 def _cache_limit() -> int:
-    from modules import shared
-
-    return int(getattr(shared.opts, "upscaling_max_images_in_cache", 5)) if shared.opts is not None else 5
+    opts = current_services().opts
+    return int(getattr(opts, "upscaling_max_images_in_cache", 5)) if opts is not None else 5
 
 
 class UpscaleOperation(PostprocessingOperation):
@@ -202,9 +201,7 @@ class UpscaleOperation(PostprocessingOperation):
 # --- face restoration ---------------------------------------------------------------------------------------
 
 def _restorer(name: str) -> Any:
-    from modules import shared
-
-    registry = shared.face_restorers
+    registry = current_services().face_restorers
     return registry.find(name) if registry is not None else None
 
 
@@ -254,7 +251,7 @@ class CodeFormerOperation(PostprocessingOperation):
         pp.info["CodeFormer weight"] = round(codeformer_weight, 3)
 
 
-# --- the operations and their order -------------------------------------------------------------------------
+# --- the registered operations -------------------------------------------------------------------------------
 
 _operations: list[PostprocessingOperation] = [UpscaleOperation(), GFPGANOperation(), CodeFormerOperation()]
 
@@ -265,100 +262,5 @@ def register_operation(operation: PostprocessingOperation) -> None:
 
 
 def operations() -> list[PostprocessingOperation]:
+    """The built-in and registered operations (postprocessing scripts are not among them)."""
     return list(_operations)
-
-
-def script_operations() -> list[Any]:
-    """The extensions' postprocessing scripts (``ScriptPostprocessing`` instances of ``scripts.scripts_postproc``)
-    whose names are not a built-in operation's: they run in the Extras tab after (or among) the built-ins."""
-    from modules import scripts
-
-    builtin = {op.name for op in _operations}
-    return [s for s in getattr(scripts.scripts_postproc, "scripts", None) or [] if s.name not in builtin]
-
-
-def control_names(op: Any) -> tuple[str, ...]:
-    """The keyword arguments of an operation's ``process`` in UI order (a script's: the keys its ``ui()`` returned)."""
-    return tuple(op.controls or ())
-
-
-def _call(op: Any, method: str, pp: PostprocessedImage, kwargs: dict[str, Any]) -> None:
-    if isinstance(op, PostprocessingOperation):
-        getattr(op, method)(pp, **kwargs)  # a built-in's error (unknown upscaler...) is the job's error
-        return
-    from modules.scripting.reporting import report
-
-    try:
-        getattr(op, method)(pp, **kwargs)
-    except Exception:  # an extension's script never kills the job
-        report(f"Error running {method}: {getattr(op, 'filename', None)}", exc_info=True)
-
-
-def operations_in_preferred_order(order: Iterable[str] | None = None,
-                                  disabled: Iterable[str] | None = None) -> list[Any]:
-    """The operations to run: names in ``order`` first (in that order), then by ``order`` number and name.
-
-    ``order``/``disabled`` default to settings ``postprocessing_operation_order`` and
-    ``postprocessing_disable_in_extras``.
-    """
-    from modules import shared
-
-    opts = shared.opts
-    order = list(order if order is not None else getattr(opts, "postprocessing_operation_order", None) or [])
-    disabled = set(disabled if disabled is not None else getattr(opts, "postprocessing_disable_in_extras", None) or [])
-    kept = [op for op in [*_operations, *script_operations()] if op.name not in disabled]
-
-    def score(item: tuple[int, Any]) -> tuple:
-        index, op = item
-        position = order.index(op.name) if op.name in order else len(kept)
-        return position, op.order, op.name or "", index
-
-    return [op for _, op in sorted(enumerate(kept), key=score)]
-
-
-def args_from_positional(args: Iterable[Any]) -> dict[str, dict[str, Any]]:
-    """UI-style flat arguments (each operation's controls, operations in preferred order) as a per-name dict."""
-    values = list(args)
-    result: dict[str, dict[str, Any]] = {}
-    position = 0
-    for op in operations_in_preferred_order():
-        names = control_names(op)
-        chunk = values[position:position + len(names)]
-        position += len(names)
-        if chunk:
-            result[op.name] = dict(zip(names, chunk))
-    return result
-
-
-def run_operations(pp: PostprocessedImage, args: dict[str, dict[str, Any]]) -> None:
-    """Run every operation named in ``args`` (with its keyword arguments) over ``pp`` and the pictures it makes."""
-    from modules import shared
-
-    state = shared.state
-    selected = [(op, args[op.name]) for op in operations_in_preferred_order() if op.name in args]
-    for op, kwargs in selected:
-        _call(op, "process_firstpass", pp, kwargs)
-
-    all_images = [pp]
-    for op, kwargs in selected:
-        if state is not None and getattr(state, "skipped", False):
-            break
-        if state is not None:
-            state.job = op.name
-        for single in list(all_images):
-            if not single.disable_processing:
-                _call(op, "process", single, kwargs)
-            for extra in single.extra_images:
-                all_images.append(extra if isinstance(extra, PostprocessedImage) else single.create_copy(extra))
-            single.extra_images.clear()
-    pp.extra_images = all_images[1:]
-
-
-def image_changed() -> None:
-    """Tell every operation the source picture changed (the Upscale cache is dropped)."""
-    for op in _operations:
-        op.image_changed()
-    from modules.scripting.reporting import wrap_call
-
-    for script in script_operations():
-        wrap_call(script.image_changed, getattr(script, "filename", None), "image_changed")

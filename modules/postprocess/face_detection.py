@@ -23,8 +23,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from modules.postprocess.face_helper import Face, FACE_SIZE, parsing_mask_from_labels
-from modules.postprocess.face_restoration import FaceRestorationUnavailable
+from modules.postprocess.face_helper import FACE_SIZE, Face, face_to_tensor, parsing_mask_from_labels
+from modules.postprocess.spandrel_loader import read_state_dict
+from modules.postprocess.unavailable import FaceRestorationUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,6 @@ def find_weight_file(file_name: str, folders: Sequence[str]) -> str | None:
 
 
 def _read_weights(path: str) -> dict[str, Any]:
-    from modules.postprocess.spandrel_loader import read_state_dict
-
     state_dict = read_state_dict(path)
     # weights saved from a DataParallel wrapper carry a "module." prefix
     return {k[7:] if k.startswith("module.") else k: v for k, v in state_dict.items()}
@@ -107,8 +106,6 @@ class ParseNetMask:
         self.device = torch.device(device)
 
     def __call__(self, face_rgb: np.ndarray) -> np.ndarray:
-        from modules.postprocess.face_helper import face_to_tensor
-
         with torch.no_grad():
             out = self.net(face_to_tensor(face_rgb).to(self.device))[0]
         labels = out.argmax(dim=1).squeeze(0).cpu().numpy()

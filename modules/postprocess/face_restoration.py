@@ -13,7 +13,9 @@ import logging
 import os
 from typing import Any, Callable
 
-from modules.postprocess.upscaler import UpscalerUnavailable
+from modules.core.services import current_services
+from modules.postprocess.face_helper import restore_faces
+from modules.postprocess.unavailable import FaceRestorationUnavailable  # noqa: F401  (imported from here by many)
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +30,9 @@ class FaceRestoration:
         return np_image
 
 
-class FaceRestorationUnavailable(UpscalerUnavailable):
-    """The restorer's model is missing or cannot run; the message says what to do."""
-
-
 def _opt(key: str, default: Any) -> Any:
-    from modules import shared
-
-    return getattr(shared.opts, key, default) if shared.opts is not None else default
+    opts = current_services().opts
+    return getattr(opts, key, default) if opts is not None else default
 
 
 class ModelFolderRestorer(FaceRestoration):
@@ -85,13 +82,14 @@ class ModelFolderRestorer(FaceRestoration):
         return files[0]
 
     def get_device(self) -> Any:
+        # torch on first use: the registry is built on the API start path
         from modules.postprocess.spandrel_loader import default_device
 
         return default_device(self.device_task)
 
     def load_net(self) -> Any:
         """The network (a spandrel descriptor), loaded once and put on this restorer's device."""
-        from modules.postprocess.spandrel_loader import model_cache
+        from modules.postprocess.spandrel_loader import model_cache  # torch on first use
 
         self.net = model_cache.get(self.model_file(), device=self.get_device(),
                                    expected_architecture=self.expected_architecture)
@@ -103,14 +101,14 @@ class ModelFolderRestorer(FaceRestoration):
     def get_detector(self) -> Callable[[Any], Any]:
         if self.detector is not None:
             return self.detector
-        from modules.postprocess import face_detection
+        from modules.postprocess import face_detection  # torch and facexlib on first use
 
         return face_detection.get_detector(self._detector_folders(), self.get_device())
 
     def get_mask_fn(self) -> Callable[[Any], Any] | None:
         if self.mask_fn is not None or self.detector is not None:
             return self.mask_fn  # an injected detector means no facexlib networks at all
-        from modules.postprocess import face_detection
+        from modules.postprocess import face_detection  # torch and facexlib on first use
 
         return face_detection.get_parsing_mask(self._detector_folders(), self.get_device())
 
@@ -123,8 +121,6 @@ class ModelFolderRestorer(FaceRestoration):
             self.net.to(device)
 
     def restore_with_helper(self, np_image: Any, **kwargs: Any) -> Any:
-        from modules.postprocess.face_helper import restore_faces
-
         net = self.load_net()
         detector = self.get_detector()
         mask_fn = self.get_mask_fn()

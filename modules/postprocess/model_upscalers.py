@@ -14,7 +14,10 @@ from typing import Any
 
 from PIL import Image
 
-from modules.postprocess.upscaler import Upscaler, UpscalerData, UpscalerUnavailable
+from modules.core.services import current_services
+from modules.postprocess.tiling import upscale_with_model
+from modules.postprocess.unavailable import UpscalerUnavailable
+from modules.postprocess.upscaler import Upscaler, UpscalerData
 
 MODEL_EXTENSIONS = [".pt", ".pth", ".safetensors"]
 
@@ -55,9 +58,7 @@ def local_file_for_url(folder: str | None, url: str) -> str | None:
 
 
 def _interrupted() -> bool:
-    from modules import shared
-
-    state = shared.state
+    state = current_services().state
     return bool(state is not None and (getattr(state, "interrupted", False) or getattr(state, "skipped", False)))
 
 
@@ -124,15 +125,13 @@ class _ModelFamily(Upscaler):
 
     def load_model(self, path: str) -> Any:
         """The spandrel model of ``path`` (loaded once; on the ``--use-cpu``-aware device; fp16 where allowed)."""
-        from modules.postprocess import spandrel_loader
+        from modules.postprocess import spandrel_loader  # torch on first use: upscalers are listed at start-up
 
         return spandrel_loader.load_spandrel_model(
             self.resolve_path(path), device=spandrel_loader.default_device(self.device_task),
             prefer_half=spandrel_loader.half_allowed(), expected_architecture=self.expected_architecture)
 
     def do_upscale(self, img: Image.Image, selected_model: str | None) -> Image.Image:
-        from modules.postprocess.tiling import upscale_with_model
-
         model = self.load_model(selected_model or "")
         return upscale_with_model(model, img, tile_size=int(self._opt(self.tile_setting, 192)),
                                   tile_overlap=int(self._opt(self.tile_overlap_setting, 8)), interrupted=_interrupted)

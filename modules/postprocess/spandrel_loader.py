@@ -20,7 +20,8 @@ from typing import Any
 
 import torch
 
-from modules.postprocess.upscaler import UpscalerUnavailable
+from modules.core.services import current_services
+from modules.postprocess.unavailable import UpscalerUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +88,7 @@ def read_state_dict(path: str) -> dict[str, Any]:
 
 def default_device(task: str) -> torch.device:
     """A1111's ``devices.get_device_for``: the CPU when ``--use-cpu`` names ``task`` or ``all``, else the best device."""
-    from modules import shared
-
-    cmd_opts = shared.cmd_opts
+    cmd_opts = current_services().cmd_opts
     use_cpu = [x.lower() for x in (getattr(cmd_opts, "use_cpu", None) or [])]
     if "all" in use_cpu or task.lower() in use_cpu:
         return torch.device("cpu")
@@ -104,9 +103,7 @@ def default_device(task: str) -> torch.device:
 
 def half_allowed() -> bool:
     """Half precision unless ``--no-half`` or ``--upcast-sampling`` (A1111's ``prefer_half`` rule)."""
-    from modules import shared
-
-    cmd_opts = shared.cmd_opts
+    cmd_opts = current_services().cmd_opts
     return not (getattr(cmd_opts, "no_half", False) or getattr(cmd_opts, "upcast_sampling", False))
 
 

@@ -14,16 +14,16 @@ from typing import Any
 from PIL import Image
 
 from modules.core.limits import MAX_WORK_PIXELS
+from modules.core.paths import live_paths
+from modules.core.services import current_services
+from modules.models.model_files import list_model_files
+from modules.postprocess.unavailable import UpscalerUnavailable  # noqa: F401  (imported from here by many)
 
 LANCZOS = Image.Resampling.LANCZOS
 NEAREST = Image.Resampling.NEAREST
 
 MAX_MODEL_PASSES = 3
 """A model is applied at most this many times to reach the requested scale (A1111)."""
-
-
-class UpscalerUnavailable(RuntimeError):
-    """The upscaler's model file is missing or its architecture cannot run here; the message says what to do."""
 
 
 class Upscaler:
@@ -66,9 +66,8 @@ class Upscaler:
 
     @staticmethod
     def _opt(key: str, default: Any) -> Any:
-        from modules import shared
-
-        return getattr(shared.opts, key, default) if shared.opts is not None else default
+        opts = current_services().opts
+        return getattr(opts, key, default) if opts is not None else default
 
     def upscale(self, img: Image.Image, scale: float, selected_model: str | None = None) -> Image.Image:
         """Upscale ``img`` by ``scale``: the model is applied up to 3 times, then Lanczos gives the exact size.
@@ -115,8 +114,6 @@ class Upscaler:
 
     def find_models(self, ext_filter: list[str] | None = None) -> list[str]:
         """Model files in this family's folder and its ``--*-models-path`` folder."""
-        from modules.models.model_files import list_model_files
-
         dirs = [d for d in (self.model_path, self.user_path) if d]
         return list_model_files(dirs, ext_filter=ext_filter, ext_blacklist=None)
 
@@ -196,12 +193,9 @@ class UpscalerNearest(Upscaler):
 
 
 def _interrupted() -> bool:
-    from modules import shared
-
-    return bool(shared.state is not None and getattr(shared.state, "interrupted", False))
+    state = current_services().state
+    return bool(state is not None and getattr(state, "interrupted", False))
 
 
 def _models_dir(name: str) -> str:
-    from modules.paths_internal import live_paths
-
     return live_paths().model_dir(name)

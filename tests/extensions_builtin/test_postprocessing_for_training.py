@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from modules.postprocess import extras_ops
-from modules.postprocess.extras import run_postprocessing
+from modules.processing.extras_run import operations_in_preferred_order, run_postprocessing
 
 EXTENSION = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                          "extensions-builtin", "postprocessing-for-training")
@@ -54,7 +54,7 @@ def run(image: Image.Image, args: dict, save: bool = False) -> list[Image.Image]
 def test_operations_load_with_a1111_names_and_order(app):
     from modules import scripts
 
-    names = [op.name for op in extras_ops.operations_in_preferred_order()]
+    names = [op.name for op in operations_in_preferred_order()]
     assert names == ["Upscale", "GFPGAN", "CodeFormer", *NAMES]
     orders = {s.name: s.order for s in scripts.scripts_postproc.scripts}
     assert [orders[n] for n in NAMES] == [4000, 4010, 4020, 4030, 4040]

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from modules.postprocess import extras_ops
-from modules.postprocess.extras import ExtrasInputError, run_extras, run_postprocessing
+from modules.processing.extras_run import ExtrasInputError, image_changed, run_extras, run_postprocessing
 
 
 def source(w: int = 24, h: int = 16, shade: int = 0) -> Image.Image:
@@ -109,7 +109,7 @@ def test_upscale_results_are_cached_by_picture_and_parameters(app, restore_share
         run_postprocessing(0, source(shade=5), None, "", "", True, lanczos(2), save_output=False)
         run_postprocessing(0, image, None, "", "", True, lanczos(2), save_output=False)
         assert calls == [2, 3, 2, 2]  # evicted
-        extras_ops.image_changed()
+        image_changed()
         run_postprocessing(0, image, None, "", "", True, lanczos(2), save_output=False)
         assert calls == [2, 3, 2, 2, 2]
     finally:

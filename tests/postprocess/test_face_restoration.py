@@ -8,7 +8,8 @@ import torch
 from modules.core.options.catalogue import build_catalogue
 from modules.core.options.store import Options
 from modules.postprocess import face_helper, spandrel_loader
-from modules.postprocess.extras_ops import CodeFormerOperation, GFPGANOperation, PostprocessedImage
+from modules.postprocess.extras_ops import CodeFormerOperation, GFPGANOperation
+from modules.scripting.postprocessing import PostprocessedImage
 from modules.postprocess.face_helper import FFHQ_TEMPLATE_512, Face
 from modules.postprocess.face_restoration import FaceRestorationUnavailable, FaceRestorerRegistry
 from tests.postprocess import tiny_models
