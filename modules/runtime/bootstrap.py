@@ -53,7 +53,9 @@ from modules.prompting.styles import StyleDatabase
 from modules.prompting.textual_inversion.database import EmbeddingDatabase
 from modules.runtime import script_loading
 from modules.runtime.jobs import attach_job_store
+from modules.runtime.choice_providers import register_choice_providers
 from modules.runtime.queue_lock import queue_lock
+from modules.runtime.sampling_wiring import build_sampler_factory
 from modules.runtime.state import State
 from modules.scripting import callbacks, load_order
 
@@ -107,6 +109,7 @@ def initialize(argv: Sequence[str], model_loader: ModelLoader | None = None,
     timer = Timer()
     # a new start (a test, a second runtime) gets services of its own: its own model manager for its own flags
     services = Services(startup_timer=timer)
+    services.sampler_factory = build_sampler_factory(services)
     install_services(services)  # extensions' scripts read modules.shared while they load (step 7)
     result = StartupResult(timer, services)
     start = _Start(list(argv), services, result, model_loader, background_model_load)
@@ -135,7 +138,11 @@ def _read_options(pre: argparse.Namespace) -> Options:
 
 
 def _load_options(start: _Start) -> None:
-    """Step 1: ``config.json`` (the path flags are pre-read so --data-dir / --ui-settings-file are honoured)."""
+    """Step 1: ``config.json`` (the path flags are pre-read so --data-dir / --ui-settings-file are honoured).
+
+    The Settings lists that come from the app's other parts (samplers, networks...) are registered first.
+    """
+    register_choice_providers()
     start.pre = _preparse(start.argv)
     start.services.opts = _read_options(start.pre)
     start.services.state = State()

@@ -35,7 +35,7 @@ from modules.runtime import config_states, extension_git, restart
 from modules.runtime.extension_git import ExtensionInstallError, fetch_and_reset_hard  # noqa: F401  (A1111 names)
 from modules.runtime.extension_git import git as _git
 from modules.runtime.extension_git import run_git as _run_git
-from modules.runtime.ui_reload import refresh_extensions
+from modules.runtime.extension_list import refresh_extensions
 
 
 class ExtensionAccessError(PermissionError):

@@ -9,18 +9,11 @@ options and the job queue stay as they are: the installed
 """
 from __future__ import annotations
 
-from modules.core.extensions import list_extensions
 from modules.core.services import Services, current_services
+from modules.core.timer import Timer
 from modules.runtime.bootstrap import load_all_scripts
+from modules.runtime.extension_list import refresh_extensions
 from modules.scripting import callbacks
-
-
-def refresh_extensions(services: Services | None = None) -> None:
-    """List the extension folders again (a new install shows up; enabled states come from the settings)."""
-    services = services if services is not None else current_services()
-    opts = services.opts
-    services.extensions = list_extensions(services.paths, opts.data, services.cmd_opts,
-                                          startup_settings=getattr(opts, "startup_extension_settings", None))
 
 
 def reload_scripts_and_lists(services: Services | None = None) -> None:
@@ -36,3 +29,13 @@ def reload_scripts_and_lists(services: Services | None = None) -> None:
     if services.prompt_styles is not None:
         services.prompt_styles.reload()
     load_all_scripts(services)
+
+
+def reload_ui(services: Services | None = None) -> Timer:
+    """Reload UI's runtime part: a new start-up timer on ``services`` (default: the installed ones), then
+    :func:`reload_scripts_and_lists`, timed as "reload scripts"; returns the timer (the page build adds to it)."""
+    services = services if services is not None else current_services()
+    timer = services.startup_timer = Timer()
+    reload_scripts_and_lists(services)
+    timer.record("reload scripts")
+    return timer
