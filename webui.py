@@ -10,7 +10,6 @@ import threading
 from typing import Sequence
 
 from modules.core.cmd_args import FlagError, full_argv
-from modules.core.timer import Timer
 
 
 def main(argv: Sequence[str]) -> int:
@@ -55,11 +54,9 @@ def main(argv: Sequence[str]) -> int:
         # the extensions list and the page are built again
         first = False
         print("Reloading the UI...", flush=True)
-        from modules.runtime.ui_reload import reload_scripts_and_lists
+        from modules.runtime.ui_reload import reload_ui
 
-        timer = shared.startup_timer = Timer()
-        reload_scripts_and_lists()
-        timer.record("reload scripts")
+        timer = reload_ui(result.services)
 
 
 def _follow_server_commands() -> None:
