@@ -12,8 +12,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from modules.core.services import current_services
+from modules.processing.live_preview import store_latent
 from modules.sampling.cond_ops import catenate_conds, cond_tokens
 from modules.sampling.denoisers import DiscreteVDenoiser, make_kdiffusion_denoiser
+from modules.sampling.environment import InterruptedException
 from modules.sampling.sampler_math import append_dims
 
 
@@ -55,18 +58,13 @@ def _guided_x0(dnw: Any, x: torch.Tensor, scaling_sigma: torch.Tensor, t: torch.
 
 
 def _progress(step: int, steps: int, latent: torch.Tensor) -> None:
-    from modules import shared
-    from modules.processing.live_preview import store_latent
-
-    state = shared.state
+    state = current_services().state
     if state is not None:
         state.sampling_steps = steps
         state.sampling_step = step
         if state.interrupted:
-            from modules.sampling.environment import InterruptedException
-
             raise InterruptedException
-    store_latent(latent)
+    store_latent(latent, state)
 
 
 def find_noise_for_image(model: Any, init_latent: torch.Tensor, cond: Any, uncond: Any, cfg_scale: float,

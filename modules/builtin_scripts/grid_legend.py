@@ -12,6 +12,8 @@ from typing import Any
 
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
+from modules.core.services import current_services
+
 _SYSTEM_FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "DejaVuSans.ttf", "arial.ttf")
 
 
@@ -36,9 +38,7 @@ def get_font(fontsize: int, font_path: str = "") -> Any:
 
 
 def _settings() -> Any:
-    from modules import shared
-
-    return shared.opts
+    return current_services().opts
 
 
 def _opt(key: str, default: Any) -> Any:

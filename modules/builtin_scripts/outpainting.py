@@ -5,7 +5,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from PIL import ImageDraw
+
 from modules.core.limits import check_size
+from modules.processing.errors import GenerationError
 
 DIRECTIONS = ("left", "right", "up", "down")
 """Choices of the "Outpainting direction" checkbox group, in A1111's order."""
@@ -27,8 +30,6 @@ class Expansion:
 
 
 def _error(message: str) -> Exception:
-    from modules.processing.processing_base import GenerationError
-
     return GenerationError(message)
 
 
@@ -103,8 +104,6 @@ def draw_kept_area(mask: Any, box: tuple[int, int, int, int]) -> None:
 
     A box turned inside out by a wide margin on a small picture keeps nothing (Pillow refuses to draw it).
     """
-    from PIL import ImageDraw
-
     x0, y0, x1, y1 = box
     if x1 >= x0 and y1 >= y0:
         ImageDraw.Draw(mask).rectangle((x0, y0, x1, y1), fill="black")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import shlex
 from typing import Any, Callable
 
+from modules.sampling.registry import find_sampler_config
+
 
 def _string(tag: str) -> str:
     return tag
@@ -23,9 +25,7 @@ def _boolean(tag: str) -> bool:
 
 def _sampler(tag: str) -> str:
     """Any sampler name or alias; unknown names are an error naming them."""
-    from modules import sd_samplers
-
-    config = sd_samplers.find_sampler_config(tag)
+    config = find_sampler_config(tag)
     if config is None:
         raise ValueError(f"unknown sampler: {tag}")
     return config.name

@@ -7,9 +7,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from itertools import permutations
 from typing import Any, Callable
 
-from modules.processing.processing_base import GenerationError
+from modules.builtin_scripts.value_ranges import split_csv
+from modules.core.services import Services, current_services
+from modules.postprocess.upscaler_registry import LATENT_UPSCALE_MODES
+from modules.processing.errors import GenerationError
+from modules.sampling import registry as sampler_registry
+from modules.sampling.schedulers import schedulers, schedulers_map
 
 
 @dataclass
@@ -127,10 +133,12 @@ def apply_order(p: Any, x: list[str], xs: list) -> None:
     p.prompt = result
 
 
-def _sampler_name(x: str) -> str | None:
-    from modules import sd_samplers
+def _services(p: Any) -> Services:
+    return getattr(p, "services", None) or current_services()
 
-    config = sd_samplers.find_sampler_config(x)
+
+def _sampler_name(x: str) -> str | None:
+    config = sampler_registry.find_sampler_config(x)
     return config.name if config is not None else None
 
 
@@ -154,32 +162,31 @@ def confirm_samplers(p: Any, xs: list) -> None:
             raise GenerationError(f"Unknown sampler: {x}")
 
 
-def _checkpoint(name: str) -> Any:
-    from modules import shared
-
-    info = shared.checkpoints.get_closest_match(name) if shared.checkpoints is not None else None
+def _checkpoint(p: Any, name: str) -> Any:
+    checkpoints = _services(p).checkpoints
+    info = checkpoints.get_closest_match(name) if checkpoints is not None else None
     if info is None:
         raise GenerationError(f"Unknown checkpoint: {name}")
     return info
 
 
 def apply_checkpoint(p: Any, x: str, xs: list) -> None:
-    p.override_settings["sd_model_checkpoint"] = _checkpoint(x).name
+    p.override_settings["sd_model_checkpoint"] = _checkpoint(p, x).name
 
 
 def confirm_checkpoints(p: Any, xs: list) -> None:
     for x in xs:
-        _checkpoint(x)
+        _checkpoint(p, x)
 
 
 def confirm_checkpoints_or_none(p: Any, xs: list) -> None:
     for x in xs:
         if x not in (None, "", "None"):
-            _checkpoint(x)
+            _checkpoint(p, x)
 
 
 def apply_refiner(p: Any, x: str, xs: list) -> None:
-    p.refiner_checkpoint = None if x in (None, "", "None") else _checkpoint(x).name
+    p.refiner_checkpoint = None if x in (None, "", "None") else _checkpoint(p, x).name
 
 
 def apply_clip_skip(p: Any, x: int, xs: list) -> None:
@@ -199,10 +206,9 @@ def apply_size(p: Any, x: str, xs: list) -> None:
         raise GenerationError(f"Invalid size in XYZ plot: {x}") from e
 
 
-def _vae_choices() -> list[str]:
-    from modules import shared
-
-    names = sorted(getattr(shared.vae_files, "vae_dict", {}) or {}) if shared.vae_files is not None else []
+def _vae_choices(services: Services | None = None) -> list[str]:
+    vae_files = (services or current_services()).vae_files
+    names = sorted(getattr(vae_files, "vae_dict", {}) or {}) if vae_files is not None else []
     return ["Automatic", "None", *names]
 
 
@@ -211,7 +217,7 @@ def apply_vae(p: Any, x: str, xs: list) -> None:
 
 
 def confirm_vae(p: Any, xs: list) -> None:
-    known = {name.lower() for name in _vae_choices()}
+    known = {name.lower() for name in _vae_choices(_services(p))}
     for x in xs:
         if x.strip().lower() not in known:
             raise GenerationError(f"Unknown VAE: {x}")
@@ -232,72 +238,54 @@ def apply_face_restore(p: Any, opt: str, xs: list) -> None:
         p.override_settings["face_restoration_model"] = opt
 
 
-def _upscaler_names() -> list[str]:
-    from modules import shared
-    from modules.postprocess.upscaler_registry import LATENT_UPSCALE_MODES
-
-    return [*LATENT_UPSCALE_MODES, *(x.name for x in (shared.sd_upscalers or []))]
+def _upscaler_names(services: Services | None = None) -> list[str]:
+    upscalers = (services or current_services()).sd_upscalers
+    return [*LATENT_UPSCALE_MODES, *(x.name for x in (upscalers or []))]
 
 
 def confirm_upscalers(p: Any, xs: list) -> None:
-    known = set(_upscaler_names())
+    known = set(_upscaler_names(_services(p)))
     for x in xs:
         if x not in known:
             raise GenerationError(f"Unknown upscaler: {x}")
 
 
 def _scheduler_labels() -> list[str]:
-    from modules.sampling.schedulers import schedulers
-
     return [x.label for x in schedulers]
 
 
 def confirm_schedulers(p: Any, xs: list) -> None:
-    from modules.sampling.schedulers import schedulers_map
-
     for x in xs:
         if x not in schedulers_map:
             raise GenerationError(f"Unknown scheduler: {x}")
 
 
 def apply_scheduler(p: Any, x: str, xs: list) -> None:
-    from modules.sampling.schedulers import schedulers_map
-
     p.scheduler = schedulers_map[x].label if x in schedulers_map else x
 
 
 def _sampler_choices(img2img: bool) -> Callable[[], list[str]]:
     def choices() -> list[str]:
-        from modules import sd_samplers
-
-        return [x.name for x in (sd_samplers.samplers_for_img2img if img2img else sd_samplers.samplers)]
+        return [x.name for x in (sampler_registry.samplers_for_img2img if img2img else sampler_registry.samplers)]
     return choices
 
 
 def _checkpoint_choices() -> list[str]:
-    from modules import shared
-
-    return sorted(shared.checkpoints.titles(), key=str.casefold) if shared.checkpoints is not None else []
+    checkpoints = current_services().checkpoints
+    return sorted(checkpoints.titles(), key=str.casefold) if checkpoints is not None else []
 
 
 def _style_choices() -> list[str]:
-    from modules import shared
-
-    styles = getattr(shared.prompt_styles, "styles", {}) if shared.prompt_styles is not None else {}
+    prompt_styles = current_services().prompt_styles
+    styles = getattr(prompt_styles, "styles", {}) if prompt_styles is not None else {}
     return list(styles)
 
 
 def _face_restorer_choices() -> list[str]:
-    from modules import shared
-
-    return ["False", "True", *(x.name() for x in (shared.face_restorers or []))]
+    return ["False", "True", *(x.name() for x in (current_services().face_restorers or []))]
 
 
 def _order_prepare(text: str) -> list:
-    from itertools import permutations
-
-    from modules.builtin_scripts.value_ranges import split_csv
-
     return [list(x) for x in permutations(split_csv(text))]
 
 

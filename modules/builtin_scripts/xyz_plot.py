@@ -5,10 +5,15 @@ import random
 from copy import copy
 from typing import Any, Callable
 
+from PIL import Image
+
 from modules.builtin_scripts.grid_legend import GridAnnotation, draw_grid_annotations
 from modules.builtin_scripts.value_ranges import expand_float, expand_int, split_csv
 from modules.builtin_scripts.xyz_axes import AxisOption
-from modules.processing.processing_base import GenerationError
+from modules.core.services import current_services
+from modules.processing import image_saver
+from modules.processing.processed import Processed
+from modules.processing.errors import GenerationError
 
 SEED_AXES = ("Seed", "Var. seed")
 
@@ -56,14 +61,12 @@ def draw_xyz_grid(p: Any, xs: list, ys: list, zs: list, x_labels: list[str], y_l
 
     Result images: the Z grid, one grid per Z value, then every cell (x fastest, then y, then z).
     """
-    from modules import images, shared
-    from modules.processing import Processed
-
+    services = getattr(p, "services", None) or current_services()
     hor_texts = [[GridAnnotation(x)] for x in x_labels]
     ver_texts = [[GridAnnotation(y)] for y in y_labels]
     title_texts = [[GridAnnotation(z)] for z in z_labels]
     list_size = len(xs) * len(ys) * len(zs)
-    state = shared.state
+    state = services.state
     if state is not None:
         state.job_count = list_size * p.n_iter
 
@@ -102,7 +105,7 @@ def draw_xyz_grid(p: Any, xs: list, ys: list, zs: list, x_labels: list[str], y_l
         start = i * len(xs) * len(ys) + i  # the sub-grids inserted so far shift the cells by i
         end = start + len(xs) * len(ys)
         cells = processed_result.images[start:end]
-        grid = images.image_grid(cells, rows=len(ys))
+        grid = image_saver.image_grid(services, cells, rows=len(ys))
         if draw_legend:
             max_w, max_h = map(max, zip(*(im.size for im in cells)))
             grid = draw_grid_annotations(grid, max_w, max_h, [list(map(copy, t)) for t in hor_texts],
@@ -113,7 +116,7 @@ def draw_xyz_grid(p: Any, xs: list, ys: list, zs: list, x_labels: list[str], y_l
         processed_result.infotexts.insert(i, processed_result.infotexts[start])
 
     sub_grids = processed_result.images[:z_count]
-    z_grid = images.image_grid(sub_grids, rows=1)
+    z_grid = image_saver.image_grid(services, sub_grids, rows=1)
     if draw_legend:
         max_w, max_h = map(max, zip(*(im.size for im in sub_grids)))
         z_grid = draw_grid_annotations(z_grid, max_w, max_h, title_texts, [[GridAnnotation()]])
@@ -123,16 +126,13 @@ def draw_xyz_grid(p: Any, xs: list, ys: list, zs: list, x_labels: list[str], y_l
 
 
 def _blank(width: int, height: int) -> Any:
-    from PIL import Image
-
     return Image.new("RGB", (max(width, 1), max(height, 1)))
 
 
 def check_grid_size(p: Any, xs: list, ys: list, zs: list) -> None:
     """Refuse a plot whose grid would exceed setting ``img_max_size_mp`` before generating anything."""
-    from modules import shared
-
-    limit = getattr(shared.opts, "img_max_size_mp", 200)
+    services = getattr(p, "services", None) or current_services()
+    limit = getattr(services.opts, "img_max_size_mp", 200)
     grid_mp = round(len(xs) * len(ys) * len(zs) * p.width * p.height / 1000000)
     if limit and grid_mp > limit:
         raise GenerationError(f"Error: Resulting grid would be too large ({grid_mp} MPixels) (max configured size "

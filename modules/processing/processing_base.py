@@ -13,6 +13,7 @@ from typing import Any
 
 from modules.core.services import Services, current_services
 from modules.networks.extra_networks import parse_prompts
+from modules.processing.errors import GenerationError  # noqa: F401  (its A1111-era home)
 from modules.processing.latents import test_conds_for_nans
 from modules.prompting.cond_cache import CondCache, cond_cache_params, conds_with_caching
 from modules.prompting.conditioning import learned_conditioning_functions
@@ -25,10 +26,6 @@ OPT_C = 4
 """Latent channels of SD1/SD2/SDXL."""
 OPT_F = 8
 """VAE downscale factor."""
-
-
-class GenerationError(ValueError):
-    """The request cannot run (unknown sampler, bad size...); the message names what was wrong."""
 
 
 @dataclass(repr=False)

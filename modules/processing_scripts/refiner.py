@@ -20,6 +20,7 @@ class ScriptRefiner(scripts.ScriptBuiltinUI):
         return "Refiner"
 
     def ui(self, is_img2img: bool) -> list:
+        # gradio on first use: API-only runs load this script without building its UI
         from modules.ui.generation_controls import create_refiner
 
         self.builtin_controls = create_refiner("img2img" if is_img2img else "txt2img")
@@ -28,6 +29,7 @@ class ScriptRefiner(scripts.ScriptBuiltinUI):
 
     def setup(self, p: Any, enable_refiner: bool, refiner_checkpoint: str | None, refiner_switch_at: float) -> None:
         """UI jobs only: no refiner unless the accordion is on and names a checkpoint."""
+        # the UI package sits above the scripts; only UI jobs reach setup()
         from modules.ui.generation_controls import refiner_values
 
         for key, value in refiner_values(enable_refiner, refiner_checkpoint, refiner_switch_at).items():

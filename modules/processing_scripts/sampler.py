@@ -20,6 +20,7 @@ class ScriptSampler(scripts.ScriptBuiltinUI):
         return "Sampler"
 
     def ui(self, is_img2img: bool) -> list:
+        # gradio on first use: API-only runs load this script without building its UI
         from modules.ui.generation_controls import create_sampler_row
 
         self.builtin_controls = create_sampler_row("img2img" if is_img2img else "txt2img")

@@ -19,6 +19,7 @@ class ScriptSeed(scripts.ScriptBuiltinUI):
         return "Seed"
 
     def ui(self, is_img2img: bool) -> list:
+        # gradio on first use: API-only runs load this script without building its UI
         from modules.ui.generation_controls import create_seed_controls
 
         self.builtin_controls = create_seed_controls("img2img" if is_img2img else "txt2img")
@@ -28,6 +29,7 @@ class ScriptSeed(scripts.ScriptBuiltinUI):
     def setup(self, p: Any, seed: Any, seed_checkbox: bool, subseed: Any, subseed_strength: float,
               seed_resize_from_w: int, seed_resize_from_h: int) -> None:
         """UI jobs only: the seed, and the variation values only while "Extra" is ticked (A1111's rule)."""
+        # the UI package sits above the scripts; only UI jobs reach setup()
         from modules.ui.generation_controls import seed_values
 
         for key, value in seed_values(seed, seed_checkbox, subseed, subseed_strength, seed_resize_from_w,

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from modules.core.file_naming import CreationError, sanitize_name  # noqa: F401  (names callers import from here)
+from modules.core.services import current_services
 
 
 def initial_vectors(text_conditioning: Any, init_text: str, num_vectors_per_token: int) -> torch.Tensor:
@@ -33,9 +34,8 @@ def embedding_file_data(vec: torch.Tensor, name: str, step: int = 0, sd_checkpoi
 
 def create_embedding(name: str, num_vectors_per_token: int, overwrite_old: bool, init_text: str = "*") -> str:
     """Write ``<embeddings dir>/<name>.pt`` for the loaded model; returns its path (A1111's signature)."""
-    from modules import shared
-
-    model = shared.sd_model
+    services = current_services()
+    model = services.sd_model
     conditioning = getattr(model, "text_conditioning", None)
     if conditioning is None:
         raise CreationError("No model is loaded: an embedding is made for the loaded model's text encoder.")
@@ -46,7 +46,7 @@ def create_embedding(name: str, num_vectors_per_token: int, overwrite_old: bool,
     if not 1 <= count <= 75:
         raise CreationError("Number of vectors per token must be between 1 and 75.")
     clean = sanitize_name(name)
-    filename = os.path.join(shared.cmd_opts.embeddings_dir, f"{clean}.pt")
+    filename = os.path.join(services.cmd_opts.embeddings_dir, f"{clean}.pt")
     if not overwrite_old and os.path.exists(filename):
         raise CreationError(f"file {filename} already exists")
     with torch.no_grad():
@@ -59,9 +59,8 @@ def create_embedding(name: str, num_vectors_per_token: int, overwrite_old: bool,
 def create_embedding_and_reload(name: str, num_vectors_per_token: int, overwrite_old: bool,
                                 init_text: str = "*") -> str:
     """Create, then read the embeddings folder again so the new word works in the next prompt."""
-    from modules import shared
-
     filename = create_embedding(name, num_vectors_per_token, overwrite_old, init_text)
-    if shared.embeddings is not None:
-        shared.embeddings.load_textual_inversion_embeddings(force_reload=True)
+    embeddings = current_services().embeddings
+    if embeddings is not None:
+        embeddings.load_textual_inversion_embeddings(force_reload=True)
     return filename

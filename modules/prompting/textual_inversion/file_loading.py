@@ -5,6 +5,8 @@ import os
 import pickle
 from typing import Any
 
+from modules.prompting.textual_inversion.image_data import read_image_embedding
+
 IMAGE_EXTENSIONS = (".PNG", ".WEBP", ".JXL", ".AVIF")
 PICKLE_EXTENSIONS = (".BIN", ".PT")
 SAFETENSORS_EXTENSIONS = (".SAFETENSORS",)
@@ -59,8 +61,6 @@ def read_embedding_data(path: str) -> Any:
         return None
     if ext in IMAGE_EXTENSIONS:
         from PIL import Image
-
-        from modules.prompting.textual_inversion.image_data import read_image_embedding
 
         try:
             with Image.open(path) as image:
