@@ -198,21 +198,45 @@ def save_image(image: Image.Image, path: str, basename: str, seed: Any = None, p
     ``settings`` is the options object, ``rules`` the file-name flags, ``context``
     what the name tags need from the running app, and ``before_save``/``after_save``
     the callbacks (each gets the same :class:`ImageSaveParams`).
+
+    The steps: the file name (:func:`target_filename`), the metadata (:func:`pnginfo_chunks`), the
+    before-save callbacks, the write (:func:`write_image_files`), the after-save callbacks.
     """
-    rules = rules or FilenameRules()
-    namegen = FilenameGenerator(p, seed, prompt, image, basename=basename, settings=settings, rules=rules,
-                                context=context)
-
-    # WEBP and JPEG cannot hold pictures this large; PNG can
-    if ((image.height > JPEG_MAX_SIDE or image.width > JPEG_MAX_SIDE) and extension.lower() in ("jpg", "jpeg")
-            or (image.height > WEBP_MAX_SIDE or image.width > WEBP_MAX_SIDE) and extension.lower() == "webp"):
-        log.warning("Image dimensions too large; saving as PNG")
-        extension = "png"
-
+    namegen = FilenameGenerator(p, seed, prompt, image, basename=basename, settings=settings,
+                                rules=rules or FilenameRules(), context=context)
+    extension = _fitting_extension(image, extension)
     if save_to_dirs is None:
         save_to_dirs = (grid and _opt(settings, "grid_save_to_dirs")) or (
             not grid and _opt(settings, "save_to_dirs") and not no_prompt)
+    fullfn = target_filename(namegen, path, basename, extension, p, seed, short_filename, forced_filename, suffix,
+                             save_to_dirs, settings)
 
+    params = ImageSaveParams(image, p, fullfn, pnginfo_chunks(existing_info, info, pnginfo_section_name))
+    for callback in before_save:
+        callback(params)
+
+    fullfn, txt_fullfn = write_image_files(params, pnginfo_section_name, settings)
+
+    for callback in after_save:
+        callback(params)
+
+    return fullfn, txt_fullfn
+
+
+def _fitting_extension(image: Image.Image, extension: str) -> str:
+    """``extension``, or ``png`` when the picture is too large for it (WEBP and JPEG cannot hold it; PNG can)."""
+    if ((image.height > JPEG_MAX_SIDE or image.width > JPEG_MAX_SIDE) and extension.lower() in ("jpg", "jpeg")
+            or (image.height > WEBP_MAX_SIDE or image.width > WEBP_MAX_SIDE) and extension.lower() == "webp"):
+        log.warning("Image dimensions too large; saving as PNG")
+        return "png"
+    return extension
+
+
+def target_filename(namegen: FilenameGenerator, path: str, basename: str, extension: str, p: Any, seed: Any,
+                    short_filename: bool, forced_filename: str | None, suffix: str, save_to_dirs: bool,
+                    settings: Any) -> str:
+    """The file a picture goes to: the sub-folder (``directories_filename_pattern``, created), then the
+    numbered, decorated name, or ``forced_filename``; refused when it would leave ``path``."""
     _check_extension(extension)
     base_path = path
     if save_to_dirs:
@@ -234,15 +258,22 @@ def save_image(image: Image.Image, path: str, basename: str, seed: Any = None, p
     else:
         fullfn = os.path.join(path, f"{forced_filename}.{extension}")
     _check_inside(path, fullfn, "samples_filename_pattern" if forced_filename is None else "forced_filename")
+    return fullfn
 
+
+def pnginfo_chunks(existing_info: Mapping[str, Any] | None, info: str | None,
+                   pnginfo_section_name: str) -> dict[str, Any]:
+    """The text chunks to write: ``existing_info`` and the infotext under ``pnginfo_section_name``."""
     pnginfo = dict(existing_info or {})
     if info is not None:
         pnginfo[pnginfo_section_name] = info
+    return pnginfo
 
-    params = ImageSaveParams(image, p, fullfn, pnginfo)
-    for callback in before_save:
-        callback(params)
 
+def write_image_files(params: ImageSaveParams, pnginfo_section_name: str, settings: Any) -> tuple[str, str | None]:
+    """Write ``params.image`` to ``params.filename`` (cut to the file system's name length, atomically) with
+    its metadata, the downscaled ``.jpg`` copy and the ``.txt`` file the settings ask for; ``params.filename``
+    becomes the name written.  Returns ``(image file, .txt file or None)``."""
     image = params.image
     info = params.pnginfo.get(pnginfo_section_name, None)
 
@@ -282,10 +313,6 @@ def save_image(image: Image.Image, path: str, basename: str, seed: Any = None, p
         txt_fullfn = f"{stem}.txt"
         with open(txt_fullfn, "w", encoding="utf8") as file:
             file.write(f"{info}\n")
-
-    for callback in after_save:
-        callback(params)
-
     return fullfn, txt_fullfn
 
 
