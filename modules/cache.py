@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from typing import Any, Callable, MutableMapping
 
+from modules.core.services import current_services
+
 
 def _disk_cache() -> Any:
-    import modules.shared
-
-    if modules.shared.cache is None:
+    disk_cache = current_services().cache
+    if disk_cache is None:
         raise RuntimeError("the on-disk cache is not set up yet (modules.shared.cache is None)")
-    return modules.shared.cache
+    return disk_cache
 
 
 def cache(subsection: str) -> MutableMapping[str, Any]:

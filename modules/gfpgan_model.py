@@ -4,6 +4,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from modules.core.services import current_services
+from modules.postprocess.face_restoration import FaceRestorerRegistry
 from modules.postprocess.face_restoration import GFPGANRestorer as FaceRestorerGFPGAN  # noqa: F401
 
 log = logging.getLogger(__name__)
@@ -11,9 +13,8 @@ log = logging.getLogger(__name__)
 
 def __getattr__(name: str) -> Any:
     if name == "gfpgan_face_restorer":
-        from modules import shared
-
-        return shared.face_restorers.find("GFPGAN") if shared.face_restorers is not None else None
+        restorers = current_services().face_restorers
+        return restorers.find("GFPGAN") if restorers is not None else None
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -28,9 +29,7 @@ def gfpgan_fix_faces(np_image: Any) -> Any:
 
 def setup_model(dirname: str) -> None:
     """Register GFPGAN with weights from ``dirname``."""
-    from modules import shared
-    from modules.postprocess.face_restoration import FaceRestorerRegistry
-
-    if shared.face_restorers is None:
-        shared.face_restorers = FaceRestorerRegistry()
-    shared.face_restorers.register(FaceRestorerGFPGAN([dirname], [dirname]))
+    services = current_services()
+    if services.face_restorers is None:
+        services.face_restorers = FaceRestorerRegistry()
+    services.face_restorers.register(FaceRestorerGFPGAN([dirname], [dirname]))

@@ -5,18 +5,15 @@ from typing import Any
 
 from modules.core import hashing
 from modules.core.hashing import addnet_hash_safetensors, calculate_sha256  # noqa: F401  (A1111 names)
+from modules.core.services import current_services
 
 
 def _cache() -> Any:
-    import modules.shared
-
-    return modules.shared.cache
+    return current_services().cache
 
 
 def _no_hashing() -> bool:
-    import modules.shared
-
-    return bool(getattr(modules.shared.cmd_opts, "no_hashing", False))
+    return bool(getattr(current_services().cmd_opts, "no_hashing", False))
 
 
 def sha256_from_cache(filename: str, title: str, use_addnet_hash: bool = False) -> str | None:

@@ -9,4 +9,4 @@ from modules.prompting.textual_inversion.database import (  # noqa: F401  (A1111
     DirWithTextualInversionEmbeddings,
     EmbeddingDatabase,
 )
-from modules.prompting.textual_inversion.embedding import Embedding, create_embedding_from_data  # noqa: F401
+from modules.models.textual_inversion_embedding import Embedding, create_embedding_from_data  # noqa: F401
