@@ -18,7 +18,8 @@ from modules.core.services import SHARED_NAMES, mirror_module
 # ``cmd_opts``, ``opts``, ``ui_config``, ``paths``, ``parser``, ``state``, ``sd_model``, ``checkpoints``,
 # ``upscalers``, ``face_restorers``, ``vae_files``, ``extensions``, ``scripts``, ``prompt_styles``,
 # ``embeddings``, ``hypernetworks``, ``hypernetworks_registry``, ``loaded_hypernetworks``,
-# ``model_manager``, ``device_config``, ``startup_timer``, ``demo``, ``cache``, ``sd_upscalers``.
+# ``model_manager``, ``device_config``, ``startup_timer``, ``demo``, ``cache``, ``sd_upscalers``, ``tab_names``,
+# ``interrogator``.
 # Reading one reads the installed services; assigning one (the bootstrap, Reload UI, a test) writes them.
 
 

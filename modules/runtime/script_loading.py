@@ -68,9 +68,9 @@ def load_scripts(services: Services | None = None) -> LoadedScripts:
 def build_runners(services: Services) -> None:
     """The txt2img, img2img and Extras runners of the classes ``services`` found, scripts instantiated."""
     auto_postprocessing = create_auto_preprocessing_script_data(services.opts, services.postprocessing_scripts_data)
-    services.scripts_txt2img = ScriptRunner()
-    services.scripts_img2img = ScriptRunner()
-    services.scripts_postproc = ScriptPostprocessingRunner()
+    services.scripts_txt2img = ScriptRunner(services)
+    services.scripts_img2img = ScriptRunner(services)
+    services.scripts_postproc = ScriptPostprocessingRunner(services)
     services.scripts_txt2img.initialize_scripts(False, auto_postprocessing + list(services.scripts_data))
     services.scripts_img2img.initialize_scripts(True, auto_postprocessing + list(services.scripts_data))
     services.scripts_postproc.initialize_scripts(services.postprocessing_scripts_data)

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from modules.core.services import current_services
+from modules.core.services import Services, current_services
 from modules.scripting.reporting import report, wrap_call
 from modules.scripting.runner_ui import ARGS_LAYOUT_LOCK
 
@@ -119,11 +119,20 @@ def _isolated(script: ScriptPostprocessing, method: str, pp: PostprocessedImage,
 
 
 class ScriptPostprocessingRunner:
-    """The postprocessing operations and their run over one picture."""
+    """The postprocessing operations and their run over one picture.
 
-    def __init__(self) -> None:
+    ``services`` give the settings (order, disabled operations) and the job state; the installed ones when not
+    given (A1111 builds runners without arguments).
+    """
+
+    def __init__(self, services: Services | None = None) -> None:
         self.scripts: list[ScriptPostprocessing] | None = None
         self.ui_created = False
+        self._services = services
+
+    @property
+    def services(self) -> Services:
+        return self._services if self._services is not None else current_services()
 
     def initialize_scripts(self, scripts_data: Iterable[Any]) -> None:
         """Instantiate each postprocessing class found at load (``ScriptClassData``)."""
@@ -142,12 +151,11 @@ class ScriptPostprocessingRunner:
 
     def _ensure_scripts(self) -> list[ScriptPostprocessing]:
         if self.scripts is None:
-            self.initialize_scripts(current_services().postprocessing_scripts_data or [])
+            self.initialize_scripts(self.services.postprocessing_scripts_data or [])
         return self.scripts or []
 
-    @staticmethod
-    def _opt(key: str) -> list:
-        opts = current_services().opts
+    def _opt(self, key: str) -> list:
+        opts = self.services.opts
         return list(getattr(opts, key, None) or []) if opts is not None else []
 
     def scripts_in_preferred_order(self) -> list[ScriptPostprocessing]:
@@ -192,7 +200,7 @@ class ScriptPostprocessingRunner:
         Extra pictures produced along the way end up in ``pp.extra_images``.  A
         failing operation is reported with its file and the next one runs.
         """
-        state = current_services().state
+        state = self.services.state
         prepared = []
         for script in self.scripts_in_preferred_order():
             values = args[script.args_from:script.args_to] if script.args_from is not None else ()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from modules.core.services import current_services
+from modules.core.services import Services, current_services
 from modules.scripting import callback_registry
 from modules.scripting.auto_postprocessing import create_auto_preprocessing_script_data
 from modules.scripting.hook_args import (
@@ -41,7 +41,9 @@ class ScriptRunner(RunnerUi):
     )
     """Hooks whose order the Settings tab can change (``prioritized_callbacks_script_<hook>``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, services: Services | None = None) -> None:
+        self.services = services
+        """The services whose scripts this runner holds (the installed ones when None, as A1111 builds runners)."""
         self.scripts: list[Script] = []
         """Every script shown in the tab (always-on first in load order, interleaved as loaded)."""
         self.selectable_scripts: list[Script] = []
@@ -68,11 +70,13 @@ class ScriptRunner(RunnerUi):
     def initialize_scripts(self, is_img2img: bool, scripts_data: Iterable[Any] | None = None) -> None:
         """Instantiate every script class for this tab and sort them by what :meth:`Script.show` returns.
 
-        ``scripts_data`` defaults to the main-UI postprocessing wrappers followed by the installed
-        services' ``scripts_data`` (the classes found at load: A1111's ``modules.scripts.scripts_data``).
+        ``scripts_data`` defaults to the main-UI postprocessing wrappers followed by the services'
+        ``scripts_data`` (the classes found at load: A1111's ``modules.scripts.scripts_data``).
         """
         if scripts_data is None:
-            scripts_data = create_auto_preprocessing_script_data() + list(current_services().scripts_data or [])
+            services = self.services if self.services is not None else current_services()
+            scripts_data = (create_auto_preprocessing_script_data(services.opts, services.postprocessing_scripts_data)
+                            + list(services.scripts_data or []))
 
         self.is_img2img = is_img2img
         self.scripts.clear()
