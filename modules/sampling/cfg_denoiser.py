@@ -10,7 +10,8 @@ refiner switch, the ``cfg_denoiser`` / ``cfg_denoised`` / ``cfg_after_cfg`` call
 """
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -20,6 +21,27 @@ from modules.sampling.cond_ops import (catenate_conds, cond_rows, cond_tokens, p
                                        subscript_cond)
 from modules.sampling.environment import InterruptedException, SamplingEnv
 from modules.sampling.settings import setting
+
+
+@dataclasses.dataclass
+class _Batch:
+    """One denoiser call's batch: the rows given to the inner denoiser and what combining them needs."""
+
+    conds_list: list
+    """Per image, its ``(cond row, weight)`` pairs (one per AND sub-prompt)."""
+    x_in: torch.Tensor
+    sigma_in: torch.Tensor
+    image_cond_in: Any
+    tensor: Any
+    """The conds of all rows (tensor, or SDXL dict)."""
+    uncond: Any
+    is_edit_model: bool
+    make_condition_dict: Callable[[Any, Any], dict]
+    skip_uncond: bool = False
+
+    @property
+    def batch_size(self) -> int:
+        return len(self.conds_list)
 
 
 class CFGDenoiser(nn.Module):
@@ -133,16 +155,29 @@ class CFGDenoiser(nn.Module):
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor, uncond: Any, cond: Any, cond_scale: float,
                 s_min_uncond: float, image_cond: Any) -> torch.Tensor:
+        """One guided denoiser call: prepare the batch, run the inner denoiser on it, combine the outputs."""
         env = self.env
-        state = env.state
-        opts = env.opts
-        if state.interrupted or state.skipped:
+        if env.state.interrupted or env.state.skipped:
             raise InterruptedException
 
         if env.refiner_switch is not None and env.refiner_switch(self, sigma):
             cond = self.sampler.sampler_extra_args["cond"]
             uncond = self.sampler.sampler_extra_args["uncond"]
 
+        batch = self._prepare_batch(x, sigma, uncond, cond, image_cond)
+        self._skip_uncond_pass(batch, sigma, s_min_uncond)
+        self._pad_conds(batch)
+        x_out = self._run_inner(batch)
+        denoised = self._combine(batch, x_out, sigma, cond_scale)
+        self.step += 1
+        return denoised
+
+    # -- prepare: the batch of cond and uncond rows ----------------------------------------------------------------
+
+    def _prepare_batch(self, x: torch.Tensor, sigma: torch.Tensor, uncond: Any, cond: Any, image_cond: Any) -> _Batch:
+        """The step's conds, and the batch [cond copies of each image ..., uncond of each image (, image-only
+        branch of an edit model)] as the ``cfg_denoiser`` callbacks leave it."""
+        env = self.env
         # at image_cfg_scale 1 an edit model's three-branch guidance equals plain CFG, which also allows AND
         is_edit_model = (getattr(self.sd_model, "cond_stage_key", None) == "edit"
                          and self.image_cfg_scale is not None and self.image_cfg_scale != 1.0)
@@ -171,107 +206,67 @@ class CFGDenoiser(nn.Module):
             extra = [torch.zeros_like(self.init_latent)] if is_edit_model else []
             image_cond_in = torch.cat([cond_copies(image_cond), image_uncond] + extra)
 
-        denoiser_params = CFGDenoiserParams(x_in, image_cond_in, sigma_in, state.sampling_step, state.sampling_steps,
-                                            tensor, uncond, self)
-        env.emit(env.cfg_denoiser_callbacks, denoiser_params)
-        x_in = denoiser_params.x
-        image_cond_in = denoiser_params.image_cond
-        sigma_in = denoiser_params.sigma
-        tensor = denoiser_params.text_cond
-        uncond = denoiser_params.text_uncond
+        params = CFGDenoiserParams(x_in, image_cond_in, sigma_in, env.state.sampling_step, env.state.sampling_steps,
+                                   tensor, uncond, self)
+        env.emit(env.cfg_denoiser_callbacks, params)
+        return _Batch(conds_list=conds_list, x_in=params.x, sigma_in=params.sigma, image_cond_in=params.image_cond,
+                      tensor=params.text_cond, uncond=params.text_uncond, is_edit_model=is_edit_model,
+                      make_condition_dict=make_condition_dict)
 
-        skip_uncond = False
+    def _skip_uncond_pass(self, batch: _Batch, sigma: torch.Tensor, s_min_uncond: float) -> None:
+        """Leave the uncond rows out of this step (Skip Early CFG at the start; NGMS below ``s_min_uncond``)."""
+        opts = self.env.opts
         skip_early_cond = setting(opts, "skip_early_cond")
         s_min_uncond_all = setting(opts, "s_min_uncond_all")
-        if (skip_early_cond != 0 and self.total_steps and not is_edit_model
+        if (skip_early_cond != 0 and self.total_steps and not batch.is_edit_model
                 and self.step / self.total_steps <= skip_early_cond):
-            skip_uncond = True
+            batch.skip_uncond = True
             self._note("Skip Early CFG", skip_early_cond)
-        elif (self.step % 2 or s_min_uncond_all) and s_min_uncond > 0 and sigma[0] < s_min_uncond and not is_edit_model:
+        elif ((self.step % 2 or s_min_uncond_all) and s_min_uncond > 0 and sigma[0] < s_min_uncond
+              and not batch.is_edit_model):
             # alternating the uncond pass allows higher thresholds without the usual quality loss
-            skip_uncond = True
+            batch.skip_uncond = True
             self._note("NGMS", s_min_uncond)
             if s_min_uncond_all:
                 self._note("NGMS all steps", s_min_uncond_all)
-        if skip_uncond:
-            x_in = x_in[:-batch_size]
-            sigma_in = sigma_in[:-batch_size]
-            if image_cond_in is not None:
-                image_cond_in = image_cond_in[:-batch_size]
+        if batch.skip_uncond:
+            batch.x_in = batch.x_in[:-batch.batch_size]
+            batch.sigma_in = batch.sigma_in[:-batch.batch_size]
+            if batch.image_cond_in is not None:
+                batch.image_cond_in = batch.image_cond_in[:-batch.batch_size]
 
+    def _pad_conds(self, batch: _Batch) -> None:
+        """Prompt and negative prompt of different token lengths padded to one length when a setting asks."""
         self.padded_cond_uncond = False
         self.padded_cond_uncond_v0 = False
-        if cond_tokens(tensor) != cond_tokens(uncond):
-            empty = getattr(self.sd_model, "cond_stage_model_empty_prompt", None)
-            if setting(opts, "pad_cond_uncond_v0"):
-                tensor, uncond = pad_cond_uncond_v0(tensor, uncond)
-                self.padded_cond_uncond_v0 = True
-            elif setting(opts, "pad_cond_uncond") and empty is not None:
-                tensor, uncond = pad_cond_uncond(tensor, uncond, empty)
-                self.padded_cond_uncond = True
+        if cond_tokens(batch.tensor) == cond_tokens(batch.uncond):
+            return
+        empty = getattr(self.sd_model, "cond_stage_model_empty_prompt", None)
+        if setting(self.env.opts, "pad_cond_uncond_v0"):
+            batch.tensor, batch.uncond = pad_cond_uncond_v0(batch.tensor, batch.uncond)
+            self.padded_cond_uncond_v0 = True
+        elif setting(self.env.opts, "pad_cond_uncond") and empty is not None:
+            batch.tensor, batch.uncond = pad_cond_uncond(batch.tensor, batch.uncond, empty)
+            self.padded_cond_uncond = True
 
-        x_out = self._run_inner(x_in, sigma_in, image_cond_in, tensor, uncond, batch_size, skip_uncond,
-                                is_edit_model, make_condition_dict, opts)
+    # -- batch: the inner denoiser calls -------------------------------------------------------------------------
 
-        denoised_image_indexes = [conds[0][0] for conds in conds_list]
-        if skip_uncond:
-            # the uncond pass was skipped: its place is taken by each image's first cond output (CFG 1 below)
-            fake_uncond = torch.cat([x_out[i:i + 1] for i in denoised_image_indexes])
-            x_out = torch.cat([x_out, fake_uncond])
-
-        env.emit(env.cfg_denoised_callbacks,
-                 CFGDenoisedParams(x_out, state.sampling_step, state.sampling_steps, self.inner_model))
-        if env.nan_check is not None:
-            env.nan_check(x_out, "unet")
-
-        uncond_rows = cond_rows(uncond)
-        if self.need_last_noise_uncond:
-            self.last_noise_uncond = torch.clone(x_out[-uncond_rows:])
-
-        if is_edit_model:
-            denoised = self.combine_denoised_for_edit_model(x_out, cond_scale * self.cond_scale_miltiplier)
-        elif skip_uncond:
-            denoised = self.combine_denoised(x_out, conds_list, uncond, 1.0)
-        else:
-            denoised = self.combine_denoised(x_out, conds_list, uncond, cond_scale * self.cond_scale_miltiplier)
-
-        if not self.mask_before_denoising and self.mask is not None:
-            denoised = self._apply_blend(denoised, sigma)
-
-        cond_x_in = torch.cat([x_in[i:i + 1] for i in denoised_image_indexes])
-        cond_x_out = torch.cat([x_out[i:i + 1] for i in denoised_image_indexes])
-        self.sampler.last_latent = self.get_pred_x0(cond_x_in, cond_x_out, sigma)
-        if env.store_latent is not None:
-            content = setting(opts, "live_preview_content")
-            if content == "Prompt":
-                preview = self.sampler.last_latent
-            elif content == "Negative prompt":
-                preview = self.get_pred_x0(x_in[-uncond_rows:], x_out[-uncond_rows:], sigma)
-            else:
-                preview = self.get_pred_x0(cond_x_in, torch.cat([denoised[i:i + 1] for i in denoised_image_indexes]),
-                                           sigma)
-            env.store_latent(preview)
-
-        after_params = AfterCFGCallbackParams(denoised, state.sampling_step, state.sampling_steps)
-        env.emit(env.cfg_after_cfg_callbacks, after_params)
-        denoised = after_params.x
-
-        self.step += 1
-        return denoised
-
-    def _run_inner(self, x_in, sigma_in, image_cond_in, tensor, uncond, batch_size: int, skip_uncond: bool,
-                   is_edit_model: bool, make_condition_dict, opts) -> torch.Tensor:
+    def _run_inner(self, batch: _Batch) -> torch.Tensor:
         """The UNet calls: one batch (``batch_cond_uncond``), slices of ``batch_size``, or, when prompt and negative
         prompt have different token lengths, the conds and the unconds separately."""
         inner = self.inner_model
+        x_in, sigma_in, image_cond_in = batch.x_in, batch.sigma_in, batch.image_cond_in
+        tensor, uncond, batch_size = batch.tensor, batch.uncond, batch.batch_size
+        make_condition_dict = batch.make_condition_dict
+        opts = self.env.opts
 
         def image_rows(a: int, b: int):
             return None if image_cond_in is None else image_cond_in[a:b]
 
-        if cond_tokens(tensor) == cond_tokens(uncond) or skip_uncond:
-            if is_edit_model:
+        if cond_tokens(tensor) == cond_tokens(uncond) or batch.skip_uncond:
+            if batch.is_edit_model:
                 cond_in = catenate_conds([tensor, uncond, uncond])
-            elif skip_uncond:
+            elif batch.skip_uncond:
                 cond_in = tensor
             else:
                 cond_in = catenate_conds([tensor, uncond])
@@ -297,3 +292,62 @@ class CFGDenoiser(nn.Module):
         x_out[cond_count:] = inner(x_in[cond_count:], sigma_in[cond_count:],
                                    cond=make_condition_dict(rest_cond, image_rows(cond_count, x_in.shape[0])))
         return x_out
+
+    # -- combine: the guided prediction --------------------------------------------------------------------------
+
+    def _combine(self, batch: _Batch, x_out: torch.Tensor, sigma: torch.Tensor, cond_scale: float) -> torch.Tensor:
+        """The guided prediction from the inner outputs, with the ``cfg_denoised`` / ``cfg_after_cfg`` callbacks,
+        the NaN check, the mask blend and the live-preview latent."""
+        env = self.env
+        state = env.state
+        denoised_image_indexes = [conds[0][0] for conds in batch.conds_list]
+        if batch.skip_uncond:
+            # the uncond pass was skipped: its place is taken by each image's first cond output (CFG 1 below)
+            fake_uncond = torch.cat([x_out[i:i + 1] for i in denoised_image_indexes])
+            x_out = torch.cat([x_out, fake_uncond])
+
+        env.emit(env.cfg_denoised_callbacks,
+                 CFGDenoisedParams(x_out, state.sampling_step, state.sampling_steps, self.inner_model))
+        if env.nan_check is not None:
+            env.nan_check(x_out, "unet")
+
+        uncond_rows = cond_rows(batch.uncond)
+        if self.need_last_noise_uncond:
+            self.last_noise_uncond = torch.clone(x_out[-uncond_rows:])
+
+        if batch.is_edit_model:
+            denoised = self.combine_denoised_for_edit_model(x_out, cond_scale * self.cond_scale_miltiplier)
+        elif batch.skip_uncond:
+            denoised = self.combine_denoised(x_out, batch.conds_list, batch.uncond, 1.0)
+        else:
+            denoised = self.combine_denoised(x_out, batch.conds_list, batch.uncond,
+                                             cond_scale * self.cond_scale_miltiplier)
+
+        if not self.mask_before_denoising and self.mask is not None:
+            denoised = self._apply_blend(denoised, sigma)
+
+        self._store_latents(batch, x_out, denoised, denoised_image_indexes, uncond_rows, sigma)
+
+        after_params = AfterCFGCallbackParams(denoised, state.sampling_step, state.sampling_steps)
+        env.emit(env.cfg_after_cfg_callbacks, after_params)
+        return after_params.x
+
+    def _store_latents(self, batch: _Batch, x_out: torch.Tensor, denoised: torch.Tensor,
+                       denoised_image_indexes: list[int], uncond_rows: int, sigma: torch.Tensor) -> None:
+        """The sampler's ``last_latent`` (each image's predicted x0) and the live preview setting
+        ``live_preview_content`` asks for."""
+        x_in = batch.x_in
+        cond_x_in = torch.cat([x_in[i:i + 1] for i in denoised_image_indexes])
+        cond_x_out = torch.cat([x_out[i:i + 1] for i in denoised_image_indexes])
+        self.sampler.last_latent = self.get_pred_x0(cond_x_in, cond_x_out, sigma)
+        if self.env.store_latent is None:
+            return
+        content = setting(self.env.opts, "live_preview_content")
+        if content == "Prompt":
+            preview = self.sampler.last_latent
+        elif content == "Negative prompt":
+            preview = self.get_pred_x0(x_in[-uncond_rows:], x_out[-uncond_rows:], sigma)
+        else:
+            preview = self.get_pred_x0(cond_x_in, torch.cat([denoised[i:i + 1] for i in denoised_image_indexes]),
+                                       sigma)
+        self.env.store_latent(preview)
