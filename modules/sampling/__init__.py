@@ -10,8 +10,10 @@ the processing layer drives in :mod:`modules.sampling.sampler_kdiffusion` and
 protocol in :mod:`modules.sampling.sampler_base`).
 
 Importing this package does nothing; the entry points are in
-:mod:`modules.sampling.registry` (``create_sampler``, ``find_sampler_config``,
-``split_sampler_and_scheduler``, ``samplers_api_list``) and
-:mod:`modules.sampling.schedulers` (``schedulers_api_list``); the services a
-sampler uses come in a :class:`modules.sampling.environment.SamplingEnv`.
+:mod:`modules.sampling.factory` (``choose_sampler``: a request's sampler name and
+schedule type resolved once into a ``SamplerChoice``; ``SamplerFactory.create``:
+a sampler object built from it with its environment), :mod:`modules.sampling.registry`
+(the sampler list, ``find_sampler_config``, ``split_sampler_and_scheduler``,
+``samplers_api_list``) and :mod:`modules.sampling.schedulers` (``schedulers_api_list``);
+the services a sampler uses come in a :class:`modules.sampling.environment.SamplingEnv`.
 """

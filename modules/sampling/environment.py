@@ -1,6 +1,6 @@
 """What a sampler needs from the running application, passed in instead of read from globals.
 
-The processing layer (or the ``modules.sd_samplers`` compatibility module) builds one :class:`SamplingEnv` per
+The sampler factory (:class:`modules.sampling.factory.SamplerFactory`) builds one :class:`SamplingEnv` per
 sampler: the settings object, the job state that carries interrupt/skip and the step counters, the
 ``script_callbacks`` lists for the CFG hooks, the live-preview sink and the prompting layer's cond schedulers.
 Every field has a working default, so tests and scripts can sample with ``SamplingEnv()``.
