@@ -9,14 +9,13 @@ from typing import Any, Sequence
 
 import torch
 
+from modules.core.services import current_services
 from modules.processing import rng as _rng
 from modules.processing.rng import slerp  # noqa: F401  (A1111 name)
 
 
 def _opts() -> Any:
-    from modules import shared
-
-    return shared.opts
+    return current_services().opts
 
 
 def _source() -> str:

@@ -5,9 +5,11 @@ attaches strategy objects (:func:`modules.prompting.model_conditioning.attach_te
 and keeps what A1111 code reads from it:
 
 - ``embedding_db``: the textual-inversion :class:`EmbeddingDatabase`;
-- ``extra_generation_params``: ``TI hashes`` / ``Emphasis`` written while encoding
-  (processing copies them into the job's infotext after its conds are set up);
-- ``comments``; ``clear_comments()`` empties both at the start of a job;
+- ``extra_generation_params``: ``TI hashes`` / ``Emphasis`` written while encoding outside a
+  job (an extension calling ``model.get_learned_conditioning`` itself); a job's encodings
+  return their notes with the conds instead (:mod:`modules.prompting.notes`) and
+  processing puts them into the job's infotext;
+- ``comments``; ``clear_comments()`` empties both;
 - ``get_prompt_lengths(text)``: the UI's token counter;
 - ``hijack(m)`` / ``undo_hijack(m)``: attach to / detach from a model; ``clip``
   the attached encoder (SD1/SD2) or the whole conditioning (SDXL).
@@ -18,14 +20,13 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from modules.core.services import current_services
 from modules.prompting.model_conditioning import attach_text_conditioning, detach_text_conditioning
 from modules.prompting.textual_inversion.database import EmbeddingDatabase
 
 
 def _live_opts() -> Any:
-    import modules.shared
-
-    return modules.shared.opts
+    return current_services().opts
 
 
 class StableDiffusionModelHijack:

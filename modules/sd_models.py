@@ -1,4 +1,4 @@
-"""A1111's ``modules.sd_models`` names for the checkpoint list (the live registry on ``modules.shared``).
+"""A1111's ``modules.sd_models`` names for the checkpoint list (the live registry of the installed services).
 
 ``checkpoints_list``, ``checkpoint_aliases`` and ``model_path`` are read from
 the running app on access, so ``sd_models.checkpoints_list`` is always current.
@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from modules.core.hashing import legacy_model_hash as model_hash  # noqa: F401  (A1111 name)
+from modules.core.services import current_services
 from modules.core.safetensors_header import read_metadata
 from modules.models.checkpoints import (  # noqa: F401  (A1111 names)
     CheckpointInfo,
@@ -17,11 +18,10 @@ from modules.models.checkpoints import (  # noqa: F401  (A1111 names)
 
 
 def _registry() -> Any:
-    import modules.shared
-
-    if modules.shared.checkpoints is None:
+    checkpoints = current_services().checkpoints
+    if checkpoints is None:
         raise RuntimeError("the checkpoint list is not set up yet (modules.shared.checkpoints is None)")
-    return modules.shared.checkpoints
+    return checkpoints
 
 
 def list_models() -> None:
@@ -45,9 +45,7 @@ def select_checkpoint() -> CheckpointInfo:
 
 
 def _manager() -> Any:
-    import modules.shared
-
-    manager = getattr(modules.shared, "model_manager", None)
+    manager = current_services().model_manager
     if manager is None:
         raise RuntimeError("models cannot be loaded yet (modules.shared.model_manager is None)")
     return manager
@@ -55,12 +53,11 @@ def _manager() -> Any:
 
 def reload_model_weights(sd_model: Any = None, info: CheckpointInfo | None = None, forced_reload: bool = False) -> Any:
     """Load the checkpoint setting ``sd_model_checkpoint`` names (or ``info``) unless it is already live."""
-    import modules.shared
-
-    if getattr(modules.shared, "model_manager", None) is None:
-        return modules.shared.sd_model
+    services = current_services()
+    if services.model_manager is None:
+        return services.sd_model
     # an explicit checkpoint (refiner, hires checkpoint) does not become the setting, as A1111's SkipWritingToConfig
-    return _manager().reload_model_weights(info, write_setting=info is None)
+    return services.model_manager.reload_model_weights(info, write_setting=info is None)
 
 
 def load_model(checkpoint_info: CheckpointInfo | None = None, already_loaded_state_dict: Any = None) -> Any:
@@ -86,11 +83,7 @@ def __getattr__(name: str) -> Any:
     if name in ("checkpoints_list", "checkpoint_aliases"):
         return getattr(_registry(), name)
     if name == "model_data":
-        import modules.shared
-
-        return modules.shared.model_manager
+        return current_services().model_manager
     if name == "model_path":
-        import modules.shared
-
-        return modules.shared.paths.sd_models_dir
+        return current_services().paths.sd_models_dir
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""A1111's ``modules.sd_vae`` names for the VAE file list (the live registry on ``modules.shared``).
+"""A1111's ``modules.sd_vae`` names for the VAE file list (the live registry of the installed services).
 
 ``vae_dict`` and ``vae_path`` are read from the running app on access.
 """
@@ -7,13 +7,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from modules.core.services import current_services
+
 
 def _registry() -> Any:
-    import modules.shared
-
-    if modules.shared.vae_files is None:
+    vae_files = current_services().vae_files
+    if vae_files is None:
         raise RuntimeError("the VAE list is not set up yet (modules.shared.vae_files is None)")
-    return modules.shared.vae_files
+    return vae_files
 
 
 def get_filename(filepath: str) -> str:

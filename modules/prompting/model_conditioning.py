@@ -116,8 +116,8 @@ def attach_text_conditioning(model: Any, settings: SettingsProvider, embedding_d
     ``settings`` returns the live settings (``lambda: shared.opts``);
     ``embedding_db`` is the textual-inversion ``EmbeddingDatabase`` (its
     tokenizer and expected width are set here, and it re-reads its folders on
-    its next load); ``record`` receives ``TI hashes`` / ``Emphasis``
-    (``modules.sd_hijack.model_hijack``).  Attaching again replaces the
+    its next load); ``record`` receives ``TI hashes`` / ``Emphasis`` noted outside
+    :func:`~.notes.encode_with_notes` (``modules.sd_hijack.model_hijack``).  Attaching again replaces the
     previous attachment.
     """
     record = record if record is not None else ConditioningRecord()
