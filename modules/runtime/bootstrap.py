@@ -38,7 +38,7 @@ from modules.core.extensions import list_extensions
 from modules.core.localization import list_localizations
 from modules.core.options.catalogue import RESTRICTED_OPTS, build_catalogue
 from modules.core.options.store import Options, SettingsRestrictions, remove_stale_temp_files
-from modules.core.paths import DataPaths, ensure_user_folders, resolve_path_flags
+from modules.core.paths import ensure_user_folders, resolve_path_flags
 from modules.core.services import Services, current_services, install_services
 from modules.core.timer import Timer
 from modules.core.ui_config import UiConfig
@@ -110,13 +110,17 @@ def initialize(argv: Sequence[str], model_loader: ModelLoader | None = None,
     # a new start (a test, a second runtime) gets services of its own: its own model manager for its own flags
     services = Services(startup_timer=timer)
     services.sampler_factory = build_sampler_factory(services)
-    install_services(services)  # extensions' scripts read modules.shared while they load (step 7)
+    previous = install_services(services)  # extensions' scripts read modules.shared while they load (step 7)
     result = StartupResult(timer, services)
     start = _Start(list(argv), services, result, model_loader, background_model_load)
-    for name, step in zip(STARTUP_STEPS, _STEP_FUNCTIONS):
-        step(start)
-        timer.record(name)
-        result.steps_run.append(name)
+    try:
+        for name, step in zip(STARTUP_STEPS, _STEP_FUNCTIONS):
+            step(start)
+            timer.record(name)
+            result.steps_run.append(name)
+    except BaseException:
+        install_services(previous)  # a start that failed (a bad flag) leaves the services that were there
+        raise
     return result
 
 
