@@ -9,7 +9,7 @@ from typing import Any, Callable, MutableMapping, Sequence
 
 from modules.core.cmd_args import build_parser, full_argv
 from modules.core.paths import INSTALL_DIR, DataPaths, resolve_path_flags
-from modules.launcher.commands import Runner, run
+from modules.core.commands import Runner, run
 from modules.launcher.settings import LaunchSettings
 
 FindSpec = Callable[[str], Any]

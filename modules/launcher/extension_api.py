@@ -15,12 +15,12 @@ from typing import Any, Mapping
 from modules.core.cmd_args import build_parser, full_argv
 from modules.core.extensions import list_extensions as _list_extensions
 from modules.core.paths import INSTALL_DIR, resolve_path_flags
-from modules.launcher import commands as _commands
-from modules.launcher import git as _git
+from modules.core import commands as _commands
+from modules.core import git as _git
 from modules.launcher import repositories as _repositories
 from modules.launcher.config_file import read_config
 from modules.launcher.context import LaunchContext
-from modules.launcher.extension_installs import run_extension_installer as _run_extension_installer
+from modules.core.extension_installs import run_extension_installer as _run_extension_installer
 from modules.launcher.packages import is_installed  # noqa: F401  (A1111 name)
 from modules.launcher.packages import run_pip as _run_pip
 from modules.launcher.prepare import prepare_environment as _prepare_environment

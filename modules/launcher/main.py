@@ -15,7 +15,7 @@ from typing import Callable, MutableMapping, Sequence
 
 from modules.core.cmd_args import FlagError
 from modules.core.paths import INSTALL_DIR
-from modules.launcher.commands import LaunchError, Runner
+from modules.core.commands import LaunchError, Runner
 from modules.launcher.context import FindSpec, LaunchContext
 from modules.launcher.prepare import prepare_environment
 from modules.launcher.sysinfo import redact_argv, write_sysinfo

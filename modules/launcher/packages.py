@@ -14,7 +14,7 @@ import shlex
 import sys
 from typing import Sequence
 
-from modules.launcher.commands import Runner, run
+from modules.core.commands import Runner, run
 from modules.launcher.settings import LaunchSettings
 
 
@@ -63,7 +63,7 @@ def run_pip(
 ) -> str:
     """Run pip with ``command`` (``"install x"`` or ``["install", "x"]``); returns pip's output.
 
-    Prints ``Installing <desc>``; raises :class:`~modules.launcher.commands.CommandError`
+    Prints ``Installing <desc>``; raises :class:`~modules.core.commands.CommandError`
     with ``Couldn't install <desc>`` on failure.  ``skip_install`` makes it a no-op.
     """
     if skip_install:

@@ -23,11 +23,11 @@ import os
 import sys
 
 from modules.core.extensions import list_extensions
-from modules.launcher.commands import CommandError, LaunchError, check_run_python
+from modules.core.commands import CommandError, LaunchError, check_run_python
 from modules.launcher.config_file import read_config
 from modules.launcher.context import LaunchContext
-from modules.launcher.extension_installs import run_extensions_installers
-from modules.launcher.git import commit_hash, git_tag
+from modules.core.extension_installs import run_extensions_installers
+from modules.core.git import commit_hash, git_tag
 from modules.launcher.packages import is_installed, python_version_text, run_pip, torch_install_command
 from modules.launcher.repositories import clone_repositories
 from modules.launcher.requirements import install_requirements

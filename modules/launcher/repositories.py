@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from modules.core.paths import INSTALL_DIR
-from modules.launcher.commands import CommandError, Runner, first_line, run
-from modules.launcher.git import git_clone
+from modules.core.commands import CommandError, Runner, first_line, run
+from modules.core.git import git_clone
 
 DIR_REPOS = "repositories"
 CLONE_ALL_ENV = "SD_WEBUI_CLONE_REPOSITORIES"

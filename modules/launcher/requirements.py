@@ -20,7 +20,7 @@ from packaging.markers import UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
-from modules.launcher.commands import Runner
+from modules.core.commands import Runner
 from modules.launcher.packages import installed_version, normalize_name, run_pip
 from modules.launcher.settings import LaunchSettings
 

@@ -24,7 +24,7 @@ from typing import Any, Mapping, Sequence
 from modules.core.extensions import list_extensions
 from modules.core.paths import DataPaths
 from modules.launcher.config_file import read_config
-from modules.launcher.git import commit_hash, git_tag
+from modules.core.git import commit_hash, git_tag
 from modules.launcher.packages import installed_version
 
 REDACTED = "<redacted>"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 
-from modules.launcher.commands import CommandError, Runner, first_line, run
-from modules.launcher.git import git_env, git_output, git_pull_recursive
+from modules.core.commands import CommandError, Runner, first_line, run
+from modules.core.git import git_env, git_output, git_pull_recursive
 
 LS_REMOTE_TIMEOUT_S = 30
 

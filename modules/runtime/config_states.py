@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from modules.core.errors import report
+from modules.core.git import git_env
 from modules.core.paths import INSTALL_DIR
 from modules.core.services import current_services
-from modules.launcher.git import git_env
 from modules.runtime.extension_git import ExtensionInstallError, fetch_and_reset_hard
 
 all_config_states: OrderedDict[str, dict[str, Any]] = OrderedDict()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import subprocess
 
-from modules.launcher.git import git_env
+from modules.core.git import git_env
 from modules.runtime.extension_details import git_details
 
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from modules.core.cmd_args import extension_access_allowed
+from modules.core.extension_installs import run_extension_installer
 from modules.core.services import current_services
-from modules.launcher.extension_installs import run_extension_installer
 from modules.runtime import config_states, extension_git, restart
 from modules.runtime.extension_git import ExtensionInstallError, fetch_and_reset_hard  # noqa: F401  (A1111 names)
 from modules.runtime.extension_git import git as _git

@@ -6,7 +6,7 @@ from typing import Callable, Sequence
 
 import pytest
 
-from modules.launcher.commands import CommandError, command_text
+from modules.core.commands import CommandError, command_text
 from modules.launcher.context import LaunchContext
 
 

@@ -6,7 +6,7 @@ import os
 import textwrap
 
 from modules.core.extensions import Extension
-from modules.launcher.extension_installs import CACHE_FILE_NAME, run_extensions_installers
+from modules.core.extension_installs import CACHE_FILE_NAME, run_extensions_installers
 from modules.launcher.prepare import run_installers
 
 INSTALLER = textwrap.dedent("""
@@ -77,7 +77,7 @@ def test_disabled_extensions_skipped(make_ctx):
     builtin = make_extension(install / "extensions-builtin", "builtin-ext")
     (data / "config.json").write_text(json.dumps({"disabled_extensions": ["off-ext"]}))
 
-    from modules.launcher.commands import run
+    from modules.core.commands import run
 
     run_installers(make_ctx([], runner=run))
     assert len(runs(on)) == 1 and runs(off) == [] and len(runs(builtin)) == 1
@@ -91,7 +91,7 @@ def test_disabled_extensions_skipped(make_ctx):
 
 def test_skip_install_runs_no_installer(make_ctx):
     ext = make_extension(make_ctx.data / "extensions", "ext-a")
-    from modules.launcher.commands import run
+    from modules.core.commands import run
 
     run_installers(make_ctx(["--skip-install"], runner=run))
     assert runs(ext) == []
@@ -102,7 +102,7 @@ def test_corrupt_cache_and_config_do_not_crash(make_ctx, capsys):
     (make_ctx.data / "cache").mkdir()
     (make_ctx.data / "cache" / CACHE_FILE_NAME).write_text("{not json")
     (make_ctx.data / "config.json").write_text("{broken")
-    from modules.launcher.commands import run
+    from modules.core.commands import run
 
     run_installers(make_ctx([], runner=run))
     assert len(runs(ext)) == 1

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from modules.launcher import prepare
-from modules.launcher.commands import LaunchError
+from modules.core.commands import LaunchError
 from modules.launcher.prepare import GPU_ERROR, prepare_environment, python_version_warning
 from tests.launcher.conftest import FakeRunner, has_torch, no_torch
 

@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from modules.launcher.commands import CommandError, run
-from modules.launcher.git import git_clone
+from modules.core.commands import CommandError, run
+from modules.core.git import git_clone
 from modules.launcher.repositories import REPOSITORIES, clone_repositories, repo_dir, requested_repositories
 
 GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",

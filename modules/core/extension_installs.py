@@ -22,7 +22,7 @@ from typing import Iterable
 
 from modules.core.extensions import Extension
 from modules.core.paths import INSTALL_DIR
-from modules.launcher.commands import CommandError, Runner, run
+from modules.core.commands import CommandError, Runner, run
 
 CACHE_FILE_NAME = "extension-installs.json"
 _CACHE_VERSION = 1

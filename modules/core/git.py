@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from typing import Mapping, Sequence
 
-from modules.launcher.commands import CommandError, Runner, run
+from modules.core.commands import CommandError, Runner, run
 
 
 def git_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
