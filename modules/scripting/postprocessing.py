@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from modules.core.services import Services, current_services
+from modules.postprocess.operation_passes import run_passes
 from modules.scripting.reporting import report, wrap_call
 from modules.scripting.runner_ui import ARGS_LAYOUT_LOCK
 
@@ -206,22 +207,7 @@ class ScriptPostprocessingRunner:
             values = args[script.args_from:script.args_to] if script.args_from is not None else ()
             prepared.append((script, dict(zip(script.controls or {}, values))))
 
-        for script, process_args in prepared:
-            _isolated(script, "process_firstpass", pp, process_args)
-
-        all_images = [pp]
-        for script, process_args in prepared:
-            if state is not None and getattr(state, "skipped", False):
-                break
-            if state is not None:
-                state.job = script.name
-            for single in list(all_images):
-                if not single.disable_processing:
-                    _isolated(script, "process", single, process_args)
-                for extra in single.extra_images:
-                    all_images.append(extra if isinstance(extra, PostprocessedImage) else single.create_copy(extra))
-                single.extra_images.clear()
-        pp.extra_images = all_images[1:]
+        run_passes(pp, prepared, _isolated, state)
 
     def create_args_for_run(self, scripts_args: dict[str, dict[str, Any]]) -> list:
         """Positional arguments for :meth:`run` from ``{operation name: {argument name: value}}`` (the API's form)."""
