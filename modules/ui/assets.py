@@ -11,14 +11,10 @@ from __future__ import annotations
 import json
 import os
 
+from modules.core import localization
+from modules.core.paths import INSTALL_DIR
 from modules.core.services import current_services
 from modules.ui.components import opt, tooltips
-
-
-def _root() -> str:
-    from modules.paths_internal import script_path
-
-    return script_path
 
 
 def _read(path: str) -> str:
@@ -28,9 +24,9 @@ def _read(path: str) -> str:
 
 def script_files() -> list[str]:
     """Every script file, in load order (``script.js`` first: the others use its helpers)."""
-    folders = [os.path.join(_root(), "javascript")]
+    folders = [os.path.join(INSTALL_DIR, "javascript")]
     folders += [os.path.join(ext.path, "javascript") for ext in current_services().extensions or [] if ext.enabled]
-    files = [os.path.join(_root(), "script.js")]
+    files = [os.path.join(INSTALL_DIR, "script.js")]
     for folder in folders:
         if os.path.isdir(folder):
             files += [os.path.join(folder, name) for name in sorted(os.listdir(folder)) if name.endswith(".js")]
@@ -40,7 +36,7 @@ def script_files() -> list[str]:
 def style_files() -> list[str]:
     """``style.css`` of the root and of each active extension, then ``user.css`` of the data dir."""
     services = current_services()
-    candidates = [os.path.join(_root(), "style.css")]
+    candidates = [os.path.join(INSTALL_DIR, "style.css")]
     candidates += [os.path.join(ext.path, "style.css") for ext in services.extensions or [] if ext.enabled]
     data_dir = getattr(services.paths, "data_dir", None) if services.paths is not None else None
     if data_dir:
@@ -62,7 +58,6 @@ def page_settings() -> dict:
 
 
 def _localization() -> dict:
-    from modules import localization
     return localization.localization_data(getattr(current_services().opts, "localization", "None"))
 
 

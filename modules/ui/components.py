@@ -12,8 +12,8 @@ from typing import Any, Callable
 
 from modules.core.services import current_services
 from modules.scripting import callbacks
-from modules.ui import symbols
 from modules.ui import form_components as forms
+from modules.ui import symbols
 
 tooltips: dict[str, str] = {}
 """``elem_id`` -> tooltip text; the page script sets them as ``title`` attributes (gradio has no tooltips)."""

@@ -4,8 +4,8 @@ A1111's ``modules/ui_extensions.py`` in gradio 6, with its handler names,
 labels and elem_ids.  The Installed table is HTML whose checkboxes
 (``enable_<name>``, ``update_<name>``) are read by ``javascript/extensions.js``
 (``extensions_apply``, ``extensions_check``) and handed to the handlers as JSON
-lists.  The work itself is in :mod:`modules.extensions_install` and
-:mod:`modules.config_states`; each handler refuses when extension access is off,
+lists.  The work itself is in :mod:`modules.runtime.extensions_install` and
+:mod:`modules.runtime.config_states`; each handler refuses when extension access is off,
 and then the buttons are drawn disabled too.
 
 Handlers never raise to gradio: a refusal or a failure becomes a message in the
@@ -24,6 +24,8 @@ from typing import Any, Callable
 from modules.core.errors import report
 from modules.core.extensions import disable_mode
 from modules.core.services import current_services
+from modules.runtime import config_states, extensions_install
+from modules.runtime.extension_details import git_details
 from modules.ui.components import refresh_button
 
 DEFAULT_INDEX_URL = "https://raw.githubusercontent.com/AUTOMATIC1111/stable-diffusion-webui-extensions/master/index.json"
@@ -52,8 +54,6 @@ def _handled(outputs_before_message: int) -> Callable[[Callable[..., Any]], Call
     def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(func)
         def handler(*args: Any) -> Any:
-            from modules import extensions_install
-
             expected = (extensions_install.ExtensionAccessError, extensions_install.ExtensionInstallError,
                         ValueError, OSError, KeyError)
             try:
@@ -104,8 +104,6 @@ def _disabled_globally(ext: Any) -> bool:
 
 def extension_table() -> str:
     """The Installed table (A1111's columns and checkbox names)."""
-    from modules import extensions_install
-    from modules.api.extension_info import git_details
     services = current_services()
     read_only = "" if extensions_install.access_allowed() else " disabled"
     rows = []
@@ -168,7 +166,6 @@ installed_html = extension_table
 
 def installed_info() -> str:
     """The note above the table: access disabled, or extensions disabled globally."""
-    from modules import extensions_install
     services = current_services()
     notes = []
     if not extensions_install.access_allowed():
@@ -184,16 +181,12 @@ def installed_info() -> str:
 
 def apply_label() -> str:
     """A1111's label: "Apply and quit" only when the web UI can neither restart nor reload itself."""
-    from modules import extensions_install
-
     return "Apply and quit" if extensions_install.restart_mode() == "quit" else "Apply and restart UI"
 
 
 @_handled(0)
 def apply_and_restart(disable_list: str, update_list: str, disable_all: str) -> str:
     """Apply: back up, update the marked extensions, save the disabled list, then restart (or quit)."""
-    from modules import extensions_install
-
     extensions_install.check_access()
     disabled = _json_list(disable_list, "disable_list")
     update = _json_list(update_list, "update_list")
@@ -208,8 +201,6 @@ def apply_and_restart(disable_list: str, update_list: str, disable_all: str) -> 
 @_handled(1)
 def check_updates(disable_list: str) -> tuple[str, str]:
     """Check for updates: every git-clone extension not unticked gets its status in the table."""
-    from modules import extensions_install
-
     extensions_install.check_access()
     disabled = _json_list(disable_list, "disable_list")
     extensions_install.check_updates(disabled)
@@ -221,8 +212,6 @@ def check_updates(disable_list: str) -> tuple[str, str]:
 @_handled(2)
 def install_extension_from_url(dirname: str, url: str, branch_name: str | None = None) -> tuple[Any, str, str]:
     """Install: clone ``url`` into ``extensions/<dirname>``, run its ``install.py``, redraw the Installed table."""
-    from modules import extensions_install
-
     target = extensions_install.install_extension_from_url(url, branch_name, dirname)
     message = html.escape(f"Installed into {target}. Use Installed tab to restart.")
     return _update(), extension_table(), message
@@ -289,7 +278,6 @@ def _date(info: dict, key: str) -> str:
 def refresh_available_extensions_from_data(hide_tags: list[str], sort_column: int,
                                            filter_text: str = "") -> tuple[str, list[str]]:
     """The Available table for the loaded index, and every tag seen (for the tag checkboxes)."""
-    from modules import extensions_install
     installed_names = {ext.name for ext in current_services().extensions or []}
     installed_urls = set(extensions_install.installed_remotes())
     read_only = not extensions_install.access_allowed()
@@ -348,8 +336,6 @@ def refresh_available_extensions_from_data(hide_tags: list[str], sort_column: in
 @_handled(4)
 def refresh_available_extensions(url: str, hide_tags: list[str], sort_column: int) -> tuple[Any, ...]:
     """"Load from:": read the index at ``url`` (http(s) or file), show it; the tag choices become its tags."""
-    from modules import extensions_install
-
     global available_extensions
     extensions_install.check_access()
     available_extensions = _read_index((url or "").strip())
@@ -377,8 +363,6 @@ def search_extensions(filter_text: str, hide_tags: list[str], sort_column: int) 
 def install_extension_from_index(url: str, hide_tags: list[str], sort_column: int,
                                  filter_text: str) -> tuple[str, str, str]:
     """A row's Install button: install from its URL, then redraw both tables."""
-    from modules import extensions_install
-
     target = extensions_install.install_extension_from_url(url)
     code, _ = refresh_available_extensions_from_data(hide_tags, sort_column, filter_text)
     return code, extension_table(), html.escape(f"Installed into {target}. Use Installed tab to restart.")
@@ -388,16 +372,12 @@ def install_extension_from_index(url: str, hide_tags: list[str], sort_column: in
 
 def config_state_choices() -> list[str]:
     """"Current", then the saved states, newest first."""
-    from modules import config_states
-
     return ["Current"] + list(config_states.list_config_states().keys())
 
 
 @_handled(1)
 def save_config_state(name: str) -> tuple[Any, str]:
     """"Save Current Config": a new file in ``config_states/``, selected in the list."""
-    from modules import config_states, extensions_install
-
     extensions_install.check_access()
     filename = config_states.save_config_state(name)
     choices = ["Current"] + list(config_states.all_config_states.keys())
@@ -409,7 +389,6 @@ def save_config_state(name: str) -> tuple[Any, str]:
 @_handled(0)
 def restore_config_state(confirmed: bool, config_state_name: str, restore_type: str) -> str:
     """"Restore Selected Config": ``extensions``, ``webui`` or ``both``; then the UI reloads (when it can)."""
-    from modules import config_states, extensions_install
     if config_state_name == "Current":
         return "<span>Select a config to restore from.</span>"
     if not confirmed:
@@ -440,7 +419,6 @@ def restore_config_state(confirmed: bool, config_state_name: str, restore_type: 
 
 def update_config_states_table(state_name: str) -> str:
     """The selected state ("Current": the state now): web UI and extension versions, differences highlighted."""
-    from modules import config_states
     try:
         if state_name == "Current":
             state = config_states.get_config()
@@ -467,8 +445,6 @@ def _link(url: str) -> str:
 
 
 def _config_state_html(state: dict, current_webui: dict, installed: dict) -> str:
-    from modules import config_states
-
     webui = state["webui"]
     remote = webui.get("remote") or ""
     commit = webui.get("commit_hash") or "<unknown>"
@@ -520,7 +496,6 @@ def create_extensions_tab() -> None:
     """Build the tab in the current gradio context."""
     import gradio as gr
 
-    from modules import config_states, extensions_install
     services = current_services()
     allowed = extensions_install.access_allowed()
     config_states.list_config_states()

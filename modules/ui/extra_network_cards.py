@@ -11,15 +11,12 @@ import json
 import urllib.parse
 from typing import Any
 
+from modules.core.errors import report
 from modules.core.services import current_services
+from modules.ui.components import opt
 from modules.ui.extra_network_pages import Item, Page
 
 SORT_FIELDS = [("path", "Path"), ("name", "Name"), ("date_created", "Date Created"), ("date_modified", "Date Modified")]
-
-
-def _opt(key: str, default: Any) -> Any:
-    services = current_services()
-    return getattr(services.opts, key, default) if services.opts is not None else default
 
 
 def _attr(value: Any) -> str:
@@ -39,17 +36,17 @@ def preview_url(filename: str) -> str:
 
 def card_html(tabname: str, page: Page, item: Item) -> str:
     """One card: preview (or the name on a plain background), name, description, hidden search terms."""
-    width, height = _opt("extra_networks_card_width", 0), _opt("extra_networks_card_height", 0)
+    width, height = opt("extra_networks_card_width", 0), opt("extra_networks_card_height", 0)
     style = []
     if width:
         style.append(f"width: {int(width)}px;")
     if height:
         style.append(f"height: {int(height)}px;")
-    scale = _opt("extra_networks_card_text_scale", 1.0)
-    show_description = _opt("extra_networks_card_show_desc", True)
+    scale = opt("extra_networks_card_text_scale", 1.0)
+    show_description = opt("extra_networks_card_show_desc", True)
     description = ""
     if show_description and item.description:
-        text = item.description if _opt("extra_networks_card_description_is_html", False) else html.escape(item.description)
+        text = item.description if opt("extra_networks_card_description_is_html", False) else html.escape(item.description)
         description = f"<span class='description'>{text}</span>"
     preview = (f"<img src='{_attr(preview_url(item.preview))}' class='preview' loading='lazy' alt=''>"
                if item.preview else "")
@@ -75,10 +72,10 @@ def card_html(tabname: str, page: Page, item: Item) -> str:
 def controls_html(tabname: str, page: Page) -> str:
     """Search box, sort field, ascending/descending and refresh, for one page."""
     prefix = f"{tabname}_{page.id_page}"
-    current = _opt("extra_networks_card_order_field", "Path")
+    current = opt("extra_networks_card_order_field", "Path")
     options = "".join(f"<option value='{key}'{' selected' if label == current else ''}>{label}</option>"
                       for key, label in SORT_FIELDS)
-    descending = _opt("extra_networks_card_order", "Ascending") == "Descending"
+    descending = opt("extra_networks_card_order", "Ascending") == "Descending"
     return (f"<div class='extra-network-controls' id='{prefix}_controls'>"
             f"<input type='search' class='extra-network-search' id='{prefix}_extra_search' placeholder='Search...'>"
             f"<select class='extra-network-sort' id='{prefix}_extra_sort' title='Sort by'>{options}</select>"
@@ -96,9 +93,7 @@ def page_html(tabname: str, page: Page, *, empty: bool = False) -> str:
     try:
         items = page.list_items()
     except Exception as e:  # one page failing must not break the others
-        from modules import errors
-
-        errors.report(f"Error listing {page.title}", exc_info=True)
+        report(f"Error listing {page.title}", exc_info=True)
         return f"<div class='extra-network-pane error'>Error listing {html.escape(page.title)}: {html.escape(str(e))}</div>"
     cards = "".join(card_html(tabname, page, item) for item in items)
     if not items:

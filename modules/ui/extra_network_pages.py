@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 from modules.core.safetensors_header import SafetensorsHeaderError, read_metadata
 from modules.core.services import current_services
+from modules.networks.hypernetworks.setup import live_registry
+from modules.ui.components import opt
 
 PREVIEW_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "gif")
 
@@ -39,15 +41,10 @@ class Item:
     """The file carries safetensors metadata: the card shows the ⓘ button (A1111)."""
 
 
-def _opt(key: str, default: Any) -> Any:
-    services = current_services()
-    return getattr(services.opts, key, default) if services.opts is not None else default
-
-
 def find_preview(path: str) -> str | None:
     """``<stem>.<ext>`` or ``<stem>.preview.<ext>`` next to ``path`` (also in setting ``samples_format``)."""
     stem = os.path.splitext(path)[0]
-    extensions = [*PREVIEW_EXTENSIONS, str(_opt("samples_format", "png"))]
+    extensions = [*PREVIEW_EXTENSIONS, str(opt("samples_format", "png"))]
     for candidate in (f"{stem}.{ext}" for ext in extensions):
         if os.path.isfile(candidate):
             return candidate
@@ -102,7 +99,7 @@ def _item(name: str, path: str, prompt: str = "", **kwargs: Any) -> Item:
 
 
 def _multiplier() -> str:
-    value = _opt("extra_networks_default_multiplier", 1.0)
+    value = opt("extra_networks_default_multiplier", 1.0)
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -119,8 +116,6 @@ def textual_inversion_items() -> list[Item]:
 
 
 def hypernetwork_items() -> list[Item]:
-    from modules.networks.hypernetworks.setup import live_registry
-
     registry = live_registry()
     registry.ensure_listed()
     return [_item(name, path, prompt=f"<hypernet:{name}:{_multiplier()}>") for name, path in registry.available.items()]
@@ -146,13 +141,13 @@ def lora_items() -> list[Item]:
         return []
     networks.files.ensure_listed()
     forbidden = getattr(networks, "forbidden_network_aliases", {}) or {}
-    use_alias = _opt("lora_preferred_name", "Alias from file") == "Alias from file"
+    use_alias = opt("lora_preferred_name", "Alias from file") == "Alias from file"
     items = []
     for name, lora in list(networks.available_networks.items()):
         alias = getattr(lora, "alias", name)
         shown = alias if use_alias and alias.lower() not in forbidden else name
         metadata = user_metadata(lora.filename)
-        weight = metadata.get("preferred weight") or _opt("extra_networks_default_multiplier", 1.0)
+        weight = metadata.get("preferred weight") or opt("extra_networks_default_multiplier", 1.0)
         prompt = f"<lora:{shown}:{weight:g}>" if isinstance(weight, float) else f"<lora:{shown}:{weight}>"
         if metadata.get("activation text"):
             prompt += f" {metadata['activation text']}"
@@ -171,8 +166,6 @@ def refresh_textual_inversion() -> None:
 
 
 def refresh_hypernetworks() -> None:
-    from modules.networks.hypernetworks.setup import live_registry
-
     live_registry().refresh()
 
 
@@ -216,7 +209,7 @@ def builtin_pages() -> list[Page]:
     ]
     if sys.modules.get("networks") is not None or _lora_extension_enabled():
         pages.append(Page("Lora", lora_items, refresh_loras, allow_negative_prompt=True))
-    order = [x.strip().lower() for x in str(_opt("ui_extra_networks_tab_reorder", "") or "").split(",") if x.strip()]
+    order = [x.strip().lower() for x in str(opt("ui_extra_networks_tab_reorder", "") or "").split(",") if x.strip()]
 
     def rank(indexed: tuple[int, Page]) -> tuple[int, int]:
         index, page = indexed

@@ -2,12 +2,19 @@
 (Upscale, GFPGAN, CodeFormer, then extensions'), Generate, and the output column (SPEC 10.3)."""
 from __future__ import annotations
 
+import os
+import time
+import traceback
 from dataclasses import dataclass
 from typing import Any
 
 from modules.core.services import current_services
-from modules.ui import symbols
+from modules.processing import extras_run
+from modules.runtime import progress
+from modules.runtime.jobs import JobCancelledError, run_job
+from modules.scripting.reporting import wrap_call
 from modules.ui import form_components as forms
+from modules.ui import symbols
 from modules.ui.components import error_html, make, tool_button, upscaler_names
 from modules.ui.gallery import create_output_panel
 from modules.ui.gallery_files import gallery_value
@@ -92,10 +99,6 @@ BUILDERS = {"Upscale": _upscale_controls, "GFPGAN": _gfpgan_controls, "CodeForme
 
 def _script_controls(script: Any) -> tuple[str, dict[str, Any]]:
     """An extension's postprocessing script builds its own controls (``ui()`` -> ``{argument: component}``)."""
-    import os
-
-    from modules.scripting.reporting import wrap_call
-
     controls = wrap_call(script.ui, script.filename, "ui") or {}
     script.controls = controls
     for control in controls.values():
@@ -108,10 +111,8 @@ def create_operations() -> list[tuple[str, dict[str, Any]]]:
     (setting ``postprocessing_operation_order``)."""
     import gradio as gr
 
-    from modules.postprocess.extras_ops import operations_in_preferred_order
-
     created = []
-    for op in operations_in_preferred_order():
+    for op in extras_run.operations_in_preferred_order():
         builder = BUILDERS.get(op.name)
         if builder is None and not hasattr(op, "ui"):
             continue
@@ -125,12 +126,6 @@ def create_operations() -> list[tuple[str, dict[str, Any]]]:
 def run_extras(task_id: str, mode: Any, image: Any, image_batch: Any, input_dir: str, output_dir: str,
                show_results: bool, names: list[tuple[str, list[str]]], *values: Any) -> tuple:
     """Generate: run the operations as a job of the one queue; returns (gallery, info HTML, log HTML)."""
-    import time
-
-    from modules import progress
-    from modules.postprocess import extras
-    from modules.runtime.jobs import JobCancelledError, run_job
-
     started = time.perf_counter()
     args: dict[str, dict[str, Any]] = {}
     position = 0
@@ -143,16 +138,14 @@ def run_extras(task_id: str, mode: Any, image: Any, image_batch: Any, input_dir:
     task_id = task_id or progress.create_task_id("extras")
 
     def job() -> Any:
-        return extras.run_postprocessing(int(mode or 0), image, image_batch, input_dir or "", output_dir or "",
-                                         bool(show_results), args)
+        return extras_run.run_postprocessing(int(mode or 0), image, image_batch, input_dir or "", output_dir or "",
+                                             bool(show_results), args)
 
     try:
         images, info_html, _ = run_job(task_id, job, name="extras", kind="ui")
-    except (extras.ExtrasInputError, ValueError, OSError, JobCancelledError) as e:
+    except (extras_run.ExtrasInputError, ValueError, OSError, JobCancelledError) as e:
         return None, "", error_html(str(e) or type(e).__name__) + performance_html(started), 0
     except Exception as e:  # noqa: BLE001 - shown in the page, traceback in the console
-        import traceback
-
         print(f"*** Error completing request {task_id}:\n{traceback.format_exc()}", flush=True)
         return None, "", error_html(f"{type(e).__name__}: {e}") + performance_html(started), 0
     return gallery_value(images), info_html, performance_html(started), 0
@@ -161,8 +154,6 @@ def run_extras(task_id: str, mode: Any, image: Any, image_batch: Any, input_dir:
 def create_extras_tab() -> ExtrasTab:
     """Build the tab in the current gradio context."""
     import gradio as gr
-
-    from modules.postprocess import extras_ops
 
     hide_dirs = {"visible": not getattr(current_services().cmd_opts, "hide_ui_dir_config", False)}
     with forms.ResizeHandleRow(equal_height=False, variant="compact"):
@@ -191,7 +182,7 @@ def create_extras_tab() -> ExtrasTab:
             output_panel = create_output_panel("extras")
     for i, tab in enumerate((tab_single, tab_batch, tab_dir)):
         tab.select(fn=lambda i=i: i, inputs=[], outputs=[tab_index], queue=False)
-    image.change(fn=extras_ops.image_changed, inputs=[], outputs=[], show_progress="hidden")
+    image.change(fn=extras_run.image_changed, inputs=[], outputs=[], show_progress="hidden")
 
     names = [(name, list(controls)) for name, controls in operations]
     values = [component for _name, controls in operations for component in controls.values()]

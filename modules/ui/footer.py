@@ -6,6 +6,7 @@ import importlib.metadata
 import sys
 
 from modules.core.services import current_services
+from modules.processing.processed import VERSION
 
 GITHUB = "https://github.com/AUTOMATIC1111/stable-diffusion-webui"
 SEPARATOR = "&#x2000;•&#x2000;"
@@ -20,8 +21,6 @@ def _package_version(name: str) -> str:
 
 def versions_html() -> str:
     """``version • python • torch • xformers • gradio • checkpoint`` (the checkpoint hash is filled in by the page)."""
-    from modules.processing.processed import VERSION
-
     python_version = ".".join(str(x) for x in sys.version_info[0:3])
     parts = [
         f"version: <a href=\"{GITHUB}\">{VERSION}</a>",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from modules.core.options import choice_providers
 from modules.core.services import current_services
 from modules.scripting import callbacks
 from modules.ui import assets, components, paste, ui_config_defaults
@@ -60,6 +61,7 @@ def create_ui() -> Any:
 
     services = current_services()
     paste.reset()
+    choice_providers.register(choice_providers.INFOTEXT_PASTE_FIELDS, paste.paste_field_names)
     components.tooltips.clear()
     tracker = ui_config_defaults.begin(services.ui_config)
     try:

@@ -14,12 +14,17 @@ import time
 import traceback
 from typing import Any, Callable
 
+from modules import processing
 from modules.core.options.store import OptionFrozenError, OptionValueError
 from modules.core.services import current_services
+from modules.processing.processing_base import GenerationError
+from modules.runtime import progress
+from modules.runtime.jobs import DuplicateTaskError, JobCancelledError, job_queue, run_job
 from modules.ui.components import error_html, opt, plaintext_to_html
 from modules.ui.gallery_files import gallery_value, item_image
 from modules.ui.generation_controls import refiner_values, seed_values
 from modules.ui.img2img_images import Img2ImgInputError
+from modules.ui.infotext import create_override_settings_dict, parse_generation_parameters
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +58,6 @@ def split_args(names: list[str], values: tuple) -> tuple[dict[str, Any], list]:
 
 def common_processing_args(v: dict[str, Any]) -> dict[str, Any]:
     """Fields of :class:`StableDiffusionProcessing` from the controls both tabs have."""
-    from modules import infotext_utils
-
     args = {
         "prompt": v["prompt"] or "",
         "negative_prompt": v["negative_prompt"] or "",
@@ -67,7 +70,7 @@ def common_processing_args(v: dict[str, Any]) -> dict[str, Any]:
         "sampler_name": v["sampler_name"],
         "scheduler": v["scheduler"],
         "steps": int(v["steps"]),
-        "override_settings": infotext_utils.create_override_settings_dict(v["override_settings"] or []),
+        "override_settings": create_override_settings_dict(v["override_settings"] or []),
     }
     args.update(seed_values(v["seed"], v["seed_checkbox"], v["subseed"], v["subseed_strength"],
                             v["seed_resize_from_w"], v["seed_resize_from_h"]))
@@ -103,8 +106,6 @@ def _runner(tabname: str) -> Any:
 
 def run_processing(p: Any, tabname: str, script_args: list) -> Any:
     """Attach the tab's scripts, run the selected script or ``process_images``; always closes ``p``."""
-    from modules import processing
-
     runner = _runner(tabname)
     try:
         if runner is not None and runner.scripts:
@@ -133,7 +134,6 @@ def txt2img_job(v: dict[str, Any], script_args: list, task_id: str, *, force_ena
     args = txt2img_processing_args(v, force_enable_hr=force_enable_hr)
 
     def job() -> Any:
-        from modules import processing
         p = processing.StableDiffusionProcessingTxt2Img(sd_model=current_services().sd_model, **args)
         p.task_id = task_id
         if adjust is not None:
@@ -176,8 +176,6 @@ def failure(message: str, started: float, task_id: str | None = None) -> tuple:
 
 def mark_finished(task_id: str) -> None:
     """Record ``task_id`` as done when the queue never saw it."""
-    from modules.runtime.jobs import job_queue
-
     queue = job_queue()
     if queue.get(task_id) is None:
         queue.track_external(task_id, name="refused", kind="ui")
@@ -187,10 +185,6 @@ def mark_finished(task_id: str) -> None:
 def run_ui_job(task_id: str | None, tabname: str, build_job: Callable[[str], Callable[[], Any]],
                finish: Callable[[Any, float], tuple] = present) -> tuple:
     """Queue the job ``build_job(task_id)`` makes, wait for it, and turn the result (or failure) into outputs."""
-    from modules import progress
-    from modules.processing.processing_base import GenerationError
-    from modules.runtime.jobs import DuplicateTaskError, JobCancelledError, run_job
-
     started = time.perf_counter()
     task_id = task_id or progress.create_task_id(tabname)
     try:
@@ -218,8 +212,6 @@ def txt2img(*values: Any) -> tuple:
 
 def txt2img_upscale(gallery: list, index: Any, generation_info: str, *values: Any) -> tuple:
     """✨: run only the hires pass on the selected picture, with its seeds; it replaces that gallery entry."""
-    from modules import infotext_utils
-
     v, script_args = split_args(TXT2IMG_FIELDS, values)
     try:
         info = json.loads(generation_info or "")
@@ -230,7 +222,7 @@ def txt2img_upscale(gallery: list, index: Any, generation_info: str, *values: An
     i = int(index) if index is not None and 0 <= int(index) < len(gallery) else 0
     image = item_image(gallery[i])
     infotexts = info.get("infotexts") or []
-    params = infotext_utils.parse_generation_parameters(infotexts[i] if i < len(infotexts) else "", [])
+    params = parse_generation_parameters(infotexts[i] if i < len(infotexts) else "", [])
 
     def adjust(p: Any) -> None:
         p.batch_size = p.n_iter = 1

@@ -12,10 +12,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from modules.core.options.catalogue import _ui_reorder_choices
+from modules.core.options.live_choices import ui_reorder_choices
 from modules.core.services import current_services
-from modules.ui import symbols
+from modules.sampling import registry
+from modules.sampling.schedulers import schedulers
 from modules.ui import form_components as forms
+from modules.ui import symbols
 from modules.ui.components import checkpoint_titles, make, opt, refresh_button, refresh_checkpoints, tool_button
 
 
@@ -71,14 +73,10 @@ def builtin_controls(runner: Any, title: str, draw: Any) -> Any:
 
 
 def sampler_names() -> list[str]:
-    from modules.sampling import registry
-
     return registry.visible_sampler_names()
 
 
 def scheduler_labels() -> list[str]:
-    from modules.sampling.schedulers import schedulers
-
     return [x.label for x in schedulers]
 
 
@@ -103,7 +101,6 @@ def create_sampler_row(tabname: str) -> SamplerControls:
                            value=names[0])
             scheduler = make(gr.Dropdown, label="Schedule type", elem_id=f"{tabname}_scheduler", choices=labels,
                              value=labels[0])
-    from modules.sampling import registry
 
     fields = [(steps, "Steps"), (sampler, registry.get_sampler_from_infotext),
               (scheduler, registry.get_scheduler_from_infotext)]
@@ -282,7 +279,7 @@ def create_override_settings(tabname: str) -> Any:
 
 def ordered_ui_categories() -> list[str]:
     """The blocks of a generation tab in order (setting ``ui_reorder_list`` moves them), then ``scripts``."""
-    categories = _ui_reorder_choices()
+    categories = ui_reorder_choices()
     user_order = {x.strip(): i * 2 + 1 for i, x in enumerate(opt("ui_reorder_list", []) or [])}
     ranked = sorted(enumerate(categories), key=lambda x: user_order.get(x[1], x[0] * 2))
     return [category for _, category in ranked]

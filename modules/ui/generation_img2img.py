@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
+from modules import processing
 from modules.core.services import current_services
 from modules.ui.gallery_files import item_path
 from modules.ui.generation import IMG2IMG_FIELDS, common_processing_args, run_processing, run_ui_job, split_args
@@ -57,7 +58,6 @@ def img2img_job(v: dict[str, Any], script_args: list, task_id: str) -> Callable[
         args["width"], args["height"] = scaled_size(source.image, float(v["scale_by"]))
 
     def job() -> Any:
-        from modules import processing
         services = current_services()
         p = processing.StableDiffusionProcessingImg2Img(sd_model=services.sd_model, init_images=[source.image],
                                                         mask=source.mask, **args)
@@ -77,7 +77,6 @@ def _batch_job(v: dict[str, Any], args: dict[str, Any], script_args: list, task_
     mask_dir = (v["batch_inpaint_mask_dir"] or "") if from_dir else ""
 
     def make_p(image: Any, mask: Any) -> Any:
-        from modules import processing
         services = current_services()
         p = processing.StableDiffusionProcessingImg2Img(sd_model=services.sd_model, init_images=[image], mask=mask,
                                                         **{**args, "override_settings": dict(args["override_settings"])})

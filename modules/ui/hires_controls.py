@@ -4,6 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from modules.postprocess.upscaler_registry import LATENT_UPSCALE_MODES
+from modules.sampling import registry
+from modules.sampling.schedulers import schedulers
 from modules.ui import form_components as forms
 from modules.ui.components import checkpoint_titles, make, opt, refresh_button, refresh_checkpoints, upscaler_names
 
@@ -39,8 +42,6 @@ class HiresControls:
 
 
 def latent_modes() -> list[str]:
-    from modules.postprocess.upscaler_registry import LATENT_UPSCALE_MODES
-
     return list(LATENT_UPSCALE_MODES)
 
 
@@ -49,6 +50,7 @@ def resolution_text(enable: bool, width: float, height: float, hr_scale: float, 
     """``from 512x512 to 1024x1024``, as the hires pass will compute it; empty while disabled."""
     if not enable:
         return ""
+    # torch on first use: the page builds without loading it
     from modules.processing.txt2img import StableDiffusionProcessingTxt2Img
 
     try:
@@ -63,14 +65,10 @@ def resolution_text(enable: bool, width: float, height: float, hr_scale: float, 
 
 
 def _hr_sampler_names() -> list[str]:
-    from modules.sampling import registry
-
     return [USE_SAME_SAMPLER, *registry.visible_sampler_names()]
 
 
 def _hr_scheduler_labels() -> list[str]:
-    from modules.sampling.schedulers import schedulers
-
     return [USE_SAME_SCHEDULER, *(x.label for x in schedulers)]
 
 
@@ -78,12 +76,10 @@ def create_hires(tabname: str = "txt2img") -> HiresControls:
     """Build the accordion (inside the tab's accordions row)."""
     import gradio as gr
 
-    from modules.sampling import registry
-
     with make(forms.InputAccordion, value=False, label="Hires. fix", elem_id=f"{tabname}_hr") as enable:
         with enable.extra():
             final_resolution = forms.FormHTML(value="", elem_id="txtimg_hr_finalres", label="Upscaled resolution",
-                                        min_width=0)
+                                              min_width=0)
         with forms.FormRow(elem_id=f"{tabname}_hires_fix_row1", variant="compact"):
             upscalers = [*latent_modes(), *upscaler_names()]
             upscaler = make(gr.Dropdown, label="Upscaler", elem_id=f"{tabname}_hr_upscaler", choices=upscalers,
@@ -100,7 +96,7 @@ def create_hires(tabname: str = "txt2img") -> HiresControls:
             resize_y = make(gr.Slider, minimum=0, maximum=2048, step=8, label="Resize height to", value=0,
                             elem_id=f"{tabname}_hr_resize_y")
         with forms.FormRow(elem_id=f"{tabname}_hires_fix_row3", variant="compact",
-                     visible=bool(opt("hires_fix_show_sampler", False))) as sampler_container:
+                           visible=bool(opt("hires_fix_show_sampler", False))) as sampler_container:
             checkpoint = make(gr.Dropdown, label="Checkpoint", elem_id="hr_checkpoint",
                               choices=[USE_SAME_CHECKPOINT, *checkpoint_titles(use_short=True)],
                               value=USE_SAME_CHECKPOINT)
@@ -112,7 +108,7 @@ def create_hires(tabname: str = "txt2img") -> HiresControls:
             scheduler = make(gr.Dropdown, label="Hires schedule type", elem_id="hr_scheduler",
                              choices=_hr_scheduler_labels(), value=USE_SAME_SCHEDULER)
         with forms.FormRow(elem_id=f"{tabname}_hires_fix_row4", variant="compact",
-                     visible=bool(opt("hires_fix_show_prompts", False))) as prompts_container:
+                           visible=bool(opt("hires_fix_show_prompts", False))) as prompts_container:
             with gr.Column(scale=80):
                 prompt = make(gr.Textbox, label="Hires prompt", elem_id="hires_prompt", show_label=False, lines=3,
                               placeholder="Prompt for hires fix pass.\nLeave empty to use the same prompt as in "

@@ -11,7 +11,10 @@ from typing import Any, Callable
 from PIL import Image
 
 from modules.core.services import current_services
+from modules.processing.extras_run import list_image_files
+from modules.processing.image_saving_info import read_info_from_image
 from modules.ui.img2img_images import fix_image, scaled_size
+from modules.ui.infotext import parse_generation_parameters
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
 PNG_INFO_PROPS = ["Prompt", "Negative prompt", "Seed", "CFG scale", "Sampler", "Steps", "Model hash"]
@@ -19,8 +22,6 @@ PNG_INFO_PROPS = ["Prompt", "Negative prompt", "Seed", "CFG scale", "Sampler", "
 
 def list_images(folder: str) -> list[str]:
     """Picture files of ``folder`` (natural order, hidden files left out)."""
-    from modules.postprocess.extras import list_image_files
-
     return [f for f in list_image_files(folder) if os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS]
 
 
@@ -33,18 +34,16 @@ def _mask_for(image_path: str, masks: list[str]) -> str | None:
 
 def _png_info_overrides(image: Image.Image, image_path: str, png_info_dir: str, props: list[str]) -> dict[str, Any]:
     """Fields taken from the picture's (or its twin's in ``png_info_dir``) infotext."""
-    from modules import images, infotext_utils
-
     source = image
     if png_info_dir:
         twin = os.path.join(png_info_dir, os.path.basename(image_path))
         if not os.path.isfile(twin):
             return {}
         source = Image.open(twin)
-    text, _ = images.read_info_from_image(source)
+    text, _ = read_info_from_image(source)
     if not text:
         return {}
-    params = infotext_utils.parse_generation_parameters(text)
+    params = parse_generation_parameters(text)
     found: dict[str, Any] = {}
     if "Prompt" in props and params.get("Prompt"):
         found["prompt_suffix"] = params["Prompt"]

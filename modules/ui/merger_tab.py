@@ -7,6 +7,8 @@ from typing import Any
 
 from modules.core.safetensors_header import read_metadata
 from modules.core.services import current_services
+from modules.runtime import progress
+from modules.runtime.jobs import run_job
 from modules.ui import form_components as forms
 from modules.ui.components import checkpoint_titles, error_html, make, refresh_button, refresh_checkpoints
 
@@ -52,6 +54,7 @@ def run_modelmerger(id_task: str, primary: str | None, secondary: str | None, te
     """A1111's ``run_modelmerger``: merge, then four dropdown updates (A, B, C and the VAE list) and a message."""
     import gradio as gr
 
+    # torch on first use: the page builds without loading it
     from modules.models.merger import MergeError, MergeRequest, merge_checkpoints
 
     services = current_services()
@@ -79,9 +82,6 @@ def run_modelmerger(id_task: str, primary: str | None, secondary: str | None, te
 def run_merge(*args: Any) -> list:
     """Merge: run the merger as a job of the queue (one GPU worker: never beside a generation)."""
     import gradio as gr
-
-    from modules import progress
-    from modules.runtime.jobs import run_job
 
     task_id = progress.create_task_id("modelmerger")
     try:

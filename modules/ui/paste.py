@@ -11,9 +11,13 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from modules.core.errors import report
 from modules.core.services import current_services
+from modules.processing.infotext import quote  # noqa: F401  (was importable from here)
+from modules.scripting import callbacks
 from modules.ui.components import opt
 from modules.ui.gallery_files import item_image, selected_item
+from modules.ui.infotext import get_override_settings, parse_generation_parameters
 
 
 class PasteField(tuple):
@@ -55,10 +59,10 @@ def reset() -> None:
     registered_param_bindings.clear()
 
 
-def quote(text: str) -> str:
-    from modules.processing.infotext import quote as _quote
-
-    return _quote(text)
+def paste_field_names() -> list[str]:
+    """The infotext names the registered paste fields fill (setting ``infotext_skip_pasting`` offers them)."""
+    return [name for tab_data in paste_fields.values() for _component, name in tab_data.get("fields") or []
+            if isinstance(name, str)]
 
 
 def add_paste_fields(tabname: str, init_img: Any, fields: list | None, override_settings_component: Any = None) -> None:
@@ -114,12 +118,10 @@ def read_params_txt() -> str:
 
 def parse_for_paste(text: str) -> dict[str, Any]:
     """Parse infotext as the paste button does (``params.txt`` when empty), with the ``infotext_pasted`` hooks."""
-    from modules import infotext_utils, script_callbacks
-
     if not text:
         text = read_params_txt()
-    params = infotext_utils.parse_generation_parameters(text)
-    script_callbacks.infotext_pasted_callback(text, params)
+    params = parse_generation_parameters(text)
+    callbacks.infotext_pasted_callback(text, params)
     return params
 
 
@@ -127,13 +129,11 @@ def value_for(component: Any, target: Any, params: dict[str, Any]) -> Any:
     """The update for one paste field: ``gr.update()`` when the infotext has nothing for it."""
     import gradio as gr
 
-    from modules import errors
-
     if callable(target):
         try:
             value = target(params)
         except Exception:
-            errors.report(f"Error executing {target}", exc_info=True)
+            report(f"Error executing {target}", exc_info=True)
             value = None
     else:
         value = params.get(target, None)
@@ -159,10 +159,7 @@ def override_settings_update(params: dict[str, Any], skip_fields: Any = None) ->
     ``skip_fields`` are left out: a paste field of the tab already shows them)."""
     import gradio as gr
 
-    from modules import infotext_utils
-
-    pairs = [f"{label}: {value}"
-             for label, _key, value in infotext_utils.get_override_settings(params, skip_fields=skip_fields)]
+    pairs = [f"{label}: {value}" for label, _key, value in get_override_settings(params, skip_fields=skip_fields)]
     return gr.update(value=pairs, choices=pairs, visible=bool(pairs))
 
 

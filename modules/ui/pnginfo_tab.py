@@ -4,6 +4,9 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from PIL import Image
+
+from modules.processing.image_saving_info import read_info_from_image
 from modules.ui import form_components as forms
 from modules.ui.components import make, plaintext_to_html
 from modules.ui.paste import ParamBinding, create_buttons, register_paste_params_button
@@ -13,17 +16,13 @@ NOTHING_FOUND = "Nothing found in the image."
 
 def run_pnginfo(image_path: Any) -> tuple[str, str, str]:
     """(unused HTML, infotext, HTML list of every chunk) for an uploaded picture."""
-    from PIL import Image
-
-    from modules import images
-
     if not image_path:
         return "", "", ""
     try:
         image = Image.open(image_path)
     except OSError:
         return "", "", f"<div><p>{NOTHING_FOUND}</p></div>"
-    geninfo, items = images.read_info_from_image(image)
+    geninfo, items = read_info_from_image(image)
     chunks = {"parameters": geninfo, **items} if geninfo else dict(items)
     info = "".join(f"<div><p><b>{html.escape(str(key))}</b></p>{plaintext_to_html(str(text))}</div>\n"
                    for key, text in chunks.items() if text is not None)

@@ -9,6 +9,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from modules.core.services import current_services
+from modules.processing import image_saver
+from modules.processing.filename_pattern import FilenameGenerator
+from modules.ui.components import opt
 from modules.ui.gallery_files import item_image
 
 LOG_COLUMNS = ["prompt", "seed", "width", "height", "sampler", "cfgs", "steps", "filename", "negative_prompt",
@@ -21,11 +24,6 @@ def _resolve(path: str) -> str:
     return os.path.join(data_dir, path) if data_dir and not os.path.isabs(path) else path
 
 
-def _opt(key: str, default: Any) -> Any:
-    services = current_services()
-    return getattr(services.opts, key, default) if services.opts is not None else default
-
-
 class SaveError(ValueError):
     """Nothing to save (no generation info or no pictures)."""
 
@@ -35,8 +33,7 @@ def save_files(js_data: str, gallery: list, do_make_zip: bool, index: int) -> tu
 
     ``js_data`` is the generation info JSON of the job the gallery shows.
     """
-    from modules import images
-
+    services = current_services()
     try:
         data = json.loads(js_data or "")
     except json.JSONDecodeError as e:
@@ -44,11 +41,11 @@ def save_files(js_data: str, gallery: list, do_make_zip: bool, index: int) -> tu
     if not gallery:
         raise SaveError("Nothing to save: the gallery is empty")
     p = SimpleNamespace(**data)
-    path = _resolve(_opt("outdir_save", "log/images"))
+    path = _resolve(opt("outdir_save", "log/images"))
     os.makedirs(path, exist_ok=True)
     first = int(data.get("index_of_first_image", 0))
     start, items, only_one = 0, list(gallery), False
-    if index is not None and index > -1 and _opt("save_selected_only", True) and index >= first:
+    if index is not None and index > -1 and opt("save_selected_only", True) and index >= first:
         only_one = True
         start, items = index, [gallery[index]]
 
@@ -64,10 +61,10 @@ def save_files(js_data: str, gallery: list, do_make_zip: bool, index: int) -> tu
         p.batch_index = image_index - 1
         seeds, prompts = data.get("all_seeds") or [-1], data.get("all_prompts") or [""]
         info = infotexts[image_index] if image_index < len(infotexts) else image.info.get("parameters")
-        fullfn, txt_fullfn = images.save_image(image, path, "", seed=seeds[min(i, len(seeds) - 1)],
-                                               prompt=prompts[min(i, len(prompts) - 1)],
-                                               extension=_opt("samples_format", "png"), info=info, grid=is_grid, p=p,
-                                               save_to_dirs=_opt("use_save_to_dirs_for_ui", False))
+        fullfn, txt_fullfn = image_saver.save_image(services, image, path, "", seed=seeds[min(i, len(seeds) - 1)],
+                                                    prompt=prompts[min(i, len(prompts) - 1)],
+                                                    extension=opt("samples_format", "png"), info=info, grid=is_grid,
+                                                    p=p, save_to_dirs=opt("use_save_to_dirs_for_ui", False))
         filenames.append(os.path.relpath(fullfn, path))
         fullfns.append(fullfn)
         if txt_fullfn:
@@ -76,13 +73,15 @@ def save_files(js_data: str, gallery: list, do_make_zip: bool, index: int) -> tu
     if not fullfns:
         raise SaveError("Nothing to save: the pictures are gone; generate again")
 
-    if _opt("save_write_log_csv", True):
+    if opt("save_write_log_csv", True):
         _append_log(path, data, filenames[0])
     if do_make_zip:
         seeds = data.get("all_seeds") or [-1]
         zip_seed = seeds[min(max(index - 1, 0), len(seeds) - 1)] if only_one else seeds[0]
-        namegen = images.FilenameGenerator(p, zip_seed, (data.get("all_prompts") or [""])[0], None, True)
-        name = namegen.apply(_opt("grid_zip_filename_pattern", "") or "[datetime]_[[model_name]]_[seed]-[seed_last]")
+        namegen = FilenameGenerator(p, zip_seed, (data.get("all_prompts") or [""])[0], None, True,
+                                    settings=services.opts, rules=image_saver.filename_rules(services),
+                                    context=image_saver.name_context(services))
+        name = namegen.apply(opt("grid_zip_filename_pattern", "") or "[datetime]_[[model_name]]_[seed]-[seed_last]")
         zip_path = os.path.join(path, f"{name}.zip")
         with zipfile.ZipFile(zip_path, "w") as archive:
             for arcname, filename in zip(filenames, fullfns):

@@ -15,8 +15,10 @@ from typing import Any
 from modules.core import hashing
 from modules.core.options.store import OptionFrozenError, OptionValueError
 from modules.core.services import current_services
-from modules.ui import ui_config_defaults
+from modules.runtime.queue_lock import queue_lock
+from modules.runtime.script_loading import reload_script_body_only
 from modules.ui import form_components as forms
+from modules.ui import ui_config_defaults
 from modules.ui.settings_components import create_setting_component, ordered_settings, section_categories, \
     ui_value_to_setting
 
@@ -227,14 +229,10 @@ def _actions() -> None:
     request_notifications.click(fn=None, js="() => { if (window.Notification) Notification.requestPermission(); }")
 
     def reload_scripts() -> str:
-        from modules import scripts
-
-        scripts.reload_script_body_only()
+        reload_script_body_only()
         return "Script bodies reloaded."
 
     def model_action(name: str) -> str:
-        from modules.call_queue import queue_lock
-
         services = current_services()
         manager = services.model_manager
         if manager is None or services.sd_model is None and name == "unload":

@@ -1,7 +1,7 @@
 """The "N/75" counters in the corner of the prompt boxes.
 
-The count is the one the loaded model's text path makes
-(``sd_hijack.model_hijack.get_prompt_lengths``): chunk-aware, so 80 tokens read
+The count is the one the loaded model's text path makes (``sd_model.text_conditioning``,
+A1111's ``model_hijack.get_prompt_lengths``): chunk-aware, so 80 tokens read
 "80/150".  Like A1111, the styles are counted in (setting
 ``include_styles_into_token_counters``), extra-network tags are left out, and for a
 scheduled prompt (``[a:b:10]``) the longest of its versions is shown.
@@ -12,42 +12,36 @@ import html
 from typing import Any, Sequence
 
 from modules.core.services import current_services
-
-
-def _opt(key: str, default: Any) -> Any:
-    services = current_services()
-    return getattr(services.opts, key, default) if services.opts is not None else default
+from modules.networks.extra_networks import parse_prompt
+from modules.prompting.token_counter import prompt_variants
+from modules.scripting import callbacks
+from modules.ui.components import opt
 
 
 def prompt_versions(text: str, steps: int, is_positive: bool) -> list[str]:
     """Every text the model will see for ``text`` over ``steps`` steps (AND parts, schedule versions)."""
-    from modules import extra_networks, prompt_parser
+    return prompt_variants(text, max(int(steps or 1), 1), is_positive, strip_extra_networks=_without_network_tags)
 
-    try:
-        text, _ = extra_networks.parse_prompt(text)
-        if is_positive:
-            _, flat, _ = prompt_parser.get_multicond_prompt_list([text])
-        else:
-            flat = [text]
-        schedules = prompt_parser.get_learned_conditioning_prompt_schedules(flat, max(int(steps or 1), 1))
-    except Exception:  # a half-typed prompt often does not parse yet; count it as it stands
-        return [text]
-    return [prompt for schedule in schedules for _, prompt in schedule] or [text]
+
+def _without_network_tags(text: str) -> str:
+    return parse_prompt(text)[0]
 
 
 def count_tokens(text: str, steps: int, styles: Sequence[str] | None, *, is_positive: bool = True) -> tuple[Any, Any]:
     """``(token count, limit)`` for a prompt box; ``("-", "-")`` without a loaded model."""
-    from modules import script_callbacks, sd_hijack
     services = current_services()
-    params = script_callbacks.BeforeTokenCounterParams(text or "", int(steps or 1), list(styles or []),
-                                                       is_positive=is_positive)
-    script_callbacks.before_token_counter_callback(params)
+    params = callbacks.BeforeTokenCounterParams(text or "", int(steps or 1), list(styles or []),
+                                                is_positive=is_positive)
+    callbacks.before_token_counter_callback(params)
     text = params.prompt
-    if _opt("include_styles_into_token_counters", True) and services.prompt_styles is not None:
+    if opt("include_styles_into_token_counters", True) and services.prompt_styles is not None:
         apply = (services.prompt_styles.apply_styles_to_prompt if params.is_positive
                  else services.prompt_styles.apply_negative_styles_to_prompt)
         text = apply(text, params.styles)
-    lengths = [sd_hijack.model_hijack.get_prompt_lengths(t) for t in prompt_versions(text, params.steps, params.is_positive)]
+    conditioning = getattr(services.sd_model, "text_conditioning", None)
+    if conditioning is None:
+        return "-", "-"
+    lengths = [conditioning.get_prompt_lengths(t) for t in prompt_versions(text, params.steps, params.is_positive)]
     numeric = [x for x in lengths if isinstance(x[0], int)]
     if not numeric:
         return "-", "-"

@@ -6,9 +6,16 @@ Generate was pressed), so a second browser tab never stops someone else's job.
 """
 from __future__ import annotations
 
+import base64
+import io
 from typing import Any
 
+from PIL import Image
+
 from modules.core.services import current_services
+from modules.processing.image_saving_info import read_info_from_image
+from modules.runtime import progress
+from modules.runtime.jobs import job_queue
 from modules.ui import symbols
 from modules.ui.components import make, opt, refresh_button, tool_button
 from modules.ui.token_counter import counter_html
@@ -24,8 +31,6 @@ def _style_names() -> list[str]:
 
 def interrupt_task(task_id: str | None) -> None:
     """Stop ``task_id`` (cancel it while queued); A1111's "stop after this image" rule for multi-image jobs."""
-    from modules.runtime.jobs import job_queue
-
     queue = job_queue()
     job = queue.get(task_id) if task_id else None
     state = current_services().state
@@ -40,8 +45,6 @@ def interrupt_task(task_id: str | None) -> None:
 
 def skip_task(task_id: str | None) -> None:
     """End the current batch of ``task_id`` when it is the one running."""
-    from modules.runtime.jobs import job_queue
-
     services = current_services()
     job = job_queue().get(task_id) if task_id else None
     if job is not None and job.status == "running" and services.state is not None:
@@ -60,18 +63,11 @@ def apply_styles(prompt: str, negative_prompt: str, styles: list[str]) -> tuple[
 
 def prompt_from_dropped_image(data_url: str) -> str | None:
     """The infotext of a picture dropped on a prompt box (a ``data:`` URL), or ``None`` when it has none."""
-    import base64
-    import io
-
-    from PIL import Image
-
-    from modules import images
-
     if not data_url or "," not in data_url:
         return None
     try:
         image = Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1])))
-        parameters, _ = images.read_info_from_image(image)
+        parameters, _ = read_info_from_image(image)
     except (ValueError, OSError):
         return None
     return parameters or None
@@ -335,8 +331,6 @@ class Toprow:
         import gradio as gr
 
         def restore(task_id: str) -> Any:
-            from modules import progress
-
             result = progress.restore_progress(task_id) if task_id else None
             return result if result is not None else [gr.update() for _ in outputs]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from modules.core.file_naming import CreationError
 from modules.core.services import current_services
 from modules.ui import form_components as forms
 from modules.ui.components import error_html, make
@@ -32,7 +33,8 @@ def create_embedding(name: str, initialization_text: str, nvpt: float, overwrite
     """The "Create embedding" button: (embedding dropdown update, message, error)."""
     import gradio as gr
 
-    from modules.prompting.textual_inversion.creation import CreationError, create_embedding_and_reload
+    # torch on first use: the page builds without loading it
+    from modules.prompting.textual_inversion.creation import create_embedding_and_reload
 
     try:
         filename = create_embedding_and_reload(name, int(nvpt), bool(overwrite_old), init_text=initialization_text)
@@ -47,8 +49,8 @@ def create_hypernetwork(name: str, enable_sizes: list[str], overwrite_old: bool,
     """The "Create hypernetwork" button: (hypernetwork dropdown update, message, error)."""
     import gradio as gr
 
+    # torch on first use: the page builds without loading it
     from modules.networks.hypernetworks.creation import create_hypernetwork as create
-    from modules.prompting.textual_inversion.creation import CreationError
 
     try:
         filename = create(name, enable_sizes, bool(overwrite_old), layer_structure, activation_func, weight_init,
