@@ -13,8 +13,8 @@ import torch
 from torch import nn
 from transformers import CLIPTextConfig, CLIPTextModel
 
-from modules.models.nets.text_chunks import PromptEncoderHook, forward_texts
-from modules.models.tokenizer import BOS_ID, EOS_ID, VOCAB_SIZE, ClipTokenizer
+from modules.models.nets.text_chunks import ChunkedTextEmbedder
+from modules.models.tokenizer import BOS_ID, EOS_ID, VOCAB_SIZE
 
 CLIP_VERSIONS: dict[str, dict[str, Any]] = {
     "openai/clip-vit-large-patch14": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
@@ -45,7 +45,7 @@ class TextModelHolder(nn.Module):
         return self.text_model(input_ids=input_ids, output_hidden_states=output_hidden_states)
 
 
-class ClipTextEmbedder(nn.Module):
+class ClipTextEmbedder(ChunkedTextEmbedder, nn.Module):
     """LDM/SGM ``FrozenCLIPEmbedder``: token ids -> per-token embeddings.
 
     ``layer="last"`` (SD1) takes the final hidden state, or with CLIP skip N>1
@@ -55,8 +55,6 @@ class ClipTextEmbedder(nn.Module):
 
     pad_id = EOS_ID  # transformers' CLIP tokenizer pads with <|endoftext|>
     unescape_html = False
-    prompt_encoder: PromptEncoderHook | None = None
-    """The prompting layer's full text path (emphasis, textual inversion); None = plain chunking."""
 
     def __init__(self, layer: str = "last", layer_idx: int | None = None, version: str | None = None,
                  **sizes: int) -> None:
@@ -72,13 +70,6 @@ class ClipTextEmbedder(nn.Module):
         self.layer = layer
         self.layer_idx = layer_idx
         self.transformer = TextModelHolder(clip_text_config(**sizes))
-        self._tokenizer: ClipTokenizer | None = None
-
-    @property
-    def tokenizer(self) -> ClipTokenizer:
-        if self._tokenizer is None:
-            self._tokenizer = ClipTokenizer(unescape_html=self.unescape_html)
-        return self._tokenizer
 
     @property
     def width(self) -> int:
@@ -94,10 +85,6 @@ class ClipTextEmbedder(nn.Module):
         embeddings = self.transformer.text_model.embeddings
         n = embeddings.position_embedding.num_embeddings
         embeddings.register_buffer("position_ids", torch.arange(n, device=device).expand(1, -1), persistent=False)
-
-    def forward(self, texts: list[str], clip_skip: int | None = None) -> Any:
-        """Encode a batch of prompts: through ``prompt_encoder`` if set, else plain 75-token chunks."""
-        return forward_texts(self, texts, clip_skip)
 
     def encode_tokens(self, tokens: torch.Tensor, clip_skip: int | None = None,
                       inputs_embeds: torch.Tensor | None = None) -> torch.Tensor:

@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from modules.models.attention import AttentionStrategy, SdpaAttention
-from modules.models.nets.text_chunks import PromptEncoderHook, forward_texts
-from modules.models.tokenizer import ClipTokenizer, VOCAB_SIZE
+from modules.models.nets.text_chunks import ChunkedTextEmbedder
+from modules.models.tokenizer import VOCAB_SIZE
 
 OPEN_CLIP_ARCHS: dict[str, dict[str, int]] = {
     "ViT-H-14": dict(width=1024, heads=16, layers=24, embed_dim=1024),
@@ -115,7 +115,7 @@ class OpenClipTextModel(nn.Module):
         return picked @ self.text_projection
 
 
-class OpenClipEmbedder(nn.Module):
+class OpenClipEmbedder(ChunkedTextEmbedder, nn.Module):
     """LDM ``FrozenOpenCLIPEmbedder`` (SD2) and SGM ``FrozenOpenCLIPEmbedder2`` (SDXL).
 
     ``layer="penultimate"`` takes the output of the second-to-last block.
@@ -125,8 +125,6 @@ class OpenClipEmbedder(nn.Module):
 
     pad_id = 0  # open_clip pads with zeros after the end token
     unescape_html = True
-    prompt_encoder: PromptEncoderHook | None = None
-    """The prompting layer's full text path (emphasis, textual inversion); None = plain chunking."""
 
     def __init__(self, arch: str = "ViT-H-14", layer: str = "last", legacy: bool = True,
                  always_return_pooled: bool = False, attention: AttentionStrategy | None = None,
@@ -140,13 +138,6 @@ class OpenClipEmbedder(nn.Module):
         self.legacy = legacy
         self.always_return_pooled = always_return_pooled
         self.model = OpenClipTextModel(**{**OPEN_CLIP_ARCHS[arch], **sizes}, attention=attention)
-        self._tokenizer: ClipTokenizer | None = None
-
-    @property
-    def tokenizer(self) -> ClipTokenizer:
-        if self._tokenizer is None:
-            self._tokenizer = ClipTokenizer(unescape_html=self.unescape_html)
-        return self._tokenizer
 
     @property
     def width(self) -> int:
@@ -156,10 +147,6 @@ class OpenClipEmbedder(nn.Module):
     def token_embedding(self) -> nn.Embedding:
         """The id -> vector table (textual-inversion vectors replace its output rows)."""
         return self.model.token_embedding
-
-    def forward(self, texts: list[str], clip_skip: int | None = None) -> Any:
-        """Encode a batch of prompts: through ``prompt_encoder`` if set, else plain 75-token chunks."""
-        return forward_texts(self, texts, clip_skip)
 
     def encode_tokens(self, tokens: torch.Tensor, clip_skip: int | None = None,
                       inputs_embeds: torch.Tensor | None = None) -> Any:

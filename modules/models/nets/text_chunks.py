@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import torch
 
-from modules.models.tokenizer import BOS_ID, EOS_ID
+from modules.models.tokenizer import BOS_ID, EOS_ID, ClipTokenizer
 
 CHUNK_TOKENS = 75
 
@@ -63,3 +63,24 @@ def forward_texts(embedder: TextEmbedder, texts: list[str], clip_skip: int | Non
     if embedder.prompt_encoder is not None:
         return embedder.prompt_encoder(list(texts), clip_skip)
     return encode_texts(embedder, list(texts), clip_skip)
+
+
+class ChunkedTextEmbedder:
+    """What the CLIP and OpenCLIP embedders share (mixed into their ``nn.Module``): the tokenizer, made on first
+    use, and ``forward`` through :func:`forward_texts`. Subclasses set ``pad_id`` and ``unescape_html`` and
+    provide ``encode_tokens``."""
+
+    unescape_html = False
+    prompt_encoder: PromptEncoderHook | None = None
+    """The prompting layer's full text path (emphasis, textual inversion); None = plain chunking."""
+    _tokenizer: ClipTokenizer | None = None
+
+    @property
+    def tokenizer(self) -> ClipTokenizer:
+        if self._tokenizer is None:
+            self._tokenizer = ClipTokenizer(unescape_html=self.unescape_html)
+        return self._tokenizer
+
+    def forward(self, texts: list[str], clip_skip: int | None = None) -> Any:
+        """Encode a batch of prompts: through ``prompt_encoder`` if set, else plain 75-token chunks."""
+        return forward_texts(self, texts, clip_skip)
