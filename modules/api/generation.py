@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modules import processing
-from modules.api import limits, models
+from modules.api import limits
 from modules.api.errors import ApiError, client_error
 from modules.api.images import decode_base64_to_image, encode_pil_to_base64
 from modules.api.infotext_request import apply_infotext
+from modules.api.request_models import API_ONLY_FIELDS, processing_defaults
 from modules.api.script_args import build_script_args, runner_for, selectable_script
 from modules.core.services import current_services
 from modules.postprocess.upscaler import UpscalerUnavailable
@@ -26,14 +27,6 @@ from modules.sampling.schedulers import find_scheduler
 
 NOT_A_CHECKPOINT = (None, "", "None", "Use same checkpoint")
 NOT_A_SAMPLER = (None, "", "Use same sampler")
-
-
-def _class_defaults(tabname: str) -> dict[str, Any]:
-    extra = models.TXT2IMG_CLASS_FIELDS if tabname == "txt2img" else models.IMG2IMG_CLASS_FIELDS
-    defaults = {name: default for name, _, default in models._COMMON_FIELDS + extra if default is not None}
-    if tabname == "img2img":
-        defaults["denoising_strength"] = 0.75
-    return defaults
 
 
 @dataclass
@@ -228,9 +221,9 @@ def prepare(request: Any, tabname: str) -> PreparedGeneration:
     infotext_args = apply_infotext(request, tabname, runner)
     selectable, selectable_index = selectable_script(request.script_name, runner)
 
-    args = {name: getattr(request, name) for name in type(request).model_fields if name not in models.API_ONLY_FIELDS}
+    args = {name: getattr(request, name) for name in type(request).model_fields if name not in API_ONLY_FIELDS}
     # null means "the default" (A1111 passes it on and fails with a 500 deep inside)
-    for name, default in _class_defaults(tabname).items():
+    for name, default in processing_defaults(type(request)).items():
         if args.get(name) is None:
             args[name] = default
     sampler, scheduler = resolve_sampler(request.sampler_name or request.sampler_index, request.scheduler,

@@ -1,144 +1,29 @@
 """Request and response models of the ``/sdapi/v1`` routes, with A1111's field names, types, order and defaults.
 
-A1111 generates the txt2img/img2img request models from the processing classes' constructor
-signatures: every class field becomes ``Optional[its type]`` with the class default, followed
-by the API-only fields.  The tables below write that result out, in A1111's order.
+The txt2img/img2img request models (``StableDiffusionTxt2ImgProcessingAPI``,
+``StableDiffusionImg2ImgProcessingAPI``) are derived from the processing classes by
+:mod:`modules.api.request_models` when first asked for (building them imports torch).
 """
 from __future__ import annotations
 
 from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field
 
-from modules.api import limits
+from modules.api.request_models import API_ONLY_FIELDS, img2img_request_model, txt2img_request_model
 
-# --- txt2img / img2img requests ------------------------------------------------------------------------------
-
-_COMMON_FIELDS: list[tuple[str, Any, Any]] = [
-    ("prompt", str, ""),
-    ("negative_prompt", str, ""),
-    ("styles", list[str], None),
-    ("seed", int, -1),
-    ("subseed", int, -1),
-    ("subseed_strength", float, 0),
-    ("seed_resize_from_h", int, -1),
-    ("seed_resize_from_w", int, -1),
-    ("sampler_name", str, None),
-    ("scheduler", str, None),
-    ("batch_size", int, 1),
-    ("n_iter", int, 1),
-    ("steps", int, 50),
-    ("cfg_scale", float, 7.0),
-    ("width", int, 512),
-    ("height", int, 512),
-    ("restore_faces", bool, None),
-    ("tiling", bool, None),
-    ("do_not_save_samples", bool, False),
-    ("do_not_save_grid", bool, False),
-    ("eta", float, None),
-    ("denoising_strength", float, None),
-    ("s_min_uncond", float, None),
-    ("s_churn", float, None),
-    ("s_tmax", float, None),
-    ("s_tmin", float, None),
-    ("s_noise", float, None),
-    ("override_settings", dict[str, Any], None),
-    ("override_settings_restore_afterwards", bool, True),
-    ("refiner_checkpoint", str, None),
-    ("refiner_switch_at", float, None),
-    ("disable_extra_networks", bool, False),
-    ("firstpass_image", str, None),
-    ("comments", dict, None),
-]
-"""Fields of ``StableDiffusionProcessing`` the API accepts, as ``(name, type, default)``."""
-
-TXT2IMG_CLASS_FIELDS: list[tuple[str, Any, Any]] = [
-    ("enable_hr", bool, False),
-    ("firstphase_width", int, 0),
-    ("firstphase_height", int, 0),
-    ("hr_scale", float, 2.0),
-    ("hr_upscaler", str, None),
-    ("hr_second_pass_steps", int, 0),
-    ("hr_resize_x", int, 0),
-    ("hr_resize_y", int, 0),
-    ("hr_checkpoint_name", str, None),
-    ("hr_sampler_name", str, None),
-    ("hr_scheduler", str, None),
-    ("hr_prompt", str, ""),
-    ("hr_negative_prompt", str, ""),
-    ("force_task_id", str, None),
-]
-
-IMG2IMG_CLASS_FIELDS: list[tuple[str, Any, Any]] = [
-    ("init_images", list, None),
-    ("resize_mode", int, 0),
-    ("image_cfg_scale", float, None),
-    ("mask", str, None),
-    ("mask_blur_x", int, 4),
-    ("mask_blur_y", int, 4),
-    ("mask_blur", int, None),
-    ("mask_round", bool, True),
-    ("inpainting_fill", int, 0),
-    ("inpaint_full_res", bool, True),
-    ("inpaint_full_res_padding", int, 0),
-    ("inpainting_mask_invert", int, 0),
-    ("initial_noise_multiplier", float, None),
-    ("latent_mask", str, None),
-    ("force_task_id", str, None),
-]
-
-# API-only fields are not Optional in A1111 (null is refused), except those typed ``X | None`` there.
-TXT2IMG_API_FIELDS: list[tuple[str, Any, Any]] = [
-    ("sampler_index", str, "Euler"),
-    ("script_name", Optional[str], None),
-    ("script_args", list, []),
-    ("send_images", bool, True),
-    ("save_images", bool, False),
-    ("alwayson_scripts", dict, {}),
-    ("infotext", Optional[str], None),
-]
-
-IMG2IMG_API_FIELDS: list[tuple[str, Any, Any]] = [
-    ("sampler_index", str, "Euler"),
-    ("include_init_images", bool, False),
-    ("script_name", Optional[str], None),
-    ("script_args", list, []),
-    ("send_images", bool, True),
-    ("save_images", bool, False),
-    ("alwayson_scripts", dict, {}),
-    ("infotext", Optional[str], None),
-]
-
-API_ONLY_FIELDS = frozenset(name for name, _, _ in TXT2IMG_API_FIELDS + IMG2IMG_API_FIELDS)
-"""Request fields that are not arguments of the processing classes."""
+REQUEST_MODELS = {
+    "StableDiffusionTxt2ImgProcessingAPI": txt2img_request_model,
+    "StableDiffusionImg2ImgProcessingAPI": img2img_request_model,
+}
+"""The request models built on first access (A1111's names), and what builds each."""
 
 
-def _request_model(name: str, class_fields: list[tuple[str, Any, Any]], api_fields: list[tuple[str, Any, Any]],
-                   overrides: dict[str, tuple[Any, Any]], bounds: dict[str, tuple[float, float]]) -> type[BaseModel]:
-    """``overrides``: name -> (type, default) of class fields A1111 redeclares among its API fields (the
-    redeclaration keeps the class field's position).  ``bounds`` (:mod:`modules.api.limits`) appear in the
-    schema as ``minimum``/``maximum``; :func:`modules.api.limits.check` enforces them with A1111's error body,
-    after the infotext and the defaults were applied."""
-    fields: dict[str, Any] = {}
-    for field_name, annotation, default in _COMMON_FIELDS + class_fields:
-        annotation, default = overrides.get(field_name, (Optional[annotation], default))
-        low_high = bounds.get(field_name)
-        extra = {"minimum": low_high[0], "maximum": low_high[1]} if low_high is not None else None
-        fields[field_name] = (annotation, Field(default=default, json_schema_extra=extra))
-    for field_name, annotation, default in api_fields:
-        fields[field_name] = (annotation, Field(default=default))
-    config = ConfigDict(populate_by_name=True, frozen=False, protected_namespaces=())
-    return create_model(name, __config__=config, **fields)
-
-
-StableDiffusionTxt2ImgProcessingAPI = _request_model(
-    "StableDiffusionProcessingTxt2Img", TXT2IMG_CLASS_FIELDS, TXT2IMG_API_FIELDS, {}, limits.TXT2IMG_BOUNDS)
-"""Body of ``POST /sdapi/v1/txt2img``."""
-
-StableDiffusionImg2ImgProcessingAPI = _request_model(
-    "StableDiffusionProcessingImg2Img", IMG2IMG_CLASS_FIELDS, IMG2IMG_API_FIELDS, {"denoising_strength": (float, 0.75)},
-    limits.IMG2IMG_BOUNDS)
-"""Body of ``POST /sdapi/v1/img2img`` (A1111 types ``denoising_strength`` as a plain float there)."""
+def __getattr__(name: str) -> Any:
+    build = REQUEST_MODELS.get(name)
+    if build is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return build()
 
 
 class TextToImageResponse(BaseModel):
@@ -381,3 +266,7 @@ class AsyncJobInfo(BaseModel):
     error: Optional[AsyncJobError] = Field(default=None, title="Why the job failed")
     live_preview: Optional[str] = Field(default=None, title="Live preview", description="data: URI of this job's latest preview, when newer than id_live_preview")
     id_live_preview: int = Field(default=-1, title="Live preview ID", description="send it back as id_live_preview to get only newer previews")
+
+
+# ``from modules.api.models import *`` (extensions) gets every public name, the request models too
+__all__ = sorted({name for name in globals() if not name.startswith("_")} | set(REQUEST_MODELS))
