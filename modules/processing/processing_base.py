@@ -114,8 +114,8 @@ class StableDiffusionProcessing:
         self.batch_index = 0
         self.is_hr_pass = False
         self.sampler = None
-        self.sampler_config = None  # the resolved sampler (set once when the job starts)
-        self.hr_sampler_config = None
+        self.sampler_choice = None  # the sampler and schedule type, resolved once when the job starts
+        self.hr_sampler_choice = None
         self.refiner_checkpoint_info = None
         self.all_prompts: list[str] = []
         self.all_negative_prompts: list[str] = []
