@@ -2,24 +2,14 @@
 
 Extensions import a few names from ``modules.ui``: ``create_ui``, ``gr_show``,
 ``plaintext_to_html``, ``create_refresh_button``, the button symbols.  They are
-here, looked up on first use, so importing this package does not import gradio.
+here, looked up on first use, so importing this package (or any module in it)
+does not load the whole page's modules.
 """
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from modules.ui.symbols import *  # noqa: F401,F403  (A1111's random_symbol, reuse_symbol, paste_symbol...)
-
-_LAZY = {
-    "create_ui": ("modules.ui.frame", "create_ui"),
-    "plaintext_to_html": ("modules.ui.components", "plaintext_to_html"),
-    "create_refresh_button": ("modules.ui_common", "create_refresh_button"),
-    "create_output_panel": ("modules.ui_common", "create_output_panel"),
-    "create_setting_component": ("modules.ui.settings_components", "create_setting_component"),
-    "ordered_ui_categories": ("modules.ui.generation_controls", "ordered_ui_categories"),
-    "create_override_settings_dropdown": ("modules.ui.generation_controls", "create_override_settings"),
-}
 
 
 def gr_show(visible: bool = True) -> dict[str, Any]:
@@ -28,7 +18,30 @@ def gr_show(visible: bool = True) -> dict[str, Any]:
 
 
 def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module 'modules.ui' has no attribute {name!r}")
-    return getattr(importlib.import_module(target[0]), target[1])
+    # each import below loads part of the page on first use: a module of this package imports the package
+    # first, and must not bring the whole page with it
+    if name == "create_ui":
+        from modules.ui.frame import create_ui  # the page on first use (see above)
+
+        return create_ui
+    if name in ("plaintext_to_html", "create_refresh_button"):
+        from modules.ui import components  # on first use (see above)
+
+        return getattr(components, name)
+    if name == "create_output_panel":
+        from modules.ui.gallery import create_output_panel  # on first use (see above)
+
+        return create_output_panel
+    if name == "create_setting_component":
+        from modules.ui.settings_components import create_setting_component  # on first use (see above)
+
+        return create_setting_component
+    if name == "ordered_ui_categories":
+        from modules.ui.generation_controls import ordered_ui_categories  # on first use (see above)
+
+        return ordered_ui_categories
+    if name == "create_override_settings_dropdown":
+        from modules.ui.generation_controls import create_override_settings  # on first use (see above)
+
+        return create_override_settings
+    raise AttributeError(f"module 'modules.ui' has no attribute {name!r}")

@@ -64,6 +64,13 @@ def refresh_button(components: Any, refresh: Callable[[], Any] | None, new_args:
     return button
 
 
+def create_refresh_button(refresh_component: Any, refresh_method: Callable[[], Any] | None,
+                          refreshed_args: Callable[[], dict] | dict | None, elem_id: str) -> Any:
+    """A 🔄 button: ``refresh_method()``, then ``refreshed_args`` (a dict or a function giving one) applied to
+    ``refresh_component`` (one component or a list) -- A1111's ``ui_common.create_refresh_button``."""
+    return refresh_button(refresh_component, refresh_method, refreshed_args, elem_id)
+
+
 def checkpoint_titles(use_short: bool = False) -> list[str]:
     """Titles of the checkpoints on disk (``name [hash]``), for dropdowns."""
     services = current_services()

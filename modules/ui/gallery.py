@@ -79,8 +79,19 @@ def selected_infotext(generation_info: str, html_info: str, index: int) -> tuple
     return html_info, index
 
 
-def create_output_panel(tabname: str) -> OutputPanel:
-    """Build the output column of ``tabname`` (txt2img, img2img or extras)."""
+def update_generation_info(generation_info: str, html_info: str, img_index: int) -> tuple[str, Any]:
+    """The infotext HTML of picture ``img_index`` of a job's generation info JSON (A1111's
+    ``ui_common.update_generation_info``)."""
+    try:
+        json.loads(generation_info)
+    except (TypeError, ValueError):
+        return html_info, None
+    return selected_infotext(generation_info, html_info, int(img_index))[0], None
+
+
+def create_output_panel(tabname: str, outdir: str | None = None, toprow: Any = None) -> OutputPanel:
+    """Build the output column of ``tabname`` (txt2img, img2img or extras); ``outdir`` and ``toprow`` are A1111's
+    arguments and unused (the output folder comes from the settings)."""
     import gradio as gr
 
     res = OutputPanel()

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from modules import processing
 from modules.core.options.store import OptionFrozenError, OptionValueError
 from modules.core.services import current_services
-from modules.processing.processing_base import GenerationError
+from modules.processing.errors import GenerationError
 from modules.runtime import progress
 from modules.runtime.jobs import DuplicateTaskError, JobCancelledError, job_queue, run_job
 from modules.ui.components import error_html, opt, plaintext_to_html

@@ -11,7 +11,7 @@ from typing import Any
 from modules.core.services import current_services
 from modules.processing import image_saver
 from modules.processing.filename_pattern import FilenameGenerator
-from modules.ui.components import opt
+from modules.ui.components import opt, plaintext_to_html
 from modules.ui.gallery_files import item_image
 
 LOG_COLUMNS = ["prompt", "seed", "width", "height", "sampler", "cfgs", "steps", "filename", "negative_prompt",
@@ -88,6 +88,12 @@ def save_files(js_data: str, gallery: list, do_make_zip: bool, index: int) -> tu
                 archive.write(filename, arcname)
         fullfns.insert(0, zip_path)
     return fullfns, f"Saved: {filenames[0]}"
+
+
+def save_files_html(js_data: str, images: list, do_make_zip: bool, index: int) -> tuple[list[str], str]:
+    """:func:`save_files` with the message as HTML (A1111's ``ui_common.save_files``)."""
+    files, message = save_files(js_data, images, do_make_zip, index)
+    return files, plaintext_to_html(message)
 
 
 def _append_log(path: str, data: dict, filename: str) -> None:
