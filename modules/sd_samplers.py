@@ -1,8 +1,8 @@
 """A1111's ``modules.sd_samplers``: the sampler list and ``create_sampler`` (thin re-export of
 :mod:`modules.sampling.registry` and :mod:`modules.sampling.factory`).
 
-Samplers are built by the installed services' sampler factory; until the composition root sets one, by a
-factory wired here to the prompting, processing and scripting layers (:func:`a1111_sampling_hooks`).
+Samplers are built by the installed services' sampler factory (``services.sampler_factory``, set by the
+composition root).
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from modules.core.services import current_services
 from modules.sampling import registry as _registry
-from modules.sampling.factory import SamplerChoice, SamplerFactory, SamplingHooks, choose_sampler  # noqa: F401
+from modules.sampling.factory import SamplerChoice, SamplerFactory, choose_sampler  # noqa: F401
 from modules.sampling.registry import (SamplerData, all_samplers, all_samplers_map, find_sampler_config,  # noqa: F401
                                        fix_p_invalid_sampler_and_scheduler, get_hr_sampler_and_scheduler,
                                        get_hr_sampler_from_infotext, get_hr_scheduler_from_infotext,
@@ -22,30 +22,12 @@ environment_factory: Callable[[], Any] | None = None
 """Kept for extensions that replaced it: when set, it builds the ``SamplingEnv`` of every new sampler."""
 
 
-def a1111_sampling_hooks() -> SamplingHooks:
-    """The upper layers' functions every sampler gets (prompt schedules, refiner switch, live preview, NaN check,
-    the extensions' CFG callbacks)."""
-    # torch on first use: these modules import torch; importing the sampler list must not
-    from modules.processing.latents import test_for_nans
-    from modules.processing.live_preview import store_latent
-    from modules.processing.refiner import apply_refiner
-    from modules.prompting.conditioning import reconstruct_cond_batch, reconstruct_multicond_batch
-    from modules.scripting import callbacks
-
-    return SamplingHooks(reconstruct_multicond_batch=reconstruct_multicond_batch,
-                         reconstruct_cond_batch=reconstruct_cond_batch, refiner_switch=apply_refiner,
-                         store_latent=store_latent, nan_check=test_for_nans,
-                         cfg_denoiser_callbacks=[callbacks.cfg_denoiser_callback],
-                         cfg_denoised_callbacks=[callbacks.cfg_denoised_callback],
-                         cfg_after_cfg_callbacks=[callbacks.cfg_after_cfg_callback],
-                         extra_noise_callbacks=[callbacks.extra_noise_callback])
-
-
 def sampler_factory() -> SamplerFactory:
-    """The installed services' sampler factory, or one wired with :func:`a1111_sampling_hooks`."""
-    services = current_services()
-    factory = services.sampler_factory
-    return factory if factory is not None else SamplerFactory(services, hooks=a1111_sampling_hooks)
+    """The installed services' sampler factory (before the bootstrap built one: the processing layer's)."""
+    # torch on first use: the processing layer imports torch; importing the sampler list must not
+    from modules.processing.sampler_setup import factory_of
+
+    return factory_of(current_services())
 
 
 def current_environment() -> Any:
