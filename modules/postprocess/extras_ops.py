@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from modules.core.limits import check_size
 from modules.core.services import current_services
-
-PostprocessedImage = Any
-"""The picture an operation changes: a :class:`modules.scripting.postprocessing.PostprocessedImage`."""
 
 
 class UnknownUpscalerError(ValueError):
@@ -41,10 +38,10 @@ class PostprocessingOperation:
     controls: tuple[str, ...] = ()
     """The keyword arguments :meth:`process` takes, in the order the UI passes them."""
 
-    def process_firstpass(self, pp: PostprocessedImage, **kwargs: Any) -> None:
+    def process_firstpass(self, pp: Any, **kwargs: Any) -> None:
         """Called for every operation before any :meth:`process` (to announce target sizes)."""
 
-    def process(self, pp: PostprocessedImage, **kwargs: Any) -> None:
+    def process(self, pp: Any, **kwargs: Any) -> None:
         """Change ``pp.image`` and add to ``pp.info``."""
 
     def image_changed(self) -> None:
@@ -163,7 +160,7 @@ class UpscaleOperation(PostprocessingOperation):
             info["Postprocess crop to"] = f"{image.width}x{image.height}"
         return image
 
-    def process_firstpass(self, pp: PostprocessedImage, upscale_enabled: bool = True, upscale_mode: int = 1,
+    def process_firstpass(self, pp: Any, upscale_enabled: bool = True, upscale_mode: int = 1,
                           upscale_by: float = 2.0, max_side_length: int = 0, upscale_to_width: int | None = None,
                           upscale_to_height: int | None = None, upscale_crop: bool = False, **_: Any) -> None:
         if upscale_mode == 1:
@@ -173,7 +170,7 @@ class UpscaleOperation(PostprocessingOperation):
             pp.shared.target_width, pp.shared.target_height = limit_size_by_one_dimension(
                 int(pp.image.width * upscale_by), int(pp.image.height * upscale_by), max_side_length)
 
-    def process(self, pp: PostprocessedImage, upscale_enabled: bool = True, upscale_mode: int = 1,
+    def process(self, pp: Any, upscale_enabled: bool = True, upscale_mode: int = 1,
                 upscale_by: float = 2.0, max_side_length: int = 0, upscale_to_width: int | None = None,
                 upscale_to_height: int | None = None, upscale_crop: bool = False, upscaler_1_name: str | None = None,
                 upscaler_2_name: str | None = None, upscaler_2_visibility: float = 0.0, **_: Any) -> None:
@@ -219,7 +216,7 @@ class GFPGANOperation(PostprocessingOperation):
     order = 2000
     controls = ("enable", "gfpgan_visibility")
 
-    def process(self, pp: PostprocessedImage, enable: bool = True, gfpgan_visibility: float = 0.0, **_: Any) -> None:
+    def process(self, pp: Any, enable: bool = True, gfpgan_visibility: float = 0.0, **_: Any) -> None:
         if gfpgan_visibility == 0 or not enable:
             return
         restorer = _restorer("GFPGAN")
@@ -237,7 +234,7 @@ class CodeFormerOperation(PostprocessingOperation):
     order = 3000
     controls = ("enable", "codeformer_visibility", "codeformer_weight")
 
-    def process(self, pp: PostprocessedImage, enable: bool = True, codeformer_visibility: float = 0.0,
+    def process(self, pp: Any, enable: bool = True, codeformer_visibility: float = 0.0,
                 codeformer_weight: float = 0.0, **_: Any) -> None:
         if codeformer_visibility == 0 or not enable:
             return

@@ -31,7 +31,7 @@ from modules.core.cmd_args import extension_access_allowed
 from modules.core.options.catalogue import EXTENSION_OPTS
 from modules.core.options.errors import OptionFrozenError, OptionValueError
 from modules.core.options.option_info import OptionInfo
-from modules.core.options.validation import PathPolicy, check_option_value, check_value_type, same_kind
+from modules.core.options.validation import PathPolicy, check_option_value, same_kind
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ one A1111's ``Options.reorder()`` gives it from the other settings of the same s
 from __future__ import annotations
 
 from modules.core.options.option_info import OptionInfo, options_section
-from modules.core.options.sections.builders import choices, radio
+from modules.core.options.sections.builders import radio
 
 
 def options() -> dict[str, OptionInfo]:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from modules.core.options.option_info import OptionInfo, options_section
-from modules.core.options.sections.builders import number
 
 
 def options() -> dict[str, OptionInfo]:

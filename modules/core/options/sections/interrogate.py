@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from modules.core.options import live_choices
 from modules.core.options.option_info import OptionInfo, options_section
-from modules.core.options.sections.builders import choices, number, slider
+from modules.core.options.sections.builders import choices, slider
 
 
 def options() -> dict[str, OptionInfo]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from modules.core.options import live_choices
 from modules.core.options.option_info import OptionInfo, options_section
-from modules.core.options.sections.builders import multi, number, radio, slider
+from modules.core.options.sections.builders import multi, radio, slider
 
 
 def options() -> dict[str, OptionInfo]:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from modules.core.options.option_info import OptionHTML, OptionInfo, options_section
-from modules.core.options.sections.builders import choices
 
 
 def options() -> dict[str, OptionInfo]:

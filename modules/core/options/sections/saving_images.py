@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from modules.core.options.option_info import OptionInfo, options_section
-from modules.core.options.sections.builders import choices, color, hide_dirs, number, slider, WIKI_FILENAMES
+from modules.core.options.sections.builders import color, hide_dirs, number, slider, WIKI_FILENAMES
 
 
 def options() -> dict[str, OptionInfo]:

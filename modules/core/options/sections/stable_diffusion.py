@@ -5,7 +5,7 @@ from modules.core.options import choice_providers as providers
 from modules.core.options import live_choices
 from modules.core.options.choice_providers import refresher
 from modules.core.options.option_info import OptionInfo, options_section
-from modules.core.options.sections.builders import choices, number, radio, slider
+from modules.core.options.sections.builders import choices, radio, slider
 
 
 EMPHASIS_MODES = [

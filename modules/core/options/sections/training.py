@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from modules.core.options.option_info import OptionInfo, options_section
-from modules.core.options.sections.builders import integer, number
+from modules.core.options.sections.builders import integer
 
 
 def options() -> dict[str, OptionInfo]:
