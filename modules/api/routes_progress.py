@@ -28,7 +28,7 @@ def _opt(key: str, default: Any) -> Any:
 
 
 def state_snapshot() -> dict[str, Any]:
-    """``shared.state.dict()``, or the idle state before the bootstrap ran."""
+    """The running job's state (A1111's ``shared.state.dict()``), or the idle state before the bootstrap ran."""
     state = current_services().state
     if state is None:
         return {"skipped": False, "interrupted": False, "stopping_generation": False, "job": "", "job_count": 0,

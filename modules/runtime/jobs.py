@@ -4,9 +4,9 @@ A job is a callable with a task id (A1111's ``task(txt2img-XXXXXXX)``).  :func:`
 for the result (the synchronous API routes, the UI); :meth:`JobQueue.submit` returns at once
 (the asynchronous API).  One worker thread runs the jobs; each holds the FIFO ``queue_lock``
 while it runs, so the other users of that lock (extras, refresh routes, model switches) queue
-in the same line.  While a job runs, ``shared.state`` describes it (``state.current_task_id``);
-its live previews are kept on its own :class:`Job` record, so a client asking about one task
-never sees another task's pictures.
+in the same line.  While a job runs, the services' ``state`` (A1111's ``shared.state``)
+describes it (``state.current_task_id``); its live previews are kept on its own :class:`Job`
+record, so a client asking about one task never sees another task's pictures.
 
 Code that must hold ``queue_lock`` itself (A1111-style extensions) can still announce its task
 with :meth:`JobQueue.track_external` / :meth:`JobQueue.start_external` / :meth:`JobQueue.finish_external`
@@ -162,7 +162,7 @@ class JobQueue:
         return self._lock
 
     def state(self) -> Any:
-        """The live ``shared.state`` (read on every use: the bootstrap may replace it)."""
+        """The live state (``current_services().state``, read on every use: the bootstrap may replace it)."""
         if self._state_getter is not None:
             return self._state_getter()
         return current_services().state
