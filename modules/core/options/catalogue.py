@@ -71,9 +71,6 @@ from modules.core.options.sections.builders import WIKI_FILENAMES  # noqa: F401 
 from modules.core.options.sections.stable_diffusion import EMPHASIS_MODES  # noqa: F401  (was importable from here)
 from modules.core.options.sections.user_interface import GRADIO_HF_HUB_THEMES  # noqa: F401  (was importable from here)
 
-_ui_reorder_choices = live_choices.ui_reorder_choices
-"""The ``ui_reorder_list`` choices (the UI builds its blocks in this order)."""
-
 RELOADS_ON_CHANGE: dict[str, str] = {
     # A1111 initialize_util.configure_opts_onchange (the reloads run through the job queue)
     "sd_model_checkpoint": "reload the checkpoint weights",
