@@ -110,6 +110,23 @@ def test_token_counter_without_a_model_and_with_styles(app_state):
     assert [v.strip() for v in prompt_versions("[a:b:10] <lora:x:1>", 20, True)] == ["a", "b"]
 
 
+def test_token_counter_counts_with_the_loaded_model(started):
+    from modules import sd_hijack, shared
+    from modules.models.tiny_factory import make_tiny_checkpoint
+    from modules.ui.quicksettings import apply_setting
+    from modules.ui.token_counter import count_tokens, counter_html
+
+    started("--skip-load-model-at-start")
+    make_tiny_checkpoint("sd1", shared.paths.sd_models_dir, name="tiny-t")
+    shared.checkpoints.refresh()
+    apply_setting("sd_model_checkpoint", "tiny-t")
+    long = ", ".join(["a cat"] * 40)
+    assert count_tokens("a cat", 20, []) == (2, 75)
+    # chunk-aware, and the same count as A1111's model_hijack.get_prompt_lengths
+    assert count_tokens(long, 20, []) == (119, 150) == tuple(sd_hijack.model_hijack.get_prompt_lengths(long))
+    assert counter_html("[a cat:a dog and a bird:5]", 20, []) == "<span class='gr-box gr-text-input'>5/75</span>"
+
+
 def test_save_and_zip_buttons_write_log_images_and_csv(app_state, tmp_path):
     from modules.ui.saving import SaveError, save_files
 
