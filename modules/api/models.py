@@ -26,6 +26,10 @@ def __getattr__(name: str) -> Any:
     return build()
 
 
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(REQUEST_MODELS))
+
+
 class TextToImageResponse(BaseModel):
     images: Optional[list[str]] = Field(default=None, title="Image", description="The generated image in base64 format.")
     parameters: dict
