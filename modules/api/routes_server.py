@@ -134,7 +134,7 @@ def make_stop(api: Any) -> Callable[[], Any]:
     """``server-stop``: 501 when no server runs this API (an :class:`~modules.api.api.Api` built without one)."""
     def stop_webui() -> Response:
         """Stop serving gracefully (the running job finishes first)."""
-        if api.stop_server is None:
+        if getattr(api, "stop_server", None) is None:
             return Response(status_code=501)
         api.stop_server()
         return Response("Stopping.")
