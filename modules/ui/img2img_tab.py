@@ -52,7 +52,8 @@ def _create_dimensions(tab: GenerationTab) -> None:
                     c["scale_by"] = make(gr.Slider, minimum=0.05, maximum=4.0, step=0.05, label="Scale", value=1.0,
                                          elem_id="img2img_scale")
                     with forms.FormRow():
-                        c["scale_by_html"] = forms.FormHTML("no image selected", elem_id="img2img_scale_resolution_preview")
+                        c["scale_by_html"] = forms.FormHTML("no image selected",
+                                                            elem_id="img2img_scale_resolution_preview")
         tab_scale_to.select(fn=lambda: 0, inputs=[], outputs=[c["selected_scale_tab"]], queue=False)
         tab_scale_by.select(fn=lambda: 1, inputs=[], outputs=[c["selected_scale_tab"]], queue=False)
 

@@ -99,7 +99,8 @@ def create_settings_tab(dummy_component: Any) -> SettingsUi:
         with gr.Column(scale=5, elem_id="settings_pages"):
             _create_pages(ui, frozen)
     gr.Button(value="Show all pages", elem_id="settings_show_all_pages")
-    ui.text_settings = gr.Textbox(elem_id="settings_json", value=lambda: current_services().opts.dumpjson(), visible=False)
+    ui.text_settings = gr.Textbox(elem_id="settings_json", value=lambda: current_services().opts.dumpjson(),
+                                  visible=False)
 
     keys = list(ui.keys)
     ui.submit.click(fn=lambda *values: run_settings(keys, *values), inputs=ui.components,
