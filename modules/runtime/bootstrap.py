@@ -49,6 +49,7 @@ from modules.networks.hypernetworks.setup import setup_hypernetworks
 from modules.postprocess.face_restoration import FaceRestorerRegistry
 from modules.postprocess.upscaler import Upscaler
 from modules.postprocess.upscaler_registry import UpscalerRegistry
+from modules.prompting import model_hijack as model_hijack_module
 from modules.prompting.styles import StyleDatabase
 from modules.prompting.textual_inversion.database import EmbeddingDatabase
 from modules.runtime import script_loading
@@ -346,10 +347,8 @@ def _on_attention_setting_changed(services: Services) -> None:
 
 
 def _model_hijack() -> Any:
-    # A1111's model_hijack lives in its flat module until the prompt path owns it (modules/prompting)
-    from modules import sd_hijack
-
-    return sd_hijack.model_hijack
+    # read at call time: a test or an extension may have replaced A1111's object
+    return model_hijack_module.model_hijack
 
 
 def _attach_text_path(model: Any) -> None:
