@@ -146,21 +146,21 @@ def _post(client, body) -> tuple[list[np.ndarray], str]:
 def soft_run(tiny):
     """One soft-inpainting job: (output, composite mask, picture before the composite, infotext)."""
     client, _shared, _ = tiny
-    from modules.processing import overlay
+    from modules.processing import pipeline
 
     seen = []
-    original = overlay.apply_overlay
+    original = pipeline.apply_overlay  # the pipeline's own name for it: the spy must replace that one
 
     def spy(image, paste_loc, overlay_image):
         seen.append(np.asarray(image.convert("RGB")))
         return original(image, paste_loc, overlay_image)
 
-    overlay.apply_overlay = spy
+    pipeline.apply_overlay = spy
     try:
         images, info = _post(client, _request(override_settings={"return_mask": True},
                                               alwayson_scripts={"soft inpainting": {"args": SOFT}}))
     finally:
-        overlay.apply_overlay = original
+        pipeline.apply_overlay = original
     out, mask = images[0], images[1][..., 0]
     return out, mask, seen[0], info
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -66,6 +68,34 @@ def free_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+GOLDENS_METADATA_ORDER = ("note", "format")
+"""The order of the generator's two metadata keys in the file A1111's answers were made on."""
+
+
+def put_metadata_in_goldens_order(path: Path) -> None:
+    """Rewrite the header's ``__metadata__`` map in :data:`GOLDENS_METADATA_ORDER`, in place.
+
+    safetensors writes that map in an order that changes from run to run, so the same generator command
+    gives one of two files with the same weights (sha256 3c27811e0e... or 835c22d323...). The short hash
+    is part of every infotext (``Model hash``), so the goldens need the first one. Same keys, same
+    length: only the bytes of the header change.
+    """
+    with open(path, "r+b") as f:
+        length = struct.unpack("<Q", f.read(8))[0]
+        raw = f.read(length)
+        header = json.loads(raw)
+        metadata = header.get("__metadata__")
+        if not metadata or set(metadata) != set(GOLDENS_METADATA_ORDER):
+            return
+        ordered = {key: metadata[key] for key in GOLDENS_METADATA_ORDER}
+        old = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode()
+        new = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode()
+        rewritten = raw.replace(b'"__metadata__":' + old, b'"__metadata__":' + new, 1)
+        if rewritten != raw and len(rewritten) == len(raw):
+            f.seek(8)
+            f.write(rewritten)
+
+
 class FullsizeCheckpoints:
     """Writes each family's checkpoint once (in the background when asked ahead) and hands out its path."""
 
@@ -103,6 +133,7 @@ class FullsizeCheckpoints:
                 try:
                     subprocess.run([sys.executable, str(TOOLS / "make_random_ckpt.py"), str(TOOLS / "keys" / spec.keys),
                                     str(partial)], cwd=SHARED_DIR, check=True, stdout=subprocess.DEVNULL)
+                    put_metadata_in_goldens_order(partial)
                     partial.rename(out)
                 finally:
                     partial.unlink(missing_ok=True)
