@@ -1,17 +1,7 @@
 """A1111's ``modules.ui_components``: small gradio components extensions build their UIs from.
 
-``FormRow``, ``FormColumn``, ``FormGroup``, ``FormHTML``, ``FormColorPicker``: the gradio
-layout/component of the same name that sits inside a gradio form (so it lines up with
-the form fields around it).  ``ToolButton``: a small one-symbol button.  ``ResizeHandleRow``:
-a row the UI's script gives a drag handle.  ``DropdownMulti`` / ``DropdownEditable``:
-dropdowns allowing several values / typed values.  ``InputAccordion``: an accordion that is
-also an input (its value is whether it is open)::
-
-    with InputAccordion(False, label="My feature") as enabled:
-        strength = gr.Slider(...)
-    return [enabled, strength]
-
-The classes live in :mod:`modules.ui.form_components`.  Importing this module does not
+``FormRow``, ``ToolButton``, ``InputAccordion`` and the others are described in
+:mod:`modules.ui.form_components`, where they live.  Importing this module does not
 import gradio: the classes are made on first use (``from modules.ui_components import
 FormRow`` is a first use).
 """
