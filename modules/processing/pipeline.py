@@ -18,6 +18,7 @@ from PIL import Image
 
 # the limits live in one module for every layer; re-exported here under their old names
 from modules.core.limits import MAX_MEGAPIXELS, MAX_SIDE, MAX_STEPS, limits_text, within_limits  # noqa: F401
+from modules.models.token_merging import token_merging
 from modules.networks.extra_networks import registry as extra_networks
 from modules.processing import image_saver
 from modules.processing.color_correction import apply_color_correction
@@ -26,7 +27,7 @@ from modules.processing.image_resize import resize_image
 from modules.processing.image_saving import output_dir, write_params_txt
 from modules.processing.job_infotext import create_infotext
 from modules.processing.latents import decode_latent_batch
-from modules.processing.model_switch import reload_model_weights
+from modules.processing.model_switch import apply_fp8_setting, reload_model_weights
 from modules.processing.overlay import apply_overlay
 from modules.processing.processed import Processed
 from modules.processing.processing_base import OPT_C, OPT_F, GenerationError, StableDiffusionProcessing
@@ -73,6 +74,7 @@ class OverrideSettings:
                 opts.set(key, value, is_api=True, run_callbacks=False)
                 if key == "sd_model_checkpoint":
                     reload_model_weights(services)
+            apply_fp8_setting(services, overrides)  # FP8 storage is a property of the loaded weights
         except Exception:
             # no job runs and __exit__ is not called: without this a refused checkpoint stayed the setting and
             # every later job failed loading it (the model manager already put the previous model back)
@@ -93,6 +95,7 @@ class OverrideSettings:
         self._restore_settings()
         if "sd_model_checkpoint" in self.p.override_settings:
             reload_model_weights(self.p.services)
+        apply_fp8_setting(self.p.services, self.p.override_settings)
 
 
 def process_images(p: StableDiffusionProcessing) -> Processed:
@@ -257,8 +260,9 @@ def _run_batch(p: StableDiffusionProcessing, n: int, infotexts: list[str], outpu
     if p.n_iter > 1:
         state.job = f"Batch {n + 1} out of {p.n_iter}"
 
-    samples = p.sample(conditioning=p.c, unconditional_conditioning=p.uc, seeds=p.seeds, subseeds=p.subseeds,
-                       subseed_strength=p.subseed_strength, prompts=p.prompts)
+    with token_merging(p.sd_model, p.get_token_merging_ratio()):  # off again after; the hires pass sets its own
+        samples = p.sample(conditioning=p.c, unconditional_conditioning=p.uc, seeds=p.seeds, subseeds=p.subseeds,
+                           subseed_strength=p.subseed_strength, prompts=p.prompts)
     runner = p.scripts
     if runner is not None and hasattr(runner, "post_sample"):
         ps = PostSampleArgs(samples)

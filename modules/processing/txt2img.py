@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from modules.models.token_merging import token_merging
 from modules.networks.extra_networks import parse_prompts
 from modules.networks.extra_networks import registry as extra_networks
 from modules.postprocess.upscaler_registry import LATENT_UPSCALE_MODES
@@ -243,9 +244,10 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
         self.calculate_hr_conds()
         _hook(self, "before_hr")
         _hook(self, "process_before_every_sampling", x=samples, noise=noise, c=self.hr_c, uc=self.hr_uc)
-        samples = self.sampler.sample_img2img(self, samples, noise, self.hr_c, self.hr_uc,
-                                              steps=self.hr_second_pass_steps or self.steps,
-                                              image_conditioning=image_conditioning)
+        with token_merging(self.sd_model, self.get_token_merging_ratio(for_hr=True)):
+            samples = self.sampler.sample_img2img(self, samples, noise, self.hr_c, self.hr_uc,
+                                                  steps=self.hr_second_pass_steps or self.steps,
+                                                  image_conditioning=image_conditioning)
         self.sampler = None
         decoded = decode_latent_batch(self.sd_model, samples, check_for_nans=not services.cmd_opts.disable_nan_check)
         self.is_hr_pass = False

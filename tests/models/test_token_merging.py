@@ -2,6 +2,7 @@
 tomesd patched onto the same model, and the hooks' removal exact."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -248,3 +249,71 @@ def test_latent_size_taken_from_a_keyword_input() -> None:
     x, t, context = unet_inputs()
     with torch.no_grad(), token_merging(unet, 0.5):
         assert torch.equal(unet(x=x, timesteps=t, context=context), unet(x, t, context))
+
+
+# --- in a generation: the first pass, the hires pass, img2img ------------------------------------------------
+
+
+def _record_ratios(shared) -> list[float]:
+    """The ratio on the UNet at each of its calls (0 when none is on)."""
+    unet = shared.sd_model.model.diffusion_model
+    seen: list[float] = []
+
+    def record(_module, _args):
+        state = applied(unet)
+        seen.append(0.0 if state is None else state.options.ratio)
+
+    # registered before any token merging, so this pre-hook runs before the latent-size hook: it only reads
+    unet.register_forward_pre_hook(record)
+    return seen
+
+
+def test_txt2img_merges_at_the_ratio_of_each_pass_and_writes_the_infotext(app):
+    from modules.processing import StableDiffusionProcessingTxt2Img, process_images
+
+    shared = app()
+    seen = _record_ratios(shared)
+    args = dict(prompt="a cat", steps=2, width=64, height=64, seed=7, sampler_name="Euler")
+    plain = process_images(StableDiffusionProcessingTxt2Img(**args))
+    assert set(seen) == {0.0} and "Token merging" not in plain.infotexts[0]
+    seen.clear()
+    merged = process_images(StableDiffusionProcessingTxt2Img(token_merging_ratio=0.5, **args))
+    assert set(seen) == {0.5} and applied(shared.sd_model) is None
+    assert "Token merging ratio: 0.5" in merged.infotexts[0] and "Token merging ratio hr" not in merged.infotexts[0]
+    assert np.asarray(merged.images[0]).tolist() != np.asarray(plain.images[0]).tolist()
+
+    seen.clear()
+    hires = process_images(StableDiffusionProcessingTxt2Img(
+        token_merging_ratio=0.5, token_merging_ratio_hr=0.3, enable_hr=True, hr_scale=2, denoising_strength=0.5,
+        hr_second_pass_steps=2, **args))
+    # CFG runs cond and uncond in one UNet call: steps calls per pass
+    assert seen == [0.5, 0.5, 0.3, 0.3] and applied(shared.sd_model) is None
+    assert "Token merging ratio: 0.5, Token merging ratio hr: 0.3" in hires.infotexts[0]
+
+
+def test_txt2img_ratio_from_the_settings_and_the_hires_ratio_defaulting_to_it(app):
+    from modules.processing import StableDiffusionProcessingTxt2Img, process_images
+
+    shared = app()
+    seen = _record_ratios(shared)
+    res = process_images(StableDiffusionProcessingTxt2Img(
+        prompt="a cat", steps=2, width=64, height=64, seed=7, sampler_name="Euler", enable_hr=True, hr_scale=2,
+        denoising_strength=0.5, hr_second_pass_steps=1, override_settings={"token_merging_ratio": 0.4}))
+    assert seen == [0.4, 0.4, 0.4]
+    assert "Token merging ratio: 0.4, Token merging ratio hr: 0.4" in res.infotexts[0]
+
+
+def test_img2img_uses_its_own_ratio_setting(app):
+    from PIL import Image
+
+    from modules.processing import StableDiffusionProcessingImg2Img, process_images
+
+    shared = app()
+    seen = _record_ratios(shared)
+    shared.opts.token_merging_ratio = 0.2
+    shared.opts.token_merging_ratio_img2img = 0.6
+    res = process_images(StableDiffusionProcessingImg2Img(
+        init_images=[Image.new("RGB", (64, 64), (120, 80, 40))], prompt="a cat", steps=4, width=64, height=64, seed=3,
+        sampler_name="Euler", denoising_strength=0.5))
+    assert seen and set(seen) == {0.6} and applied(shared.sd_model) is None
+    assert "Token merging ratio: 0.6" in res.infotexts[0]
