@@ -20,6 +20,7 @@ from modules.models.attention import AttentionStrategy, SdpaAttention, set_atten
 from modules.models.checkpoint_io import CheckpointError, read_checkpoint, read_shapes
 from modules.models.config_registry import build_from_config
 from modules.models.detection import SD2_EPS_CONFIG, Detection, detect, shape_table, yaml_next_to
+from modules.models.fp8_storage import Fp8Settings, store_fp8
 from modules.models.model_config import bundled_config, read_config
 from modules.models.precision import DtypePlan, PrecisionOptions, apply_dtypes, plan_dtypes
 from modules.models.sd_model import StableDiffusionBase
@@ -39,6 +40,12 @@ class LoadOptions:
     config: str | Path | None = None
     attention: AttentionStrategy | None = None
     v_probe: bool = True
+    compute_device: str | torch.device | None = None
+    """The device the dtypes are planned for, when the weights load elsewhere first (the memory manager)."""
+    compute_device: str | torch.device | None = None
+    """The device the dtypes are planned for, when the weights load elsewhere first (the memory manager)."""
+    fp8: Fp8Settings = field(default_factory=Fp8Settings)
+    """Settings ``fp8_storage`` / ``cache_fp16_weight``."""
 
 
 @dataclass(frozen=True)
@@ -149,7 +156,12 @@ def load_model(checkpoint: str | Path, options: LoadOptions | None = None) -> St
     model = build_on_meta(choice.path, options.attention)
     assign_weights(model, sd, str(checkpoint))
     del sd
-    finish_model(model, device, plan_dtypes(device, options.precision), alphas, options.attention)
+    plan = plan_dtypes(options.compute_device if options.compute_device is not None else device, options.precision)
+    model.fp8 = False
+    if options.fp8.applies(model.is_sdxl, device):
+        # before finish_model's casts: the file's tensors go straight to FP8, no fp32 copy of them is made
+        log.info("storing %d layers' weights in FP8", store_fp8(model, plan, options.fp8.cache_fp16))
+    finish_model(model, device, plan, alphas, options.attention)
     model.family = choice.family if choice.family != "custom" else _family_of(model)
     model.config_reason = choice.reason
     model.checkpoint_path = str(checkpoint)

@@ -18,8 +18,11 @@ from modules.core.services import current_services
 from modules.core.timer import Timer
 from modules.models.attention import set_attention
 from modules.models.attention_choice import choose_attention
+from modules.models.compiled_unet import apply_compile_setting
 from modules.models.devices import DeviceConfig, precision_options, torch_gc
+from modules.models.fp8_storage import Fp8Settings, fp8_state, wanted_state
 from modules.models.loader import LoadOptions, detect_checkpoint, load_model
+from modules.models.memory.placement import MemoryManager
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,8 @@ class ModelManager:
         """Called each time a model becomes the live one (the text path follows the live model's tokenizer)."""
         self.loaded: "OrderedDict[str, Any]" = OrderedDict()  # checkpoint filename -> model, most recent last
         self.current: Any = None
+        self.memory = MemoryManager(devices.device, cmd_opts, opts)
+        """Where each loaded model's weights live (``--medvram``, ``--lowvram``, the automatic policy)."""
 
     # --- public API ---
     def load(self, info: Any, write_setting: bool = True) -> Any:
@@ -107,16 +112,47 @@ class ModelManager:
             set_attention(model, strategy)
             model.attention_strategy = strategy
 
+    def apply_fp8_setting(self) -> Any:
+        """Setting ``fp8_storage`` or ``cache_fp16_weight`` changed: reload from the file if the storage differs.
+
+        As A1111: weights already rounded to FP8 are never cast back, the checkpoint is read again, when
+        the live model's storage (FP8 or not, fp16 copies kept or not) differs from what the settings now
+        ask.  Cached inactive models that no longer match are dropped: they load again from disk when next
+        selected.  Returns the live model.
+        """
+        settings = Fp8Settings.from_opts(self.opts)
+        for filename, model in list(self.loaded.items()):
+            if model is not self.current and fp8_state(model) != wanted_state(settings, model, self.devices.device):
+                del self.loaded[filename]
+                model.to("meta")
+        model = self.current
+        if model is None:
+            return None
+        wanted = wanted_state(settings, model, self.devices.device)
+        if fp8_state(model) == wanted:
+            return model
+        info = model.sd_checkpoint_info
+        del self.loaded[info.filename]
+        self.current = None
+        model.to("meta")  # frees its weights before the file is read again, as load() does
+        del model
+        torch_gc()
+        reloaded = self._load_from_disk(info)
+        self.loaded[info.filename] = reloaded
+        self._activate(reloaded, write_setting=False)
+        return reloaded
+
     def unload(self) -> None:
         """Move the live model to RAM (Settings > Actions "Unload SD checkpoint")."""
         if self.current is not None:
+            self.memory.detach(self.current)
             self.current.to("cpu")
             torch_gc()
 
     def reload(self) -> None:
         """Move the live model back to its device."""
         if self.current is not None:
-            self.current.to(self.devices.device)
+            self.memory.attach(self.current)
 
     # --- internals ---
     def _load_from_disk(self, info: Any) -> Any:
@@ -126,9 +162,10 @@ class ModelManager:
         timer.record("calculate hash")
         attention, _warning = choose_attention(self.cmd_opts, getattr(self.opts, "cross_attention_optimization", None),
                                                self.devices.device, upcast=bool(getattr(self.opts, "upcast_attn", False)))
-        options = LoadOptions(device=self.devices.device, precision=precision_options(self.cmd_opts),
+        options = LoadOptions(device=self.memory.load_device(info.filename), compute_device=self.devices.device,
+                              precision=precision_options(self.cmd_opts),
                               allow_unsafe=bool(getattr(self.cmd_opts, "disable_safe_unpickle", False)),
-                              attention=attention)
+                              attention=attention, fp8=Fp8Settings.from_opts(self.opts))
         model = load_model(info.filename, options)
         timer.record("load weights")
         if getattr(self.cmd_opts, "opt_channelslast", False):
@@ -148,9 +185,11 @@ class ModelManager:
 
     def _activate(self, model: Any, write_setting: bool = True) -> None:
         if self.current is not None and self.current is not model and getattr(self.opts, "sd_checkpoints_keep_in_cpu", True):
+            self.memory.detach(self.current)
             self.current.to("cpu")
-        if next(model.parameters()).device != self.devices.device:
-            model.to(self.devices.device)
+        if not self.memory.is_attached(model):
+            self.memory.attach(model)
+        apply_compile_setting(model, self.opts, self.cmd_opts)  # the refiner / hires model is compiled too
         self.current = model
         self.loaded.move_to_end(model.sd_checkpoint_info.filename)
         info = model.sd_checkpoint_info
@@ -178,6 +217,7 @@ class ModelManager:
             if model is self.current:
                 previous = model.sd_checkpoint_info
                 self.current = None
+            self.memory.detach(model)
             model.to("meta")
             del model
         torch_gc()

@@ -10,7 +10,8 @@ rows of it) to the new one.  :meth:`ModelPatcher.apply` installs one patch set p
   (on the CPU the original tensor object itself, so no copy is made; on other
   devices a CPU copy, as A1111 keeps it);
 - every merge starts from the backup, applies the patches in float32 and writes
-  the result back in the tensor's own dtype;
+  the result back in the tensor's own dtype (an FP8-stored weight with a cached fp16
+  copy, setting ``cache_fp16_weight``, starts from that copy: ``fp8_storage.py``);
 - a tensor no longer patched gets its original back, bit for bit;
 - an owner whose patch set has the same ``key`` as last time costs nothing.
 
@@ -31,6 +32,8 @@ from weakref import WeakKeyDictionary
 
 import torch
 from torch import nn
+
+from modules.models.fp8_storage import lora_merge_source
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +94,8 @@ class _Backup:
     """True: ``original`` IS the pre-patch tensor (restored by swapping it back); False: a CPU copy."""
     written: tuple[int, int] = (0, 0)
     """(data pointer, version) of the parameter right after the patcher wrote it."""
+    merge_from: torch.Tensor | None = None
+    """What merges start from instead of ``original``: an FP8 weight's cached fp16 copy (``cache_fp16_weight``)."""
 
 
 def _fingerprint(param: torch.Tensor) -> tuple[int, int]:
@@ -205,7 +210,8 @@ class ModelPatcher:
             # is scarce) a CPU copy is kept and the parameter is written in place
             keep = param.device.type == "cpu" if self.copy_backups is None else not self.copy_backups
             original = param.data if keep else param.detach().to("cpu", copy=True)
-            backup = _Backup(original, keeps_object=keep)
+            module, attr = self._resolve(name)
+            backup = _Backup(original, keeps_object=keep, merge_from=lora_merge_source(module, attr, param))
             self._backups[name] = backup
         return backup.original
 
@@ -222,7 +228,8 @@ class ModelPatcher:
         # a float32 original on the weight's device is passed as it is (patch functions return new tensors);
         # row patches write into the value, so they get a copy
         rows = any(patch.rows is not None for patch in patches)
-        value = original.to(device=param.device, dtype=torch.float32, copy=rows)
+        start = original if backup.merge_from is None else backup.merge_from
+        value = start.to(device=param.device, dtype=torch.float32, copy=rows)
         for i, patch in enumerate(patches):
             into = reuse is not None and reuse.dtype == torch.float32 and patch.takes_out and patch.rows is None \
                 and i == len(patches) - 1

@@ -58,12 +58,23 @@ def text_encoders(model: nn.Module) -> nn.Module:
     return encoder
 
 
+STORAGE_DTYPES = frozenset(d for d in (getattr(torch, "float8_e4m3fn", None), getattr(torch, "float8_e5m2", None)) if d)
+"""Storage-only dtypes (FP8 weights, ``fp8_storage.py``): the plan's casts leave them alone."""
+
+
+def _needs_cast(t: torch.Tensor, dtype: torch.dtype) -> bool:
+    return t.is_floating_point() and t.dtype != dtype and t.dtype not in STORAGE_DTYPES
+
+
 def apply_dtypes(model: nn.Module, plan: DtypePlan) -> None:
-    """Cast UNet, text encoders and VAE in place; each part only if it is not already there."""
+    """Cast UNet, text encoders and VAE in place; each part only if it is not already there.
+
+    FP8-stored weights keep their dtype (a plain ``part.to(dtype)`` would undo the FP8 storage).
+    """
     for part, dtype in ((model.model.diffusion_model, plan.unet), (text_encoders(model), plan.text),
                         (model.first_stage_model, plan.vae)):
-        if any(p.is_floating_point() and p.dtype != dtype for p in part.parameters()):
-            part.to(dtype)
+        if any(_needs_cast(p, dtype) for p in part.parameters()):
+            part._apply(lambda t, dtype=dtype: t.to(dtype) if _needs_cast(t, dtype) else t)
 
 
 def set_vae_dtype(model: nn.Module, dtype: torch.dtype) -> None:

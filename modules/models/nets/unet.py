@@ -128,7 +128,9 @@ class UNetModel(nn.Module):
 
     @property
     def dtype(self) -> torch.dtype:
-        return self.time_embed[0].weight.dtype
+        # an FP8-stored layer (models/fp8_storage.py) computes in the dtype it records, not its weight's
+        layer = self.time_embed[0]
+        return getattr(layer, "compute_dtype", None) or layer.weight.dtype
 
     def forward(self, x: torch.Tensor, timesteps: torch.Tensor, context: torch.Tensor | None = None,
                 y: torch.Tensor | None = None) -> torch.Tensor:
