@@ -163,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--unix-filenames-sanitization", action="store_true", help="replace only / in file names")
     a("--filenames-max-length", type=int, default=128, help="longest file name written")
     a("--no-prompt-history", action="store_true", help="do not write params.txt")
+    # flags of this project, after A1111's
+    a("--compile-unet", action="store_true", help="compile the UNet with torch.compile (CUDA graphs on CUDA); same as setting compile_unet")
     return p
 
 

@@ -18,6 +18,7 @@ from PIL import Image
 
 # the limits live in one module for every layer; re-exported here under their old names
 from modules.core.limits import MAX_MEGAPIXELS, MAX_SIDE, MAX_STEPS, limits_text, within_limits  # noqa: F401
+from modules.models.compiled_unet import apply_compile_setting
 from modules.models.token_merging import token_merging
 from modules.networks.extra_networks import registry as extra_networks
 from modules.processing import image_saver
@@ -230,6 +231,7 @@ def _run_batch(p: StableDiffusionProcessing, n: int, infotexts: list[str], outpu
     services = p.services
     state, opts = services.state, services.opts
     p.sd_model = reload_model_weights(services)  # the refiner of the previous batch may be live
+    apply_compile_setting(p.sd_model, opts, services.cmd_opts)  # setting compile_unet may have changed
     lo, hi = n * p.batch_size, (n + 1) * p.batch_size
     p.prompts = p.all_prompts[lo:hi]
     p.negative_prompts = p.all_negative_prompts[lo:hi]

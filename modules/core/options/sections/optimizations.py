@@ -32,4 +32,7 @@ def options() -> dict[str, OptionInfo]:
             .info("Use FP8 to store Linear/Conv layers' weight. Require pytorch>=2.1.0."),
         "cache_fp16_weight": OptionInfo(False, "Cache FP16 weight for LoRA")
             .info("Cache fp16 weight when enabling FP8, will increase the quality of LoRA. Use more system ram."),
+        # this project's own (models/compiled_unet.py); flag --compile-unet turns it on too
+        "compile_unet": OptionInfo(False, "Compile the UNet (torch.compile)")
+            .info("faster sampling after a slow first step at each new image size; CUDA graphs on CUDA; falls back to uncompiled with a warning if compiling fails"),
     })
