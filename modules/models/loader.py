@@ -42,8 +42,6 @@ class LoadOptions:
     v_probe: bool = True
     compute_device: str | torch.device | None = None
     """The device the dtypes are planned for, when the weights load elsewhere first (the memory manager)."""
-    compute_device: str | torch.device | None = None
-    """The device the dtypes are planned for, when the weights load elsewhere first (the memory manager)."""
     fp8: Fp8Settings = field(default_factory=Fp8Settings)
     """Settings ``fp8_storage`` / ``cache_fp16_weight``."""
 
