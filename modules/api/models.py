@@ -165,6 +165,7 @@ class EmbeddingsResponse(BaseModel):
 class MemoryResponse(BaseModel):
     ram: dict = Field(title="RAM", description="System memory stats")
     cuda: dict = Field(title="CUDA", description="nVidia CUDA memory stats")
+    placement: dict = Field(default_factory=dict, title="Placement", description="Where each loaded model's weights live (memory policy, units, bytes)")
 
 
 class ScriptsList(BaseModel):

@@ -136,7 +136,9 @@ def get_memory() -> dict:
             }
     except Exception as e:  # a driver error is reported, not raised
         cuda = {"error": f"{e}"}
-    return {"ram": ram, "cuda": cuda}
+    manager = getattr(current_services(), "model_manager", None)
+    placement = manager.memory.report() if getattr(manager, "memory", None) is not None else {}
+    return {"ram": ram, "cuda": cuda, "placement": placement}
 
 
 _SKIP = object()

@@ -195,7 +195,17 @@ def parse_flags(
     if environ.get("IGNORE_CMD_ARGS_ERRORS"):
         namespace, _unknown = parser.parse_known_args(list(args))
         return namespace
-    return parser.parse_args(list(args))
+    namespace = parser.parse_args(list(args))
+    check_memory_flags(namespace)
+    return namespace
+
+
+def check_memory_flags(cmd_opts: argparse.Namespace) -> None:
+    """A memory flag combination that cannot work is a one-line error at start."""
+    split = [flag for flag, name in (("--lowvram", "lowvram"), ("--medvram", "medvram"), ("--medvram-sdxl", "medvram_sdxl"))
+             if getattr(cmd_opts, name, False)]
+    if getattr(cmd_opts, "lowram", False) and split:
+        raise FlagError(f"--lowram loads every weight straight to the GPU, which {split[0]} keeps off it: use one of them")
 
 
 def is_listening_publicly(cmd_opts: argparse.Namespace) -> bool:

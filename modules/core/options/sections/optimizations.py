@@ -28,6 +28,8 @@ def options() -> dict[str, OptionInfo]:
             .info("do not recalculate conds from prompts if prompts have not changed since previous calculation"),
         "batch_cond_uncond": OptionInfo(True, "Batch cond/uncond")
             .info("do both conditional and unconditional denoising in one batch; uses a bit more VRAM during sampling, but improves speed; previously this was controlled by --always-batch-cond-uncond commandline argument"),
+        "memory_reserve_mb": slider(1024, "Memory kept free for activations (MB)", 0, 16384, 64)
+            .info("automatic memory policy (CUDA, no --medvram/--lowvram): weights that do not fit in the free VRAM less this are streamed; raise it after an out-of-memory error"),
         "fp8_storage": radio("Disable", "FP8 weight", ["Disable", "Enable for SDXL", "Enable"])
             .info("Use FP8 to store Linear/Conv layers' weight. Require pytorch>=2.1.0."),
         "cache_fp16_weight": OptionInfo(False, "Cache FP16 weight for LoRA")
