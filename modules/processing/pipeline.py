@@ -19,6 +19,7 @@ from PIL import Image
 # the limits live in one module for every layer; re-exported here under their old names
 from modules.core.limits import MAX_MEGAPIXELS, MAX_SIDE, MAX_STEPS, limits_text, within_limits  # noqa: F401
 from modules.models.compiled_unet import apply_compile_setting
+from modules.models.memory.placement import job_guard
 from modules.models.token_merging import token_merging
 from modules.networks.extra_networks import registry as extra_networks
 from modules.processing import image_saver
@@ -102,7 +103,8 @@ class OverrideSettings:
 def process_images(p: StableDiffusionProcessing) -> Processed:
     """Run ``p`` (A1111's entry point): scripts' ``before_process``, settings overrides, then the batches."""
     _call_hook(p, "before_process")
-    with OverrideSettings(p):
+    # the memory manager starts the job from rest and turns an out-of-memory error into one naming the setting
+    with OverrideSettings(p), job_guard(p.services):
         return process_images_inner(p)
 
 
