@@ -80,3 +80,18 @@ def test_auto_needs_a_budget():
 def test_cuda_budget_read_from_the_driver():
     fake = SimpleNamespace(mem_get_info=lambda device: (3 * GB, 8 * GB))
     assert DeviceBudget.of_cuda("cuda", fake) == DeviceBudget(3 * GB, 8 * GB)
+
+
+@pytest.mark.parametrize("argv, ok", [
+    (["--lowram"], True), (["--medvram", "--lowvram"], True),
+    (["--lowram", "--lowvram"], False), (["--lowram", "--medvram-sdxl"], False),
+])
+def test_impossible_memory_flags_are_a_one_line_error(argv, ok):
+    from modules.core.cmd_args import FlagError, parse_flags
+
+    if ok:
+        parse_flags(argv, environ={})
+    else:
+        with pytest.raises(FlagError, match="--lowram loads every weight straight to the GPU") as info:
+            parse_flags(argv, environ={})
+        assert "\n" not in str(info.value)
