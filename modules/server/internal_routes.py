@@ -1,5 +1,5 @@
 """The routes the page itself calls: ``/internal/*`` (progress, pending tasks, ping, quicksettings hint,
-start-up profile) and ``/sd_extra_networks/*`` (preview pictures of the extra-networks cards, a card file's
+start-up profile, the system report) and ``/sd_extra_networks/*`` (preview pictures of the extra-networks cards, a card file's
 metadata, and the user metadata editor's read and save).
 
 A1111 serves them whenever the UI is up: :func:`modules.server.app.create_app` adds them once the
@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from typing import Any
 
 from fastapi import HTTPException
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.routing import Mount
@@ -27,6 +28,8 @@ from starlette.routing import Mount
 from modules.api import models
 from modules.api.route_lookup import reads_json
 from modules.api.routes_progress import internal_progress, pending_tasks
+from modules.core import errors as error_log
+from modules.core.sysinfo import collect_sysinfo, sysinfo_filename, sysinfo_text
 from modules.core.services import current_services
 from modules.ui.extra_network_pages import (UserMetadataError, allowed_preview_dirs, file_metadata, find_item,
                                             replace_preview, save_user_metadata, user_metadata_view)
@@ -49,6 +52,8 @@ def add_internal_routes(_demo: Any, app: Any) -> None:
         ("/internal/ping", lambda: {}, ["GET"], None),
         ("/internal/quicksettings-hint", quicksettings_hint, ["GET"], None),
         ("/internal/profile-startup", profile_startup, ["GET"], None),
+        ("/internal/sysinfo", sysinfo_inline, ["GET"], None),
+        ("/internal/sysinfo-download", sysinfo_download, ["GET"], None),
     ]
     for path, endpoint, methods, response_model in routes:
         if path not in existing:
@@ -67,6 +72,31 @@ def add_internal_routes(_demo: Any, app: Any) -> None:
     for path, endpoint, methods in ui_routes:
         if (path, tuple(sorted(methods))) not in present:
             target.add_api_route(path, endpoint, methods=methods)
+
+
+def live_sysinfo() -> str:
+    """The system report of the running server (A1111's ``sysinfo.get()``): what ``--dump-sysinfo`` writes, with
+    the live settings and the errors reported since start, secrets redacted."""
+    services = current_services()
+    exceptions = [{"message": e.message, "traceback": e.traceback} for e in error_log.recent]
+    return sysinfo_text(collect_sysinfo(sys.argv[1:], services.paths, services.cmd_opts,
+                                        config=dict(services.opts.data), exceptions=exceptions))
+
+
+def _sysinfo_response(attachment: bool) -> PlainTextResponse:
+    disposition = "attachment" if attachment else "inline"
+    return PlainTextResponse(live_sysinfo(), media_type="application/json",
+                             headers={"Content-Disposition": f'{disposition}; filename="{sysinfo_filename()}"'})
+
+
+def sysinfo_inline() -> PlainTextResponse:
+    """``GET /internal/sysinfo``: the system report, shown in the browser (Settings > Sysinfo's second link)."""
+    return _sysinfo_response(attachment=False)
+
+
+def sysinfo_download() -> PlainTextResponse:
+    """``GET /internal/sysinfo-download``: the system report as a file to save (Settings > Sysinfo's first link)."""
+    return _sysinfo_response(attachment=True)
 
 
 def gradio_app_of(app: Any) -> Any:
