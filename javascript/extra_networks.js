@@ -46,12 +46,76 @@ function webuiCardClicked(card, tabname) {
     if (negative && card.dataset.allowNeg === "true") webuiToggleText(webuiTextareaOf(tabname + "_neg_prompt"), negative);
 }
 
+// a card shows when it matches the search; cards of hidden folders ("search only") need a search of 4 characters
+// or more; a dir button in exact mode (extra_networks_dir_button_function) shows only its folder's own cards
 function webuiFilterCards(pane) {
     const search = pane.querySelector(".extra-network-search");
     const query = search ? search.value.trim().toLowerCase() : "";
+    const exactDir = pane.dataset.selectedDir;
     for (const card of pane.querySelectorAll(".card")) {
-        card.classList.toggle("hidden", query.length > 0 && !card.dataset.search.includes(query));
+        let visible = query.length === 0 || card.dataset.search.includes(query);
+        if (card.dataset.searchOnly === "true" && query.length < 4) visible = false;
+        if (exactDir !== undefined && card.dataset.dir !== exactDir) visible = false;
+        card.classList.toggle("hidden", !visible);
     }
+}
+
+function webuiSetSearch(pane, text) {
+    const search = pane.querySelector(".extra-network-search");
+    if (search) search.value = text;
+}
+
+// "Dirs" view: a button searches for its text ("sub/", "/sub/"); in exact mode it shows the folder's own cards
+// without touching the search; "all" or a second click on the chosen button shows everything again
+function webuiDirButtonClicked(pane, button) {
+    const view = button.closest(".extra-network-dirs");
+    const wasSelected = button.classList.contains("selected");
+    for (const other of view.querySelectorAll("button.selected")) other.classList.remove("selected");
+    const choose = !wasSelected && button.dataset.dir !== "";
+    if (choose) button.classList.add("selected");
+    if (view.dataset.exact === "true") {
+        if (choose) pane.dataset.selectedDir = button.dataset.dir;
+        else delete pane.dataset.selectedDir;
+    } else {
+        webuiSetSearch(pane, choose ? button.textContent.trim() : "");
+    }
+    webuiFilterCards(pane);
+}
+
+// "Tree" view: a folder opens and shows the cards under it (search "/<folder>/"), a second click closes it and
+// shows everything; a file does what a click on its card does
+function webuiTreeClicked(pane, label) {
+    const node = label.parentElement;
+    if (node.classList.contains("tree-file")) {
+        const card = Array.from(pane.querySelectorAll(".card")).find(c => c.dataset.name === node.dataset.name);
+        if (card) webuiCardClicked(card, pane.dataset.tabname);
+        return;
+    }
+    const wasSelected = node.classList.contains("selected");
+    for (const other of pane.querySelectorAll(".tree-dir.selected")) other.classList.remove("selected");
+    if (wasSelected) {
+        node.classList.remove("expanded");
+        webuiSetSearch(pane, "");
+    } else {
+        node.classList.add("selected", "expanded");
+        webuiSetSearch(pane, "/" + node.dataset.dir.toLowerCase() + "/");
+    }
+    webuiFilterCards(pane);
+}
+
+// the directory view opened or closed by its button stays so after a refresh of the page's cards
+const webuiDirViewShown = {};
+
+function webuiDirView(pane) {
+    return pane.querySelector(".extra-network-tree, .extra-network-dirs");
+}
+
+function webuiToggleDirView(pane) {
+    const view = webuiDirView(pane);
+    if (!view) return;
+    const shown = view.classList.toggle("hidden") === false;
+    webuiDirViewShown[pane.id] = shown;
+    pane.querySelector(".extra-network-tree-toggle").classList.toggle("selected", shown);
 }
 
 function webuiSortCards(pane) {
@@ -316,6 +380,12 @@ function webuiExtraNetworkClick(event) {
         webuiSortCards(pane);
     } else if (event.target.closest(".extra-network-refresh")) {
         webuiRefreshExtraNetworkPane(pane);
+    } else if (event.target.closest(".extra-network-tree-toggle")) {
+        webuiToggleDirView(pane);
+    } else if (event.target.closest(".extra-network-dir-button")) {
+        webuiDirButtonClicked(pane, event.target.closest(".extra-network-dir-button"));
+    } else if (event.target.closest(".extra-network-tree .tree-label")) {
+        webuiTreeClicked(pane, event.target.closest(".tree-label"));
     }
 }
 
@@ -336,7 +406,12 @@ function webuiSetupExtraNetworks() {
     for (const pane of gradioApp().querySelectorAll(".extra-network-pane")) {
         if (pane.dataset.webuiReady || !pane.dataset.page) continue;
         pane.dataset.webuiReady = "1";
+        const view = webuiDirView(pane);
+        if (view && pane.id in webuiDirViewShown) view.classList.toggle("hidden", !webuiDirViewShown[pane.id]);
+        const toggle = pane.querySelector(".extra-network-tree-toggle");
+        if (toggle) toggle.classList.toggle("selected", !!view && !view.classList.contains("hidden"));
         webuiSortCards(pane);
+        webuiFilterCards(pane);
     }
 }
 

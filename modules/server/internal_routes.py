@@ -20,7 +20,7 @@ import sys
 from typing import Any
 
 from fastapi import HTTPException
-from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi.responses import FileResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.routing import Mount
@@ -31,8 +31,9 @@ from modules.api.routes_progress import internal_progress, pending_tasks
 from modules.core import errors as error_log
 from modules.core.sysinfo import collect_sysinfo, sysinfo_filename, sysinfo_text
 from modules.core.services import current_services
-from modules.ui.extra_network_pages import (UserMetadataError, allowed_preview_dirs, file_metadata, find_item,
-                                            replace_preview, save_user_metadata, user_metadata_view)
+from modules.ui.extra_network_cards import card_html
+from modules.ui.extra_network_pages import (UserMetadataError, allowed_preview_dirs, cover_images, file_metadata,
+                                            find_item, replace_preview, save_user_metadata, user_metadata_view)
 
 
 def add_internal_routes(_demo: Any, app: Any) -> None:
@@ -63,6 +64,8 @@ def add_internal_routes(_demo: Any, app: Any) -> None:
     ui_routes = [
         ("/sd_extra_networks/thumb", thumb, ["GET", "HEAD"]),
         ("/sd_extra_networks/metadata", network_metadata, ["GET"]),
+        ("/sd_extra_networks/cover-images", cover_image, ["GET"]),
+        ("/sd_extra_networks/get-single-card", single_card, ["GET"]),
         ("/sd_extra_networks/user-metadata", read_user_metadata, ["GET"]),
         ("/sd_extra_networks/user-metadata", write_user_metadata, ["POST"]),
         ("/sd_extra_networks/replace-preview", write_preview, ["POST"]),
@@ -135,6 +138,37 @@ def network_metadata(page: str = "", item: str = "") -> Any:
     """``GET /sd_extra_networks/metadata?page=&item=``: the safetensors metadata of a card's file (A1111's ⓘ)."""
     _, found = _listed_card(page, item)
     return {"metadata": json.dumps(file_metadata(found.filename), indent=4, ensure_ascii=False)}
+
+
+def cover_image(page: str = "", item: str = "", index: int = 0) -> Response:
+    """``GET /sd_extra_networks/cover-images?page=&item=&index=``: picture ``index`` of the card file's
+    ``ssmd_cover_images`` metadata (base64 pictures a LoRA trainer embedded), or 404."""
+    import base64
+    import binascii
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    _, found = _listed_card(page, item)
+    pictures = cover_images(file_metadata(found.filename))
+    if not 0 <= index < len(pictures):
+        raise HTTPException(status_code=404, detail=f"{item} has no cover image {index}")
+    try:
+        data = base64.b64decode(pictures[index], validate=False)
+        with Image.open(io.BytesIO(data)) as image:
+            media_type = image.get_format_mimetype() or "application/octet-stream"
+    except (binascii.Error, ValueError, UnidentifiedImageError, OSError) as e:
+        raise HTTPException(status_code=404, detail=f"{item}: cover image {index} is not a picture ({e})") from None
+    return Response(content=data, media_type=media_type)
+
+
+def single_card(page: str = "", tabname: str = "", name: str = "") -> Any:
+    """``GET /sd_extra_networks/get-single-card?page=&tabname=&name=``: ``{"html": ...}``, one card drawn again
+    (after its metadata changed), also when the page's version filter hides it."""
+    if tabname not in ("txt2img", "img2img"):
+        raise HTTPException(status_code=400, detail="tabname: txt2img or img2img")
+    found_page, found = _listed_card(page, name)
+    return {"html": card_html(tabname, found_page, found)}
 
 
 def _listed_card(page: str, item: str) -> Any:

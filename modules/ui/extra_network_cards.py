@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import urllib.parse
 from typing import Any
 
 from modules.core.errors import report
-from modules.core.services import current_services
 from modules.ui.components import opt
-from modules.ui.extra_network_pages import Item, Page
+from modules.ui.extra_network_dirs import shown_cards, view_html
+from modules.ui.extra_network_pages import Item, Page, page_roots
 
 SORT_FIELDS = [("path", "Path"), ("name", "Name"), ("date_created", "Date Created"), ("date_modified", "Date Modified")]
 
@@ -25,8 +26,6 @@ def _attr(value: Any) -> str:
 
 def preview_url(filename: str) -> str:
     """The thumbnail route for a preview picture (``mtime`` added so a new preview is fetched again)."""
-    import os
-
     try:
         mtime = int(os.path.getmtime(filename))
     except OSError:
@@ -34,8 +33,26 @@ def preview_url(filename: str) -> str:
     return f"./sd_extra_networks/thumb?filename={urllib.parse.quote(filename)}&mtime={mtime}"
 
 
-def card_html(tabname: str, page: Page, item: Item) -> str:
-    """One card: preview (or the name on a plain background), name, description, hidden search terms."""
+def cover_image_url(page: Page, item: Item) -> str:
+    """The route serving the first picture of the file's ``ssmd_cover_images`` metadata."""
+    query = urllib.parse.urlencode({"page": page.id_page, "item": item.name, "index": 0})
+    return f"./sd_extra_networks/cover-images?{query}"
+
+
+def search_path(page: Page, item: Item) -> str:
+    """The path the search box matches: the model folder's name, then the path inside it (``Lora/sub/x.pt``), so
+    that a dir button's ``sub/`` or ``/sub/`` finds the cards of that folder (A1111's search terms)."""
+    roots = page_roots(page.id_page)
+    if not roots:
+        return item.local_path
+    path = os.path.abspath(item.filename)
+    root = next((r for r in roots if path.startswith(r + os.sep)), roots[0])
+    return f"{os.path.basename(root)}/{item.local_path}"
+
+
+def card_html(tabname: str, page: Page, item: Item, search_only: bool = False) -> str:
+    """One card: preview (or the name on a plain background), name, description, hidden search terms;
+    ``search_only`` cards (hidden folders) appear only for a search of 4 characters or more."""
     width, height = opt("extra_networks_card_width", 0), opt("extra_networks_card_height", 0)
     style = []
     if width:
@@ -48,15 +65,18 @@ def card_html(tabname: str, page: Page, item: Item) -> str:
     if show_description and item.description:
         text = item.description if opt("extra_networks_card_description_is_html", False) else html.escape(item.description)
         description = f"<span class='description'>{text}</span>"
-    preview = (f"<img src='{_attr(preview_url(item.preview))}' class='preview' loading='lazy' alt=''>"
-               if item.preview else "")
+    source = preview_url(item.preview) if item.preview else cover_image_url(page, item) if item.cover_image else ""
+    preview = f"<img src='{_attr(source)}' class='preview' loading='lazy' alt=''>" if source else ""
     data = {
         "data-name": item.name,
         "data-prompt": json.dumps(item.prompt),
         "data-neg": json.dumps(item.negative_prompt),
         "data-allow-neg": "true" if page.allow_negative_prompt else "false",
         "data-checkpoint": item.checkpoint_title or "",
-        "data-search": " ".join([item.name, *item.search_terms]).lower(),
+        "data-search": " ".join([item.name, search_path(page, item), *item.search_terms]).lower(),
+        "data-dir": item.local_path.rpartition("/")[0],
+        "data-search-only": "true" if search_only else "false",
+        "data-sd-version": item.sd_version,
         **{f"data-sort-{key.replace('_', '-')}": value for key, value in item.sort_keys.items()},
     }
     attributes = " ".join(f"{k}='{_attr(v)}'" for k, v in data.items())
@@ -82,7 +102,8 @@ def controls_html(tabname: str, page: Page) -> str:
             f"<button class='extra-network-order' id='{prefix}_extra_sort_dir' data-descending='{str(descending).lower()}'"
             f" title='Sort order'>{'&#x2193;' if descending else '&#x2191;'}</button>"
             f"<button class='extra-network-refresh' id='{prefix}_extra_refresh' title='Refresh page'>&#x1f504;</button>"
-            "</div>")
+            f"<button class='extra-network-tree-toggle' id='{prefix}_extra_tree_view' title='Show or hide the "
+            f"directory view'>&#x1f5c0;</button></div>")
 
 
 def page_html(tabname: str, page: Page, *, empty: bool = False) -> str:
@@ -91,26 +112,20 @@ def page_html(tabname: str, page: Page, *, empty: bool = False) -> str:
     if empty:
         return f"<div class='extra-network-pane' id='{prefix}_pane' data-tabname='{tabname}'>Loading...</div>"
     try:
-        items = page.list_items()
+        items = page.items()
     except Exception as e:  # one page failing must not break the others
         report(f"Error listing {page.title}", exc_info=True)
         return f"<div class='extra-network-pane error'>Error listing {html.escape(page.title)}: {html.escape(str(e))}</div>"
-    cards = "".join(card_html(tabname, page, item) for item in items)
+    cards = "".join(card_html(tabname, page, item, search_only) for item, search_only in shown_cards(items))
     if not items:
         cards = (f"<div class='nocards'><h1>Nothing here. Add some content to the following directories:</h1>"
                  f"<ul>{_dirs_html(page)}</ul></div>")
+    tree, dirs = view_html(prefix, page, items)
     return (f"<div class='extra-network-pane' id='{prefix}_pane' data-tabname='{tabname}' "
-            f"data-page='{page.id_page}'>{controls_html(tabname, page)}"
-            f"<div class='extra-network-cards' id='{prefix}_cards'>{cards}</div></div>")
+            f"data-page='{page.id_page}'>{controls_html(tabname, page)}{dirs}"
+            f"<div class='extra-network-content'>{tree}"
+            f"<div class='extra-network-cards' id='{prefix}_cards'>{cards}</div></div></div>")
 
 
 def _dirs_html(page: Page) -> str:
-    services = current_services()
-    paths, cmd_opts = services.paths, services.cmd_opts
-    dirs = {
-        "textual_inversion": [getattr(paths, "embeddings_dir", None)],
-        "hypernetworks": [getattr(cmd_opts, "hypernetwork_dir", None)],
-        "checkpoints": [getattr(paths, "sd_models_dir", None), getattr(paths, "ckpt_dir", None)],
-        "lora": [getattr(cmd_opts, "lora_dir", None)],
-    }.get(page.id_page, [])
-    return "".join(f"<li>{html.escape(str(d))}</li>" for d in dirs if d)
+    return "".join(f"<li>{html.escape(d)}</li>" for d in page_roots(page.id_page))

@@ -39,6 +39,13 @@ class Item:
     """For checkpoint cards: the title a click selects."""
     has_metadata: bool = False
     """The file carries safetensors metadata: the card shows the ⓘ button (A1111)."""
+    cover_image: bool = False
+    """The file's metadata holds pictures (``ssmd_cover_images``): without a preview file the card shows the first,
+    through ``/sd_extra_networks/cover-images``."""
+    sd_version: str = ""
+    """For LoRA cards: the version the card is for (user metadata ``sd version``, else detected)."""
+    local_path: str = ""
+    """The file's path inside its page's folder, ``/``-separated (set by :meth:`Page.items`)."""
 
 
 def find_preview(path: str) -> str | None:
@@ -103,11 +110,15 @@ def _multiplier() -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def textual_inversion_items() -> list[Item]:
+def textual_inversion_items(enable_filter: bool = True) -> list[Item]:
+    """The embeddings; with a model loaded and ``enable_filter``, only those the model can use (A1111 lists the
+    loaded ones: an embedding for another version, of another width, is "skipped")."""
     db = current_services().embeddings
     if db is None:
         return []
-    embeddings = {**getattr(db, "word_embeddings", {}), **getattr(db, "skipped_embeddings", {})}
+    embeddings = dict(getattr(db, "word_embeddings", {}))
+    if not (enable_filter and current_services().sd_model is not None):
+        embeddings.update(getattr(db, "skipped_embeddings", {}))
     items = []
     for name, embedding in embeddings.items():
         path = getattr(embedding, "filename", None) or name
@@ -115,13 +126,13 @@ def textual_inversion_items() -> list[Item]:
     return items
 
 
-def hypernetwork_items() -> list[Item]:
+def hypernetwork_items(enable_filter: bool = True) -> list[Item]:
     registry = live_registry()
     registry.ensure_listed()
     return [_item(name, path, prompt=f"<hypernet:{name}:{_multiplier()}>") for name, path in registry.available.items()]
 
 
-def checkpoint_items() -> list[Item]:
+def checkpoint_items(enable_filter: bool = True) -> list[Item]:
     services = current_services()
     if services.checkpoints is None:
         return []
@@ -134,8 +145,9 @@ def checkpoint_items() -> list[Item]:
     return items
 
 
-def lora_items() -> list[Item]:
-    """LoRAs of the built-in Lora extension (none when it is disabled)."""
+def lora_items(enable_filter: bool = True) -> list[Item]:
+    """LoRAs of the built-in Lora extension (none when it is disabled); with ``enable_filter``, those for another
+    version of Stable Diffusion than the loaded model's are left out (:func:`lora_shown_for_model`)."""
     networks = sys.modules.get("networks")
     if networks is None or not hasattr(networks, "files"):
         return []
@@ -152,11 +164,55 @@ def lora_items() -> list[Item]:
         if metadata.get("activation text"):
             prompt += f" {metadata['activation text']}"
         negative = f"({metadata['negative text']}:1)" if metadata.get("negative text") else ""
+        version = lora_version(lora, metadata)
+        if enable_filter and not lora_shown_for_model(version, current_services().sd_model):
+            continue
         item = _item(name, lora.filename, prompt=prompt, negative_prompt=negative)
         item.search_terms += [alias, getattr(lora, "shorthash", "") or ""]
-        item.has_metadata = bool(getattr(lora, "metadata", None))
+        file_meta = getattr(lora, "metadata", None) or {}
+        item.has_metadata = bool(file_meta)
+        item.cover_image = bool(cover_images(file_meta))
+        item.sd_version = version
         items.append(item)
     return items
+
+
+def lora_version(lora: Any, user: dict[str, Any]) -> str:
+    """The user metadata's ``sd version`` when it names one, else the version detected from the file's metadata."""
+    chosen = user.get("sd version")
+    if isinstance(chosen, str) and chosen in SD_VERSIONS:
+        return chosen
+    detected = getattr(lora, "sd_version", None)
+    return getattr(detected, "name", None) or "Unknown"
+
+
+def model_version(model: Any) -> str:
+    """``SD1``, ``SD2`` or ``SDXL`` for a loaded model (the versions LoRAs are filtered by)."""
+    if getattr(model, "is_sdxl", False):
+        return "SDXL"
+    return "SD2" if getattr(model, "is_sd2", False) else "SD1"
+
+
+def lora_shown_for_model(version: str, model: Any) -> bool:
+    """A1111's filter of the Lora page: everything with ``lora_show_all`` or without a model; a LoRA of unknown
+    version unless the model's version is in ``lora_hide_unknown_for_versions``; otherwise only the model's own
+    version."""
+    if opt("lora_show_all", False) or model is None:
+        return True
+    if version == "Unknown":
+        return model_version(model) not in (opt("lora_hide_unknown_for_versions", []) or [])
+    return version == model_version(model)
+
+
+def cover_images(metadata: dict[str, Any]) -> list[str]:
+    """The base64 pictures of metadata key ``ssmd_cover_images`` (a JSON list), [] when absent or malformed."""
+    value = metadata.get("ssmd_cover_images")
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
+    return [x for x in value if isinstance(x, str) and x] if isinstance(value, list) else []
 
 
 def refresh_textual_inversion() -> None:
@@ -186,7 +242,8 @@ class Page:
     """One extra-networks page."""
 
     title: str
-    list_items: Callable[[], list[Item]]
+    list_items: Callable[..., list[Item]]
+    """``list_items(enable_filter=True)``: the cards; without the filter also those hidden for the loaded model."""
     refresh: Callable[[], None]
     allow_negative_prompt: bool = False
 
@@ -198,6 +255,40 @@ class Page:
     def id_page(self) -> str:
         """``textual_inversion``, ``lora``... (part of the element ids)."""
         return self.name.replace(" ", "_")
+
+    def roots(self) -> list[str]:
+        """The folders this page lists files from (absolute, existing or not)."""
+        return page_roots(self.id_page)
+
+    def items(self, enable_filter: bool = True) -> list[Item]:
+        """The cards with their :attr:`Item.local_path` inside this page's folders."""
+        roots = self.roots()
+        found = self.list_items(enable_filter=enable_filter)
+        for item in found:
+            item.local_path = local_path(item.filename, roots)
+        return found
+
+
+def page_roots(page_id: str) -> list[str]:
+    """The folders of page ``page_id``: embeddings, hypernetworks, checkpoints (both folders), LoRA."""
+    services = current_services()
+    paths, cmd_opts = services.paths, services.cmd_opts
+    dirs = {
+        "textual_inversion": [getattr(paths, "embeddings_dir", None)],
+        "hypernetworks": [getattr(cmd_opts, "hypernetwork_dir", None)],
+        "checkpoints": [getattr(paths, "sd_models_dir", None), getattr(paths, "ckpt_dir", None)],
+        "lora": [getattr(cmd_opts, "lora_dir", None), getattr(cmd_opts, "lyco_dir_backcompat", None)],
+    }.get(page_id, [])
+    return list(dict.fromkeys(os.path.abspath(d) for d in dirs if d))
+
+
+def local_path(filename: str, roots: list[str]) -> str:
+    """``filename`` relative to the first of ``roots`` holding it, ``/``-separated (its base name elsewhere)."""
+    path = os.path.abspath(filename)
+    for root in roots:
+        if os.path.commonpath([root, path]) == root and path != root:
+            return os.path.relpath(path, root).replace(os.sep, "/")
+    return os.path.basename(filename)
 
 
 def builtin_pages() -> list[Page]:
@@ -263,7 +354,7 @@ def find_item(page_id: str, name: str) -> tuple[Page, Item]:
     """The page with id ``page_id`` and its card named ``name`` (only listed items: no path comes from a request)."""
     for page in builtin_pages():
         if page.id_page == page_id:
-            for item in page.list_items():
+            for item in page.items(enable_filter=False):
                 if item.name == name:
                     return page, item
             raise UserMetadataError(f"{page.title} has no item named {name!r}")
