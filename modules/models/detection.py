@@ -16,19 +16,25 @@ from typing import Any
 import torch
 
 UNET_IN = "model.diffusion_model.input_blocks.0.0.weight"
+SDXL_TEXT2 = "conditioner.embedders.1.model.ln_final.weight"
+SSD_PROBE_KEY = "model.diffusion_model.middle_block.1.transformer_blocks.0.attn1.to_q.weight"
+"""A1111's ``is_ssd`` test: an SDXL checkpoint without this key is SSD-1B (Segmind's pruned SDXL)."""
 SD2_TEXT = "cond_stage_model.model.transformer.resblocks.0.attn.in_proj_weight"
 
 
 @dataclass(frozen=True)
 class Check:
-    """``key`` present, and if ``dim`` is set, ``shape[dim] == value``."""
+    """``key`` present, and if ``dim`` is set, ``shape[dim] == value``; with ``absent``, ``key`` missing."""
 
     key: str
     dim: int | None = None
     value: int | None = None
+    absent: bool = False
 
     def holds(self, shapes: Mapping[str, tuple[int, ...]]) -> bool:
         shape = shapes.get(self.key)
+        if self.absent:
+            return shape is None
         if shape is None:
             return False
         if self.dim is None:
@@ -47,8 +53,10 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule("sd3", None, (Check("model.diffusion_model.x_embedder.proj.weight"),)),
     Rule("sdxl-inpaint", "sd_xl_inpaint.yaml",
-         (Check("conditioner.embedders.1.model.ln_final.weight"), Check(UNET_IN, 1, 9))),
-    Rule("sdxl", "sd_xl_base.yaml", (Check("conditioner.embedders.1.model.ln_final.weight"),)),
+         (Check(SDXL_TEXT2), Check(UNET_IN, 1, 9))),
+    # SSD-1B: A1111 builds it from the SDXL base YAML and prunes the UNet (is_ssd, models/ssd.py).
+    Rule("ssd-1b", "sd_xl_base.yaml", (Check(SDXL_TEXT2), Check(SSD_PROBE_KEY, absent=True))),
+    Rule("sdxl", "sd_xl_base.yaml", (Check(SDXL_TEXT2),)),
     Rule("sdxl-refiner", "sd_xl_refiner.yaml", (Check("conditioner.embedders.0.model.ln_final.weight"),)),
     Rule("sd2-depth", None, (Check("depth_model.model.pretrained.act_postprocess3.0.project.0.bias"),)),
     Rule("sd2-unclip-l", None, (Check("embedder.model.ln_final.weight", 0, 768),)),
@@ -89,7 +97,8 @@ def detect(shapes: Mapping[str, tuple[int, ...]]) -> Detection:
     """First matching rule.  For SD2 the answer is v-prediction until a probe says otherwise."""
     for rule in RULES:
         if all(check.holds(shapes) for check in rule.checks):
-            keys = ", ".join(c.key + ("" if c.dim is None else f"[{c.dim}]={c.value}") for c in rule.checks)
+            keys = ", ".join(("no " if c.absent else "") + c.key + ("" if c.dim is None else f"[{c.dim}]={c.value}")
+                             for c in rule.checks)
             reason = f"matched {rule.family} by {keys}" if keys else "no family-specific keys: SD1 default"
             if rule.v_probe:
                 reason += " (eps/v by UNet probe; v assumed when only shapes are known)"

@@ -24,6 +24,7 @@ from modules.models.fp8_storage import Fp8Settings, store_fp8
 from modules.models.model_config import bundled_config, read_config
 from modules.models.precision import DtypePlan, PrecisionOptions, apply_dtypes, plan_dtypes
 from modules.models.sd_model import StableDiffusionBase
+from modules.models.ssd import apply_ssd_layout
 from modules.models.state_dict_fixups import fix_state_dict, unwrap_state_dict
 from modules.models.v_probe import is_v_prediction
 
@@ -152,6 +153,7 @@ def load_model(checkpoint: str | Path, options: LoadOptions | None = None) -> St
     choice = choose_config(checkpoint, sd, options.config, options.v_probe)
     log.info("loading %s with %s (%s)", checkpoint, choice.path.name, choice.reason)
     model = build_on_meta(choice.path, options.attention)
+    apply_ssd_layout(model, sd.keys())  # SSD-1B: the SDXL UNet pruned to the file, before the weights (A1111's order)
     assign_weights(model, sd, str(checkpoint))
     del sd
     plan = plan_dtypes(options.compute_device if options.compute_device is not None else device, options.precision)
@@ -174,6 +176,8 @@ def detect_checkpoint(checkpoint: str | Path, allow_unsafe: bool = False) -> Con
 
 
 def _family_of(model: StableDiffusionBase) -> str:
+    if model.is_ssd:
+        return "ssd-1b"
     if model.is_sdxl:
         return "sdxl-refiner" if model.is_refiner else ("sdxl-inpaint" if model.is_sdxl_inpaint else "sdxl")
     base = "sd2" if model.is_sd2 else "sd1"

@@ -30,6 +30,7 @@ BASE_CONFIGS = {
     "sdxl": "sd_xl_base.yaml",
     "sdxl-inpaint": "sd_xl_inpaint.yaml",
     "sdxl-refiner": "sd_xl_refiner.yaml",
+    "ssd-1b": "sd_xl_base.yaml",
 }
 FAMILIES = tuple(BASE_CONFIGS)
 
@@ -48,8 +49,8 @@ def _unet_sizes(family: str, context_dim: int, adm: int | None) -> dict[str, Any
         sizes.update(attention_resolutions=[1, 2], num_head_channels=16)
     else:
         # SDXL keeps its shape: no attention on the first level, deeper transformers below.
-        sizes.update(attention_resolutions=[2], num_head_channels=16, adm_in_channels=adm,
-                     transformer_depth=2 if family == "sdxl-refiner" else [1, 2])
+        depth = {"sdxl-refiner": 2, "ssd-1b": [1, 3]}.get(family, [1, 2])
+        sizes.update(attention_resolutions=[2], num_head_channels=16, adm_in_channels=adm, transformer_depth=depth)
     return sizes
 
 
@@ -101,6 +102,26 @@ _CHECKPOINT_EXTRAS = {
 }
 
 
+TINY_SSD_KEPT = {"input_blocks.3.1": 2, "output_blocks.0.1": 2, "output_blocks.1.1": 1, "middle_block": 1}
+"""The tiny SSD-1B file's cut of the tiny SDXL UNet (depth 3 on level 1), in the spirit of SSD-1B's own
+(see models/ssd.py): fewer transformer blocks in some blocks, different counts in the input and output
+paths, and a middle block that is only its first ResBlock."""
+
+
+def _drop_tiny_ssd_blocks(sd: dict[str, torch.Tensor]) -> None:
+    prefix = "model.diffusion_model."
+    for key in list(sd):
+        if not key.startswith(prefix):
+            continue
+        parts = key[len(prefix):].split(".")
+        if parts[0] == "middle_block" and int(parts[1]) >= TINY_SSD_KEPT["middle_block"]:
+            del sd[key]
+        elif len(parts) > 3 and parts[3] == "transformer_blocks":
+            kept = TINY_SSD_KEPT.get(".".join(parts[:3]))
+            if kept is not None and int(parts[4]) >= kept:
+                del sd[key]
+
+
 def _perturb_norms(model: torch.nn.Module) -> None:
     """Give normalisation layers non-trivial scales and shifts, as trained checkpoints have.
 
@@ -123,13 +144,15 @@ def tiny_state_dict(family: str, seed: int = 0, dtype: torch.dtype = torch.float
     _perturb_norms(model)
     sd = {k: v.detach().to(dtype).contiguous() for k, v in model.state_dict().items()}
     group = "sdxl-refiner" if family == "sdxl-refiner" else family.split("-")[0]
-    group = "sd1" if group == "instruct" else group
+    group = {"instruct": "sd1", "ssd": "sdxl"}.get(group, group)
+    if family == "ssd-1b":
+        _drop_tiny_ssd_blocks(sd)
     for key in _CHECKPOINT_EXTRAS[group]:
         if key.endswith("position_ids"):
             sd[key] = torch.arange(77, dtype=torch.int64)[None]
         else:
             sd[key] = torch.tensor(4.6052, dtype=dtype)
-    if not family.startswith("sdxl"):
+    if not family.startswith(("sdxl", "ssd")):
         alphas = make_alphas_cumprod()
         sd["alphas_cumprod"] = alphas
         sd["betas"] = 1 - alphas / torch.cat([alphas.new_ones(1), alphas[:-1]])

@@ -32,7 +32,8 @@ def conditioning(model, batch: int):
 def test_family_loads_and_runs(checkpoints, family):
     model = load_model(checkpoints[family])
     assert model.family == family
-    assert model.is_sdxl == family.startswith("sdxl")
+    assert model.is_sdxl == family.startswith(("sdxl", "ssd"))
+    assert model.is_ssd == (family == "ssd-1b")
     assert model.is_sd2 == family.startswith("sd2")
     assert model.parameterization == ("v" if family == "sd2-v" else "eps")
     assert not any(p.requires_grad for p in model.parameters())
