@@ -17,9 +17,12 @@ from torch import nn
 from modules.models.attention import AttentionStrategy
 from modules.models.nets.autoencoder import AutoencoderKL
 from modules.models.nets.clip_text import ClipTextEmbedder
+from modules.models.nets.mmdit import MMDiT, mmdit_sizes
 from modules.models.nets.open_clip_text import OpenClipEmbedder
 from modules.models.nets.sdxl_conditioner import ConcatTimestepEmbedderND, GeneralConditioner
 from modules.models.nets.unet import UNetModel
+from modules.models.nets.sd3_text import Sd3TextEncoders
+from modules.models.sd3_model import StableDiffusion3
 from modules.models.sd_model import DiffusionEngine, LatentDiffusion, StableDiffusionBase
 
 
@@ -33,9 +36,11 @@ Params = Mapping[str, Any]
 class _Ctx:
     """Where we are in which file, for error messages, plus the attention strategy to inject."""
 
-    def __init__(self, source: str, attention: AttentionStrategy | None) -> None:
+    def __init__(self, source: str, attention: AttentionStrategy | None,
+                 shapes: Mapping[str, tuple[int, ...]] | None = None) -> None:
         self.source = source
         self.attention = attention
+        self.shapes = shapes
 
     def fail(self, where: str, message: str) -> ConfigError:
         return ConfigError(f"{self.source}: {where}: {message}")
@@ -288,20 +293,61 @@ def _build_engine(ctx: _Ctx, where: str, node: Params) -> DiffusionEngine:
                            parameterization=parameterization)
 
 
-MODEL_TARGETS: dict[str, Callable[[_Ctx, str, Params], StableDiffusionBase]] = {
+# --- SD3 ----------------------------------------------------------------------
+
+_SD3_VAE = dict(embed_dim=16, z_channels=16, ch=128, ch_mult=[1, 2, 4, 4], num_res_blocks=2)
+_SD3_MMDIT_KEYS = {"depth", "patch_size", "in_channels", "pos_embed_max_size", "adm_in_channels", "context_dim",
+                   "head_width"}
+_SD3_CLIP_KEYS = {"hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size"}
+
+
+def _sizes(ctx: _Ctx, where: str, value: Any, allowed: set[str]) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or set(value) - allowed:
+        raise ctx.fail(where, f"expected a mapping of {sorted(allowed)}")
+    return dict(value)
+
+
+def _build_sd3(ctx: _Ctx, where: str, node: Params) -> StableDiffusion3:
+    """A1111's ``sd3-inference.yaml`` (``shift``; ``state_dict`` is ignored).  The MMDiT's sizes come from the
+    checkpoint's shapes, as A1111 reads them; ``mmdit`` / ``vae`` / ``clip_l`` / ``clip_g`` may set sizes
+    explicitly (the tiny test checkpoints do)."""
+    p = _params(ctx, where, node, {"shift", "mmdit", "vae", "clip_l", "clip_g"}, frozenset({"state_dict"}))
+    mmdit = _sizes(ctx, f"{where}.params.mmdit", p.get("mmdit"), _SD3_MMDIT_KEYS)
+    if "depth" not in mmdit:
+        if not ctx.shapes:
+            raise ctx.fail(where, "the MMDiT's sizes come from the checkpoint, and none was given")
+        try:
+            mmdit = {**mmdit_sizes(dict(ctx.shapes)), **mmdit}
+        except (KeyError, IndexError, ValueError) as e:
+            raise ctx.fail(where, f"cannot read the MMDiT's sizes from the checkpoint: {e}") from e
+    vae = {**_SD3_VAE, **_sizes(ctx, f"{where}.params.vae", p.get("vae"), set(_SD3_VAE))}
+    text = Sd3TextEncoders(_sizes(ctx, f"{where}.params.clip_l", p.get("clip_l"), _SD3_CLIP_KEYS),
+                           _sizes(ctx, f"{where}.params.clip_g", p.get("clip_g"), _SD3_CLIP_KEYS))
+    return StableDiffusion3(MMDiT(**mmdit), AutoencoderKL(attention=ctx.attention, use_quant_conv=False, **vae),
+                            text, shift=float(p.get("shift", 3.0)))
+
+
+MODEL_TARGETS: dict[str, Callable[[_Ctx, str, Params], StableDiffusionBase | StableDiffusion3]] = {
     "ldm.models.diffusion.ddpm.LatentDiffusion": _build_latent_diffusion,
     "ldm.models.diffusion.ddpm.LatentInpaintDiffusion": _build_latent_diffusion,
     "modules.models.diffusion.ddpm_edit.LatentDiffusion": _build_latent_diffusion,
     "sgm.models.diffusion.DiffusionEngine": _build_engine,
     "ldm.models.diffusion.DiffusionEngine": _build_engine,
+    "modules.models.sd3.sd3_model.SD3Inferencer": _build_sd3,
 }
 """Top-level ``model.target`` names we build (LDM, SGM and A1111's instruct-pix2pix name)."""
 
 
 def build_from_config(config: Mapping[str, Any], source: str = "<config>",
-                      attention: AttentionStrategy | None = None) -> StableDiffusionBase:
-    """Build the (untrained) model a parsed LDM/SGM YAML describes; tensors follow the current default device."""
-    ctx = _Ctx(source, attention)
+                      attention: AttentionStrategy | None = None,
+                      shapes: Mapping[str, tuple[int, ...]] | None = None) -> StableDiffusionBase | StableDiffusion3:
+    """Build the (untrained) model a parsed LDM/SGM YAML describes; tensors follow the current default device.
+
+    ``shapes`` (``{key: shape}`` of the checkpoint) gives the sizes a YAML leaves to the file (SD3's MMDiT).
+    """
+    ctx = _Ctx(source, attention, shapes)
     model_node = config.get("model") if isinstance(config, Mapping) else None
     if not isinstance(model_node, Mapping):
         raise ctx.fail("model", "missing 'model' section")

@@ -51,7 +51,7 @@ class Rule:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("sd3", None, (Check("model.diffusion_model.x_embedder.proj.weight"),)),
+    Rule("sd3", "sd3-inference.yaml", (Check("model.diffusion_model.x_embedder.proj.weight"),)),
     Rule("sdxl-inpaint", "sd_xl_inpaint.yaml",
          (Check(SDXL_TEXT2), Check(UNET_IN, 1, 9))),
     # SSD-1B: A1111 builds it from the SDXL base YAML and prunes the UNet (is_ssd, models/ssd.py).

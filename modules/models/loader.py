@@ -8,7 +8,7 @@ the dtype casts the precision plan asks for.
 from __future__ import annotations
 
 import logging
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from modules.models.detection import SD2_EPS_CONFIG, Detection, detect, shape_ta
 from modules.models.fp8_storage import Fp8Settings, store_fp8
 from modules.models.model_config import bundled_config, read_config
 from modules.models.precision import DtypePlan, PrecisionOptions, apply_dtypes, plan_dtypes
+from modules.models.sd3_files import add_missing_text_encoders
 from modules.models.sd_model import StableDiffusionBase
 from modules.models.ssd import apply_ssd_layout
 from modules.models.state_dict_fixups import fix_state_dict, unwrap_state_dict
@@ -45,6 +46,8 @@ class LoadOptions:
     """The device the dtypes are planned for, when the weights load elsewhere first (the memory manager)."""
     fp8: Fp8Settings = field(default_factory=Fp8Settings)
     """Settings ``fp8_storage`` / ``cache_fp16_weight``."""
+    text_encoder_dir: str | Path | None = None
+    """``models/CLIP``: SD3's text encoders for a checkpoint without them (``clip_l.safetensors``, ...)."""
 
 
 @dataclass(frozen=True)
@@ -92,11 +95,13 @@ def _has_real_tensors(sd: MutableMapping[str, Any]) -> bool:
     return any(isinstance(v, torch.Tensor) and not v.is_meta for v in sd.values())
 
 
-def build_on_meta(config_path: str | Path, attention: AttentionStrategy | None = None) -> StableDiffusionBase:
-    """The untrained model a YAML describes, with every tensor on ``meta`` (no init cost)."""
+def build_on_meta(config_path: str | Path, attention: AttentionStrategy | None = None,
+                  shapes: Mapping[str, tuple[int, ...]] | None = None) -> StableDiffusionBase:
+    """The untrained model a YAML describes, with every tensor on ``meta`` (no init cost); ``shapes`` of the
+    checkpoint give the sizes a YAML leaves to the file (SD3)."""
     config = read_config(config_path)
     with torch.device("meta"):
-        model = build_from_config(config, str(config_path), attention or SdpaAttention())
+        model = build_from_config(config, str(config_path), attention or SdpaAttention(), shapes)
     model.config_path = str(config_path)
     return model
 
@@ -152,7 +157,9 @@ def load_model(checkpoint: str | Path, options: LoadOptions | None = None) -> St
     sd, alphas = read_state_dict(checkpoint, device, options.allow_unsafe)
     choice = choose_config(checkpoint, sd, options.config, options.v_probe)
     log.info("loading %s with %s (%s)", checkpoint, choice.path.name, choice.reason)
-    model = build_on_meta(choice.path, options.attention)
+    model = build_on_meta(choice.path, options.attention, shape_table(sd))
+    if getattr(model, "is_sd3", False):
+        add_missing_text_encoders(sd, options.text_encoder_dir)  # A1111's SD3 before_load_weights
     apply_ssd_layout(model, sd.keys())  # SSD-1B: the SDXL UNet pruned to the file, before the weights (A1111's order)
     assign_weights(model, sd, str(checkpoint))
     del sd
@@ -176,6 +183,8 @@ def detect_checkpoint(checkpoint: str | Path, allow_unsafe: bool = False) -> Con
 
 
 def _family_of(model: StableDiffusionBase) -> str:
+    if getattr(model, "is_sd3", False):
+        return "sd3"
     if model.is_ssd:
         return "ssd-1b"
     if model.is_sdxl:

@@ -165,7 +165,8 @@ class ModelManager:
         options = LoadOptions(device=self.memory.load_device(info.filename), compute_device=self.devices.device,
                               precision=precision_options(self.cmd_opts),
                               allow_unsafe=bool(getattr(self.cmd_opts, "disable_safe_unpickle", False)),
-                              attention=attention, fp8=Fp8Settings.from_opts(self.opts))
+                              attention=attention, fp8=Fp8Settings.from_opts(self.opts),
+                              text_encoder_dir=self._text_encoder_dir())
         model = load_model(info.filename, options)
         timer.record("load weights")
         if getattr(self.cmd_opts, "opt_channelslast", False):
@@ -182,6 +183,12 @@ class ModelManager:
         timer.record("model hooks")
         print(f"Model loaded in {timer.summary()}.", flush=True)
         return model
+
+    def _text_encoder_dir(self) -> str | None:
+        """``models/CLIP``, where SD3's separate text encoder files live."""
+        services = self.services if self.services is not None else current_services()
+        paths = getattr(services, "paths", None) if services is not None else None
+        return paths.model_dir("CLIP") if paths is not None else None
 
     def _activate(self, model: Any, write_setting: bool = True) -> None:
         if self.current is not None and self.current is not model and getattr(self.opts, "sd_checkpoints_keep_in_cpu", True):

@@ -1,4 +1,4 @@
-"""``AutoencoderKL`` (``first_stage_model.*``): encoder, decoder and the two 1x1 quant convs."""
+"""``AutoencoderKL`` (``first_stage_model.*``): encoder, decoder and the two 1x1 quant convs (SD3's VAE has none)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -32,22 +32,27 @@ class AutoencoderKL(nn.Module):
 
     def __init__(self, embed_dim: int, ch: int, ch_mult: Sequence[int], num_res_blocks: int,
                  z_channels: int, in_channels: int = 3, out_ch: int = 3, double_z: bool = True,
-                 attention: AttentionStrategy | None = None) -> None:
+                 attention: AttentionStrategy | None = None, use_quant_conv: bool = True) -> None:
         super().__init__()
         if not double_z:
             raise ValueError("AutoencoderKL needs double_z (mean and log-variance)")
         self.embed_dim = embed_dim
         self.encoder = Encoder(ch, ch_mult, num_res_blocks, in_channels, z_channels, double_z, attention)
         self.decoder = Decoder(ch, ch_mult, num_res_blocks, out_ch, z_channels, attention)
-        self.quant_conv = nn.Conv2d(2 * z_channels, 2 * embed_dim, 1)
-        self.post_quant_conv = nn.Conv2d(embed_dim, z_channels, 1)
+        if use_quant_conv:
+            self.quant_conv = nn.Conv2d(2 * z_channels, 2 * embed_dim, 1)
+            self.post_quant_conv = nn.Conv2d(embed_dim, z_channels, 1)
+        elif embed_dim != z_channels:
+            raise ValueError("without quant convs the latent width (embed_dim) must equal z_channels")
 
     @property
     def dtype(self) -> torch.dtype:
-        return self.quant_conv.weight.dtype
+        return self.decoder.conv_in.weight.dtype
 
     def encode(self, x: torch.Tensor) -> DiagonalGaussian:
-        return DiagonalGaussian(self.quant_conv(self.encoder(x.to(self.dtype))))
+        moments = self.encoder(x.to(self.dtype))
+        return DiagonalGaussian(self.quant_conv(moments) if hasattr(self, "quant_conv") else moments)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.post_quant_conv(z.to(self.dtype)))
+        z = z.to(self.dtype)
+        return self.decoder(self.post_quant_conv(z) if hasattr(self, "post_quant_conv") else z)
