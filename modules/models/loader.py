@@ -162,17 +162,37 @@ def load_model(checkpoint: str | Path, options: LoadOptions | None = None) -> St
         add_missing_text_encoders(sd, options.text_encoder_dir)  # A1111's SD3 before_load_weights
     apply_ssd_layout(model, sd.keys())  # SSD-1B: the SDXL UNet pruned to the file, before the weights (A1111's order)
     assign_weights(model, sd, str(checkpoint))
+    file_bytes = {t.data_ptr(): t.nbytes for t in sd.values() if t.device.type == "cpu"}
     del sd
     plan = plan_dtypes(options.compute_device if options.compute_device is not None else device, options.precision)
     model.fp8 = False
     if options.fp8.applies(model.is_sdxl, device):
         # before finish_model's casts: the file's tensors go straight to FP8, no fp32 copy of them is made
         log.info("storing %d layers' weights in FP8", store_fp8(model, plan, options.fp8.cache_fp16))
+    # a copy: the file's own tensor would keep its whole mapping resident (see _release_file)
+    alphas = alphas.clone() if alphas is not None else None
     finish_model(model, device, plan, alphas, options.attention)
+    _release_file(model, file_bytes)
     model.family = choice.family if choice.family != "custom" else _family_of(model)
     model.config_reason = choice.reason
     model.checkpoint_path = str(checkpoint)
     return model
+
+
+def _release_file(model: nn.Module, file_bytes: dict[int, int]) -> None:
+    """Copy the few tensors still backed by the memory-mapped file, when they are a small part of it.
+
+    Every tensor the casts did not touch (integer buffers, tensors already in the planned dtype) is a view
+    of the file's mapping, which stays resident as a whole while one view lives: for an fp16 file loaded
+    in fp32 or FP8 that is the whole file (2-7 GB) kept for a few kilobytes.  When most of the model
+    still is the file (an fp32 file loaded in fp32), the mapping is the model and is kept.
+    """
+    tensors = [t for t in [*model.parameters(), *model.buffers()] if t.data_ptr() in file_bytes]
+    if sum(t.nbytes for t in tensors) * 2 > sum(file_bytes.values()):
+        return
+    with torch.no_grad():
+        for t in tensors:
+            t.data = t.data.clone()
 
 
 def detect_checkpoint(checkpoint: str | Path, allow_unsafe: bool = False) -> ConfigChoice:

@@ -19,4 +19,5 @@ def create_infotext(p: Any, all_prompts: list, all_seeds: list, all_subseeds: li
     uses_ensd = getattr(sampler, "uses_ensd", None) if sampler is not None else None
     return infotext_params.create_infotext(
         p, all_prompts, all_seeds, all_subseeds, comments, iteration, position_in_batch, use_main_prompt, index,
-        all_negative_prompts, settings=services.opts, version=VERSION, uses_ensd=uses_ensd)
+        all_negative_prompts, settings=services.opts, version=VERSION, uses_ensd=uses_ensd,
+        fp8=bool(getattr(getattr(p, "sd_model", None) or services.sd_model, "fp8", False)))  # A1111's devices.fp8

@@ -293,6 +293,8 @@ def _watch_model_settings(services: Services) -> None:
     opts.onchange("cross_attention_optimization", lambda: _on_attention_setting_changed(services), call=False)
     opts.onchange("upcast_attn", lambda: _on_attention_setting_changed(services), call=False)
     opts.onchange("sd_vae_overrides_per_model_preferences", lambda: _on_vae_setting_changed(services), call=False)
+    opts.onchange("fp8_storage", lambda: _on_fp8_setting_changed(services), call=False)
+    opts.onchange("cache_fp16_weight", lambda: _on_fp8_setting_changed(services), call=False)
 
 
 def model_manager(services: Services | None = None) -> Any:
@@ -344,6 +346,14 @@ def _on_attention_setting_changed(services: Services) -> None:
         return
     with queue_lock:
         services.model_manager.apply_attention_setting()
+
+
+def _on_fp8_setting_changed(services: Services) -> None:
+    """Setting ``fp8_storage`` / ``cache_fp16_weight`` changed: the live checkpoint is read again if its storage differs."""
+    if getattr(services, "model_manager", None) is None:
+        return
+    with queue_lock:
+        services.model_manager.apply_fp8_setting()
 
 
 def _model_hijack() -> Any:
