@@ -32,6 +32,7 @@ from typing import Any, Callable
 
 from modules.core.services import current_services
 from modules.processing import live_preview
+from modules.runtime.job_instruments import instrumented
 from modules.runtime.job_kinds import INTERRUPTED, JobInterruptedError, JobKind, StoredAnswer, StoredJobError
 from modules.runtime.job_kinds import interrupted_record
 from modules.runtime.job_store import CANCELLED, DONE, FAILED, FINISHED, QUEUED, RUNNING, JobStore, StoredJob
@@ -95,6 +96,10 @@ class Job:
     """The :class:`JobStore` holding this job (None while it is only in memory)."""
     store_key: int | None = None
     """Its row in :attr:`store`."""
+    memory: Any = None
+    """Device memory peaks while it ran (:class:`modules.runtime.job_instruments.MemoryStats`; None off CUDA)."""
+    profile: str | None = None
+    """The torch profiler trace it wrote (setting ``profiling_enable``), else None."""
 
     @property
     def finished_ok(self) -> bool:
@@ -272,7 +277,8 @@ class JobQueue:
         if job.store is not None:
             self._guarded(lambda: job.store.set_running(job.store_key, job.started), f"store {job.task_id}")
         try:
-            result = job.fn() if job.fn is not None else None
+            with instrumented(job):
+                result = job.fn() if job.fn is not None else None
             error = None
         except BaseException as e:  # noqa: BLE001 - the job's own failure, handed to whoever waits for it
             result, error = None, e

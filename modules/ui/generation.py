@@ -19,6 +19,7 @@ from modules.core.options.store import OptionFrozenError, OptionValueError
 from modules.core.services import current_services
 from modules.processing.errors import GenerationError
 from modules.runtime import progress
+from modules.runtime.job_instruments import add_memory_line
 from modules.runtime.jobs import DuplicateTaskError, JobCancelledError, job_queue, run_job
 from modules.ui.components import error_html, opt, plaintext_to_html
 from modules.ui.gallery_files import gallery_value, item_image
@@ -200,6 +201,9 @@ def run_ui_job(task_id: str | None, tabname: str, build_job: Callable[[str], Cal
     if processed is None:
         return failure("The job produced nothing.", started)
     result = finish(processed, started)
+    job = job_queue().get(task_id)
+    if job is not None and len(result) > 3 and isinstance(result[3], str):
+        result = (*result[:3], add_memory_line(result[3], job.memory), *result[4:])
     progress.record_results(task_id, result)
     return result
 
