@@ -13,6 +13,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # (the full-size tests still get two cores). libgomp reads this once, when torch is first imported: this file is
 # loaded before any test module imports torch, and the servers started by tests inherit it.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# the servers tests start are local, where setting auto_launch_browser's default (Local) opens the page in the
+# system's browser, as in A1111: Python's webbrowser runs the BROWSER command instead, here one that does nothing
+os.environ.setdefault("BROWSER", "true")
 
 
 @pytest.fixture
