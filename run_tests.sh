@@ -18,7 +18,7 @@ if ! "${PY}" -c "import torch, torchvision" >/dev/null 2>&1; then
     echo "Installing torch: ${TORCH_COMMAND}"
     "${PY}" -m ${TORCH_COMMAND} -q
 fi
-"${PY}" -m pip install -q -r requirements_versions.txt -r requirements-test.txt
+"${PY}" -m pip install -q -r requirements_versions.txt -r requirements-test.txt -r requirements-ray.txt
 "${PY}" -m pip install -q --no-deps -r requirements-test-nodeps.txt
 
 # browser tests drive Debian's chromium through Playwright (a browser download by Playwright fails here);

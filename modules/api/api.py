@@ -15,7 +15,7 @@ from fastapi import APIRouter, Body, FastAPI
 from fastapi.responses import JSONResponse
 
 from modules.api import (errors, middleware, models, routes_extras, routes_generation, routes_info, routes_progress,
-                         routes_server)
+                         routes_server, routes_workers)
 from modules.core.options.store import OptionFrozenError, OptionValueError
 from modules.core.services import current_services
 from modules.postprocess.model_upscalers import realesrgan_models_api_list
@@ -63,6 +63,7 @@ class Api:
         self.add_api_route("/sdapi/v1/refresh-vae", self.refresh_vae, methods=["POST"])
         routes_server.register(self)
         routes_extras.register(self)
+        routes_workers.register(self)
 
     def add_api_route(self, path: str, endpoint: Callable, **kwargs: Any) -> None:
         """Add a route to the app (extensions call this too); ``--api-auth`` covers it like every route."""

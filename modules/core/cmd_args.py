@@ -165,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--no-prompt-history", action="store_true", help="do not write params.txt")
     # flags of this project, after A1111's
     a("--compile-unet", action="store_true", help="compile the UNet with torch.compile (CUDA graphs on CUDA); same as setting compile_unet")
+    a("--ray", type=str, default=None, metavar="auto|ADDRESS", help="run jobs on Ray worker actors: 'auto' starts a local head (loopback only), an address joins that cluster (needs requirements-ray.txt)")
+    a("--ray-workers", type=int, default=None, help="with --ray: worker actors per node (default: one per visible GPU, 1 on a CPU-only node)")
     return p
 
 

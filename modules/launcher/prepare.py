@@ -165,6 +165,10 @@ def prepare_environment(ctx: LaunchContext) -> None:
     install_requirements(ctx.settings.requirements_file, settings=ctx.settings, skip_install=ctx.args.skip_install,
                          runner=ctx.runner)
 
+    if getattr(ctx.args, "ray", None):  # scale-out is optional: its packages only when --ray asks for it
+        install_requirements(os.path.join(ctx.install_dir, "requirements-ray.txt"), settings=ctx.settings,
+                             skip_install=ctx.args.skip_install, runner=ctx.runner)
+
     run_installers(ctx)
 
     if ctx.args.update_check:

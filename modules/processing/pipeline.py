@@ -24,6 +24,7 @@ from modules.models.token_merging import token_merging
 from modules.networks.extra_networks import registry as extra_networks
 from modules.processing import image_saver
 from modules.processing.color_correction import apply_color_correction
+from modules.processing.executors import current_executor
 from modules.processing.face_restore import restore_faces
 from modules.processing.image_resize import resize_image
 from modules.processing.image_saving import output_dir, write_params_txt
@@ -103,6 +104,9 @@ class OverrideSettings:
 def process_images(p: StableDiffusionProcessing) -> Processed:
     """Run ``p`` (A1111's entry point): scripts' ``before_process``, settings overrides, then the batches."""
     _call_hook(p, "before_process")
+    executor = current_executor()
+    if executor is not None and executor.accepts(p):  # --ray: the job runs on worker actors
+        return executor.run(p)
     # the memory manager starts the job from rest and turns an out-of-memory error into one naming the setting
     with OverrideSettings(p), job_guard(p.services):
         return process_images_inner(p)

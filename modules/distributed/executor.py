@@ -1,0 +1,165 @@
+"""The executor ``process_images`` hands jobs to under ``--ray``: chunks out, one-machine results back.
+
+For a job it takes, :class:`RayExecutor` fixes the seeds (a ``-1`` is drawn once, here), cuts the batch count
+across the free workers (:mod:`modules.distributed.job_spec`), runs the chunks through the
+:class:`~modules.distributed.orchestrator.Orchestrator`, and then does here what the end of a local
+``process_images`` does: the pictures saved in order with the workers' infotexts, ``params.txt``, the grid, the
+``Processed`` with A1111's fields and the scripts' ``postprocess`` hook.  The job's state (``shared.state``)
+follows the workers: iterations done, sampling step, the latest latent for live previews; interrupt and skip
+reach the workers running the job.
+
+Jobs it does not take run here as before: processing classes other than txt2img/img2img, and settings that
+save extra pictures from inside the batch loop (before face restoration, masks...), which only a local run
+writes in their place.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from modules.distributed.job_spec import Merged, constructor_fields, make_chunks, merge
+from modules.distributed.orchestrator import Orchestrator
+from modules.processing import image_saver
+from modules.processing.image_saving import output_dir, write_params_txt
+from modules.processing.img2img import StableDiffusionProcessingImg2Img
+from modules.processing.processed import Processed
+from modules.processing.rng import get_fixed_seed
+from modules.processing.txt2img import StableDiffusionProcessingTxt2Img
+
+LOCAL_ONLY_SETTINGS = ("save_images_before_face_restoration", "save_images_before_color_correction",
+                       "save_images_before_highres_fix", "save_mask", "save_mask_composite", "return_mask",
+                       "return_mask_composite")
+"""Settings under which a job stays local: the pictures they add are made inside the batch loop."""
+
+
+class RayExecutor:
+    """Runs txt2img/img2img jobs on the orchestrator's workers (installed by :func:`modules.distributed.start`)."""
+
+    def __init__(self, orchestrator: Orchestrator) -> None:
+        self.orchestrator = orchestrator
+
+    def accepts(self, p: Any) -> bool:
+        if type(p) not in (StableDiffusionProcessingTxt2Img, StableDiffusionProcessingImg2Img):
+            return False
+        opts = p.services.opts
+        return not any(getattr(opts, name, False) for name in LOCAL_ONLY_SETTINGS)
+
+    def run(self, p: Any) -> Processed:
+        services = p.services
+        opts, state = services.opts, services.state
+        kind = "txt2img" if isinstance(p, StableDiffusionProcessingTxt2Img) else "img2img"
+        if not isinstance(p.seed, list):
+            p.seed = int(get_fixed_seed(p.seed))
+        if not isinstance(p.subseed, list):
+            p.subseed = int(get_fixed_seed(p.subseed))
+        checkpoint = self._checkpoint(p)
+        fields = constructor_fields(p)
+        parts = max(1, self.orchestrator.free_workers(checkpoint))
+        task_id = getattr(p, "task_id", None) or getattr(state, "current_task_id", None) or "task(ray)"
+        chunks = make_chunks(kind, task_id, fields, parts, dict(opts.data), checkpoint)
+        if state is not None and state.job_count == -1:
+            state.job_count = p.n_iter
+
+        def on_progress(info: dict[str, Any]) -> None:
+            if state is None:
+                return
+            state.job_no = info["job_no"]
+            state.sampling_step, state.sampling_steps = info["sampling_step"], info["sampling_steps"]
+            if info.get("latent") is not None:
+                state.current_latent = info["latent"]
+            state.textinfo = "Ray workers: " + ", ".join(info["workers"]) if info["workers"] else None
+
+        def control() -> str | None:
+            if state is None:
+                return None
+            if state.interrupted or state.stopping_generation:
+                return "interrupt"
+            if state.skipped:
+                state.skipped = False
+                return "skip"
+            return None
+
+        merged = merge(self.orchestrator.run_chunks(chunks, on_progress, control))
+        return self._finish(p, merged)
+
+    def _checkpoint(self, p: Any) -> str | None:
+        """The title of the checkpoint the job uses, as this process's list names it."""
+        services = p.services
+        name = (p.override_settings or {}).get("sd_model_checkpoint") or getattr(services.opts, "sd_model_checkpoint", None)
+        checkpoints = services.checkpoints
+        found = checkpoints.get_closest_match(name) if name and checkpoints is not None else None
+        return found.title if found is not None else name or None
+
+    def _finish(self, p: Any, merged: Merged) -> Processed:
+        """The end of a local ``process_images``, with the workers' pictures: saving, params.txt, grid, Processed."""
+        services = p.services
+        opts = services.opts
+        p.all_prompts, p.all_negative_prompts = merged.all_prompts, merged.all_negative_prompts
+        p.all_seeds, p.all_subseeds = merged.all_seeds, merged.all_subseeds
+        for name, value in merged.attributes.items():
+            setattr(p, name, value)
+        for text, n in merged.comments.items():
+            p.comments.setdefault(text, n)
+        tab = getattr(p, "tab", "txt2img")
+        if p.outpath_samples is None:
+            p.outpath_samples = output_dir(opts, tab, grid=False, data_dir=services.paths.data_dir)
+        if p.outpath_grids is None:
+            p.outpath_grids = output_dir(opts, tab, grid=True, data_dir=services.paths.data_dir)
+        if merged.infotexts and not services.cmd_opts.no_prompt_history:
+            write_params_txt(os.path.join(services.paths.data_dir, "params.txt"), merged.infotexts[0])
+        self._save_samples(p, merged)
+        images, infotexts = list(merged.images), list(merged.infotexts)
+        if not infotexts:
+            infotexts.append(merged.grid_text)
+        index_of_first_image = self._add_grid(p, images, infotexts, merged.grid_text)
+        seed = p.all_seeds[0] if p.all_seeds else p.seed
+        subseed = p.all_subseeds[0] if p.all_subseeds else p.subseed
+        res = Processed(p, images_list=images, seed=seed, info=infotexts[0], subseed=subseed,
+                        index_of_first_image=index_of_first_image, infotexts=infotexts)
+        res.ray_workers = merged.workers
+        runner = p.scripts
+        if runner is not None and hasattr(runner, "postprocess"):
+            runner.postprocess(p, res)
+        return res
+
+    @staticmethod
+    def _save_samples(p: Any, merged: Merged) -> None:
+        if not p.save_samples() or len(merged.images) != len(merged.infotexts):
+            return
+        opts = p.services.opts
+        batch = max(1, int(p.batch_size))
+        for g, (image, text) in enumerate(zip(merged.images, merged.infotexts)):
+            n, i = divmod(g, batch)
+            p.iteration, p.batch_index = n, i
+            p.prompts = p.all_prompts[n * batch:(n + 1) * batch]
+            p.negative_prompts = p.all_negative_prompts[n * batch:(n + 1) * batch]
+            p.seeds = p.all_seeds[n * batch:(n + 1) * batch]
+            p.subseeds = p.all_subseeds[n * batch:(n + 1) * batch]
+            parameters = image.info.pop("parameters", None)  # a local run saves before it sets this
+            try:
+                image_saver.save_image(p.services, image, p.outpath_samples, "", p.seeds[i], p.prompts[i],
+                                       opts.samples_format, info=text, p=p)
+            finally:
+                if parameters is not None:
+                    image.info["parameters"] = parameters
+
+    @staticmethod
+    def _add_grid(p: Any, images: list, infotexts: list[str], text: str) -> int:
+        """The grid as a local run makes it (same settings, same picture order, the first chunk's infotext)."""
+        opts = p.services.opts
+        too_few = len(images) < 2 and opts.grid_only_if_multiple
+        if not (opts.return_grid or opts.grid_save) or p.do_not_save_grid or too_few:
+            return 0
+        grid = image_saver.image_grid(p.services, images, p.batch_size)
+        index = 0
+        if opts.return_grid:
+            infotexts.insert(0, text)
+            if opts.enable_pnginfo:
+                grid.info["parameters"] = text
+            images.insert(0, grid)
+            index = 1
+        if opts.grid_save:
+            image_saver.save_image(p.services, grid, p.outpath_grids, "grid", p.all_seeds[0], p.all_prompts[0],
+                                   opts.grid_format, info=text, short_filename=not opts.grid_extended_filename, p=p,
+                                   grid=True)
+        return index

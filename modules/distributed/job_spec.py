@@ -1,0 +1,159 @@
+"""How one job becomes chunks for workers, and how their results become the one-machine ``Processed``.
+
+Nothing here imports Ray: a chunk is plain data (pickled by Ray into its object store).  A job's batch count
+(``n_iter``) is cut into contiguous runs of iterations; each chunk carries the seeds its first picture has in
+the one-machine run, so the worker's ``process_images`` draws exactly the noise it would have drawn there:
+
+- ``seed``: ``seed + first * batch_size`` (A1111 adds the picture's index), unless ``subseed_strength`` is set
+  (then every picture has the job's seed);
+- ``subseed``: ``subseed + first * batch_size`` always;
+- a prompt list (prompt matrix, prompts from file) and a seed list are sliced.
+
+Workers never save: the orchestrator saves the merged pictures in order, with the infotexts the workers wrote,
+through the same saver, so the files are those of a one-machine run and each is written once.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+KEPT_ON_ORCHESTRATOR = frozenset({"sd_model", "services", "scripts", "script_args", "outpath_samples",
+                                  "outpath_grids", "do_not_save_samples", "do_not_save_grid"})
+"""Constructor fields that do not travel: live objects of this process, and where and whether to save."""
+
+COPIED_BACK = ("sd_model_name", "sd_model_hash", "sd_vae_name", "sd_vae_hash", "extra_generation_params",
+               "restore_faces", "tiling", "sampler_name", "scheduler", "is_using_inpainting_conditioning",
+               "s_min_uncond", "s_churn", "s_tmin", "s_tmax", "s_noise", "eta", "ddim_discretize",
+               "denoising_strength", "main_prompt", "main_negative_prompt", "seed_resize_from_w",
+               "seed_resize_from_h", "hr_upscale_to_x", "hr_upscale_to_y", "hr_prompt", "hr_negative_prompt",
+               "all_hr_prompts", "all_hr_negative_prompts")
+"""What a worker's processing object learned while it ran, set on the orchestrator's (for ``Processed`` and the
+file names): the model's name and hash, the prompts' notes, the defaults filled from settings."""
+
+
+@dataclass
+class Chunk:
+    """One run of iterations of a job, for one worker."""
+
+    kind: str
+    """``txt2img`` or ``img2img``."""
+    task_id: str
+    """The job's task id with the chunk's number (``task(...)#1``): a worker's queue never sees it twice."""
+    index: int
+    first: int
+    """The job's iteration this chunk starts at."""
+    count: int
+    fields: dict[str, Any]
+    """The constructor fields of the worker's processing object."""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """The orchestrator's settings when the job was dispatched (the job runs with them on the worker)."""
+    checkpoint: str | None = None
+    """The checkpoint title the job uses (its ``override_settings`` or the setting)."""
+
+
+@dataclass
+class ChunkResult:
+    """What a worker sends back for a chunk."""
+
+    images: list
+    infotexts: list[str]
+    all_prompts: list[str]
+    all_negative_prompts: list[str]
+    all_seeds: list[int]
+    all_subseeds: list[int]
+    attributes: dict[str, Any]
+    comments: dict[str, int]
+    grid_text: str
+    worker: str = ""
+    node: str = ""
+    interrupted: bool = False
+
+
+def constructor_fields(p: Any) -> dict[str, Any]:
+    """The dataclass fields of ``p`` that rebuild it on a worker (live objects and saving choices left out)."""
+    fields = {f.name: getattr(p, f.name) for f in dataclasses.fields(p)
+              if f.init and f.name not in KEPT_ON_ORCHESTRATOR}
+    fields["override_settings"] = dict(fields.get("override_settings") or {})
+    fields["extra_generation_params"] = dict(fields.get("extra_generation_params") or {})
+    fields["comments"] = dict(fields.get("comments") or {})
+    return fields
+
+
+def split_iterations(n_iter: int, parts: int) -> list[tuple[int, int]]:
+    """``(first, count)`` of ``parts`` contiguous runs covering ``range(n_iter)``, the longer runs first."""
+    parts = max(1, min(parts, n_iter))
+    base, extra = divmod(n_iter, parts)
+    runs, first = [], 0
+    for i in range(parts):
+        count = base + (1 if i < extra else 0)
+        runs.append((first, count))
+        first += count
+    return runs
+
+
+def chunk_fields(fields: dict[str, Any], first: int, count: int) -> dict[str, Any]:
+    """``fields`` for iterations ``first .. first+count-1``: seeds of those pictures, prompt lists sliced."""
+    batch = int(fields.get("batch_size") or 1)
+    lo, hi = first * batch, (first + count) * batch
+    out = dict(fields)
+    out["n_iter"] = count
+    out["do_not_save_samples"] = True
+    out["do_not_save_grid"] = True
+    seed, subseed = fields.get("seed"), fields.get("subseed")
+    if isinstance(seed, list):
+        out["seed"] = seed[lo:hi]
+    elif not fields.get("subseed_strength"):
+        out["seed"] = int(seed) + lo
+    if isinstance(subseed, list):
+        out["subseed"] = subseed[lo:hi]
+    else:
+        out["subseed"] = int(subseed) + lo
+    for name in ("prompt", "negative_prompt"):
+        if isinstance(fields.get(name), list):
+            out[name] = fields[name][lo:hi]
+    return out
+
+
+def make_chunks(kind: str, task_id: str, fields: dict[str, Any], parts: int, settings: dict[str, Any],
+                checkpoint: str | None) -> list[Chunk]:
+    """The chunks of a job whose seeds are already fixed (no ``-1`` left), for ``parts`` workers."""
+    return [Chunk(kind, f"{task_id}#{i}", i, first, count, chunk_fields(fields, first, count), settings, checkpoint)
+            for i, (first, count) in enumerate(split_iterations(int(fields.get("n_iter") or 1), parts))]
+
+
+@dataclass
+class Merged:
+    """The chunks' results in the job's order."""
+
+    images: list
+    infotexts: list[str]
+    all_prompts: list[str] = field(default_factory=list)
+    all_negative_prompts: list[str] = field(default_factory=list)
+    all_seeds: list[int] = field(default_factory=list)
+    all_subseeds: list[int] = field(default_factory=list)
+    comments: dict[str, int] = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)
+    grid_text: str = ""
+    workers: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+
+def merge(results: list[ChunkResult]) -> Merged:
+    """Concatenate chunk results (given in chunk order); the first chunk's notes describe the job."""
+    merged = Merged([], [])
+    for r in results:
+        merged.images += list(r.images)
+        merged.infotexts += list(r.infotexts)
+        merged.all_prompts += list(r.all_prompts)
+        merged.all_negative_prompts += list(r.all_negative_prompts)
+        merged.all_seeds += list(r.all_seeds)
+        merged.all_subseeds += list(r.all_subseeds)
+        for text, n in r.comments.items():
+            merged.comments.setdefault(text, n)
+        merged.workers.append(r.worker)
+        merged.interrupted = merged.interrupted or r.interrupted
+    if results:
+        merged.attributes = dict(results[0].attributes)
+        merged.grid_text = results[0].grid_text
+    return merged

@@ -1,0 +1,240 @@
+"""Scale-out on Ray (issue 19): a local cluster of 2 CPU worker actors on tiny checkpoints.
+
+One cluster for the module (starting Ray and two headless runtimes is the cost): the orchestrator runs in this
+process with the executor installed; the one-machine reference runs in this same process with the executor
+taken off, so both sides use the same code, settings and checkpoint file.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="the Ray tests need requirements-ray.txt")
+
+FIELDS = dict(prompt="a photo of a cat", negative_prompt="blurry", steps=2, width=64, height=64,
+              sampler_name="Euler", cfg_scale=7.0)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    from modules.core.services import current_services, install_services
+    from modules.distributed import start, stop
+    from modules.models.tiny_factory import make_tiny_checkpoint
+    from modules.runtime.bootstrap import initialize
+
+    data_dir = tmp_path_factory.mktemp("ray-data")
+    make_tiny_checkpoint("sd1", data_dir / "models" / "Stable-diffusion", name="tiny")
+    before = current_services()
+    result = initialize(["--data-dir", str(data_dir), "--ray", "auto", "--ray-workers", "2", "--nowebui"])
+    temp_dir = tmp_path_factory.mktemp("ray-tmp")
+    orchestrator = start(result.services, temp_dir=str(temp_dir))
+    try:
+        yield result.services, orchestrator, data_dir
+    finally:
+        stop()
+        if before is not None:
+            install_services(before)
+
+
+def txt2img(services, outdir, **fields):
+    from modules.processing.txt2img import StableDiffusionProcessingTxt2Img
+
+    p = StableDiffusionProcessingTxt2Img(services=services, outpath_samples=str(outdir), outpath_grids=str(outdir),
+                                         **{**FIELDS, **fields})
+    return p
+
+
+def run(p):
+    from modules.processing.pipeline import process_images
+
+    try:
+        return process_images(p)
+    finally:
+        p.close()
+
+
+def run_local(p):
+    """The one-machine run: the same process_images with the Ray executor off."""
+    from modules.processing.executors import install_executor
+
+    previous = install_executor(None)
+    try:
+        return run(p)
+    finally:
+        install_executor(previous)
+
+
+def files(folder: Path) -> dict[str, str]:
+    return {str(f.relative_to(folder)): hashlib.sha256(f.read_bytes()).hexdigest()
+            for f in sorted(folder.rglob("*")) if f.is_file()}
+
+
+def test_default_start_does_not_import_ray():
+    code = ("import sys; from modules.runtime.headless import start_headless; import modules.api.api; "
+            "import modules.distributed; print('RAY' if 'ray' in sys.modules else 'NO-RAY')")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], capture_output=True,
+                         text=True, timeout=300)
+    assert out.stdout.strip().endswith("NO-RAY"), out.stdout + out.stderr
+
+
+def test_batch_count_4_on_2_workers_is_byte_identical_to_one_process(cluster, tmp_path):
+    services, orchestrator, _ = cluster
+    assert orchestrator.free_workers() == 2
+    local = run_local(txt2img(services, tmp_path / "local", seed=1234, subseed=5, n_iter=4))
+    remote = run(txt2img(services, tmp_path / "ray", seed=1234, subseed=5, n_iter=4))
+    assert sorted(set(remote.ray_workers)) == ["worker-1", "worker-2"]  # the batch count was split
+    assert remote.infotexts == local.infotexts
+    assert remote.all_seeds == local.all_seeds == [1234, 1235, 1236, 1237]
+    assert remote.js() == local.js()
+    assert [im.tobytes() for im in remote.images] == [im.tobytes() for im in local.images]
+    saved = files(tmp_path / "ray")
+    assert saved == files(tmp_path / "local") and len(saved) == 5  # 4 pictures and the grid, same names and bytes
+
+
+def test_random_seed_and_subseeds_follow_the_one_machine_order(cluster, tmp_path):
+    services, _, _ = cluster
+    remote = run(txt2img(services, tmp_path / "ray", seed=-1, subseed=77, subseed_strength=0.5, n_iter=3,
+                         batch_size=2))
+    local = run_local(txt2img(services, tmp_path / "local", seed=remote.seed, subseed=77, subseed_strength=0.5,
+                              n_iter=3, batch_size=2))
+    assert remote.all_subseeds == list(range(77, 83))
+    assert remote.infotexts == local.infotexts
+    assert [im.tobytes() for im in remote.images] == [im.tobytes() for im in local.images]
+
+
+def test_eight_concurrent_api_clients_get_their_own_seeds(cluster, tmp_path):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from modules.api.api import Api
+
+    services, _, _ = cluster
+    app = FastAPI()
+    Api(app)
+    client = TestClient(app)
+    answers: dict[int, dict] = {}
+
+    def post(seed: int) -> None:
+        body = {**FIELDS, "seed": seed, "n_iter": 1, "send_images": False}
+        answers[seed] = client.post("/sdapi/v1/txt2img", json=body).json()
+
+    threads = [threading.Thread(target=post, args=(500 + i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert sorted(answers) == list(range(500, 508))
+    import json
+
+    for seed, answer in answers.items():
+        assert json.loads(answer["info"])["all_seeds"] == [seed], answer
+    workers = client.get("/sdapi/v1/workers").json()
+    assert [w["name"] for w in workers] == ["worker-1", "worker-2"]
+    assert all(w["status"] == "ok" and w["devices"] == ["cpu"] and w["model"].startswith("tiny") for w in workers)
+    assert sum(w["jobs_done"] for w in workers) >= 8
+
+
+def test_xyz_plot_grid_equals_the_one_machine_grid(cluster, tmp_path):
+    from modules.builtin_scripts.xyz_plot import draw_xyz_grid
+
+    services, _, _ = cluster
+
+    def grid(runner, outdir):
+        p = txt2img(services, outdir, seed=42, do_not_save_grid=True, do_not_save_samples=True)
+
+        def cell(x, y, z, ix, iy, iz):
+            pc = copy.copy(p)
+            pc.steps, pc.cfg_scale = x, y
+            pc.override_settings = dict(p.override_settings)
+            return runner(pc)
+
+        return draw_xyz_grid(p, [1, 2], [5.0, 9.0], [0], ["1", "2"], ["5", "9"], [""], cell, True, False, False,
+                             ["x", "y", "z"], 0)
+
+    local, remote = grid(run_local, tmp_path / "l"), grid(run, tmp_path / "r")
+    assert [im.tobytes() for im in remote.images] == [im.tobytes() for im in local.images]
+    assert remote.infotexts == local.infotexts
+
+
+def test_a_missing_checkpoint_is_a_clear_error_naming_file_and_node(cluster, tmp_path):
+    from modules.processing.processing_base import GenerationError
+
+    services, _, _ = cluster
+    p = txt2img(services, tmp_path, seed=1, override_settings={"sd_model_checkpoint": "nowhere.safetensors"})
+    with pytest.raises(GenerationError, match="nowhere"):
+        run(p)
+
+
+def test_killed_worker_its_chunk_reruns_elsewhere_and_each_picture_is_saved_once(cluster, tmp_path):
+    services, orchestrator, _ = cluster
+    fields = dict(seed=900, n_iter=4, steps=24)
+    local = run_local(txt2img(services, tmp_path / "local", **fields))
+    done: dict = {}
+
+    def job() -> None:
+        try:
+            done["result"] = run(txt2img(services, tmp_path / "ray", **fields))
+        except BaseException as e:  # handed to the test below
+            done["error"] = e
+
+    thread = threading.Thread(target=job)
+    thread.start()
+    victim = None
+    deadline = time.time() + 120
+    while victim is None and time.time() < deadline:
+        busy = [s for s in orchestrator.slots if s.task is not None]
+        if len(busy) == 2:
+            victim = busy[1]
+        time.sleep(0.05)
+    assert victim is not None, "both workers never ran the job together"
+    time.sleep(0.3)
+    os.kill(victim.info["pid"], signal.SIGKILL)
+    thread.join(300)
+    assert "error" not in done, done.get("error")
+    remote = done["result"]
+    assert remote.infotexts == local.infotexts
+    assert [im.tobytes() for im in remote.images] == [im.tobytes() for im in local.images]
+    assert files(tmp_path / "ray") == files(tmp_path / "local")  # exactly one copy of each picture
+    assert victim.status in ("restarting", "ok")
+    assert orchestrator.wait_ready(timeout=180) == 2  # Ray restarted the actor: it is back in the pool
+
+
+def test_a_second_node_joins_and_runs_jobs(cluster, tmp_path):
+    services, orchestrator, _ = cluster
+    address = ray.get_runtime_context().gcs_address
+    node = subprocess.Popen([sys.executable, "-m", "ray.scripts.scripts", "start", "--address", address,
+                             "--num-cpus", "1", "--temp-dir", str(tmp_path / "node2"), "--block",
+                             "--node-ip-address", "127.0.0.1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while len([n for n in ray.nodes() if n["Alive"]]) < 2 and time.time() < deadline:
+            time.sleep(0.5)
+        assert len([n for n in ray.nodes() if n["Alive"]]) == 2
+        orchestrator.refresh(force=True)
+        assert len(orchestrator.slots) == 3
+        assert orchestrator.wait_ready(timeout=180) == 3
+        new = orchestrator.slots[-1]
+        assert new.node_id != orchestrator.slots[0].node_id
+        remote = run(txt2img(services, tmp_path / "ray", seed=7, n_iter=3))
+        assert new.name in remote.ray_workers
+        local = run_local(txt2img(services, tmp_path / "local", seed=7, n_iter=3))
+        assert [im.tobytes() for im in remote.images] == [im.tobytes() for im in local.images]
+    finally:
+        for slot in [s for s in orchestrator.slots if s.node_id != orchestrator.slots[0].node_id]:
+            ray.kill(slot.actor, no_restart=True)
+            orchestrator.slots.remove(slot)
+        os.killpg(node.pid, signal.SIGTERM)
+        try:
+            node.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(node.pid, signal.SIGKILL)
