@@ -17,7 +17,7 @@ def main(argv: Sequence[str]) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from modules import shared
     from modules.runtime.bootstrap import initialize
-    from modules.server import app as app_server, share_links
+    from modules.server import app as app_server, autolaunch, share_links
 
     try:
         result = initialize(argv, background_model_load=True)
@@ -43,6 +43,8 @@ def main(argv: Sequence[str]) -> int:
     def ready() -> None:
         print(f"Running the {what} on: http://{shown_host}:{port}", flush=True)
         print(f"Startup time: {timer.summary()}.", flush=True)
+        if first:
+            autolaunch.open_browser_if_asked(cmd_opts, shared.opts.auto_launch_browser, host, port)
         if first and (cmd_opts.share or cmd_opts.ngrok):
             # tunnels need the internet: opened in the background, failures printed, local serving goes on
             threading.Thread(target=share_links.open_public_links, args=(cmd_opts, host, port), daemon=True).start()

@@ -81,6 +81,7 @@ def _mount_ui(app: FastAPI, cmd_opts: argparse.Namespace) -> FastAPI:
 
     # gradio on first use: the API alone starts without it
     from modules.ui.frame import create_ui
+    from modules.ui.theme import gradio_theme, theme_head  # gradio on first use, as above
 
     services = current_services()
     services.demo = create_ui()
@@ -88,7 +89,8 @@ def _mount_ui(app: FastAPI, cmd_opts: argparse.Namespace) -> FastAPI:
     prefix = (cmd_opts.subpath or "").rstrip("/")
     known = set(map(id, app.router.routes))
     app = gr.mount_gradio_app(app, services.demo, path=prefix or "/",
-                              auth=access.check_password if access.enabled else None)
+                              auth=access.check_password if access.enabled else None,
+                              theme=gradio_theme(), head=theme_head())
     ui_app = None
     for route in app.router.routes:
         if id(route) not in known:

@@ -1,5 +1,5 @@
 """The routes the page itself calls: ``/internal/*`` (progress, pending tasks, ping, quicksettings hint,
-start-up profile, the system report) and ``/sd_extra_networks/*`` (preview pictures of the extra-networks cards, a card file's
+start-up profile, the system report, the notification sound) and ``/sd_extra_networks/*`` (preview pictures of the extra-networks cards, a card file's
 metadata, and the user metadata editor's read and save).
 
 A1111 serves them whenever the UI is up: :func:`modules.server.app.create_app` adds them once the
@@ -31,6 +31,7 @@ from modules.api.routes_progress import internal_progress, pending_tasks
 from modules.core import errors as error_log
 from modules.core.sysinfo import collect_sysinfo, sysinfo_filename, sysinfo_text
 from modules.core.services import current_services
+from modules.ui.assets import notification_sound_file
 from modules.ui.extra_network_cards import card_html
 from modules.ui.extra_network_pages import (UserMetadataError, allowed_preview_dirs, cover_images, file_metadata,
                                             find_item, replace_preview, save_user_metadata, user_metadata_view)
@@ -55,6 +56,7 @@ def add_internal_routes(_demo: Any, app: Any) -> None:
         ("/internal/profile-startup", profile_startup, ["GET"], None),
         ("/internal/sysinfo", sysinfo_inline, ["GET"], None),
         ("/internal/sysinfo-download", sysinfo_download, ["GET"], None),
+        ("/internal/notification-sound", notification_sound, ["GET"], None),
     ]
     for path, endpoint, methods, response_model in routes:
         if path not in existing:
@@ -100,6 +102,15 @@ def sysinfo_inline() -> PlainTextResponse:
 def sysinfo_download() -> PlainTextResponse:
     """``GET /internal/sysinfo-download``: the system report as a file to save (Settings > Sysinfo's first link)."""
     return _sysinfo_response(attachment=True)
+
+
+def notification_sound() -> FileResponse:
+    """``GET /internal/notification-sound``: ``notification.mp3`` (data dir, else install dir), played by the page
+    when a generation finishes (setting ``notification_audio``); 404 without one."""
+    path = notification_sound_file()
+    if path is None:
+        raise HTTPException(status_code=404, detail="No notification.mp3 in the data dir or the install dir")
+    return FileResponse(path, media_type="audio/mpeg")
 
 
 def gradio_app_of(app: Any) -> Any:

@@ -49,12 +49,23 @@ def page_settings() -> dict:
     keys = ("live_preview_refresh_period", "live_previews_enable", "show_progress_in_title", "interrupt_after_current",
             "js_live_preview_in_modal_lightbox", "keyedit_precision_attention", "keyedit_precision_extra",
             "keyedit_delimiters", "keyedit_move", "extra_networks_add_text_separator", "disable_token_counters",
-            "notification_audio", "prevent_screen_sleep_during_generation",
+            "notification_audio", "notification_volume", "prevent_screen_sleep_during_generation",
             # javascript/edit-attention.js and the full-page image viewer (javascript/imageviewer.js)
             "keyedit_delimiters_whitespace", "js_modal_lightbox", "js_modal_lightbox_initially_zoomed",
             "js_modal_lightbox_gamepad", "js_modal_lightbox_gamepad_repeat", "sd_webui_modal_lightbox_icon_opacity",
             "sd_webui_modal_lightbox_toolbar_opacity")
-    return {"opts": {k: opt(k) for k in keys}, "tooltips": dict(tooltips)}
+    return {"opts": {k: opt(k) for k in keys}, "tooltips": dict(tooltips),
+            "notification_sound": notification_sound_file() is not None}
+
+
+def notification_sound_file() -> str | None:
+    """``notification.mp3`` of the data dir, else of the install dir (A1111's place), when it exists."""
+    paths = current_services().paths
+    folders = [getattr(paths, "data_dir", None) if paths is not None else None, INSTALL_DIR]
+    for folder in folders:
+        if folder and os.path.isfile(os.path.join(folder, "notification.mp3")):
+            return os.path.join(folder, "notification.mp3")
+    return None
 
 
 def _localization() -> dict:
