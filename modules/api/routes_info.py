@@ -19,6 +19,7 @@ from modules.core.services import current_services
 from modules.processing.image_saving_info import read_info_from_image
 from modules.processing.infotext_parse import parse_generation_parameters
 from modules.runtime.extension_details import git_details
+from modules.runtime.interrogation import INTERROGATION_MODELS, interrogate_with
 from modules.runtime.queue_lock import queue_lock
 from modules.sampling.registry import samplers_api_list
 from modules.sampling.schedulers import schedulers_api_list
@@ -176,17 +177,18 @@ def pnginfoapi(req: models.PNGInfoRequest) -> Any:
 
 
 def interrogateapi(req: models.InterrogateRequest) -> Any:
-    """A caption for a picture (CLIP or DeepDanbooru), where those models are available."""
+    """A caption for a picture: BLIP + CLIP matches (``clip``) or DeepDanbooru tags (``deepdanbooru``).
+
+    Queued behind generations (A1111 holds the queue lock); a model file that is not in its folder is a 404
+    naming the file and the folder (:class:`~modules.models.model_files.ModelFileMissingError`).
+    """
     if not req.image:
         raise ApiError(404, "Image not found", key="image")
     image = decode_base64_to_image(req.image, "image").convert("RGB")
-    if req.model not in ("clip", "deepdanbooru"):
+    if req.model not in INTERROGATION_MODELS:
         raise ApiError(404, "Model not found", key="model")
-    interrogator = current_services().interrogator if req.model == "clip" else None
-    if interrogator is None:
-        raise ApiError(404, f"Model not found: interrogation with {req.model} is not available in this build", key="model")
     with queue_lock:
-        caption = interrogator.interrogate(image)
+        caption = interrogate_with(current_services(), req.model, image)
     return {"caption": caption}
 
 

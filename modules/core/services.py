@@ -57,8 +57,8 @@ class Services:
     - ``hypernetworks`` (name -> path), ``hypernetworks_registry``, ``loaded_hypernetworks``;
     - ``startup_timer``, ``cache`` (the on-disk caches), ``demo`` (the gradio Blocks, when built);
     - ``tab_names``: the labels of the page's top-level tabs (set while the UI is built);
-    - ``interrogator``: A1111's CLIP interrogator for ``/sdapi/v1/interrogate`` (none is built here; an
-      extension may set one);
+    - ``interrogator``: A1111's CLIP interrogator (``modules.runtime.interrogation.ClipInterrogator``, built
+      by the bootstrap; its models load on first use); ``deepbooru``, once used: the DeepBooru tagger;
     - ``sampler_factory``: builds sampler objects with their environment
       (``modules.sampling.factory.SamplerFactory``; None: ``sampler_factory(services)`` makes a bare one).
     """

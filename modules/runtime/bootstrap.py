@@ -53,6 +53,7 @@ from modules.prompting import model_hijack as model_hijack_module
 from modules.prompting.styles import StyleDatabase
 from modules.prompting.textual_inversion.database import EmbeddingDatabase
 from modules.runtime import script_loading
+from modules.runtime.interrogation import ClipInterrogator
 from modules.runtime.jobs import attach_job_store
 from modules.runtime.choice_providers import register_choice_providers
 from modules.runtime.queue_lock import queue_lock
@@ -190,9 +191,11 @@ def _parse_flags(start: _Start) -> None:
 
 
 def _build_prompt_services(services: Services) -> None:
-    """The styles (``styles.csv``) and a fresh textual-inversion database (an earlier start's folders are not
-    scanned again), given to A1111's ``model_hijack`` for the prompt path."""
+    """The styles (``styles.csv``), the CLIP interrogator (A1111 builds both here; its models load on first use)
+    and a fresh textual-inversion database (an earlier start's folders are not scanned again), given to
+    A1111's ``model_hijack`` for the prompt path."""
     services.prompt_styles = StyleDatabase(list(services.paths.styles_files))
+    services.interrogator = ClipInterrogator(services)
     services.embeddings = EmbeddingDatabase(
         hasher=lambda filename, title: hashing.sha256(services.cache, filename, title))
     services.embeddings.add_embedding_dir(services.paths.embeddings_dir)

@@ -3,8 +3,8 @@
 :func:`register_choice_providers` (called by the bootstrap) fills
 :mod:`modules.core.options.choice_providers` with one function per list. Each reads the
 installed services when it is called, so a Reload UI that installs new services needs no new
-registration. Lists of parts this app does not have (extension UNets, the CLIP interrogator's
-categories) are left unregistered: their settings offer only ``Automatic``/``None`` or nothing.
+registration. Lists of parts this app does not have (extension UNets) are left unregistered: their
+settings offer only ``Automatic``/``None`` or nothing.
 The UI registers :data:`~modules.core.options.choice_providers.INFOTEXT_PASTE_FIELDS` when it
 builds its paste buttons.
 """
@@ -19,6 +19,7 @@ from modules.core.services import current_services
 from modules.networks.hypernetworks.setup import live_registry
 from modules.postprocess.model_upscalers import DAT_BUILTIN, REALESRGAN_BUILTIN
 from modules.sampling.registry import all_samplers
+from modules.runtime.interrogation import clip_interrogator
 from modules.scripting.script_paths import list_scripts
 
 LORA_EXTENSION_MODULE = "networks"
@@ -75,6 +76,11 @@ def refresh_localizations() -> None:
     localization.list_localizations(dirname, list_scripts("localizations", ".json"))
 
 
+def interrogate_categories() -> list[str]:
+    """The CLIP interrogator's category files (setting ``interrogate_clip_skip_categories``)."""
+    return clip_interrogator(current_services()).category_types()
+
+
 def register_choice_providers() -> None:
     """Register every list this app provides (start-up; registering again replaces them)."""
     providers.register(providers.SAMPLERS, sampler_names)
@@ -82,6 +88,7 @@ def register_choice_providers() -> None:
     providers.register(providers.REALESRGAN_MODELS, lambda: [name for name, _url, _scale in REALESRGAN_BUILTIN])
     providers.register(providers.DAT_MODELS, lambda: [name for name, _url, _scale in DAT_BUILTIN])
     providers.register(providers.HYPERNETWORKS, hypernetwork_names)
+    providers.register(providers.INTERROGATE_CATEGORIES, interrogate_categories)
     providers.register(providers.REFRESH_HYPERNETWORKS, lambda: live_registry().refresh())
     providers.register(providers.LORA_NETWORKS, lora_names)
     providers.register(providers.REFRESH_LORA_NETWORKS, refresh_loras)

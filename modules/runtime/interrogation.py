@@ -447,6 +447,10 @@ def deepbooru_tagger(services: Services) -> DeepBooruTagger:
     return tagger
 
 
+INTERROGATION_MODELS = ("clip", "deepdanbooru")
+"""The ``model`` names of ``/sdapi/v1/interrogate``."""
+
+
 class UnknownInterrogatorError(LookupError):
     """An interrogation model name other than ``clip`` / ``deepdanbooru``."""
 
