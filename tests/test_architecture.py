@@ -39,6 +39,8 @@ def test_the_layer_contract_holds():
     ("modules/models/planted_upward.py", "from modules.processing import processed\n", "layers below it"),
     ("modules/core/planted_skin.py", "from modules import shared\n", "flat compatibility modules"),
     ("modules/prompting/planted_sideways.py", "import modules.sampling.samplers\n", "layers below it"),
+    ("modules/training/planted_upward.py", "from modules.runtime import jobs\n", "layers below it"),
+    ("modules/training/planted_sideways.py", "from modules.builtin_scripts import xyz_plot\n", "layers below it"),
 ])
 def test_the_contract_fails_on_a_planted_violation(tmp_path, planted_file, source, contract):
     copy = tmp_path / "tree"

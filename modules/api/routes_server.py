@@ -5,6 +5,7 @@ exist only with ``--api-server-stop``.
 """
 from __future__ import annotations
 
+import inspect
 import os
 import threading
 from typing import Any, Callable
@@ -17,6 +18,8 @@ from modules.api.errors import ApiError
 from modules.core.file_naming import CreationError
 from modules.core.services import current_services
 from modules.runtime import restart
+from modules.runtime.jobs import run_job
+from modules.runtime.progress import create_task_id
 
 exit_process: Callable[[int], Any] = os._exit
 """How the process ends (tests replace it)."""
@@ -100,13 +103,36 @@ def make_create_hypernetwork(api: Any) -> Callable[..., Any]:
     return create_hypernetwork
 
 
-# training is not part of this web UI: 404 naming it (the body is still read as A1111 reads it)
+def _train(kind: str, function_name: str, args: dict[str, Any]) -> Any:
+    """Run a training as a job of the one queue and answer as A1111: ``train <kind> complete: filename: ...
+    error: ...`` (a training that failed or was refused names the reason; unknown arguments are a 422)."""
+    # torch on first use: the API starts without it
+    from modules.training import hypernetwork, textual_inversion
+    from modules.training.validation import TrainingError
+
+    function = getattr({"embedding": textual_inversion, "hypernetwork": hypernetwork}[kind], function_name)
+    try:
+        inspect.signature(function).bind(**args)
+    except TypeError as e:
+        raise ApiError(422, f"train/{kind}: {e}") from e
+    args = {k: v for k, v in args.items() if k not in ("id_task", "services")}
+    task_id = create_task_id(f"train_{kind}")
+    filename, error = "", None
+    try:
+        _, filename = run_job(task_id, lambda: function(id_task=task_id, **args), name=f"train_{kind}", kind="train")
+    except (TrainingError, OSError, ValueError, RuntimeError) as e:
+        error = e
+    return models.TrainResponse(info=f"train {kind} complete: filename: {filename} error: {error}")
+
+
 def train_embedding(args: dict = Body(...)) -> Any:
-    raise ApiError(404, "Training embeddings is not available in this build")
+    """Train an embedding (body: the keyword arguments of A1111's ``train_embedding``); blocks until it ends."""
+    return _train("embedding", "train_embedding", args)
 
 
 def train_hypernetwork(args: dict = Body(...)) -> Any:
-    raise ApiError(404, "Training hypernetworks is not available in this build")
+    """Train a hypernetwork (body: the keyword arguments of A1111's ``train_hypernetwork``); blocks until it ends."""
+    return _train("hypernetwork", "train_hypernetwork", args)
 
 
 def _exit_soon(code: int = 0) -> None:

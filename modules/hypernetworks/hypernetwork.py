@@ -1,6 +1,7 @@
 """A1111's ``modules.hypernetworks.hypernetwork``: the names extensions import, over the live registry.
 
-Training (A1111's ``train_hypernetwork``) is not part of this web UI.
+``train_hypernetwork`` is :func:`modules.training.hypernetwork.train_hypernetwork` (run it inside a job
+of the queue: it reads the job's interrupt flag and reports progress).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from modules.networks.hypernetworks.hypernetwork import (  # noqa: F401  (A1111 
 )
 from modules.networks.hypernetworks.registry import list_hypernetworks  # noqa: F401  (A1111 name)
 from modules.networks.hypernetworks.setup import live_registry
+from modules.training.hypernetwork import train_hypernetwork  # noqa: F401  (A1111 name)
 
 
 def load_hypernetwork(name: str) -> Hypernetwork | None:

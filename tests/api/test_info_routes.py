@@ -132,7 +132,9 @@ def test_unavailable_features_answer_4xx_with_the_reason(api_client):
     assert r.status_code == 404 and r.json()["detail"].startswith("Model not found")
     assert client.post("/sdapi/v1/interrogate", json={}).json()["detail"] == "Image not found"
     r = client.post("/sdapi/v1/train/embedding", json={"embedding_name": "x"})
-    assert r.status_code == 404 and "not available" in r.json()["detail"]
+    assert r.status_code == 200 and r.json()["info"].endswith("error: Dataset directory is empty")
+    r = client.post("/sdapi/v1/train/hypernetwork", json={"hypernetwork_name": "x", "no_such_argument": 1})
+    assert r.status_code == 422 and "no_such_argument" in r.json()["detail"]
     r = client.post("/sdapi/v1/create/embedding", json={"name": "x"})
     assert r.status_code == 422 and "num_vectors_per_token" in r.json()["detail"]
     assert client.post("/sdapi/v1/refresh-embeddings").status_code == 200
