@@ -49,6 +49,7 @@ CLIENT_ERRORS: list[tuple[str, str, int, str | None]] = [
     ("modules.runtime.jobs", "DuplicateTaskError", 409, "force_task_id"),
     ("modules.runtime.jobs", "JobCancelledError", 409, None),
     ("modules.prompting.limits", "PromptLimitError", 422, "prompt"),
+    ("modules.sampling.registry", "SamplerNotSupportedError", 422, "sampler_name"),
     ("modules.core.limits", "ImageTooLargeError", 422, None),
     ("modules.core.limits", "ImageDecodeError", 422, None),
     ("modules.models.checkpoint_io", "CheckpointError", 422, None),

@@ -1,7 +1,8 @@
 """Live-preview decoders besides the full VAE: "Approx NN" (A1111's small convolutional net) and TAESD.
 
-Weights are read only from the models folders (``models/VAE-approx/model.pt`` or
-``vaeapprox-sdxl.pt``; ``models/VAE-taesd/taesd_decoder.pth`` or ``taesdxl_decoder.pth``).
+Weights are read only from the models folders (``models/VAE-approx/model.pt``,
+``vaeapprox-sdxl.pt`` or ``vaeapprox-sd3.pt``; ``models/VAE-taesd/taesd_decoder.pth``,
+``taesdxl_decoder.pth`` or ``taesd3_decoder.pth``; SD3's take 16 latent channels).
 Nothing is downloaded: when a file is missing, :func:`load_preview_decoder` returns None
 and the caller falls back to "Approx cheap" with a notice.
 """
@@ -13,8 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
-APPROX_FILES = {"sd": "model.pt", "sdxl": "vaeapprox-sdxl.pt"}
-TAESD_FILES = {"sd": "taesd_decoder.pth", "sdxl": "taesdxl_decoder.pth"}
+APPROX_FILES = {"sd": "model.pt", "sdxl": "vaeapprox-sdxl.pt", "sd3": "vaeapprox-sd3.pt"}
+TAESD_FILES = {"sd": "taesd_decoder.pth", "sdxl": "taesdxl_decoder.pth", "sd3": "taesd3_decoder.pth"}
 
 
 class VAEApprox(nn.Module):
@@ -83,8 +84,9 @@ class PreviewDecoder:
         return out.clamp(0, 1)
 
 
-def preview_file(kind: str, models_dir: str, is_sdxl: bool) -> str:
-    family = "sdxl" if is_sdxl else "sd"
+def preview_file(kind: str, models_dir: str, is_sdxl: bool, is_sd3: bool = False) -> str:
+    """Where the weights of ``kind`` for the model family are read from."""
+    family = "sd3" if is_sd3 else ("sdxl" if is_sdxl else "sd")
     if kind == "Approx NN":
         return os.path.join(models_dir, "VAE-approx", APPROX_FILES[family])
     return os.path.join(models_dir, "VAE-taesd", TAESD_FILES[family])
@@ -93,9 +95,9 @@ def preview_file(kind: str, models_dir: str, is_sdxl: bool) -> str:
 _CACHE: dict[str, PreviewDecoder] = {}
 
 
-def load_preview_decoder(kind: str, models_dir: str, is_sdxl: bool) -> PreviewDecoder | None:
+def load_preview_decoder(kind: str, models_dir: str, is_sdxl: bool, is_sd3: bool = False) -> PreviewDecoder | None:
     """The decoder for ``kind`` ("Approx NN" or "TAESD"), or None when its weights are not on disk."""
-    path = preview_file(kind, models_dir, is_sdxl)
+    path = preview_file(kind, models_dir, is_sdxl, is_sd3)
     if path in _CACHE:
         return _CACHE[path]
     if not os.path.isfile(path):
@@ -106,7 +108,8 @@ def load_preview_decoder(kind: str, models_dir: str, is_sdxl: bool) -> PreviewDe
         state = load_file(path)
     else:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    net = VAEApprox() if kind == "Approx NN" else taesd_decoder()
+    channels = 16 if is_sd3 else 4
+    net = VAEApprox(channels) if kind == "Approx NN" else taesd_decoder(channels)
     net.load_state_dict(state, strict=True)
     _CACHE[path] = PreviewDecoder(kind, net)
     return _CACHE[path]

@@ -31,7 +31,8 @@ FLOW_TIMESTEPS = 1000
 
 def flow_sigmas(shift: float = FLOW_SHIFT, timesteps: int = FLOW_TIMESTEPS) -> torch.Tensor:
     """sigma(t) = shift t / (1 + (shift - 1) t) at t = 1/1000 ... 1 (ascending; SD3's discrete flow schedule)."""
-    t = torch.arange(1, timesteps + 1, dtype=torch.float32) / timesteps
+    # on the CPU explicitly: models are built under a meta default device
+    t = torch.arange(1, timesteps + 1, dtype=torch.float32, device="cpu") / timesteps
     if shift == 1.0:
         return t
     return shift * t / (1 + (shift - 1) * t)

@@ -3,7 +3,7 @@
 The sampler hands each step's predicted latent to :func:`store_latent` (wired as
 ``SamplingEnv.store_latent``), which only keeps a reference.  Progress requests decode it on
 demand, at most every ``show_progress_every_n_steps`` steps, with a fixed linear map from the
-four latent channels to RGB per model family: microseconds of work on the requesting thread,
+latent channels to RGB per model family (4, or 16 for SD3): microseconds of work on the requesting thread,
 so the worker never waits for previews.  The picture is latent-sized (an eighth of the image).
 """
 from __future__ import annotations
@@ -28,6 +28,14 @@ SDXL_LATENT_TO_RGB = (
     (-0.3730, -0.2499, -0.2088),
 )
 """The same for SDXL's VAE latent space."""
+
+SD3_LATENT_TO_RGB = (
+    (-0.0645, 0.0177, 0.1052), (0.0028, 0.0312, 0.0650), (0.1848, 0.0762, 0.0360), (0.0944, 0.0360, 0.0889),
+    (0.0897, 0.0506, -0.0364), (-0.0020, 0.1203, 0.0284), (0.0855, 0.0118, 0.0283), (-0.0539, 0.0658, 0.1047),
+    (-0.0057, 0.0116, 0.0700), (-0.0412, 0.0281, -0.0039), (0.1106, 0.1171, 0.1220), (-0.0248, 0.0682, -0.0481),
+    (0.0815, 0.0846, 0.1207), (-0.0120, -0.0055, -0.0867), (-0.0749, -0.0634, -0.0456), (-0.1418, -0.1457, -0.1259),
+)
+"""SD3's 16 latent channels to RGB (A1111 1.10's cheap approximation for SD3)."""
 
 
 def _opts() -> Any:
@@ -59,6 +67,8 @@ def latent_rgb_matrix(model: Any = None) -> tuple[tuple[float, float, float], ..
     """The latent-to-RGB coefficients for ``model`` (default: the loaded one)."""
     if model is None:
         model = current_services().sd_model
+    if getattr(model, "is_sd3", False):
+        return SD3_LATENT_TO_RGB
     return SDXL_LATENT_TO_RGB if getattr(model, "is_sdxl", False) else SD_LATENT_TO_RGB
 
 
@@ -75,11 +85,11 @@ def _decode_with(kind: str, x: Any, model: Any) -> Any:
         # torch on first use: the job queue imports this module on the API start path
         from modules.models.preview_decoders import load_preview_decoder, preview_file
 
-        is_sdxl = bool(getattr(model, "is_sdxl", False))
-        decoder = load_preview_decoder(kind, paths.models_dir, is_sdxl)
+        is_sdxl, is_sd3 = bool(getattr(model, "is_sdxl", False)), bool(getattr(model, "is_sd3", False))
+        decoder = load_preview_decoder(kind, paths.models_dir, is_sdxl, is_sd3)
         if decoder is not None:
             return decoder(x).cpu()
-        path = preview_file(kind, paths.models_dir, is_sdxl)
+        path = preview_file(kind, paths.models_dir, is_sdxl, is_sd3)
         if path not in _NOTICES:
             _NOTICES.add(path)
             print(f"Live preview: {kind} needs {path}, which is not there (nothing is downloaded); "
@@ -88,8 +98,9 @@ def _decode_with(kind: str, x: Any, model: Any) -> Any:
 
 
 def latent_to_preview(latent: Any, model: Any = None) -> Any:
-    """A PIL picture of ``latent`` (``(B, 4, H, W)`` or ``(4, H, W)``); a grid of the batch with setting
-    ``show_progress_grid``, else its first image.  None when the latent is not a 4-channel one."""
+    """A PIL picture of ``latent`` (``(B, C, H, W)`` or ``(C, H, W)``); a grid of the batch with setting
+    ``show_progress_grid``, else its first image.  None when the latent's channels are not the model's
+    (4, or 16 for SD3)."""
     # heavy imports on first use: the job queue imports this module on the API start path
     import numpy as np
     import torch
@@ -99,10 +110,10 @@ def latent_to_preview(latent: Any, model: Any = None) -> Any:
         x = latent.detach().float().cpu()
         if x.dim() == 3:
             x = x.unsqueeze(0)
-        if x.dim() != 4 or x.shape[1] != 4:
-            return None
         if model is None:
             model = current_services().sd_model
+        if x.dim() != 4 or x.shape[1] != len(latent_rgb_matrix(model)):
+            return None
         opts = _opts()
         kind = getattr(opts, "show_progress_type", "Approx cheap") if opts is not None else "Approx cheap"
         decoded = _decode_with(kind, x, model) if kind != "Approx cheap" else None

@@ -10,6 +10,7 @@ SD1 (LatentDiffusion)   CLIP-L, pads with end id    ``clip_l``    the setting
 SD2                     OpenCLIP ViT-H, pads with 0 ``clip_l``    none
 SDXL base               CLIP-L (penultimate)        ``clip_l``    only with ``sdxl_clip_l_skip``
 SDXL base / refiner     OpenCLIP bigG (+ pooled)    ``clip_g``    none
+SD3                     CLIP-L + CLIP-G (+ pooled)  none          none
 ======================  ==========================  ============  ==================
 
 It sets each encoder as its embedder's ``prompt_encoder`` (so ``model.get_learned_conditioning``
@@ -36,6 +37,8 @@ def _is_clip_l(embedder: Any) -> bool:
 
 def _text_embedders(model: Any) -> list[Any]:
     """The model's text encoders in conditioner order (one for SD1/SD2 and the SDXL refiner, two for SDXL)."""
+    if getattr(model, "is_sd3", False):  # SD3: CLIP-L and CLIP-G read the same chunks as one embedder
+        return [model.text_encoders.clip_lg]
     conditioner = getattr(model, "conditioner", None)
     if conditioner is not None:
         return [e for e in conditioner.embedders if hasattr(e, "encode_tokens")]
@@ -47,6 +50,8 @@ def _text_embedders(model: Any) -> list[Any]:
 
 def _rules_for(model: Any, embedder: Any) -> tuple[Any, str]:
     """``(clip_skip_rule, textual_inversion_key)`` for one of the model's text encoders."""
+    if getattr(model, "is_sd3", False):  # A1111's SD3 encoder fixes the penultimate layer of both CLIPs
+        return no_clip_skip, "clip_l"
     if getattr(model, "conditioner", None) is not None:  # SGM (SDXL): CLIP-L and FrozenOpenCLIPEmbedder2
         return (sdxl_clip_l_skip, "clip_l") if _is_clip_l(embedder) else (no_clip_skip, "clip_g")
     return (sd1_clip_skip, "clip_l") if _is_clip_l(embedder) else (no_clip_skip, "clip_l")

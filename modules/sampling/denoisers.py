@@ -134,10 +134,29 @@ class DiscreteVDenoiser(DiscreteSchedule):
         return self.get_v(input * c_in, self.sigma_to_t(sigma), **kwargs) * c_out + input * c_skip
 
 
+class DiscreteFlowDenoiser(DiscreteSchedule):
+    """D(x, sigma) for a rectified-flow model (SD3, Esser et al. 2024, arXiv:2403.03206) on its discrete sigma table.
+
+    x_sigma = (1 - sigma) x0 + sigma noise, and the model's ``apply_model(x, sigma)`` already returns x0
+    (A1111's ``SD3Denoiser``): sigma is passed through, not a DDPM timestep.
+    """
+
+    def __init__(self, model: Any, sigmas: torch.Tensor, quantize: bool) -> None:
+        super().__init__(sigmas, quantize)
+        self.inner_model = model
+
+    def forward(self, input: torch.Tensor, sigma: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return self.inner_model.apply_model(input, sigma, **kwargs)
+
+
 def make_kdiffusion_denoiser(model: Any, alphas_cumprod: torch.Tensor | None = None,
                              quantize: bool = False) -> DiscreteSchedule:
     """The k-diffusion wrapper for ``model`` (v-prediction when ``model.parameterization == "v"``), with the schedule
     ``alphas_cumprod`` (default: the model's own)."""
+    if getattr(model, "flow_shift", None) is not None:
+        # a flow model's schedule is its own sigma table; the DDPM overrides (downcast alphas, zero terminal SNR)
+        # do not apply, as in A1111
+        return DiscreteFlowDenoiser(model, model.flow_sigmas, quantize)
     alphas = model.alphas_cumprod if alphas_cumprod is None else alphas_cumprod
     if getattr(model, "parameterization", "eps") == "v":
         return DiscreteVDenoiser(model, alphas, quantize)

@@ -26,6 +26,10 @@ class SamplerData(SamplerDataTuple):
         return steps
 
 
+class SamplerNotSupportedError(ValueError):
+    """A sampler the loaded model cannot use (a timestep sampler on SD3): bad input, answered with a 4xx."""
+
+
 class SamplerConstructor:
     """``constructor(model, env=None)`` for the built-in samplers: the sampler class is imported on first use."""
 
@@ -143,6 +147,11 @@ def create_sampler(name: str | SamplerDataTuple | None, model: Any, env: Any = N
         raise ValueError(f"bad sampler name: {name}")
     if getattr(model, "is_sdxl", False) and config.options.get("no_sdxl", False):
         raise ValueError(f"Sampler {config.name} is not supported for SDXL")
+    kind = getattr(config.constructor, "kind", "k-diffusion")
+    if getattr(model, "flow_shift", None) is not None and kind != "k-diffusion":
+        # DDIM/PLMS/UniPC/LCM step on a DDPM schedule; a flow model (SD3) has only sigmas
+        raise SamplerNotSupportedError(f"Sampler {config.name} is not supported for SD3; "
+                                       "use a k-diffusion sampler such as Euler")
     constructor = config.constructor
     sampler = constructor(model, env) if isinstance(constructor, SamplerConstructor) else constructor(model)
     sampler.config = config

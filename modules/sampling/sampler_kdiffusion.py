@@ -158,7 +158,8 @@ class KDiffusionSampler(Sampler):
         sigma_sched = sigmas[steps - t_enc - 1:]
 
         x = x.to(noise)
-        xi = x + noise * sigma_sched[0]
+        add_noise = getattr(self.sd_model, "add_noise_to_latent", None)  # a flow model (SD3) interpolates
+        xi = add_noise(x, noise, sigma_sched[0]) if add_noise is not None else x + noise * sigma_sched[0]
         extra_noise = setting(self.opts, "img2img_extra_noise")
         if extra_noise > 0:
             p.extra_generation_params["Extra noise"] = extra_noise

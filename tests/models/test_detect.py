@@ -187,7 +187,7 @@ def test_detection_rules_in_a1111_order():
             "model.diffusion_model.input_blocks.0.0.weight": (320, 9, 3, 3)}
     assert detect(sdxl).family == "sdxl-inpaint"
     assert detect({"conditioner.embedders.0.model.ln_final.weight": (1280,)}).family == "sdxl-refiner"
-    assert detect({"model.diffusion_model.x_embedder.proj.weight": (1536, 16, 2, 2)}).config is None
+    assert detect({"model.diffusion_model.x_embedder.proj.weight": (1536, 16, 2, 2)}).config == "sd3-inference.yaml"
     assert detect({"model.diffusion_model.input_blocks.0.0.weight": (320, 8, 3, 3)}).family == "instruct-pix2pix"
     assert detect({}).config == "v1-inference.yaml"
     assert shape_table({"a": ("F16", [2, 3]), "b": torch.empty(4, device="meta")}) == {"a": (2, 3), "b": (4,)}

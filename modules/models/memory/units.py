@@ -74,7 +74,10 @@ class WeightUnit:
 
 
 def unet_blocks(unet: nn.Module) -> dict[str, nn.Module]:
-    """The UNet's streamable blocks in call order: ``input_blocks.N``, ``middle_block``, ``output_blocks.N``."""
+    """The UNet's streamable blocks in call order: ``input_blocks.N``, ``middle_block``, ``output_blocks.N``
+    (SD3's MMDiT: ``joint_blocks.N``)."""
+    if hasattr(unet, "joint_blocks"):
+        return {f"joint_blocks.{i}": b for i, b in enumerate(unet.joint_blocks)}
     blocks: dict[str, nn.Module] = {f"input_blocks.{i}": b for i, b in enumerate(unet.input_blocks)}
     blocks["middle_block"] = unet.middle_block
     blocks.update({f"output_blocks.{i}": b for i, b in enumerate(unet.output_blocks)})

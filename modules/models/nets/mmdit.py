@@ -208,15 +208,16 @@ class MMDiT(nn.Module):
         height, width = x.shape[-2:]
         p = self.patch_size
         if height % p or width % p:
-            raise ValueError(f"latent size {height}x{width} is not a multiple of the patch size {p}")
-        h, w = height // p, width // p
+            # a size the UI allows (8-pixel steps) but the patches do not cover: repeat the edge, crop the output
+            x = F.pad(x, (0, -width % p, 0, -height % p), mode="replicate")
+        h, w = -(-height // p), -(-width // p)
         dtype = self.dtype
         tokens = self.x_embedder(x.to(dtype)) + self.cropped_pos_embed(h, w).to(dtype)
         c = self.t_embedder(t) + self.y_embedder(y.to(dtype))
         ctx: torch.Tensor | None = self.context_embedder(context.to(dtype))
         for block in self.joint_blocks:
             ctx, tokens = block(ctx, tokens, c)
-        return self.unpatchify(self.final_layer(tokens, c), h, w)
+        return self.unpatchify(self.final_layer(tokens, c), h, w)[:, :, :height, :width]
 
 
 def mmdit_sizes(shapes: dict[str, tuple[int, ...]], prefix: str = "model.diffusion_model.") -> dict[str, int]:
