@@ -67,8 +67,8 @@ def _target(ctx: _Ctx, where: str, node: Any, table: Mapping[str, Any]) -> Any:
 
 _UNET_USED = {"in_channels", "out_channels", "model_channels", "num_res_blocks", "attention_resolutions",
               "channel_mult", "num_heads", "num_head_channels", "transformer_depth", "transformer_depth_middle",
-              "context_dim", "use_linear_in_transformer", "adm_in_channels", "num_classes"}
-_UNET_IGNORED = frozenset({"image_size", "use_checkpoint", "use_fp16", "legacy", "use_spatial_transformer",
+              "context_dim", "use_linear_in_transformer", "adm_in_channels", "num_classes", "use_spatial_transformer"}
+_UNET_IGNORED = frozenset({"image_size", "use_checkpoint", "use_fp16", "legacy",
                            "spatial_transformer_attn_type", "dropout", "conv_resample", "dims",
                            "num_heads_upsample", "use_bf16"})
 # Parameters we accept only at the value every SD model uses.
@@ -93,7 +93,18 @@ def _build_unet(ctx: _Ctx, where: str, node: Params) -> UNetModel:
     for key in ("attention_resolutions", "channel_mult"):
         if key in p:
             p[key] = list(p[key])
+    # LDM's default is off, and LDM requires it on exactly when there is a text context: so a YAML that
+    # leaves it out means "on" for every text-conditioned model (SGM's UNet always builds transformers).
+    p["use_spatial_transformer"] = bool(p.get("use_spatial_transformer", p.get("context_dim") is not None))
+    if p["use_spatial_transformer"] != (p.get("context_dim") is not None):
+        raise ctx.fail(where, "use_spatial_transformer must be set exactly when context_dim is")
     return UNetModel(**p, attention=ctx.attention)
+
+
+def build_unet(node: Params, source: str = "<config>", attention: AttentionStrategy | None = None) -> UNetModel:
+    """The UNet an LDM/SGM ``unet_config`` node describes (same checks as inside a whole model's YAML)."""
+    ctx = _Ctx(source, attention)
+    return _target(ctx, "unet_config", node, _UNET_TARGETS)(ctx, "unet_config", node)
 
 
 _UNET_TARGETS = {

@@ -169,3 +169,67 @@ def make_tiny_checkpoint(family: str, directory: str | Path, name: str | None = 
     save_file(tiny_state_dict(family, seed, dtype), str(path), metadata={"modelspec.title": name})
     OmegaConf.save(OmegaConf.create(tiny_config(family)), directory / f"{name}.yaml")
     return path
+
+
+# --- the LDSR upscaler (models/LDSR: model.ckpt + project.yaml) --------------------------------------------
+
+LDSR_PROJECT: dict[str, Any] = {"model": {
+    "base_learning_rate": 1.0e-06,
+    "target": "ldm.models.diffusion.ddpm.LatentDiffusion",
+    "params": {
+        "linear_start": 0.0015, "linear_end": 0.0155, "log_every_t": 100, "timesteps": 1000, "loss_type": "l2",
+        "first_stage_key": "image", "cond_stage_key": "LR_image", "image_size": 64, "channels": 3,
+        "concat_mode": True, "cond_stage_trainable": False,
+        "unet_config": {"target": "ldm.modules.diffusionmodules.openaimodel.UNetModel", "params": {
+            "image_size": 64, "in_channels": 6, "out_channels": 3, "model_channels": 160,
+            "attention_resolutions": [16, 8], "num_res_blocks": 2, "channel_mult": [1, 2, 2, 4],
+            "num_head_channels": 32}},
+        "first_stage_config": {"target": "ldm.models.autoencoder.VQModelInterface", "params": {
+            "embed_dim": 3, "n_embed": 8192, "monitor": "val/rec_loss",
+            "ddconfig": {"double_z": False, "z_channels": 3, "resolution": 256, "in_channels": 3, "out_ch": 3,
+                         "ch": 128, "ch_mult": [1, 2, 4], "num_res_blocks": 2, "attn_resolutions": [],
+                         "dropout": 0.0},
+            "lossconfig": {"target": "torch.nn.Identity"}}},
+        "cond_stage_config": {"target": "torch.nn.Identity"},
+    }}}
+"""The released LDSR ``project.yaml`` (CompVis latent-diffusion's ``bsr_sr`` 4x model) as data."""
+
+
+def tiny_ldsr_config() -> dict[str, Any]:
+    """``LDSR_PROJECT`` with only sizes reduced (UNet width 32 over two levels; a VQ that still downsamples by 4)."""
+    config = copy.deepcopy(LDSR_PROJECT)
+    params = config["model"]["params"]
+    params["unet_config"]["params"].update(model_channels=32, channel_mult=[1, 2], num_res_blocks=1,
+                                           attention_resolutions=[2], num_head_channels=16)
+    first = params["first_stage_config"]["params"]
+    first["n_embed"] = 64
+    first["ddconfig"].update(ch=32, ch_mult=[1, 1, 1], num_res_blocks=1)
+    return config
+
+
+def make_tiny_ldsr(directory: str | Path, seed: int = 0, ema: bool = True,
+                   file_name: str = "model.ckpt") -> Path:
+    """Write a tiny random LDSR ``model.ckpt`` (Lightning layout, EMA shadows when ``ema``) and ``project.yaml``."""
+    from modules.models.ldsr import build_ldsr, ema_key  # ldsr imports this module's neighbours only when used
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    model = build_ldsr(tiny_ldsr_config(), "tiny LDSR")
+    _perturb_norms(model)
+    sd = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    if ema:
+        generator = torch.Generator().manual_seed(seed + 1)
+        for key in [k for k in sd if k.startswith("model.diffusion_model.")]:
+            # the shadows differ from the raw weights, so a test can tell which ones generate
+            sd[ema_key(key)] = sd[key] + 0.01 * torch.randn(sd[key].shape, generator=generator)
+        sd["model_ema.decay"] = torch.tensor(0.9999)
+        sd["model_ema.num_updates"] = torch.tensor(1000, dtype=torch.int32)
+    sd["alphas_cumprod"] = model.alphas_cumprod.clone()
+    path = directory / file_name
+    if path.suffix == ".safetensors":
+        save_file(sd, str(path))
+    else:
+        torch.save({"state_dict": sd, "global_step": 1}, path)
+    OmegaConf.save(OmegaConf.create(tiny_ldsr_config()), directory / "project.yaml")
+    return path

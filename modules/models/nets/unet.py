@@ -2,7 +2,8 @@
 
 One class covers SD1 (conv projections, 8 heads), SD2 (linear projections,
 64-channel heads), SDXL base/refiner (per-level transformer depth, ``label_emb``
-for the pooled-text + size vector) and the 9/8-channel inpainting/edit inputs.
+for the pooled-text + size vector) and the 9/8-channel inpainting/edit inputs; with
+``use_spatial_transformer`` off, LDM's pixel ``AttentionBlock`` (the LDSR upscaler's UNet).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from modules.models.attention import AttentionStrategy, SdpaAttention
+from modules.models.nets.attention_block import AttentionBlock
 from modules.models.nets.common import GroupNorm32, timestep_embedding
 from modules.models.nets.transformer import SpatialTransformer
 from modules.models.nets.unet_blocks import Downsample, ResBlock, TimestepEmbedSequential, Upsample
@@ -59,6 +61,7 @@ class UNetModel(nn.Module):
         use_linear_in_transformer: bool = False,
         adm_in_channels: int | None = None,
         attention: AttentionStrategy | None = None,
+        use_spatial_transformer: bool = True,
     ) -> None:
         super().__init__()
         if num_heads == -1 and num_head_channels == -1:
@@ -81,8 +84,11 @@ class UNetModel(nn.Module):
                 return num_heads, ch // num_heads
             return ch // num_head_channels, num_head_channels
 
-        def transformer(ch: int, depth: int) -> SpatialTransformer:
+        def transformer(ch: int, depth: int) -> nn.Module:
             heads, dim_head = heads_for(ch)
+            if not use_spatial_transformer:
+                # LDM's pixel self-attention (no text context): the models before SD, e.g. the LDSR upscaler
+                return AttentionBlock(ch, heads)
             return SpatialTransformer(ch, heads, dim_head, depth, context_dim, use_linear_in_transformer, attention)
 
         time_dim = model_channels * 4
