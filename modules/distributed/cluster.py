@@ -1,7 +1,6 @@
 """Starting or joining the Ray cluster, and placing worker actors on its nodes.
 
-``--ray auto`` starts a local head in this process: its ports bind to the loopback address and Ray's dashboard
-is off.  ``--ray ADDRESS`` joins a cluster started with ``ray start --head`` (and ``ray start --address ...``
+``--ray auto`` starts a local head in this process, with Ray's dashboard off and Ray's token authentication on.  ``--ray ADDRESS`` joins a cluster started with ``ray start --head`` (and ``ray start --address ...``
 on the other machines); the cluster's own flags decide what it listens on there.  Ray is imported here only,
 and only when ``--ray`` is given: the default start never imports it.
 """
@@ -15,7 +14,6 @@ from typing import Any
 from modules.core.install_dir import INSTALL_DIR
 from modules.distributed.worker import WorkerRuntime
 
-LOOPBACK = "127.0.0.1"
 NAMESPACE = "webui"
 WORKER_CPUS = 0.01
 """Ray CPUs a CPU worker asks for: only a label (torch uses the threads it wants); a node's worker count comes
@@ -52,9 +50,10 @@ def connect(address: str, *, num_cpus: int | None = None, temp_dir: str | None =
     common: dict[str, Any] = {"namespace": NAMESPACE, "runtime_env": {"env_vars": worker_env()},
                               "log_to_driver": True, "configure_logging": False}
     if address == "auto":
-        # a fresh local head: loopback only, no dashboard (the README says how to serve a private network)
-        ray.init(address="local", include_dashboard=False, _node_ip_address=LOOPBACK, num_cpus=num_cpus,
-                 _temp_dir=temp_dir, **common)
+        # A fresh local head, without dashboard.  Ray 2.60 binds its GCS and raylet ports to the node's address and
+        # refuses a loopback node address (it resolves 127.0.0.1 to the primary interface), so the ports are
+        # guarded by Ray's token authentication (on by default since 2.5x; never turned off here): see README.
+        ray.init(address="local", include_dashboard=False, num_cpus=num_cpus, _temp_dir=temp_dir, **common)
     else:
         ray.init(address=address, **common)
     return ray
@@ -67,12 +66,14 @@ class NodeInfo:
     node_id: str
     address: str
     gpus: int
+    cpus: int = 1
 
     def worker_count(self, per_node: int | None) -> int:
-        """One worker per GPU; on a CPU-only node ``--ray-workers`` (default 1)."""
+        """One worker per GPU; on a CPU-only node ``--ray-workers`` (default 1), at most the CPUs the node offers
+        to Ray (``ray start --num-cpus``), so a small node joining gets fewer."""
         if self.gpus:
             return self.gpus
-        return max(1, per_node or 1)
+        return max(1, min(per_node or 1, self.cpus))
 
 
 def live_nodes(ray: Any) -> list[NodeInfo]:
@@ -82,7 +83,8 @@ def live_nodes(ray: Any) -> list[NodeInfo]:
         if not node.get("Alive"):
             continue
         resources = node.get("Resources") or {}
-        nodes.append(NodeInfo(node["NodeID"], node.get("NodeManagerAddress", ""), int(resources.get("GPU", 0))))
+        nodes.append(NodeInfo(node["NodeID"], node.get("NodeManagerAddress", ""), int(resources.get("GPU", 0)),
+                              max(1, int(resources.get("CPU", 1)))))
     return sorted(nodes, key=lambda n: n.node_id)
 
 

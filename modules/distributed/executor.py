@@ -23,6 +23,7 @@ from modules.processing import image_saver
 from modules.processing.image_saving import output_dir, write_params_txt
 from modules.processing.img2img import StableDiffusionProcessingImg2Img
 from modules.processing.processed import Processed
+from modules.processing.processing_base import GenerationError
 from modules.processing.rng import get_fixed_seed
 from modules.processing.txt2img import StableDiffusionProcessingTxt2Img
 
@@ -53,6 +54,9 @@ class RayExecutor:
         if not isinstance(p.subseed, list):
             p.subseed = int(get_fixed_seed(p.subseed))
         checkpoint = self._checkpoint(p)
+        wanted = (p.override_settings or {}).get("sd_model_checkpoint")
+        if wanted is not None and services.checkpoints is not None and services.checkpoints.get_closest_match(wanted) is None:
+            raise GenerationError(f"checkpoint {wanted!r} not found")  # the words of a local run (OverrideSettings)
         fields = constructor_fields(p)
         parts = max(1, self.orchestrator.free_workers(checkpoint))
         task_id = getattr(p, "task_id", None) or getattr(state, "current_task_id", None) or "task(ray)"

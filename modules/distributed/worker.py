@@ -131,6 +131,9 @@ class WorkerRuntime:
         services = self.runtime.services
         checkpoints = services.checkpoints
         found = checkpoints.get_closest_match(title) if checkpoints is not None else None
+        if found is None and checkpoints is not None:  # put in the folder after this worker started
+            checkpoints.refresh()
+            found = checkpoints.get_closest_match(title)
         if found is None:
             folder = getattr(services.paths, "models_dir", None) or "models"
             raise CheckpointMissingError(f"checkpoint {title} is not on node {socket.gethostname()} "

@@ -9,9 +9,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -35,12 +37,13 @@ def cluster(tmp_path_factory):
     make_tiny_checkpoint("sd1", data_dir / "models" / "Stable-diffusion", name="tiny")
     before = current_services()
     result = initialize(["--data-dir", str(data_dir), "--ray", "auto", "--ray-workers", "2", "--nowebui"])
-    temp_dir = tmp_path_factory.mktemp("ray-tmp")
-    orchestrator = start(result.services, temp_dir=str(temp_dir))
+    temp_dir = tempfile.mkdtemp(prefix="rayt", dir="/tmp")  # short: Ray's socket paths live under it
+    orchestrator = start(result.services, temp_dir=temp_dir)
     try:
         yield result.services, orchestrator, data_dir
     finally:
         stop()
+        shutil.rmtree(temp_dir, ignore_errors=True)
         if before is not None:
             install_services(before)
 
@@ -174,6 +177,23 @@ def test_a_missing_checkpoint_is_a_clear_error_naming_file_and_node(cluster, tmp
         run(p)
 
 
+def test_a_checkpoint_no_worker_node_has_is_named_with_the_node_and_marked(cluster, tmp_path):
+    from modules.distributed.orchestrator import NoWorkerError
+    from modules.models.checkpoints.info import CheckpointInfo
+    from modules.models.tiny_factory import make_tiny_checkpoint
+
+    services, orchestrator, _ = cluster
+    make_tiny_checkpoint("sd1", tmp_path / "only-here", name="lonely")  # a folder only this process lists
+    info = CheckpointInfo(str(tmp_path / "only-here" / "lonely.safetensors"), services.checkpoints)
+    services.checkpoints.register(info)
+    p = txt2img(services, tmp_path, seed=1, override_settings={"sd_model_checkpoint": info.title})
+    with pytest.raises(NoWorkerError, match=r"lonely.*is not on node .*Stable-diffusion"):
+        run(p)
+    workers = orchestrator.workers()
+    assert all(info.title in w["missing_checkpoints"] and w["status"] == "ok" for w in workers)
+    assert run(txt2img(services, tmp_path / "after", seed=2)).images  # the workers still run other jobs
+
+
 def test_killed_worker_its_chunk_reruns_elsewhere_and_each_picture_is_saved_once(cluster, tmp_path):
     services, orchestrator, _ = cluster
     fields = dict(seed=900, n_iter=4, steps=24)
@@ -211,15 +231,15 @@ def test_killed_worker_its_chunk_reruns_elsewhere_and_each_picture_is_saved_once
 def test_a_second_node_joins_and_runs_jobs(cluster, tmp_path):
     services, orchestrator, _ = cluster
     address = ray.get_runtime_context().gcs_address
+    node_dir = tempfile.mkdtemp(prefix="rayn", dir="/tmp")  # its own temp dir, short (socket paths)
     node = subprocess.Popen([sys.executable, "-m", "ray.scripts.scripts", "start", "--address", address,
-                             "--num-cpus", "1", "--temp-dir", str(tmp_path / "node2"), "--block",
-                             "--node-ip-address", "127.0.0.1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+                             "--num-cpus", "1", "--temp-dir", node_dir, "--block"],
+                            stdout=open(tmp_path / "node2.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.time() + 120
         while len([n for n in ray.nodes() if n["Alive"]]) < 2 and time.time() < deadline:
             time.sleep(0.5)
-        assert len([n for n in ray.nodes() if n["Alive"]]) == 2
+        assert len([n for n in ray.nodes() if n["Alive"]]) == 2, (tmp_path / "node2.log").read_text()[-3000:]
         orchestrator.refresh(force=True)
         assert len(orchestrator.slots) == 3
         assert orchestrator.wait_ready(timeout=180) == 3
@@ -235,6 +255,7 @@ def test_a_second_node_joins_and_runs_jobs(cluster, tmp_path):
             orchestrator.slots.remove(slot)
         os.killpg(node.pid, signal.SIGTERM)
         try:
-            node.wait(30)
+            node.wait(60)
         except subprocess.TimeoutExpired:
             os.killpg(node.pid, signal.SIGKILL)
+        shutil.rmtree(node_dir, ignore_errors=True)
