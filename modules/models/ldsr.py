@@ -124,7 +124,7 @@ def build_ldsr(config: Mapping[str, Any], source: str = "project.yaml") -> LdsrM
 
 
 def ema_key(key: str) -> str:
-    """Where LDM's ``LitEma`` keeps the shadow of ``model.diffusion_model.X`` (the dots of ``diffusion_model.X`` dropped)."""
+    """Where LDM's ``LitEma`` keeps the shadow of ``model.diffusion_model.X``: ``diffusion_model.X`` without dots."""
     return "model_ema." + key.removeprefix("model.").replace(".", "")
 
 

@@ -77,6 +77,7 @@ class UpscalerLDSR(Upscaler):
         state = current_services().state
 
         def on_step(done: int, total: int) -> bool:
-            return bool(state is not None and (getattr(state, "interrupted", False) or getattr(state, "skipped", False)))
+            stop = getattr(state, "interrupted", False) or getattr(state, "skipped", False)
+            return bool(state is not None and stop)
 
         return super_resolution(model, img, int(self._opt("ldsr_steps", 100)), self.scale, on_step=on_step)

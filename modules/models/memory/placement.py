@@ -108,7 +108,7 @@ class MemoryManager:
             return self.device
         is_sdxl = False
         if getattr(self.cmd_opts, "medvram_sdxl", False) and str(checkpoint).lower().endswith(".safetensors"):
-            is_sdxl = detect_checkpoint(checkpoint).family.startswith("sdxl")
+            is_sdxl = detect_checkpoint(checkpoint).family.startswith(("sdxl", "ssd"))  # SSD-1B is SDXL (is_sdxl)
         mode = self.mode_for(is_sdxl)
         if mode is Mode.RESIDENT:
             return self.device
