@@ -129,7 +129,9 @@ def test_png_info_reads_and_parses_the_infotext(api_client):
 def test_unavailable_features_answer_4xx_with_the_reason(api_client):
     client = api_client()
     r = client.post("/sdapi/v1/interrogate", json={"image": encode(Image.new("RGB", (4, 4)))})
-    assert r.status_code == 404 and r.json()["detail"].startswith("Model not found")
+    assert r.status_code == 404 and "model_base_caption_capfilt_large.pth is missing" in r.json()["detail"]
+    r = client.post("/sdapi/v1/interrogate", json={"image": encode(Image.new("RGB", (4, 4))), "model": "x"})
+    assert r.status_code == 404 and r.json()["detail"] == "Model not found"
     assert client.post("/sdapi/v1/interrogate", json={}).json()["detail"] == "Image not found"
     r = client.post("/sdapi/v1/train/embedding", json={"embedding_name": "x"})
     assert r.status_code == 200 and r.json()["info"].endswith("error: Dataset directory is empty")

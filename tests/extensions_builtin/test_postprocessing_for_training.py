@@ -240,7 +240,9 @@ def test_caption_says_interrogators_are_missing_and_does_not_fail(app, capsys):
                                        {"Caption": caption, "Create flipped copies": {"enable": True,
                                                                                       "option": ["Horizontal"]}})
     assert len(outputs) == 2  # the operations after it still ran
-    assert "Deepbooru, BLIP not available in this build" in capsys.readouterr().out
+    out = capsys.readouterr().out  # no model files: each captioner says which file is missing
+    assert "Caption: no Deepbooru caption: Model file model-resnet_custom_v3.pt is missing" in out
+    assert "Caption: no BLIP caption: Model file model_base_caption_capfilt_large.pth is missing" in out
     folder = app / "outputs" / "extras-images"
     assert sorted(p.suffix for p in folder.iterdir()) == [".png", ".png"]  # no caption files
 
@@ -254,7 +256,7 @@ def test_extras_tab_builds_and_runs_the_operations(app):
         operations = extras_tab.create_operations()
     notes = {b.elem_id: b.value for b in demo.blocks.values() if isinstance(b, gr.Markdown) and b.elem_id}
     # what is missing offline is said in the operations' own panels
-    assert notes["postprocess_caption_unavailable"].startswith("Captioning needs the DeepBooru and BLIP interrogators")
+    assert notes["postprocess_caption_unavailable"].startswith("Model files to add before captioning: Deepbooru needs ")
     assert notes["postprocess_focal_crop_face_note"].startswith(("No face detector is available offline",
                                                                  "Faces are found with"))
     by_name = dict(operations)

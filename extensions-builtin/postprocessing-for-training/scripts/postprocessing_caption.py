@@ -1,44 +1,51 @@
-"""Extras operation "Caption": a caption from the DeepBooru and/or BLIP interrogators, saved next to the picture
-as ``<name>.txt`` (merged with an existing caption as ``postprocessing_existing_caption_action`` says).
+"""Extras operation "Caption": a caption from DeepBooru and/or BLIP, saved next to the picture as ``<name>.txt``
+(merged with an existing caption as ``postprocessing_existing_caption_action`` says).
 
-This build ships neither interrogator: the operation says so in its UI and, when
-run, prints that no caption was made and leaves the picture's caption as it was.
+As in A1111, "Deepbooru" adds ``deepbooru.model.tag(image)`` and "BLIP" adds the BLIP caption alone
+(``shared.interrogator.generate_caption``), joined with ", " after any caption the picture already has.
+A model file that is not in its folder is said in one line (which file, where) and that captioner is
+left out; the other operations still run.
 """
 from __future__ import annotations
 
-import importlib
 from typing import Any, Callable
 
-from modules import scripts_postprocessing, shared
+from modules import deepbooru, scripts_postprocessing, shared
+from modules.core.services import current_services
+from modules.models.model_files import ModelFileMissingError
+from modules.runtime import interrogation
 
-UNAVAILABLE_NOTE = ("Captioning needs the DeepBooru and BLIP interrogators, which this build does not include: "
-                    "no caption is written.")
+CAPTIONERS = ("Deepbooru", "BLIP")
 
 
-def _deepbooru_tagger() -> Callable[[Any], str] | None:
-    """``modules.deepbooru.model.tag`` when a DeepBooru module is installed, else None."""
+def missing_files() -> list[str]:
+    """One line per captioner whose model files are not on disk yet."""
+    services = current_services()
+    checks: dict[str, tuple[Callable[[Any], str], ...]] = {
+        "Deepbooru": (interrogation.deepbooru_file,),
+        "BLIP": (interrogation.blip_file, interrogation.bert_vocab_file)}
+    notes = []
+    for name, finders in checks.items():
+        for find in finders:
+            try:
+                find(services)
+            except ModelFileMissingError as e:
+                notes.append(f"{name} needs {e.path}")
+    return notes
+
+
+def _caption(name: str, image: Any) -> str | None:
     try:
-        deepbooru = importlib.import_module("modules.deepbooru")
-    except ImportError:
+        if name == "Deepbooru":
+            return deepbooru.model.tag(image)
+        return shared.interrogator.generate_caption(image.convert("RGB"))
+    except ModelFileMissingError as e:
+        print(f"Caption: no {name} caption: {e}")
         return None
-    model = getattr(deepbooru, "model", None)
-    return getattr(model, "tag", None)
-
-
-def _blip_interrogator() -> Callable[[Any], str] | None:
-    """``shared.interrogator.interrogate`` when an interrogator is installed, else None."""
-    interrogator = getattr(shared, "interrogator", None)
-    return getattr(interrogator, "interrogate", None)
-
-
-def available_captioners() -> dict[str, Callable[[Any], str]]:
-    """The captioners that can run here, by the option's names (``Deepbooru``, ``BLIP``)."""
-    found = {"Deepbooru": _deepbooru_tagger(), "BLIP": _blip_interrogator()}
-    return {name: fn for name, fn in found.items() if fn is not None}
 
 
 class ScriptPostprocessingCeption(scripts_postprocessing.ScriptPostprocessing):
-    """Join the chosen interrogators' captions (after any caption the picture already has) with ", "."""
+    """Join the chosen captioners' captions (after any caption the picture already has) with ", "."""
 
     name = "Caption"
     order = 4040
@@ -49,10 +56,10 @@ class ScriptPostprocessingCeption(scripts_postprocessing.ScriptPostprocessing):
         from modules import ui_components
 
         with ui_components.InputAccordion(False, label="Caption") as enable:
-            option = gr.CheckboxGroup(value=["Deepbooru"], choices=["Deepbooru", "BLIP"], show_label=False)
-            missing = [name for name in ("Deepbooru", "BLIP") if name not in available_captioners()]
-            if missing:
-                gr.Markdown(UNAVAILABLE_NOTE if len(missing) == 2 else f"{missing[0]} is not available in this build.",
+            option = gr.CheckboxGroup(value=["Deepbooru"], choices=list(CAPTIONERS), show_label=False)
+            notes = missing_files()
+            if notes:
+                gr.Markdown("Model files to add before captioning: " + "; ".join(notes),
                             elem_id="postprocess_caption_unavailable")
         return {"enable": enable, "option": option}
 
@@ -60,16 +67,9 @@ class ScriptPostprocessingCeption(scripts_postprocessing.ScriptPostprocessing):
                 option: list[str] | None = None, **_: Any) -> None:
         if not enable:
             return
-        captioners = available_captioners()
         chosen = list(option or [])
-        missing = [name for name in chosen if name not in captioners]
-        if missing:
-            print(f"Caption: {', '.join(missing)} not available in this build; no caption from "
-                  f"{'it' if len(missing) == 1 else 'them'}.")
-
         captions = [pp.caption]
-        if "Deepbooru" in chosen and "Deepbooru" in captioners:
-            captions.append(captioners["Deepbooru"](pp.image))
-        if "BLIP" in chosen and "BLIP" in captioners:
-            captions.append(captioners["BLIP"](pp.image.convert("RGB")))
-        pp.caption = ", ".join([x for x in captions if x]) or pp.caption
+        for name in CAPTIONERS:
+            if name in chosen:
+                captions.append(_caption(name, pp.image))
+        pp.caption = ", ".join([x for x in captions if x])
