@@ -256,3 +256,18 @@ def test_released_layout_builds_on_meta_from_the_bundled_yaml_and_loads_clips_as
         if name == "clip_l":  # transformers 5 flattened CLIPTextModel; the file keeps text_model.*
             expected = {f"text_model.{k}" if not k.startswith("text_model.") else k: v for k, v in expected.items()}
         assert {k: tuple(v.shape) for k, v in converted.items()} == expected
+
+
+def test_fp8_storage_runs_the_mmdit_in_its_compute_dtype(tmp_path):
+    from modules.models.fp8_storage import Fp8Settings
+
+    path = make_tiny_sd3_checkpoint(tmp_path)
+    plain, fp8 = load_model(path), load_model(path, LoadOptions(fp8=Fp8Settings(mode="Enable")))
+    net = fp8.model.diffusion_model
+    assert fp8.fp8 and net.joint_blocks[0].x_block.attn.qkv.weight.dtype == torch.float8_e4m3fn
+    assert net.dtype == torch.float32  # the layers' compute dtype, not the fp8 storage
+    x = torch.randn(1, 16, 4, 4, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        cond = plain.get_learned_conditioning(["a"])
+        want, got = plain.apply_model(x, torch.tensor([0.5]), cond), fp8.apply_model(x, torch.tensor([0.5]), cond)
+    assert got.dtype == torch.float32 and 0 < (got - want).abs().max() < 0.1 * want.abs().max()

@@ -28,6 +28,11 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch
     return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
 
 
+def _compute_dtype(layer: nn.Module) -> torch.dtype:
+    # an FP8-stored layer (models/fp8_storage.py) computes in the dtype it records, not its weight's
+    return getattr(layer, "compute_dtype", None) or layer.weight.dtype
+
+
 def _plain_norm(width: int) -> nn.LayerNorm:
     # no affine weights: the adaLN modulation supplies scale and shift
     return nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
@@ -65,7 +70,7 @@ class TimestepEmbedder(MlpEmbedder):
         super().__init__(self.FREQUENCIES, width)
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
-        features = timestep_embedding(t, self.FREQUENCIES).to(self.mlp[0].weight.dtype)
+        features = timestep_embedding(t, self.FREQUENCIES).to(_compute_dtype(self.mlp[0]))
         return self.mlp(features)
 
 
@@ -187,7 +192,7 @@ class MMDiT(nn.Module):
 
     @property
     def dtype(self) -> torch.dtype:
-        return self.context_embedder.weight.dtype
+        return _compute_dtype(self.context_embedder)
 
     def cropped_pos_embed(self, h: int, w: int) -> torch.Tensor:
         """The centre ``h x w`` of the position grid (in patches), flattened to ``[1, h * w, width]``."""
