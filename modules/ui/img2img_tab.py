@@ -8,8 +8,9 @@ from modules.ui import generation_controls as gc
 from modules.ui import symbols
 from modules.ui import generation
 from modules.ui import form_components as forms
-from modules.ui.components import error_html, make, opt, tool_button
+from modules.ui.components import make, opt, tool_button
 from modules.ui.generation_img2img import img2img
+from modules.ui.interrogate_buttons import connect_interrogate_buttons
 from modules.ui.generation_tab import (GenerationTab, build_settings_column, build_tab_frame, connect_generate,
                                        register_paste)
 from modules.ui.img2img_inputs import (
@@ -86,10 +87,6 @@ def _settings_column(tab: GenerationTab, runner: Any) -> None:
     build_settings_column(tab, runner, own, beside_cfg=image_cfg_scale)
 
 
-def _interrogate_unavailable(prompt: str) -> tuple[str, str]:
-    return prompt, error_html("Interrogation (CLIP / DeepBooru) is not available in this web UI yet.")
-
-
 def create_img2img_tab() -> GenerationTab:
     """Build the tab's contents in the current gradio context."""
     import gradio as gr
@@ -132,9 +129,7 @@ def create_img2img_tab() -> GenerationTab:
     for picture in (images.init_img, images.sketch):
         picture.change(fn=preview_scale, inputs=preview_inputs, outputs=[c["scale_by_html"]], show_progress="hidden",
                        trigger_mode="always_last")
-    for button in (toprow.button_interrogate, toprow.button_deepbooru):
-        button.click(fn=_interrogate_unavailable, inputs=[toprow.prompt], outputs=[toprow.prompt, panel.html_log],
-                     show_progress="hidden")
+    connect_interrogate_buttons(toprow, images, panel.html_log)
 
     own_fields = [(c["image_cfg_scale"], "Image CFG scale"), (c["denoising_strength"], "Denoising strength"),
                   (inpaint.mask_blur, "Mask blur"), (inpaint.inpainting_mask_invert, "Mask mode"),

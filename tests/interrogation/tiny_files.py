@@ -54,12 +54,13 @@ def tiny_deepdanbooru(seed: int = 0) -> DeepDanbooruModel:
     model = DeepDanbooruModel(tag_count=len(TAGS), width_divisor=16)
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.randn(p.shape, generator=gen) * (2.0 / max(1, p[0].numel())) ** 0.5)
+        for name, p in model.named_parameters():
+            fan_in = p[0].numel() if name.endswith("weight") else 2500  # biases small beside the pictures' signal
+            p.copy_(torch.randn(p.shape, generator=gen) * (2.0 / fan_in) ** 0.5)
         # small residual branches and classifier: 57 blocks deep, activations stay in range and the tags vary
         for block in model.blocks:
             model.conv(block.expand).weight.mul_(0.1)
-        model.n_Conv_178.weight.mul_(0.05)
+        model.n_Conv_178.weight.mul_(0.5)
     model.tags = list(TAGS)
     return model.eval()
 
