@@ -310,6 +310,7 @@ _SD3_VAE = dict(embed_dim=16, z_channels=16, ch=128, ch_mult=[1, 2, 4, 4], num_r
 _SD3_MMDIT_KEYS = {"depth", "patch_size", "in_channels", "pos_embed_max_size", "adm_in_channels", "context_dim",
                    "head_width"}
 _SD3_CLIP_KEYS = {"hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size"}
+_SD3_T5_KEYS = {"d_model", "d_kv", "d_ff", "num_layers", "num_heads", "vocab_size"}
 
 
 def _sizes(ctx: _Ctx, where: str, value: Any, allowed: set[str]) -> dict[str, Any]:
@@ -323,8 +324,8 @@ def _sizes(ctx: _Ctx, where: str, value: Any, allowed: set[str]) -> dict[str, An
 def _build_sd3(ctx: _Ctx, where: str, node: Params) -> StableDiffusion3:
     """A1111's ``sd3-inference.yaml`` (``shift``; ``state_dict`` is ignored).  The MMDiT's sizes come from the
     checkpoint's shapes, as A1111 reads them; ``mmdit`` / ``vae`` / ``clip_l`` / ``clip_g`` may set sizes
-    explicitly (the tiny test checkpoints do)."""
-    p = _params(ctx, where, node, {"shift", "mmdit", "vae", "clip_l", "clip_g"}, frozenset({"state_dict"}))
+    explicitly (the tiny test checkpoints do), and ``t5xxl`` the sizes of the T5 encoder built when it is enabled."""
+    p = _params(ctx, where, node, {"shift", "mmdit", "vae", "clip_l", "clip_g", "t5xxl"}, frozenset({"state_dict"}))
     mmdit = _sizes(ctx, f"{where}.params.mmdit", p.get("mmdit"), _SD3_MMDIT_KEYS)
     if "depth" not in mmdit:
         if not ctx.shapes:
@@ -335,7 +336,8 @@ def _build_sd3(ctx: _Ctx, where: str, node: Params) -> StableDiffusion3:
             raise ctx.fail(where, f"cannot read the MMDiT's sizes from the checkpoint: {e}") from e
     vae = {**_SD3_VAE, **_sizes(ctx, f"{where}.params.vae", p.get("vae"), set(_SD3_VAE))}
     text = Sd3TextEncoders(_sizes(ctx, f"{where}.params.clip_l", p.get("clip_l"), _SD3_CLIP_KEYS),
-                           _sizes(ctx, f"{where}.params.clip_g", p.get("clip_g"), _SD3_CLIP_KEYS))
+                           _sizes(ctx, f"{where}.params.clip_g", p.get("clip_g"), _SD3_CLIP_KEYS),
+                           _sizes(ctx, f"{where}.params.t5xxl", p.get("t5xxl"), _SD3_T5_KEYS))
     return StableDiffusion3(MMDiT(**mmdit), AutoencoderKL(attention=ctx.attention, use_quant_conv=False, **vae),
                             text, shift=float(p.get("shift", 3.0)))
 

@@ -23,7 +23,7 @@ from modules.models.detection import SD2_EPS_CONFIG, Detection, detect, shape_ta
 from modules.models.fp8_storage import Fp8Settings, store_fp8
 from modules.models.model_config import bundled_config, read_config
 from modules.models.precision import DtypePlan, PrecisionOptions, apply_dtypes, plan_dtypes
-from modules.models.sd3_files import add_missing_text_encoders
+from modules.models.sd3_files import prepare_sd3_weights
 from modules.models.sd_model import StableDiffusionBase
 from modules.models.ssd import apply_ssd_layout
 from modules.models.state_dict_fixups import fix_state_dict, unwrap_state_dict
@@ -48,6 +48,8 @@ class LoadOptions:
     """Settings ``fp8_storage`` / ``cache_fp16_weight``."""
     text_encoder_dir: str | Path | None = None
     """``models/CLIP``: SD3's text encoders for a checkpoint without them (``clip_l.safetensors``, ...)."""
+    enable_t5: bool = False
+    """Setting ``sd3_enable_t5``: build SD3's T5-XXL encoder (read at load time, as A1111)."""
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,7 @@ def load_model(checkpoint: str | Path, options: LoadOptions | None = None) -> St
     log.info("loading %s with %s (%s)", checkpoint, choice.path.name, choice.reason)
     model = build_on_meta(choice.path, options.attention, shape_table(sd))
     if getattr(model, "is_sd3", False):
-        add_missing_text_encoders(sd, options.text_encoder_dir)  # A1111's SD3 before_load_weights
+        prepare_sd3_weights(model, sd, options.text_encoder_dir, options.enable_t5)  # A1111's before_load_weights
     apply_ssd_layout(model, sd.keys())  # SSD-1B: the SDXL UNet pruned to the file, before the weights (A1111's order)
     assign_weights(model, sd, str(checkpoint))
     file_bytes = {t.data_ptr(): t.nbytes for t in sd.values() if t.device.type == "cpu"}

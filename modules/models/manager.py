@@ -166,7 +166,8 @@ class ModelManager:
                               precision=precision_options(self.cmd_opts),
                               allow_unsafe=bool(getattr(self.cmd_opts, "disable_safe_unpickle", False)),
                               attention=attention, fp8=Fp8Settings.from_opts(self.opts),
-                              text_encoder_dir=self._text_encoder_dir())
+                              text_encoder_dir=self._text_encoder_dir(),
+                              enable_t5=bool(getattr(self.opts, "sd3_enable_t5", False)))
         model = load_model(info.filename, options)
         timer.record("load weights")
         if getattr(self.cmd_opts, "opt_channelslast", False):

@@ -5,17 +5,32 @@
 downloaded here: a missing file is an error naming it and the folder.  The files
 have transformers' key layout (``text_model.*``, CLIP-G's ``text_projection``),
 which becomes ``text_encoders.<name>.transformer.*``.
+
+T5-XXL is built only with setting ``sd3_enable_t5`` (read at load time, as A1111 does), from the
+checkpoint's ``text_encoders.t5xxl.*`` or ``models/CLIP/t5xxl_fp16.safetensors``, with the tokenizer
+``models/CLIP/t5xxl_tokenizer.json``; when either is missing the T5 part of the conditioning stays
+zeros and a notice names the file and folder.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from modules.models.checkpoint_io import CheckpointError, read_checkpoint
+from modules.models.nets.t5 import T5Tokenizer
+
+log = logging.getLogger(__name__)
 
 TEXT_ENCODER_FILES = {"clip_l": "clip_l.safetensors", "clip_g": "clip_g.safetensors"}
 T5_FILE = "t5xxl_fp16.safetensors"
+T5_TOKENIZER_FILE = "t5xxl_tokenizer.json"
+"""``tokenizer.json`` of google/t5-v1_1-xxl (``tokenizer_3/`` of the SD3 diffusers repository), renamed."""
+T5_PREFIX = "text_encoders.t5xxl.transformer."
+T5_TIED = ("shared.weight", "encoder.embed_tokens.weight")
 PROBE_KEYS = {name: f"text_encoders.{name}.transformer.text_model.embeddings.position_embedding.weight"
               for name in TEXT_ENCODER_FILES}
 """A1111's test of whether the checkpoint carries each text encoder."""
@@ -45,3 +60,41 @@ def add_missing_text_encoders(sd: MutableMapping[str, Any], folder: str | Path |
             sd[key if key.startswith(prefix) else prefix + key] = tensor
         read.append(str(path))
     return read
+
+
+def prepare_sd3_weights(model: Any, sd: MutableMapping[str, Any], folder: str | Path | None,
+                        enable_t5: bool) -> None:
+    """Everything an SD3 checkpoint needs before its weights are assigned: the CLIPs it lacks, and T5-XXL
+    (built on ``meta`` when enabled and available; otherwise its keys are dropped from ``sd``)."""
+    add_missing_text_encoders(sd, folder)
+    t5_keys = [k for k in sd if k.startswith(T5_PREFIX)]
+    if not enable_t5:
+        for key in t5_keys:
+            del sd[key]
+        return
+    missing = []
+    if not t5_keys:
+        path = Path(folder) / T5_FILE if folder is not None else None
+        if path is not None and path.is_file():
+            for key, tensor in read_checkpoint(path).items():
+                sd[key if key.startswith(T5_PREFIX) else T5_PREFIX + key] = tensor
+        else:
+            missing.append(T5_FILE)
+    tokenizer = Path(folder) / T5_TOKENIZER_FILE if folder is not None else None
+    if tokenizer is None or not tokenizer.is_file():
+        missing.append(T5_TOKENIZER_FILE)
+    if missing:
+        print(f"SD3: T5 is enabled but {' and '.join(missing)} not found in {folder or 'models/CLIP'} "
+              "(nothing is downloaded): the T5 part of the conditioning stays zeros", flush=True)
+        for key in [k for k in sd if k.startswith(T5_PREFIX)]:
+            del sd[key]
+        return
+    # T5 ties its token table to the encoder's: files keep one name or both
+    first, second = (T5_PREFIX + name for name in T5_TIED)
+    if first in sd or second in sd:
+        sd.setdefault(first, sd.get(second))
+        sd.setdefault(second, sd[first])
+    with torch.device("meta"):
+        model.text_encoders.add_t5()
+    model.text_encoders.t5_tokenizer = T5Tokenizer(tokenizer)
+    log.info("SD3: T5-XXL loaded with tokenizer %s", tokenizer)

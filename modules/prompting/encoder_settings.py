@@ -17,6 +17,7 @@ DEFAULTS: dict[str, Any] = {
     "sdxl_crop_left": 0,
     "sdxl_refiner_low_aesthetic_score": 2.5,
     "sdxl_refiner_high_aesthetic_score": 6.0,
+    "sd3_enable_t5": False,
 }
 """A1111's defaults for the settings this path reads (used when the provider lacks one)."""
 

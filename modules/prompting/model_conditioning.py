@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence
 
+from modules.prompting.attention import parse_prompt_attention
 from modules.prompting.prompt_encoder import (ConditioningRecord, InfotextRecord, PromptEncoder, SettingsProvider,
                                               no_clip_skip, sd1_clip_skip, sdxl_clip_l_skip, setting)
 
@@ -134,14 +135,32 @@ def attach_text_conditioning(model: Any, settings: SettingsProvider, embedding_d
     conditioning = TextConditioning(encoders, settings, record, embedding_db)
     for encoder in encoders:
         encoder.wrapped.prompt_encoder = encoder
+    if getattr(model, "is_sd3", False):
+        _attach_t5(model.text_encoders, settings)
     model.text_conditioning = conditioning
     if embedding_db is not None:
         embedding_db.set_model(conditioning.primary.tokenize, conditioning.widths)
     return conditioning
 
 
+def _attach_t5(text_encoders: Any, settings: SettingsProvider) -> None:
+    """SD3's T5 tokens follow the ``emphasis`` setting's parsing (weights are not applied, as A1111's
+    ``Sd3T5``), and T5 is used only while ``sd3_enable_t5`` is on."""
+
+    def parse(line: str) -> list[tuple[str, float]]:
+        if str(setting(settings(), "emphasis")) == "None":
+            return [(line, 1.0)]
+        return [(text, float(weight)) for text, weight in parse_prompt_attention(line)]
+
+    text_encoders.t5_prompt_parser = parse
+    text_encoders.t5_enabled = lambda: bool(setting(settings(), "sd3_enable_t5"))
+
+
 def detach_text_conditioning(model: Any) -> None:
     """Back to the bare model's plain chunked encoding (A1111's ``undo_hijack`` for text)."""
+    if getattr(model, "is_sd3", False):
+        model.text_encoders.t5_prompt_parser = None
+        model.text_encoders.t5_enabled = None
     for embedder in _text_embedders(model):
         embedder.prompt_encoder = None
     model.text_conditioning = None

@@ -5,18 +5,21 @@ without the final norm; the two are joined on the width axis (768 + 1280) and
 zero-padded to T5's 4096.  The pooled vector is CLIP-L's final-norm output at the
 end token (not projected) joined with CLIP-G's projected one: 2048 wide.  As in
 A1111, CLIP-G sees zeros after the first end token where CLIP-L sees the end id.
-T5-XXL's part of the sequence is zeros unless a T5 encoder is loaded.
+T5-XXL's part of the sequence is zeros unless a T5 encoder is loaded (setting ``sd3_enable_t5`` at load
+time, with its weights and tokenizer on disk); then it is T5's last hidden state over the prompt's tokens
+(emphasis parsed, weights not applied, ``BREAK`` dropped, as A1111), padded or cut to the CLIP part's length.
 """
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
 from transformers import CLIPTextConfig, CLIPTextModelWithProjection
 
 from modules.models.nets.clip_text import ClipTextEmbedder, clip_text_config
+from modules.models.nets.t5 import END_ID, PAD_ID, T5_XXL_SIZES, T5Tokenizer, T5XxlEncoder
 from modules.models.nets.text_chunks import ChunkedTextEmbedder, forward_texts
 from modules.models.tokenizer import EOS_ID
 
@@ -118,16 +121,56 @@ class ClipLGEmbedder(ChunkedTextEmbedder):
 class Sd3TextEncoders(nn.Module):
     """``text_encoders.*``: CLIP-L, CLIP-G and (when loaded) T5-XXL, plus the joint CLIP embedder."""
 
-    def __init__(self, clip_l_sizes: dict[str, int] | None = None, clip_g_sizes: dict[str, int] | None = None) -> None:
+    t5_prompt_parser: Callable[[str], list[tuple[str, float]]] | None = None
+    """The prompting layer's emphasis parser for T5's tokens (None: the whole prompt as one piece)."""
+    t5_enabled: Callable[[], bool] | None = None
+    """The prompting layer's reading of setting ``sd3_enable_t5`` (None: use T5 whenever it is loaded)."""
+
+    def __init__(self, clip_l_sizes: dict[str, int] | None = None, clip_g_sizes: dict[str, int] | None = None,
+                 t5_sizes: dict[str, int] | None = None) -> None:
         super().__init__()
         self.clip_l = ClipTextEmbedder(layer="hidden", layer_idx=-2, **{**CLIP_L_SIZES, **(clip_l_sizes or {})})
         self.clip_g = ClipGEmbedder(**(clip_g_sizes or {}))
-        self.t5xxl: nn.Module | None = None
+        self.t5xxl: T5XxlEncoder | None = None
+        self.t5_sizes = {**T5_XXL_SIZES, **(t5_sizes or {})}
+        self.t5_tokenizer: T5Tokenizer | None = None
         # object.__setattr__: a plain attribute, so its two CLIPs are not registered (and saved) twice
         object.__setattr__(self, "clip_lg", ClipLGEmbedder(self.clip_l, self.clip_g))
 
+    def add_t5(self) -> T5XxlEncoder:
+        """Create the T5-XXL encoder (on the current default device; the loader builds it on ``meta``)."""
+        self.t5xxl = T5XxlEncoder(**self.t5_sizes)
+        return self.t5xxl
+
+    def t5_tokens(self, text: str, token_count: int) -> list[int]:
+        """T5 ids of one prompt: its pieces' tokens (``BREAK`` dropped), the end id, then padding or a cut to
+        ``token_count`` (A1111's ``Sd3T5.tokenize_line``)."""
+        assert self.t5_tokenizer is not None
+        pieces = self.t5_prompt_parser(text) if self.t5_prompt_parser is not None else [(text, 1.0)]
+        tokens: list[int] = []
+        for piece, weight in pieces:
+            if piece == "BREAK" and weight == -1:
+                continue
+            tokens += self.t5_tokenizer.encode(piece)
+        tokens.append(END_ID)
+        return (tokens + [PAD_ID] * (token_count - len(tokens)))[:token_count]
+
+    def uses_t5(self) -> bool:
+        loaded = self.t5xxl is not None and self.t5_tokenizer is not None
+        return loaded and (self.t5_enabled is None or self.t5_enabled())
+
+    def encode_t5(self, texts: list[str], token_count: int, like: torch.Tensor) -> torch.Tensor:
+        """``[B, token_count, 4096]``: T5's output, or zeros when T5 is not in use (A1111)."""
+        if not self.uses_t5():
+            return torch.zeros(len(texts), token_count, CONTEXT_WIDTH, device=like.device, dtype=like.dtype)
+        assert self.t5xxl is not None
+        ids = torch.tensor([self.t5_tokens(t, token_count) for t in texts], dtype=torch.long)
+        out = self.t5xxl.encode(ids).to(device=like.device, dtype=like.dtype)
+        return nn.functional.pad(out, (0, CONTEXT_WIDTH - out.shape[-1]))  # a no-op at T5-XXL's 4096
+
     def forward(self, texts: list[str]) -> dict[str, torch.Tensor]:
-        """Prompts -> ``{"crossattn": [B, 2 * 77 * chunks, 4096], "vector": [B, 2048]}`` (T5 part zeros)."""
-        lg_out, pooled = self.clip_lg(list(texts))
-        t5_out = torch.zeros(lg_out.shape[0], lg_out.shape[1], CONTEXT_WIDTH, device=lg_out.device, dtype=lg_out.dtype)
+        """Prompts -> ``{"crossattn": [B, 2 * 77 * chunks, 4096], "vector": [B, 2048]}``."""
+        texts = list(texts)
+        lg_out, pooled = self.clip_lg(texts)
+        t5_out = self.encode_t5(texts, lg_out.shape[1], lg_out)
         return {"crossattn": torch.cat([lg_out, t5_out], dim=-2), "vector": pooled}
