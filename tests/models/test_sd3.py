@@ -271,3 +271,18 @@ def test_fp8_storage_runs_the_mmdit_in_its_compute_dtype(tmp_path):
         cond = plain.get_learned_conditioning(["a"])
         want, got = plain.apply_model(x, torch.tensor([0.5]), cond), fp8.apply_model(x, torch.tensor([0.5]), cond)
     assert got.dtype == torch.float32 and 0 < (got - want).abs().max() < 0.1 * want.abs().max()
+
+
+def test_sd3_preview_decoders_take_16_channels_from_their_own_files(tmp_path):
+    from modules.models.preview_decoders import VAEApprox, load_preview_decoder, preview_file, taesd_decoder
+
+    assert preview_file("Approx NN", str(tmp_path), False, is_sd3=True).endswith("VAE-approx/vaeapprox-sd3.pt")
+    assert preview_file("TAESD", str(tmp_path), True, is_sd3=True).endswith("VAE-taesd/taesd3_decoder.pth")
+    assert load_preview_decoder("TAESD", str(tmp_path), False, is_sd3=True) is None  # missing: never downloaded
+    for kind, net, name in (("Approx NN", VAEApprox(16), "VAE-approx/vaeapprox-sd3.pt"),
+                            ("TAESD", taesd_decoder(16), "VAE-taesd/taesd3_decoder.pth")):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        torch.save(net.state_dict(), tmp_path / name)
+        decoder = load_preview_decoder(kind, str(tmp_path), False, is_sd3=True)
+        out = decoder(torch.randn(1, 16, 4, 4))
+        assert out.shape[:2] == (1, 3) and 0 <= out.min() and out.max() <= 1
