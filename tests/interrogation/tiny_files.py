@@ -115,3 +115,12 @@ def write_categories(folder: str | os.PathLike) -> None:
                         "flavors.top2.x": ["shiny", "dark", "bright"]}.items():
         with open(os.path.join(folder, f"{name}.txt"), "w", encoding="utf8") as f:
             f.write("\n".join(words) + "\n")
+
+
+def write_interrogation_files(data_dir: str | os.PathLike, seed: int = 0) -> None:
+    """Every interrogation model of a data dir: ``models/BLIP``, ``models/torch_deepdanbooru`` and ``clip/``
+    (to be given as ``--clip-models-path``)."""
+    models = os.path.join(data_dir, "models")
+    write_blip(os.path.join(models, "BLIP"), seed)
+    write_deepdanbooru(os.path.join(models, "torch_deepdanbooru"), seed)
+    write_clip(os.path.join(data_dir, "clip"), seed)

@@ -207,7 +207,11 @@ def server(tmp_path_factory):
     make_tiny_checkpoint("sd1", data_dir / "models" / "Stable-diffusion", name="tiny-a", seed=0)
     make_tiny_checkpoint("sd1", data_dir / "models" / "Stable-diffusion", name="tiny-b", seed=1)
     write_sampling_gate(data_dir, data_dir / "hold-sampling")
-    with running_webui(data_dir) as running:
+    # tiny interrogation models in A1111's folders (CLIP in --clip-models-path): test_browser_interrogate
+    from tests.interrogation.tiny_files import write_interrogation_files
+
+    write_interrogation_files(data_dir)
+    with running_webui(data_dir, "--clip-models-path", str(data_dir / "clip")) as running:
         yield running
 
 
