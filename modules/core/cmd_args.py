@@ -170,6 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+PROJECT_FLAGS = ("compile_unet", "ray", "ray_workers")
+"""This project's flags (after A1111's in ``--help`` and ``/sdapi/v1/cmd-flags``); every other flag is A1111's."""
+
+
 def commandline_args_from_env(environ: "os._Environ[str] | dict[str, str] | None" = None) -> list[str]:
     """Shell-split ``COMMANDLINE_ARGS`` from the environment, as A1111 appends it."""
     environ = os.environ if environ is None else environ

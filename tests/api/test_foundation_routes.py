@@ -153,7 +153,10 @@ def test_corrupt_config_json_server_still_answers(client_for, data_dir):
 def test_cmd_flags_has_a1111_keys(client_for, data_dir):
     flags = client_for().get("/sdapi/v1/cmd-flags").json()
     # every flag, the built-in extensions' (LDSR, Lora, ScuNET, SwinIR) last, as in A1111
-    assert list(flags) == list(reference("cmd-flags"))
+    from modules.core.cmd_args import PROJECT_FLAGS
+
+    assert [k for k in flags if k not in PROJECT_FLAGS] == list(reference("cmd-flags"))
+    assert set(PROJECT_FLAGS) <= set(flags)  # this project's flags, listed too
     assert flags["data_dir"] == str(data_dir) and flags["nowebui"] is True
     assert flags["embeddings_dir"] == str(data_dir / "embeddings")
     assert flags["swinir_models_path"] == str(data_dir / "models" / "SwinIR")

@@ -23,9 +23,11 @@ def a1111_flags() -> dict:
 
 
 def test_every_a1111_flag_is_parsed_in_a1111_order():
+    from modules.core.cmd_args import PROJECT_FLAGS
+
     ours = list(vars(build_parser().parse_args([])))
     theirs = [k for k in a1111_flags() if k not in EXTENSION_FLAGS]
-    assert ours == theirs
+    assert ours == theirs + list(PROJECT_FLAGS)  # this project's flags come after A1111's
 
 
 def test_defaults_match_a1111_where_the_run_did_not_change_them():
