@@ -17,6 +17,7 @@ from torch import nn
 from modules.models.attention import AttentionStrategy
 from modules.models.nets.autoencoder import AutoencoderKL
 from modules.models.nets.clip_text import ClipTextEmbedder
+from modules.models.nets.midas import DPTHybrid, MiDaSInference, make_vit_hybrid
 from modules.models.nets.mmdit import MMDiT, mmdit_sizes
 from modules.models.nets.open_clip_text import OpenClipEmbedder
 from modules.models.nets.sdxl_conditioner import ConcatTimestepEmbedderND, GeneralConditioner
@@ -232,7 +233,7 @@ _WEIGHTING_TARGETS = {f"{root}.modules.diffusionmodules.denoiser_weighting.{name
 # --- whole models -----------------------------------------------------------
 
 _LDM_USED = {"linear_start", "linear_end", "timesteps", "scale_factor", "parameterization", "conditioning_key",
-             "cond_stage_key", "unet_config", "first_stage_config", "cond_stage_config"}
+             "cond_stage_key", "unet_config", "first_stage_config", "cond_stage_config", "depth_stage_config"}
 _LDM_IGNORED = frozenset({
     "num_timesteps_cond", "log_every_t", "first_stage_key", "image_size", "channels",
     "cond_stage_trainable", "monitor", "use_ema", "scheduler_config", "finetune_keys", "ckpt_path", "ignore_keys",
@@ -255,10 +256,32 @@ def _build_latent_diffusion(ctx: _Ctx, where: str, node: Params) -> LatentDiffus
     text = _target(ctx, f"{where}.params.cond_stage_config", p["cond_stage_config"], _TEXT_TARGETS)(
         ctx, f"{where}.params.cond_stage_config", p["cond_stage_config"])
     schedule = {k: p[k] for k in ("linear_start", "linear_end", "timesteps") if k in p}
-    return LatentDiffusion(unet, vae, text, scale_factor=float(p.get("scale_factor", 1.0)),
-                           conditioning_key=p.get("conditioning_key", "crossattn"),
-                           cond_stage_key=str(p.get("cond_stage_key", "txt")),
-                           parameterization=p.get("parameterization", "eps"), **schedule)
+    model = LatentDiffusion(unet, vae, text, scale_factor=float(p.get("scale_factor", 1.0)),
+                            conditioning_key=p.get("conditioning_key", "crossattn"),
+                            cond_stage_key=str(p.get("cond_stage_key", "txt")),
+                            parameterization=p.get("parameterization", "eps"), **schedule)
+    if "depth_stage_config" in p:
+        spot = f"{where}.params.depth_stage_config"
+        model.depth_model = _target(ctx, spot, p["depth_stage_config"], _DEPTH_TARGETS)(
+            ctx, spot, p["depth_stage_config"])
+    return model
+
+
+# MiDaS: A1111's YAML names only the model type; the sizes (ours) let the tiny test models be narrower.
+_MIDAS_SIZES = {"width", "depth", "heads", "stage_blocks", "stem", "features"}
+
+
+def _build_midas(ctx: _Ctx, where: str, node: Params) -> MiDaSInference:
+    p = _params(ctx, where, node, {"model_type"} | _MIDAS_SIZES, frozenset())
+    if p.pop("model_type", "dpt_hybrid") != "dpt_hybrid":
+        raise ctx.fail(where, "only model_type dpt_hybrid (SD2-depth's MiDaS) is supported")
+    features = int(p.pop("features", 256))
+    if "stage_blocks" in p:
+        p["stage_blocks"] = tuple(p["stage_blocks"])
+    return MiDaSInference(DPTHybrid(make_vit_hybrid(**p), features))
+
+
+_DEPTH_TARGETS = {"ldm.modules.midas.api.MiDaSInference": _build_midas}
 
 
 _ENGINE_USED = {"scale_factor", "denoiser_config", "network_config", "conditioner_config", "first_stage_config"}
@@ -345,6 +368,7 @@ def _build_sd3(ctx: _Ctx, where: str, node: Params) -> StableDiffusion3:
 MODEL_TARGETS: dict[str, Callable[[_Ctx, str, Params], StableDiffusionBase | StableDiffusion3]] = {
     "ldm.models.diffusion.ddpm.LatentDiffusion": _build_latent_diffusion,
     "ldm.models.diffusion.ddpm.LatentInpaintDiffusion": _build_latent_diffusion,
+    "ldm.models.diffusion.ddpm.LatentDepth2ImageDiffusion": _build_latent_diffusion,
     "modules.models.diffusion.ddpm_edit.LatentDiffusion": _build_latent_diffusion,
     "sgm.models.diffusion.DiffusionEngine": _build_engine,
     "ldm.models.diffusion.DiffusionEngine": _build_engine,

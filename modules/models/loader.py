@@ -212,6 +212,8 @@ def _family_of(model: StableDiffusionBase) -> str:
     if model.is_sdxl:
         return "sdxl-refiner" if model.is_refiner else ("sdxl-inpaint" if model.is_sdxl_inpaint else "sdxl")
     base = "sd2" if model.is_sd2 else "sd1"
+    if hasattr(model, "depth_model"):
+        return f"{base}-depth"
     in_channels = model.model.diffusion_model.in_channels
     if in_channels == 9:
         return f"{base}-inpaint"

@@ -31,9 +31,12 @@ BASE_CONFIGS = {
     "sdxl-inpaint": "sd_xl_inpaint.yaml",
     "sdxl-refiner": "sd_xl_refiner.yaml",
     "ssd-1b": "sd_xl_base.yaml",
+    "sd2-depth": "v2-midas-inference.yaml",
 }
 FAMILIES = tuple(BASE_CONFIGS)
 
+TINY_MIDAS = dict(width=32, depth=12, heads=2, stage_blocks=[1, 1, 1], stem=32, features=32)
+"""A MiDaS DPT-Hybrid of the real layout (12 blocks: taps at 8 and 11; three ResNet stages), narrow."""
 TEXT_WIDTH = 32
 CLIP_SIZES = dict(hidden_size=TEXT_WIDTH, num_hidden_layers=3, num_attention_heads=2, intermediate_size=64)
 OPEN_CLIP_SIZES = dict(width=TEXT_WIDTH, heads=2, layers=3, embed_dim=TEXT_WIDTH)
@@ -90,6 +93,8 @@ def tiny_config(family: str) -> dict[str, Any]:
         unet.update(_unet_sizes(family, TEXT_WIDTH, None))
     if isinstance(unet.get("context_dim"), list):
         unet["context_dim"] = context
+    if "depth_stage_config" in params:
+        params["depth_stage_config"]["params"].update(TINY_MIDAS)
     return config
 
 
@@ -142,6 +147,10 @@ def tiny_state_dict(family: str, seed: int = 0, dtype: torch.dtype = torch.float
     torch.manual_seed(seed)
     model = build_from_config(tiny_config(family), f"tiny {family}")
     _perturb_norms(model)
+    if family == "sd2-depth":
+        with torch.no_grad():
+            # random weights leave MiDaS's last ReLU at zero everywhere (a flat map): shift it positive
+            model.depth_model.model.scratch.output_conv[4].bias.fill_(1.0)
     sd = {k: v.detach().to(dtype).contiguous() for k, v in model.state_dict().items()}
     group = "sdxl-refiner" if family == "sdxl-refiner" else family.split("-")[0]
     group = {"instruct": "sd1", "ssd": "sdxl"}.get(group, group)

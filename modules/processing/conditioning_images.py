@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from modules.processing.depth_conditioning import require_picture
 from modules.processing.latents import encode_images
 
 
@@ -69,6 +70,7 @@ def txt2img_conditioning(model: Any, x: torch.Tensor, width: int, height: int) -
     InstructPix2Pix: no picture to edit (zeros); else None."""
     if is_edit_model(model):
         return torch.zeros_like(x)
+    require_picture(model)
     if not is_inpainting_model(model):
         return None
     grey = torch.zeros(x.shape[0], 3, height, width, device=x.device)  # 0.5 grey in [-1, 1]

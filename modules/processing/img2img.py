@@ -13,6 +13,7 @@ from modules.processing import image_saver, masking
 from modules.processing.color_correction import setup_color_correction
 from modules.processing.conditioning_images import (edit_conditioning, inpainting_conditioning, is_edit_model,
                                                     is_inpainting_model)
+from modules.processing.depth_conditioning import depth_conditioning, is_depth_model
 from modules.processing.image_resize import apply_exif_orientation, flatten, resize_image, upscaler_function
 from modules.processing.latents import encode_images
 from modules.processing.processing_base import OPT_F, GenerationError, StableDiffusionProcessing
@@ -192,6 +193,8 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
                                    image_mask: Image.Image | None = None) -> Any:
         if is_edit_model(self.sd_model):
             return edit_conditioning(self.sd_model, source_image).to(latent.device, latent.dtype)
+        if is_depth_model(self.sd_model):
+            return depth_conditioning(self.sd_model, source_image, latent)
         if not is_inpainting_model(self.sd_model):
             return None
         self.is_using_inpainting_conditioning = True
