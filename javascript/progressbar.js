@@ -44,6 +44,8 @@ function webuiRequestProgress(id, tab, atEnd) {
     inner.className = "progress";
     inner.textContent = "Waiting...";
     bar.appendChild(inner);
+    // setting show_progressbar off: the bar is kept (its text is read on finish) but not shown
+    if (!webuiOpt("show_progressbar", true)) bar.style.display = "none";
 
     const preview = document.createElement("div");
     preview.className = "livePreview";

@@ -46,7 +46,7 @@ def style_files() -> list[str]:
 
 def page_settings() -> dict:
     """What the page scripts need from the server before any request: a few settings and the tooltips."""
-    keys = ("live_preview_refresh_period", "live_previews_enable", "show_progress_in_title", "interrupt_after_current",
+    keys = ("live_preview_refresh_period", "live_previews_enable", "show_progressbar", "show_progress_in_title", "interrupt_after_current",
             "js_live_preview_in_modal_lightbox", "keyedit_precision_attention", "keyedit_precision_extra",
             "keyedit_delimiters", "keyedit_move", "extra_networks_add_text_separator", "disable_token_counters",
             "notification_audio", "notification_volume", "prevent_screen_sleep_during_generation",

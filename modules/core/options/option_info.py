@@ -14,6 +14,10 @@ from __future__ import annotations
 from typing import Any, Callable
 
 
+NOT_IN_THIS_BUILD = "(does not apply to this build)"
+"""The end of the label of a setting A1111 has that changes nothing here (kept so config.json and the API match)."""
+
+
 class OptionInfo:
     """A setting: its default value and how the Settings tab shows it."""
 
@@ -66,6 +70,12 @@ class OptionInfo:
     def html(self, html: str) -> "OptionInfo":
         self.comment_after += html
         return self
+
+    def not_in_this_build(self, why: str) -> "OptionInfo":
+        """Mark a setting that changes nothing in this build: its label ends with :data:`NOT_IN_THIS_BUILD`,
+        ``why`` is shown under it."""
+        self.label = f"{self.label} {NOT_IN_THIS_BUILD}"
+        return self.info(why)
 
     def needs_restart(self) -> "OptionInfo":
         self.comment_after += " <span class='info'>(requires restart)</span>"

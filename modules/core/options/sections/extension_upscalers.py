@@ -18,5 +18,5 @@ def options() -> dict[str, OptionInfo]:
         "SCUNET_tile_overlap": slider(8, "Tile overlap for SCUNET upscalers.", 0, 64, 1).info("Low values = visible seam"),
         "SWIN_tile": slider(192, "Tile size for all SwinIR.", 16, 512, 16),
         "SWIN_tile_overlap": slider(8, "Tile overlap, in pixels for SwinIR. Low values = visible seam.", 0, 48, 1),
-        "SWIN_torch_compile": OptionInfo(False, "Use torch.compile to accelerate SwinIR.", "Checkbox", {"interactive": True}).info("Takes longer on first run"),
+        "SWIN_torch_compile": OptionInfo(False, "Use torch.compile to accelerate SwinIR.", "Checkbox", {"interactive": True}).not_in_this_build("SwinIR runs without torch.compile here").info("Takes longer on first run"),
     })

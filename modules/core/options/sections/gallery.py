@@ -20,5 +20,5 @@ def options() -> dict[str, OptionInfo]:
             .info("for mouse only")
             .needs_reload_ui(),
         "gallery_height": OptionInfo("", "Gallery height", "Textbox").info("can be any valid CSS value, for example 768px or 20em").needs_reload_ui(),
-        "open_dir_button_choice": radio("Subdirectory", "What directory the [📂] button opens", ["Output Root", "Subdirectory", "Subdirectory (even temp dir)"]),
+        "open_dir_button_choice": radio("Subdirectory", "What directory the [📂] button opens", ["Output Root", "Subdirectory", "Subdirectory (even temp dir)"]).not_in_this_build("the button opens the tab's output folder"),
     })

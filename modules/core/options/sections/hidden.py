@@ -13,6 +13,6 @@ def options() -> dict[str, OptionInfo]:
     return options_section((None, "Hidden options"), {
         "disabled_extensions": OptionInfo([], "Disable these extensions"),
         "disable_all_extensions": radio("none", "Disable all extensions (preserves the list of disabled extensions)", ["none", "extra", "all"]),
-        "restore_config_state_file": OptionInfo("", "Config state file to restore from, under 'config-states/' folder"),
+        "restore_config_state_file": OptionInfo("", "Config state file to restore from, under 'config-states/' folder").not_in_this_build("the Extensions tab restores a config state at once, not at the next start"),
         "sd_checkpoint_hash": OptionInfo("", "SHA256 hash of the current checkpoint"),
     })

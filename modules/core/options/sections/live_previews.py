@@ -23,7 +23,7 @@ def options() -> dict[str, OptionInfo]:
             .info("If not, Approx NN will be used instead; Full live preview method is very detrimental to speed if lowvram/medvram optimizations are enabled"),
         "live_preview_content": radio("Prompt", "Live preview subject", ["Combined", "Prompt", "Negative prompt"]),
         "live_preview_refresh_period": OptionInfo(1000, "Progressbar and preview update period").info("in milliseconds"),
-        "live_preview_fast_interrupt": OptionInfo(False, "Return image with chosen live preview method on interrupt").info("makes interrupts faster"),
+        "live_preview_fast_interrupt": OptionInfo(False, "Return image with chosen live preview method on interrupt").not_in_this_build("an interrupted job's pictures are decoded with the full VAE").info("makes interrupts faster"),
         "js_live_preview_in_modal_lightbox": OptionInfo(False, "Show Live preview in full page image viewer"),
         "prevent_screen_sleep_during_generation": OptionInfo(True, "Prevent screen sleep during generation"),
     })

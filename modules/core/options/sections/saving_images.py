@@ -38,7 +38,7 @@ def options() -> dict[str, OptionInfo]:
         "img_max_size_mp": number(200, "Maximum image size").info("in megapixels"),
 
         "use_original_name_batch": OptionInfo(True, "Use original name for output filename during batch process in extras tab"),
-        "use_upscaler_name_as_suffix": OptionInfo(False, "Use upscaler name as filename suffix in the extras tab"),
+        "use_upscaler_name_as_suffix": OptionInfo(False, "Use upscaler name as filename suffix in the extras tab").not_in_this_build("Extras pictures are named by their counter only"),
         "save_selected_only": OptionInfo(True, "When using 'Save' button, only save a single selected image"),
         "save_write_log_csv": OptionInfo(True, "Write log.csv when saving images using 'Save' button"),
         "save_init_img": OptionInfo(False, "Save init images when using img2img"),

@@ -25,8 +25,8 @@ def options() -> dict[str, OptionInfo]:
         "sd_checkpoints_limit": slider(1, "Maximum number of checkpoints loaded at the same time", 1, 10, 1),
         "sd_checkpoints_keep_in_cpu": OptionInfo(True, "Only keep one model on device")
             .info("will keep models other than the currently used one in RAM rather than VRAM"),
-        "sd_checkpoint_cache": slider(0, "Checkpoints to cache in RAM", 0, 10, 1).info("obsolete; set to 0 and use the two settings above instead"),
-        "sd_unet": OptionInfo("Automatic", "SD Unet", "Dropdown", choices(live_choices.unet_choices), refresh=refresher(providers.REFRESH_SD_UNETS))
+        "sd_checkpoint_cache": slider(0, "Checkpoints to cache in RAM", 0, 10, 1).not_in_this_build("nothing is cached by it").info("obsolete; set to 0 and use the two settings above instead"),
+        "sd_unet": OptionInfo("Automatic", "SD Unet", "Dropdown", choices(live_choices.unet_choices), refresh=refresher(providers.REFRESH_SD_UNETS)).not_in_this_build("UNet replacements offered by extensions are listed, not applied")
             .info("choose Unet model: Automatic = use one with same filename as checkpoint; None = use Unet from checkpoint"),
         "enable_quantization": OptionInfo(False, "Enable quantization in K samplers for sharper and cleaner results. This may change existing seeds").needs_reload_ui(),
         "emphasis": radio("Original", "Emphasis mode", [name for name, _ in EMPHASIS_MODES], infotext="Emphasis").info(emphasis_note),

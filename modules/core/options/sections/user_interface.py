@@ -38,6 +38,6 @@ def options() -> dict[str, OptionInfo]:
         "show_progress_in_title": OptionInfo(True, "Show generation progress in window title."),
         "send_seed": OptionInfo(True, "Send seed when sending prompt or image to other interface"),
         "send_size": OptionInfo(True, "Send size when sending prompt or image to another interface"),
-        "enable_reloading_ui_scripts": OptionInfo(False, "Reload UI scripts when using Reload UI option")
+        "enable_reloading_ui_scripts": OptionInfo(False, "Reload UI scripts when using Reload UI option").not_in_this_build("Reload UI builds the page from the modules already loaded")
             .info("useful for developing: if you make changes to UI scripts code, it is applied when the UI is reloded."),
     })
