@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import pickle
 import random
 from typing import Any
 
@@ -20,7 +21,6 @@ import torch
 
 from modules.core.hashing import calculate_sha256
 from modules.core.services import Services, current_services
-from modules.models.checkpoint_io import CheckpointError, load_pickle
 from modules.networks.hypernetworks.hypernetwork import Hypernetwork, HypernetworkError
 from modules.networks.hypernetworks.setup import live_registry
 from modules.training import common
@@ -60,8 +60,9 @@ def read_optimizer_file(filename: str) -> dict[str, Any]:
     if not os.path.exists(path):
         return {}
     try:
-        saved = load_pickle(path, "cpu")
-    except CheckpointError as e:
+        # not memory-mapped: training writes this file again while the optimizer holds the loaded tensors
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, OSError, RuntimeError, EOFError) as e:
         print(f"Cannot read saved optimizer {path}: {e}")
         return {}
     return saved if isinstance(saved, dict) else {}

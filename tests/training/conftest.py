@@ -24,7 +24,7 @@ def write_dataset(folder, size: int = 64) -> None:
 @pytest.fixture
 def training_app(app, tmp_path):
     """``(shared, dataset folder)``: tiny SD1 loaded, embedding ``tok`` (2 vectors) and hypernetwork ``hn`` created."""
-    shared = app("sd1")
+    shared = app("sd1", "--api")
     dataset = tmp_path / "dataset"
     write_dataset(dataset)
     from modules.networks.hypernetworks.creation import create_hypernetwork
