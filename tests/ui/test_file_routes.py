@@ -31,6 +31,7 @@ ATTACKED = {
     "/sd_extra_networks/thumb": "query",
     "/sd_extra_networks/metadata": "item",
     "/sd_extra_networks/user-metadata": "item",
+    "/sd_extra_networks/cover-images": "item",
     "/gradio_api/file={path_or_url:path}": "path",
     "/gradio_api/file/{path:path}": "path",
     "/gradio_api/proxy={url_path:path}": "path",
