@@ -21,6 +21,7 @@ from modules.models.checkpoint_io import CheckpointError, read_checkpoint, read_
 from modules.models.config_registry import build_from_config
 from modules.models.detection import SD2_EPS_CONFIG, Detection, detect, shape_table, yaml_next_to
 from modules.models.fp8_storage import Fp8Settings, store_fp8
+from modules.models.midas_weights import add_midas_weights
 from modules.models.model_config import bundled_config, read_config
 from modules.models.precision import DtypePlan, PrecisionOptions, apply_dtypes, plan_dtypes
 from modules.models.sd3_files import prepare_sd3_weights
@@ -50,6 +51,8 @@ class LoadOptions:
     """``models/CLIP``: SD3's text encoders for a checkpoint without them (``clip_l.safetensors``, ...)."""
     enable_t5: bool = False
     """Setting ``sd3_enable_t5``: build SD3's T5-XXL encoder (read at load time, as A1111)."""
+    midas_dir: str | Path | None = None
+    """``models/midas``: MiDaS's own file for an SD2-depth checkpoint without depth weights."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,8 @@ def load_model(checkpoint: str | Path, options: LoadOptions | None = None) -> St
     model = build_on_meta(choice.path, options.attention, shape_table(sd))
     if getattr(model, "is_sd3", False):
         prepare_sd3_weights(model, sd, options.text_encoder_dir, options.enable_t5)  # A1111's before_load_weights
+    if hasattr(model, "depth_model"):
+        add_midas_weights(sd, options.midas_dir, checkpoint, options.allow_unsafe)
     apply_ssd_layout(model, sd.keys())  # SSD-1B: the SDXL UNet pruned to the file, before the weights (A1111's order)
     assign_weights(model, sd, str(checkpoint))
     file_bytes = {t.data_ptr(): t.nbytes for t in sd.values() if t.device.type == "cpu"}

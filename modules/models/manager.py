@@ -167,7 +167,8 @@ class ModelManager:
                               allow_unsafe=bool(getattr(self.cmd_opts, "disable_safe_unpickle", False)),
                               attention=attention, fp8=Fp8Settings.from_opts(self.opts),
                               text_encoder_dir=self._text_encoder_dir(),
-                              enable_t5=bool(getattr(self.opts, "sd3_enable_t5", False)))
+                              enable_t5=bool(getattr(self.opts, "sd3_enable_t5", False)),
+                              midas_dir=self._model_dir("midas"))
         model = load_model(info.filename, options)
         timer.record("load weights")
         if getattr(self.cmd_opts, "opt_channelslast", False):
@@ -190,6 +191,12 @@ class ModelManager:
         services = self.services if self.services is not None else current_services()
         paths = getattr(services, "paths", None) if services is not None else None
         return paths.model_dir("CLIP") if paths is not None else None
+
+    def _model_dir(self, name: str) -> str | None:
+        """``models/<name>`` of the running app (``models/midas``: MiDaS for SD2-depth)."""
+        services = self.services if self.services is not None else current_services()
+        paths = getattr(services, "paths", None) if services is not None else None
+        return paths.model_dir(name) if paths is not None else None
 
     def _activate(self, model: Any, write_setting: bool = True) -> None:
         if self.current is not None and self.current is not model and getattr(self.opts, "sd_checkpoints_keep_in_cpu", True):

@@ -176,3 +176,27 @@ def test_img2img_through_the_api_and_txt2img_refused(tmp_path):
     infotext = json.loads(response.json()["info"])["infotexts"][0]
     assert f"Model hash: {digest}, Model: depth-tiny" in infotext and "Denoising strength: 0.6" in infotext
     assert refused.status_code == 422 and "img2img" in refused.json()["detail"]
+
+
+def test_depth_weights_from_models_midas_when_the_checkpoint_has_none(tmp_path, restore_shared):
+    from safetensors.torch import load_file, save_file
+
+    from modules.models.checkpoint_io import CheckpointError
+    from modules.models.loader import LoadOptions
+    from modules.models.midas_weights import MIDAS_FILE
+    from modules.runtime.bootstrap import initialize
+
+    data_dir = tmp_path / "data"
+    path = make_tiny_checkpoint("sd2-depth", data_dir / "models" / "Stable-diffusion", name="unet-only")
+    sd = load_file(str(path))
+    midas = {k[len(MIDAS):]: v for k, v in sd.items() if k.startswith(MIDAS)}
+    save_file({k: v for k, v in sd.items() if not k.startswith("depth_model.")}, str(path))
+    folder = data_dir / "models" / "midas"
+    with pytest.raises(CheckpointError, match=f"{MIDAS_FILE} in {folder}"):
+        load_model(path, LoadOptions(midas_dir=folder))
+    folder.mkdir(parents=True)
+    torch.save(midas, folder / MIDAS_FILE)  # MiDaS's release file: DPTDepthModel's own keys
+    initialize(["--data-dir", str(data_dir), "--nowebui"])  # the model manager points the loader at models/midas
+    model = restore_shared.sd_model
+    assert model.family == "sd2-depth"
+    assert torch.equal(model.depth_model.model.scratch.output_conv[4].bias, midas["scratch.output_conv.4.bias"])
