@@ -117,7 +117,7 @@ class HypernetworkTrainee(Trainee):
             module.train(training)
 
     def loss(self, model: Any, batch: Batch, device: torch.device) -> torch.Tensor:
-        x = batch.latent_sample.to(device=device, dtype=model.dtype)
+        x = batch.latent_sample.to(device=device, dtype=model.dtype, non_blocking=True)
         if all(c is not None for c in batch.cond):
             c = torch.stack([c for c in batch.cond if c is not None]).to(device)
         else:

@@ -202,6 +202,7 @@ def run_training(services: Services, model: Any, trainee: Trainee, inputs: Train
     scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
     loss_acc = 0.0
     unload = bool(opts.unload_models_when_training) and device.type != "cpu"
+    pin = bool(opts.pin_memory) and device.type == "cuda"  # page-locked latents copy to the GPU asynchronously
     trainee.set_training(True)
     try:
         with plain_attention(model, not opts.training_xattention_optimizations), vae_in_ram(model, unload):
@@ -211,6 +212,8 @@ def run_training(services: Services, model: Any, trainee: Trainee, inputs: Train
                 for j, batch in enumerate(iterate_batches(dataset, rng)):
                     if j == max_steps_per_epoch:
                         break
+                    if pin:
+                        batch.latent_sample = batch.latent_sample.pin_memory()
                     scheduler.apply(optimizer, trainee.step)
                     if scheduler.finished or state.interrupted:
                         break

@@ -79,7 +79,7 @@ class EmbeddingTrainee(Trainee):
         return optimizer
 
     def loss(self, model: Any, batch: Batch, device: torch.device) -> torch.Tensor:
-        x = batch.latent_sample.to(device=device, dtype=model.dtype)
+        x = batch.latent_sample.to(device=device, dtype=model.dtype, non_blocking=True)
         c = model.get_learned_conditioning(batch.cond_text)
         image_cond = txt2img_conditioning(model, x, x.shape[3] * 8, x.shape[2] * 8)
         cond: Any = {"c_concat": [image_cond], "c_crossattn": [c]} if image_cond is not None else c

@@ -2,7 +2,7 @@
 build.  "Read nowhere" is computed from the source (the key's name outside ``modules/core/options/``), so the list of
 unused keys below can only shrink: a key that gets its behaviour must leave it (and lose its label), a new key read
 nowhere fails until it is given its behaviour or its label.  Settings other helpers own (SD3, interrogation,
-training, memory/FP8) are left to them."""
+memory/FP8) are left to them."""
 from __future__ import annotations
 
 import os
@@ -38,7 +38,7 @@ READ_BY_COMPUTED_NAME = {
 """Keys read through a name built at run time: the file and the expression that builds it."""
 
 OWNED_ELSEWHERE_PREFIXES = ("sd3_", "interrogate_", "deepbooru_")
-OWNED_ELSEWHERE_SECTIONS = {"training"}
+OWNED_ELSEWHERE_SECTIONS: set[str] = set()
 OWNED_ELSEWHERE_KEYS = {
     # memory and FP8 (the memory manager's helper)
     "fp8_storage", "cache_fp16_weight", "memory_reserve_mb", "sd_checkpoints_limit", "sd_checkpoints_keep_in_cpu",
