@@ -101,6 +101,18 @@ def deepbooru_file(services: Services) -> str:
     return found
 
 
+def _allow_unsafe(services: Services) -> bool:
+    return bool(getattr(services.cmd_opts, "disable_safe_unpickle", False))
+
+
+def _memory_guard(services: Services) -> Any:
+    """The model manager's guard: the generation model's swapped parts leave the device first (A1111 sends
+    everything to the CPU with --lowvram/--medvram) and an out-of-memory error names the setting to change."""
+    from modules.models.memory.placement import job_guard  # why: torch on first use
+
+    return job_guard(services)
+
+
 def _device_and_dtype(services: Services) -> tuple[Any, Any]:
     # torch on first use: building the services stays light
     import torch
@@ -125,6 +137,7 @@ class ClipInterrogator:
         self.dtype: Any = None
         self.loaded_categories: list | None = None
         self.skip_categories: list[str] = []
+        self._partial = ""  # the answer so far, kept when a later step fails (A1111's "caption<error>")
 
     # --- categories ---------------------------------------------------------------------------------------------
 
@@ -155,7 +168,7 @@ class ClipInterrogator:
 
         path, vocab = blip_file(self.services), bert_vocab_file(self.services)
         self.blip_tokenizer = BertTokenizer.from_file(vocab)
-        model = load_blip(read_blip_weights(path), path)
+        model = load_blip(read_blip_weights(path, _allow_unsafe(self.services)), path)
         model.eval()
         return model
 
@@ -166,7 +179,7 @@ class ClipInterrogator:
 
         path = clip_file(self.services)
         self.clip_tokenizer = ClipTokenizer(unescape_html=True)
-        model = load_clip(read_clip_weights(path), path)
+        model = load_clip(read_clip_weights(path, _allow_unsafe(self.services)), path)
         model.eval()
         return model
 
@@ -244,39 +257,45 @@ class ClipInterrogator:
         A missing or unreadable model file is raised (the caller says which file); any other failure is
         reported and the answer ends with ``<error>``, as in A1111.
         """
-        import torch
-
         from modules.models.checkpoint_io import CheckpointError  # why: torch on first use
-        from modules.models.interrogation.image_inputs import clip_pixels  # why: torch on first use
-        from modules.models.interrogation.ranking import format_matches  # why: torch on first use
 
         res = ""
         state = self.services.state
         if state is not None:
             state.begin(job="interrogate")
         try:
-            self.load()
-            res = caption = self.generate_caption(pil_image)
-            self.send_blip_to_ram()
-            device = next(self.clip_model.parameters()).device
-            pixels = clip_pixels(pil_image, self.clip_model.config.image_resolution).to(device, self.dtype)
-            with torch.no_grad():
-                image_features = self.clip_model.encode_image(pixels).to(self.dtype)
-            image_features = image_features / image_features.norm(dim=-1, keepdim=True)
-            matches = []
-            for category in self.categories():
-                matches += self.rank(image_features, category.items, top_count=category.topn)
-            res = format_matches(caption, matches, bool(_opt(self.services, "interrogate_return_ranks", False)))
+            with _memory_guard(self.services):
+                res = self._interrogate(pil_image)
         except (ModelFileMissingError, CheckpointError):
             raise
         except Exception:  # noqa: BLE001 - A1111 answers with what it has and "<error>"
             errors.report("Error interrogating", exc_info=True)
-            res += "<error>"
+            res = self._partial + "<error>"
         finally:
             self.unload()
             if state is not None:
                 state.end()
         return res
+
+    def _interrogate(self, pil_image: Any) -> str:
+        import torch
+
+        from modules.models.interrogation.image_inputs import clip_pixels  # why: torch on first use
+        from modules.models.interrogation.ranking import format_matches  # why: torch on first use
+
+        self._partial = ""
+        self.load()
+        self._partial = caption = self.generate_caption(pil_image)
+        self.send_blip_to_ram()
+        device = next(self.clip_model.parameters()).device
+        pixels = clip_pixels(pil_image, self.clip_model.config.image_resolution).to(device, self.dtype)
+        with torch.no_grad():
+            image_features = self.clip_model.encode_image(pixels).to(self.dtype)
+        image_features = image_features / image_features.norm(dim=-1, keepdim=True)
+        matches = []
+        for category in self.categories():
+            matches += self.rank(image_features, category.items, top_count=category.topn)
+        return format_matches(caption, matches, bool(_opt(self.services, "interrogate_return_ranks", False)))
 
 
 class DeepBooruTagger:
@@ -294,7 +313,8 @@ class DeepBooruTagger:
         from modules.models.interrogation.weights import read_deepdanbooru_weights  # why: torch on first use
 
         path = deepbooru_file(self.services)
-        self.model = load_deepdanbooru(read_deepdanbooru_weights(path), path, DeepDanbooruModel)
+        self.model = load_deepdanbooru(read_deepdanbooru_weights(path, _allow_unsafe(self.services)), path,
+                                       DeepDanbooruModel)
         self.model.eval()
 
     def start(self) -> None:
@@ -311,11 +331,12 @@ class DeepBooruTagger:
 
     def tag(self, pil_image: Any) -> str:
         """The tags of ``pil_image`` as the settings format them."""
-        self.start()
-        try:
-            return self.tag_multi(pil_image)
-        finally:
-            self.stop()
+        with _memory_guard(self.services):
+            self.start()
+            try:
+                return self.tag_multi(pil_image)
+            finally:
+                self.stop()
 
     def tag_multi(self, pil_image: Any, force_disable_ranks: bool = False) -> str:
         """:meth:`tag` with the model already started (batch captioning); ``force_disable_ranks`` drops scores."""

@@ -183,3 +183,19 @@ def test_loopback_appends_the_interrogators_answers(files, started, data_dir):
     shared.interrogator.content_dir = str(data_dir / "categories")
     answer = loopback._interrogate("CLIP", image)
     assert answer == shared.interrogator.interrogate(image) and answer.startswith(shared.interrogator.generate_caption(image))
+
+
+def test_a_failure_after_the_caption_answers_the_caption_and_error(files, started, data_dir, monkeypatch):
+    from modules import shared
+
+    started("--skip-load-model-at-start", "--clip-models-path", str(files["clip_dir"]))
+    image = picture(9)
+    caption = shared.interrogator.generate_caption(image)
+    shared.interrogator.load()
+
+    def broken(pixels):
+        raise RuntimeError("broken tower")
+
+    monkeypatch.setattr(shared.interrogator.clip_model, "encode_image", broken)
+    assert shared.interrogator.interrogate(image) == caption + "<error>"  # A1111's answer when a step fails
+    assert not shared.state.job  # the job was ended

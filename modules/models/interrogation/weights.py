@@ -106,12 +106,12 @@ def _is_torchscript(path: Path) -> bool:
         return any(n.endswith("/code/__torch__.py") or "/code/" in n for n in archive.namelist())
 
 
-def read_clip_weights(path: str | Path) -> dict[str, torch.Tensor]:
+def read_clip_weights(path: str | Path, allow_unsafe: bool = False) -> dict[str, torch.Tensor]:
     """OpenAI CLIP weights from a TorchScript ``.pt`` (as released), a pickled state dict or ``.safetensors``."""
     path = Path(path)
     if path.suffix.lower() != ".safetensors" and _is_torchscript(path):
         return read_torchscript_weights(path)
-    return unwrap(read_checkpoint(path))
+    return unwrap(read_checkpoint(path, allow_unsafe=allow_unsafe))
 
 
 def unwrap(data: Any, key: str = "state_dict") -> dict[str, Any]:
@@ -123,11 +123,13 @@ def unwrap(data: Any, key: str = "state_dict") -> dict[str, Any]:
     return data
 
 
-def read_blip_weights(path: str | Path) -> dict[str, torch.Tensor]:
-    """BLIP's ``.pth`` (weights under ``model``) or a ``.safetensors`` of the same keys."""
-    return unwrap(read_checkpoint(path), "model")
+def read_blip_weights(path: str | Path, allow_unsafe: bool = False) -> dict[str, torch.Tensor]:
+    """BLIP's ``.pth`` (weights under ``model``) or a ``.safetensors`` of the same keys.
+
+    ``allow_unsafe`` (``--disable-safe-unpickle``) lifts the restricted unpickler, as for checkpoints."""
+    return unwrap(read_checkpoint(path, allow_unsafe=allow_unsafe), "model")
 
 
-def read_deepdanbooru_weights(path: str | Path) -> dict[str, Any]:
+def read_deepdanbooru_weights(path: str | Path, allow_unsafe: bool = False) -> dict[str, Any]:
     """The DeepDanbooru file: ``n_Conv_N.*`` tensors and the ``tags`` list."""
-    return unwrap(read_checkpoint(path))
+    return unwrap(read_checkpoint(path, allow_unsafe=allow_unsafe))
