@@ -6,6 +6,7 @@ from typing import Any
 
 from modules.core.file_naming import CreationError
 from modules.core.services import current_services
+from modules.scripting import callbacks
 from modules.ui import form_components as forms
 from modules.ui import train_actions
 from modules.ui.components import create_refresh_button, error_html, make
@@ -126,6 +127,8 @@ def create_train_tab() -> None:
                                           lambda: {"choices": _hypernetwork_names()}, "refresh_train_hypernetwork_name")
                 train_inputs, train_emb_button, interrupt_button, train_hn_button, preview_inputs = _train_controls(
                     train_embedding, train_hypernetwork)
+            # extensions add their own training tabs here (A1111's on_ui_train_tabs)
+            callbacks.ui_train_tabs_callback(callbacks.UiTrainTabParams(preview_inputs))
         with gr.Column(elem_id="ti_gallery_container"):
             output = gr.Text(elem_id="ti_output", value="", show_label=False)
             gr.Gallery(label="Output", show_label=False, elem_id="ti_gallery", columns=4)

@@ -80,7 +80,7 @@ def test_training_lowers_the_loss_and_the_saved_embedding_changes_the_conditioni
     assert shared.state.job_no == 20 and "Loss:" in shared.state.textinfo
 
 
-def test_resume_continues_from_the_saved_step_with_the_optimizer_state(training_app, capsys):
+def test_resume_continues_from_the_saved_step_and_interrupt_stops_and_saves(training_app, capsys, monkeypatch):
     shared, dataset = training_app
     shared.opts.save_optimizer_state = True
     shared.state.begin("train")
@@ -104,23 +104,19 @@ def test_resume_continues_from_the_saved_step_with_the_optimizer_state(training_
     again, _ = _train(dataset, 7)
     assert again.step == 7 and shared.state.textinfo == "Model has already been trained beyond specified max steps"
 
-
-def test_interrupt_stops_training_and_still_saves(training_app, monkeypatch):
-    shared, dataset = training_app
+    # interrupted after its third new step, the run ends there and saves what it has
     from modules.training import run
 
     real = run._after_step
 
-    def interrupt_after_third(services, model, trainee, *args, **kwargs):
+    def interrupt_at_step_10(services, model, trainee, *args, **kwargs):
         real(services, model, trainee, *args, **kwargs)
-        if trainee.step == 3:
+        if trainee.step == 10:
             services.state.interrupt()
 
-    monkeypatch.setattr(run, "_after_step", interrupt_after_third)
-    shared.state.begin("train")
-    embedding, filename = _train(dataset, 50)
-    assert embedding.step == 3
-    assert torch.load(filename, weights_only=True)["step"] == 3
+    monkeypatch.setattr(run, "_after_step", interrupt_at_step_10)
+    embedding, _ = _train(dataset, 50)
+    assert embedding.step == 10 and torch.load(filename, weights_only=True)["step"] == 10
 
 
 BAD_INPUTS = [
@@ -138,7 +134,7 @@ BAD_INPUTS = [
 ]
 
 
-def test_bad_inputs_are_refused_before_anything_is_written(training_app):
+def test_bad_inputs_are_refused_then_previews_hold_the_embedding(training_app):
     shared, dataset = training_app
     shared.state.begin("train")
     for change, message in BAD_INPUTS:
@@ -148,10 +144,7 @@ def test_bad_inputs_are_refused_before_anything_is_written(training_app):
     assert torch.load(os.path.join(shared.cmd_opts.embeddings_dir, "tok.pt"), weights_only=True)["step"] == 0
     assert not os.path.exists(os.path.join(shared.cmd_opts.data_dir, "textual_inversion"))
 
-
-def test_preview_images_and_the_embedding_inside_them(training_app):
-    shared, dataset = training_app
-    shared.state.begin("train")
+    # previews: the txt2img settings, and the last saved copy inside the picture
     _train(dataset, 2, batch_size=4, create_image_every=2, save_embedding_every=1, preview_from_txt2img=True,
            preview_prompt="a tok", preview_steps=2, preview_width=64, preview_height=64, preview_seed=5)
     log_dir = _log_dir(shared)

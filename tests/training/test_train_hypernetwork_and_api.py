@@ -82,7 +82,7 @@ def _poll_while(thread, client, seen):
         time.sleep(0.02)
 
 
-def test_train_embedding_through_the_api_runs_20_steps_as_a_job_with_progress(api):
+def test_training_through_the_api_runs_as_a_job_with_progress_and_stops_on_interrupt(api):
     shared, dataset, client = api
     answer = {}
     body = dict(embedding_name="tok", learn_rate="0.01", batch_size=1, gradient_step=1, data_root=str(dataset),
@@ -106,10 +106,7 @@ def test_train_embedding_through_the_api_runs_20_steps_as_a_job_with_progress(ap
     bad = client.post("/sdapi/v1/train/embedding", json={**body, "data_root": str(dataset / "missing")}).json()
     assert bad["info"].startswith("train embedding complete: filename:  error: Dataset directory doesn't exist")
 
-
-def test_train_hypernetwork_through_the_api_stops_on_interrupt(api):
-    shared, dataset, client = api
-    answer = {}
+    # a hypernetwork told to train 100000 steps stops at /sdapi/v1/interrupt and saves where it stopped
     body = dict(HN_ARGS, gradient_step=1, data_root=str(dataset), steps=100000)
     thread = threading.Thread(target=lambda: answer.update(r=client.post("/sdapi/v1/train/hypernetwork", json=body)))
     thread.start()
