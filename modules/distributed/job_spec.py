@@ -68,6 +68,8 @@ class ChunkResult:
     worker: str = ""
     node: str = ""
     interrupted: bool = False
+    seconds: float = 0.0
+    """The worker's own time for the chunk (from its ``run`` call to the result), for the overhead measure."""
 
 
 def constructor_fields(p: Any) -> dict[str, Any]:

@@ -88,11 +88,14 @@ class WorkerRuntime:
         """Run ``chunk`` through this worker's job queue and return its pictures and notes."""
         from modules.runtime.jobs import job_queue  # why: loads the processing stack, as __init__ did
 
+        started = time.perf_counter()
         with self._lock:  # one chunk at a time: the actor also answers progress and interrupt meanwhile
             self.current = chunk.task_id
             try:
-                return job_queue().run(lambda: self._run_chunk(chunk), task_id=chunk.task_id,
-                                       name=f"scripts_{chunk.kind}", kind=chunk.kind)
+                result = job_queue().run(lambda: self._run_chunk(chunk), task_id=chunk.task_id,
+                                         name=f"scripts_{chunk.kind}", kind=chunk.kind)
+                result.seconds = time.perf_counter() - started
+                return result
             finally:
                 self.current = None
                 self.jobs_done += 1
