@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 import traceback
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from modules.runtime.jobs import JobCancelledError, run_job
 from modules.scripting.reporting import wrap_call
 from modules.ui import form_components as forms
 from modules.ui import symbols
-from modules.ui.components import error_html, make, tool_button, upscaler_names
+from modules.ui.components import error_html, make, opt, tool_button, upscaler_names
 from modules.ui.gallery import create_output_panel
 from modules.ui.gallery_files import gallery_value
 from modules.ui.generation import performance_html
@@ -68,10 +69,22 @@ def _upscale_controls() -> tuple[str, dict[str, Any]]:
     tab_scale_by.select(fn=lambda: 0, inputs=[], outputs=[selected], queue=False)
     tab_scale_to.select(fn=lambda: 1, inputs=[], outputs=[selected], queue=False)
     switch.click(fn=lambda w, h: (h, w), inputs=[width, height], outputs=[width, height], queue=False)
+    upscaler_1.change(fn=scale_for_upscaler, inputs=[upscaler_1], outputs=[upscale_by], show_progress="hidden")
     return "Upscale", {"upscale_enabled": enabled, "upscale_mode": selected, "upscale_by": upscale_by,
                        "max_side_length": max_side, "upscale_to_width": width, "upscale_to_height": height,
                        "upscale_crop": crop, "upscaler_1_name": upscaler_1, "upscaler_2_name": upscaler_2,
                        "upscaler_2_visibility": visibility}
+
+
+def scale_for_upscaler(name: str) -> Any:
+    """Choosing Upscaler 1 with setting ``set_scale_by_when_changing_upscaler`` sets "Resize" to the factor its name
+    carries (``4x`` / ``x4``, A1111's rule); otherwise, or without one, the slider keeps its value."""
+    import gradio as gr
+
+    match = re.search(r"(\d)[xX]|[xX](\d)", str(name or ""))
+    if not opt("set_scale_by_when_changing_upscaler", False) or match is None:
+        return gr.update()
+    return gr.update(value=int(match.group(1) or match.group(2)))
 
 
 def _gfpgan_controls() -> tuple[str, dict[str, Any]]:

@@ -19,7 +19,7 @@ SOURCE_DIRS = ("modules", "scripts", "extensions-builtin", "javascript")
 SOURCE_FILES = ("webui.py", "launch.py", "script.js")
 
 KNOWN_UNUSED = {
-    "use_upscaler_name_as_suffix", "set_scale_by_when_changing_upscaler", "SWIN_torch_compile", "show_warnings",
+    "use_upscaler_name_as_suffix", "SWIN_torch_compile", "show_warnings",
     "show_gradio_deprecation_warnings", "multiple_tqdm", "enable_upscale_progressbar", "print_hypernet_extra",
     "disable_mmap_load_safetensors", "hide_ldm_prints", "dump_stacks_on_signal", "sd_checkpoint_cache", "sd_unet",
     "sd_vae_checkpoint_cache", "auto_vae_precision_bfloat16", "auto_vae_precision", "sd_vae_encode_method",

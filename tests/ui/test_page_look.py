@@ -126,3 +126,13 @@ def test_notification_sound_is_served_from_the_data_dir(app_state, monkeypatch, 
     settings = assets.page_settings()
     assert settings["notification_sound"] is True
     assert settings["opts"]["notification_audio"] is True and settings["opts"]["notification_volume"] == 100
+
+
+@pytest.mark.parametrize("name, on, expected", [("R-ESRGAN 4x+", True, 4), ("ScuNET GAN", True, None),
+                                                ("SwinIR x2", True, 2), ("R-ESRGAN 4x+", False, None)])
+def test_choosing_an_upscaler_sets_scale_by_from_its_name(app_state, name, on, expected):
+    from modules.ui.extras_tab import scale_for_upscaler
+
+    app_state.opts.set("set_scale_by_when_changing_upscaler", on)
+    update = scale_for_upscaler(name)
+    assert update.get("value") == expected

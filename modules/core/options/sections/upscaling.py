@@ -15,5 +15,5 @@ def options() -> dict[str, OptionInfo]:
         "DAT_tile": slider(192, "Tile size for DAT upscalers.", 0, 512, 16).info("0 = no tiling"),
         "DAT_tile_overlap": slider(8, "Tile overlap for DAT upscalers.", 0, 48, 1).info("Low values = visible seam"),
         "upscaler_for_img2img": OptionInfo(None, "Upscaler for img2img", "Dropdown", choices(live_choices.upscaler_names)),
-        "set_scale_by_when_changing_upscaler": OptionInfo(False, "Automatically set the Scale by factor based on the name of the selected Upscaler.").not_in_this_build("Scale by keeps its value when the upscaler changes"),
+        "set_scale_by_when_changing_upscaler": OptionInfo(False, "Automatically set the Scale by factor based on the name of the selected Upscaler."),
     })
