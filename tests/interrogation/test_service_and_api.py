@@ -88,6 +88,12 @@ def test_clip_interrogator_matches_a_reference_pipeline(files, started, data_dir
         answer = shared.interrogator.interrogate(image)
         assert answer == _reference_answer(files, image, shared.opts, data_dir)
         assert "<error>" not in answer and answer.count(", ") >= (3 if skip else 4)
+    # interrogate_clip_dict_limit: only the first N lines of each file compete (top-N capped by them)
+    shared.opts.set("interrogate_clip_dict_limit", 1)
+    shared.opts.set("interrogate_return_ranks", False)
+    shared.opts.set("interrogate_clip_skip_categories", [])
+    caption = shared.interrogator.generate_caption(image)
+    assert shared.interrogator.interrogate(image) == f"{caption}, by an artist, shiny, a photo"
     assert next(shared.interrogator.clip_model.parameters()).device.type == "cpu"
 
 
