@@ -1,7 +1,8 @@
 """SD2-depth: the released layout on meta, MiDaS DPT-Hybrid, the depth conditioning, img2img through the API.
 
 References outside our code: timm's ``vit_base_r50_s16_384`` (the MiDaS backbone: its key set, and its own
-forward for the transformer taps), diffusers' LDM converter and ``UNet2DConditionModel`` with 5 input
+forward for the transformer taps), transformers' ``DPTForDepthEstimation`` (DPT-Hybrid, the depth estimator
+diffusers' depth2img pipeline uses) on the same weights, diffusers' LDM converter and ``UNet2DConditionModel`` with 5 input
 channels (the depth2img UNet, layout and numbers), MiDaS's documented resize rule for DPT-Hybrid.
 """
 from __future__ import annotations
@@ -10,6 +11,7 @@ import base64
 import hashlib
 import io
 import json
+import re
 import warnings
 
 import numpy as np
@@ -29,6 +31,7 @@ from modules.processing.depth_conditioning import depth_conditioning, midas_inpu
 timm = pytest.importorskip("timm")
 single_file = pytest.importorskip("diffusers.loaders.single_file_utils")
 diffusers = pytest.importorskip("diffusers")
+transformers = pytest.importorskip("transformers")
 
 MIDAS = "depth_model.model."
 
@@ -116,6 +119,88 @@ def test_transformer_taps_match_timms_forward():
             expected = post[3:](post[0](tokens).transpose(1, 2).unflatten(2, (24, 24)))
             assert torch.allclose(ours, expected, atol=1e-5)
     assert [f.shape[-1] for f in (l1, l2, l3, l4)] == [96, 48, 24, 12]
+
+
+def hf_config(width: int, heads: int, stem: int, blocks: tuple[int, ...], features: int):
+    """transformers' DPT-Hybrid config (as Intel/dpt-hybrid-midas has it) at the given sizes."""
+    chans = [stem * 4 * 2 ** i for i in range(3)]
+    bit = transformers.BitConfig(global_padding="same", layer_type="bottleneck", depths=list(blocks),
+                                 hidden_sizes=chans, embedding_size=stem, embedding_dynamic_padding=True,
+                                 out_features=["stage1", "stage2", "stage3"])
+    return transformers.DPTConfig(is_hybrid=True, backbone_config=bit, hidden_size=width, num_hidden_layers=12,
+                                  num_attention_heads=heads, intermediate_size=4 * width,
+                                  neck_hidden_sizes=[chans[0], chans[1], width, width],
+                                  backbone_featmap_shape=[1, chans[2], 24, 24], readout_type="project",
+                                  reassemble_factors=[1, 1, 1, 0.5], fusion_hidden_size=features, head_in_index=-1,
+                                  image_size=384)
+
+
+VIT_NAMES = {"attn.proj": "attention.output.dense", "mlp.fc1": "intermediate.dense", "mlp.fc2": "output.dense",
+             "norm1": "layernorm_before", "norm2": "layernorm_after"}
+RENAMES = [  # (our key pattern, transformers' key)
+    (r"pretrained\.model\.cls_token", "dpt.embeddings.cls_token"),
+    (r"pretrained\.model\.pos_embed", "dpt.embeddings.position_embeddings"),
+    (r"pretrained\.model\.patch_embed\.backbone\.stem\.conv\.(.*)", r"dpt.embeddings.backbone.bit.embedder.convolution.\1"),
+    (r"pretrained\.model\.patch_embed\.backbone\.stem\.norm\.(.*)", r"dpt.embeddings.backbone.bit.embedder.norm.\1"),
+    (r"pretrained\.model\.patch_embed\.backbone\.stages\.(\d+)\.blocks\.(\d+)\.(.*)",
+     r"dpt.embeddings.backbone.bit.encoder.stages.\1.layers.\2.\3"),
+    (r"pretrained\.model\.patch_embed\.proj\.(.*)", r"dpt.embeddings.projection.\1"),
+    (r"pretrained\.model\.norm\.(.*)", r"dpt.layernorm.\1"),
+    (r"pretrained\.act_postprocess([34])\.0\.project\.0\.(.*)",
+     lambda m: f"neck.reassemble_stage.readout_projects.{int(m[1]) - 1}.0.{m[2]}"),
+    (r"pretrained\.act_postprocess([34])\.3\.(.*)", lambda m: f"neck.reassemble_stage.layers.{int(m[1]) - 1}.projection.{m[2]}"),
+    (r"pretrained\.act_postprocess4\.4\.(.*)", r"neck.reassemble_stage.layers.3.resize.\1"),
+    (r"scratch\.layer(\d)_rn\.(.*)", lambda m: f"neck.convs.{int(m[1]) - 1}.{m[2]}"),
+    (r"scratch\.output_conv\.(\d)\.(.*)", r"head.head.\1.\2"),
+]
+FUSION_NAMES = {"resConfUnit1": "residual_layer1", "resConfUnit2": "residual_layer2", "conv1": "convolution1",
+                "conv2": "convolution2", "out_conv": "projection"}
+
+
+def to_hf(sd: dict) -> dict:
+    """Our (MiDaS) keys -> transformers' DPT keys; timm's fused qkv split into query, key, value."""
+    out = {}
+    for key, value in sd.items():
+        if key.startswith("pretrained.model.head."):
+            continue  # the ViT's classifier: unused by MiDaS, absent from transformers' DPT
+        block = re.fullmatch(r"pretrained\.model\.blocks\.(\d+)\.(.*)\.(weight|bias)", key)
+        fusion = re.fullmatch(r"scratch\.refinenet(\d)\.(.*)", key)
+        if block:
+            prefix = f"dpt.encoder.layer.{block[1]}."
+            if block[2] == "attn.qkv":
+                for part, name in zip(value.chunk(3, 0), ("query", "key", "value")):
+                    out[f"{prefix}attention.attention.{name}.{block[3]}"] = part
+            else:
+                out[f"{prefix}{VIT_NAMES[block[2]]}.{block[3]}"] = value
+        elif fusion:  # transformers fuses from the deepest map: its layer 0 is refinenet4
+            rest = ".".join(FUSION_NAMES.get(part, part) for part in fusion[2].split("."))
+            out[f"neck.fusion_stage.layers.{4 - int(fusion[1])}.{rest}"] = value
+        else:
+            for pattern, target in RENAMES:
+                match = re.fullmatch(pattern, key)
+                if match:
+                    out[match.expand(target) if isinstance(target, str) else target(match)] = value
+                    break
+            else:
+                raise AssertionError(f"unmapped key {key}")
+    return out
+
+def test_midas_matches_transformers_dpt_hybrid():
+    """The whole depth network against transformers' DPTForDepthEstimation (hybrid) on the same weights."""
+    torch.manual_seed(0)
+    sizes = {k: v for k, v in TINY_MIDAS.items() if k != "features"}
+    dpt = DPTHybrid(make_vit_hybrid(**sizes), TINY_MIDAS["features"]).eval()
+    with torch.no_grad():
+        for p in dpt.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+        dpt.scratch.output_conv[4].bias.fill_(1.0)
+    ref = transformers.DPTForDepthEstimation(hf_config(32, 2, 32, (1, 1, 1), 32)).eval()
+    ref.load_state_dict(to_hf(dpt.state_dict()), strict=True)
+    x = torch.rand(1, 3, 384, 384) * 2 - 1
+    with torch.no_grad():
+        ours, want = dpt(x), ref(pixel_values=x).predicted_depth
+    assert ours.std() > 0
+    assert ((ours - want).abs().max() / want.abs().max()).item() < 1e-4
 
 
 def test_midas_resize_rule():

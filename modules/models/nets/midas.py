@@ -64,7 +64,7 @@ class FusionBlock(nn.Module):
 
 class _Upsample2x(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=True)
 
 
 def make_vit_hybrid(width: int = 768, depth: int = 12, heads: int = 12, stage_blocks: Sequence[int] = (3, 4, 9),
