@@ -165,3 +165,20 @@ def test_embedding_picture_round_trips_through_both_stores(tmp_path):
     loaded = db.word_embeddings["pictured"]
     assert loaded.step == 40 and loaded.vectors == 3 and torch.allclose(loaded.vec, vec)
     assert SimpleNamespace(**db.api_answer()["loaded"]["pictured"]).sd_checkpoint == "abcdef1234"
+
+
+def test_a1111_import_paths_of_training():
+    from modules.hypernetworks.hypernetwork import train_hypernetwork
+    from modules.textual_inversion.dataset import PersonalizedBase as Dataset
+    from modules.textual_inversion.image_embedding import embedding_from_b64, embedding_to_b64
+    from modules.textual_inversion.learn_schedule import LearnRateScheduler as Scheduler
+    from modules.textual_inversion.saving_settings import save_settings_to_file
+    from modules.textual_inversion.textual_inversion import train_embedding
+    from modules.training import hypernetwork, logs, textual_inversion
+
+    assert train_embedding is textual_inversion.train_embedding
+    assert train_hypernetwork is hypernetwork.train_hypernetwork
+    assert Dataset is PersonalizedBase and Scheduler is LearnRateScheduler and save_settings_to_file is logs.save_settings_to_file
+    data = {"string_to_param": {"*": torch.arange(6.0).reshape(2, 3)}, "name": "x", "step": 3}
+    back = embedding_from_b64(embedding_to_b64(data))
+    assert torch.equal(back["string_to_param"]["*"], data["string_to_param"]["*"]) and back["step"] == 3
