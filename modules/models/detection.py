@@ -66,6 +66,9 @@ RULES: tuple[Rule, ...] = (
     Rule("sd2-v", "v2-inference-v.yaml", (Check(SD2_TEXT, 1, 1024),), v_probe=True),
     Rule("sd1-inpaint", "v1-inpainting-inference.yaml", (Check(UNET_IN, 1, 9),)),
     Rule("instruct-pix2pix", "instruct-pix2pix.yaml", (Check(UNET_IN, 1, 8),)),
+    # AltDiffusion: m18 (alt-diffusion-m18-inference.yaml) when the projection is 1024 wide, else m9
+    Rule("alt-diffusion-m18", None, (Check("cond_stage_model.roberta.embeddings.word_embeddings.weight"),
+                                     Check("cond_stage_model.transformation.weight", 0, 1024))),
     Rule("alt-diffusion", None, (Check("cond_stage_model.roberta.embeddings.word_embeddings.weight"),)),
     Rule("sd1", "v1-inference.yaml", ()),
 )
