@@ -16,6 +16,9 @@ as an alias of the same layer:
   names are translated (``mlp_fc1`` -> ``mlp.c_fc``, ``self_attn`` -> ``attn`` ...) and its
   packed ``in_proj_weight`` appears as three layers, ``..._q_proj`` / ``_k_proj`` /
   ``_v_proj``, each a block of rows of the same tensor.
+- SD3's MMDiT: A1111 1.10 maps diffusers' attention names (``transformer.transformer_blocks.N.attn.to_q``,
+  ``add_q_proj``, ``to_out.0`` ...) onto the joint blocks; the fused ``qkv`` layers appear as three row
+  blocks, ``diffusion_model_joint_blocks_N_x_block_attn_qkv_q_proj`` and so on.
 """
 from __future__ import annotations
 
@@ -202,6 +205,31 @@ def diffusers_unet_name(path: str, prefixes: dict[str, str]) -> str | None:
     return None
 
 
+SD3_STREAMS = (("x_block", ("to_q", "to_k", "to_v"), ("to_out_0",)),
+               ("context_block", ("add_q_proj", "add_k_proj", "add_v_proj"), ("to_add_out", "add_out_proj_0")))
+"""Per MMDiT stream: diffusers' names of its q/k/v projections and of its output projection (``to_add_out`` is
+diffusers' own name, ``add_out_proj_0`` the one A1111's table gives)."""
+
+
+def _add_mmdit(index: LayerIndex, unet: nn.Module) -> None:
+    """SD3: the q/k/v row blocks of each fused ``qkv`` and the output projections under diffusers' names."""
+    for i, block in enumerate(unet.joint_blocks):
+        for stream, qkv_names, out_names in SD3_STREAMS:
+            attn = getattr(block, stream).attn
+            path = f"model.diffusion_model.joint_blocks.{i}.{stream}.attn"
+            flat = f"diffusion_model_joint_blocks_{i}_{stream}_attn"
+            width = attn.qkv.weight.shape[1]
+            for n, (part, name) in enumerate(zip("qkv", qkv_names)):
+                target = LayerTarget(f"{flat}_qkv_{part}_proj", f"{path}.qkv", attn.qkv, "weight",
+                                     _bias_attr(attn.qkv), (n * width, (n + 1) * width), False)
+                index.add(target, [f"transformer_transformer_blocks_{i}_attn_{name}"])
+            if hasattr(attn, "proj"):
+                target = index.get(f"{flat}_proj")
+                if target is not None:
+                    for name in out_names:
+                        index.by_name.setdefault(f"transformer_transformer_blocks_{i}_attn_{name}", target)
+
+
 def _add_unet(index: LayerIndex, model: nn.Module) -> None:
     unet = model.model.diffusion_model
     prefixes = _unet_prefixes(unet)
@@ -214,6 +242,8 @@ def _add_unet(index: LayerIndex, model: nn.Module) -> None:
         if diffusers is not None:
             aliases.insert(0, f"lora_unet_{diffusers}")
         index.add(target, aliases)
+    if hasattr(unet, "joint_blocks"):
+        _add_mmdit(index, unet)
 
 
 # --- text encoders ---
@@ -261,6 +291,10 @@ def _add_open_clip(index: LayerIndex, encoder: nn.Module, module_path: str, name
 
 def _text_encoders(model: nn.Module) -> Iterator[tuple[nn.Module, str, str, list[str]]]:
     """(encoder, its path, A1111 name prefix, kohya prefixes) for each text encoder of the model."""
+    if getattr(model, "is_sd3", False):  # transformers CLIPs under text_encoders.*; T5 is not a LoRA target here
+        yield model.text_encoders.clip_l, "text_encoders.clip_l", "clip_l_", ["lora_te1_"]
+        yield model.text_encoders.clip_g, "text_encoders.clip_g", "clip_g_", ["lora_te2_"]
+        return
     cond = getattr(model, "cond_stage_model", None)
     if cond is not None:
         yield cond, "cond_stage_model", "", ["lora_te_", "lora_te1_"]
