@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import random
+from concurrent.futures import ThreadPoolExecutor
 from copy import copy
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from PIL import Image
 
@@ -12,6 +13,7 @@ from modules.builtin_scripts.value_ranges import expand_float, expand_int, split
 from modules.builtin_scripts.xyz_axes import AxisOption
 from modules.core.services import current_services
 from modules.processing import image_saver
+from modules.processing.executors import current_executor
 from modules.processing.processed import Processed
 from modules.processing.errors import GenerationError
 
@@ -74,12 +76,7 @@ def draw_xyz_grid(p: Any, xs: list, ys: list, zs: list, x_labels: list[str], y_l
     sizes = {"x": len(xs), "y": len(ys), "z": len(zs)}
     order = first_axes_processed
     indexes = [(a, b, c) for a in range(sizes[order[0]]) for b in range(sizes[order[1]]) for c in range(sizes[order[2]])]
-    for combo in indexes:
-        pos = dict(zip(order, combo))
-        if state is not None and (state.interrupted or getattr(state, "stopping_generation", False)):
-            break
-        ix, iy, iz = pos["x"], pos["y"], pos["z"]
-        processed = cell(xs[ix], ys[iy], zs[iz], ix, iy, iz)
+    for ix, iy, iz, processed in _cells_in_order(indexes, order, xs, ys, zs, cell, state):
         if processed_result is None:
             processed_result = copy(processed)
             processed_result.images = [None] * list_size
@@ -127,6 +124,41 @@ def draw_xyz_grid(p: Any, xs: list, ys: list, zs: list, x_labels: list[str], y_l
 
 def _blank(width: int, height: int) -> Any:
     return Image.new("RGB", (max(width, 1), max(height, 1)))
+
+
+def _stopped(state: Any) -> bool:
+    return state is not None and bool(state.interrupted or getattr(state, "stopping_generation", False))
+
+
+def _cells_in_order(indexes: list, order: list[str], xs: list, ys: list, zs: list, cell: Callable[..., Any],
+                    state: Any) -> Iterator[tuple[int, int, int, Any]]:
+    """``(ix, iy, iz, processed)`` of every cell, in the order of ``indexes``.
+
+    One at a time here; when an executor runs jobs on several workers (``--ray``), the cells run together, as many
+    as it has workers, and still come back in this order (a cell not started before an interrupt is left out)."""
+    positions = [dict(zip(order, combo)) for combo in indexes]
+    executor = current_executor()
+    parallel = min(len(positions), int(getattr(executor, "parallel_slots", lambda: 1)())) if executor else 1
+    if parallel <= 1:
+        for pos in positions:
+            if _stopped(state):
+                return
+            ix, iy, iz = pos["x"], pos["y"], pos["z"]
+            yield ix, iy, iz, cell(xs[ix], ys[iy], zs[iz], ix, iy, iz)
+        return
+
+    def run(pos: dict[str, int]) -> Any:
+        if _stopped(state):
+            return None
+        return cell(xs[pos["x"]], ys[pos["y"]], zs[pos["z"]], pos["x"], pos["y"], pos["z"])
+
+    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="xyz-cell") as pool:
+        futures = [(pos, pool.submit(run, pos)) for pos in positions]
+        for pos, future in futures:
+            processed = future.result()
+            if processed is None:
+                return
+            yield pos["x"], pos["y"], pos["z"], processed
 
 
 def check_grid_size(p: Any, xs: list, ys: list, zs: list) -> None:

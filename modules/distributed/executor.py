@@ -45,6 +45,10 @@ class RayExecutor:
         opts = p.services.opts
         return not any(getattr(opts, name, False) for name in LOCAL_ONLY_SETTINGS)
 
+    def parallel_slots(self) -> int:
+        """Jobs that can run at once (the workers free now): X/Y/Z plot runs that many cells together."""
+        return max(1, self.orchestrator.free_workers())
+
     def run(self, p: Any) -> Processed:
         services = p.services
         opts, state = services.opts, services.state

@@ -20,6 +20,9 @@ class Executor(Protocol):
     def run(self, p: Any) -> Any:
         """Run ``p`` and return its ``Processed`` (the same pictures, infotexts and saved files as a local run)."""
 
+    def parallel_slots(self) -> int:
+        """How many jobs it runs at once: scripts that make many jobs (X/Y/Z plot) submit that many together."""
+
 
 _EXECUTOR: Executor | None = None
 _GUARD = threading.Lock()

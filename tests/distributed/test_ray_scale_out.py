@@ -153,6 +153,8 @@ def test_xyz_plot_grid_equals_the_one_machine_grid(cluster, tmp_path):
 
     services, _, _ = cluster
 
+    ran_on: set = set()
+
     def grid(runner, outdir):
         p = txt2img(services, outdir, seed=42, do_not_save_grid=True, do_not_save_samples=True)
 
@@ -160,12 +162,22 @@ def test_xyz_plot_grid_equals_the_one_machine_grid(cluster, tmp_path):
             pc = copy.copy(p)
             pc.steps, pc.cfg_scale = x, y
             pc.override_settings = dict(p.override_settings)
-            return runner(pc)
+            res = runner(pc)
+            ran_on.update(getattr(res, "ray_workers", []))
+            return res
 
         return draw_xyz_grid(p, [1, 2], [5.0, 9.0], [0], ["1", "2"], ["5", "9"], [""], cell, True, False, False,
                              ["x", "y", "z"], 0)
 
-    local, remote = grid(run_local, tmp_path / "l"), grid(run, tmp_path / "r")
+    from modules.processing.executors import install_executor
+
+    previous = install_executor(None)  # the whole plot in one process: cells one at a time
+    try:
+        local = grid(run, tmp_path / "l")
+    finally:
+        install_executor(previous)
+    remote = grid(run, tmp_path / "r")  # the cells fan out over both workers
+    assert ran_on == {"worker-1", "worker-2"}
     assert [im.tobytes() for im in remote.images] == [im.tobytes() for im in local.images]
     assert remote.infotexts == local.infotexts
 
