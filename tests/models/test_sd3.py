@@ -286,3 +286,34 @@ def test_sd3_preview_decoders_take_16_channels_from_their_own_files(tmp_path):
         decoder = load_preview_decoder(kind, str(tmp_path), False, is_sd3=True)
         out = decoder(torch.randn(1, 16, 4, 4))
         assert out.shape[:2] == (1, 3) and 0 <= out.min() and out.max() <= 1
+
+
+@pytest.mark.parametrize("mode", ["medvram", "lowvram"])
+def test_memory_modes_stream_the_joint_blocks_with_identical_outputs(tmp_path, mode):
+    from types import SimpleNamespace
+
+    from modules.models.memory.placement import MemoryManager
+    from modules.models.memory.policy import DeviceBudget, Mode
+    from modules.models.memory.units import part_sizes
+
+    model = load_model(make_tiny_sd3_checkpoint(tmp_path))
+    for tensor in model.state_dict(keep_vars=True).values():
+        tensor.data = tensor.data.clone()  # aligned copies compute like the streamed ones (see test_memory_placement)
+
+    def run():
+        with torch.no_grad():
+            cond = model.get_learned_conditioning(["a cat"])
+            x = torch.randn(1, 16, 8, 8, generator=torch.Generator().manual_seed(0))
+            denoised = model.apply_model(x, torch.tensor([0.7]), cond)
+            return cond["crossattn"], denoised, model.decode_first_stage(denoised)
+
+    reference = run()
+    sizes = part_sizes(model)
+    assert set(sizes.blocks) == {"joint_blocks.0", "joint_blocks.1"}
+    memory = MemoryManager("cpu", opts=SimpleNamespace(memory_reserve_mb=0), log=lambda line: None)
+    memory.configure(mode=Mode(mode), budget=DeviceBudget(free=2 ** 40, total=2 ** 40), copy_on_cpu=True)
+    memory.attach(model)
+    for got, want in zip(run(), reference):
+        assert torch.equal(got, want)
+    assert memory.moves > 0
+    memory.detach(model)
