@@ -7,6 +7,7 @@ import random
 from typing import Any
 
 from modules.core.services import Services
+from modules.processing.conditioning_images import txt2img_conditioning
 from modules.training.dataset import LATENT_SAMPLING_METHODS, PersonalizedBase
 from modules.training.learn_rate import parse_schedule
 from modules.training.logs import save_settings_to_file
@@ -25,6 +26,13 @@ def as_int(value: Any, what: str) -> int:
     if number != int(number):
         raise TrainingError(f"{what} must be integer")
     return int(number)
+
+
+def conditioning_for(model: Any, x: Any, c: Any) -> Any:
+    """The cond of a training batch: the text conditioning, with the whole-picture-masked image conditioning that
+    txt2img gives inpainting models (and the empty picture of InstructPix2Pix) where the model needs one."""
+    image_cond = txt2img_conditioning(model, x, x.shape[3] * 8, x.shape[2] * 8)
+    return {"c_concat": [image_cond], "c_crossattn": [c]} if image_cond is not None else c
 
 
 def trainable_model(services: Services) -> Any:

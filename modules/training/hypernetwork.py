@@ -123,7 +123,7 @@ class HypernetworkTrainee(Trainee):
         else:
             with torch.no_grad():
                 c = model.get_learned_conditioning(batch.cond_text)
-        return diffusion_loss(model, x, c, batch.weight)
+        return diffusion_loss(model, x, common.conditioning_for(model, x, c), batch.weight)
 
     def save_copy(self, filename: str, name: str, optimizer: Any) -> None:
         """A1111's ``save_hypernetwork``: the ``.pt`` and, with ``save_optimizer_state``, its ``.optim``."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 import torch
+from tqdm import tqdm
 
 from modules.core.services import Services
 from modules.models.attention import SplitAttention
@@ -203,6 +204,7 @@ def run_training(services: Services, model: Any, trainee: Trainee, inputs: Train
     loss_acc = 0.0
     unload = bool(opts.unload_models_when_training) and device.type != "cpu"
     pin = bool(opts.pin_memory) and device.type == "cuda"  # page-locked latents copy to the GPU asynchronously
+    bar = tqdm(total=inputs.steps - initial_step, leave=False)
     trainee.set_training(True)
     try:
         with plain_attention(model, not opts.training_xattention_optimizations), vae_in_ram(model, unload):
@@ -237,12 +239,13 @@ def run_training(services: Services, model: Any, trainee: Trainee, inputs: Train
                     with vae_on_device(model, unload and _preview_due(inputs, trainee.step + 1)):
                         _after_step(services, model, trainee, inputs, optimizer, outcome, loss_step, batch,
                                     steps_per_epoch, scheduler.learn_rate, save_dir, images_dir, log_directory,
-                                    writer)
+                                    writer, bar)
             outcome.interrupted = bool(state.interrupted)
     finally:
         trainee.set_training(False)
         optimizer.zero_grad(set_to_none=True)
         trainee.optimizer = optimizer
+        bar.close()
         if writer is not None:
             writer.close()
         reset_cond_caches(services)
@@ -255,12 +258,15 @@ def _preview_due(inputs: TrainingInputs, steps_done: int) -> bool:
 
 def _after_step(services: Services, model: Any, trainee: Trainee, inputs: TrainingInputs, optimizer: Any,
                 outcome: RunOutcome, loss_step: float, batch: Batch, steps_per_epoch: int, learn_rate: float,
-                save_dir: str | None, images_dir: str | None, log_directory: str, writer: Any) -> None:
+                save_dir: str | None, images_dir: str | None, log_directory: str, writer: Any, bar: Any = None) -> None:
     """Saving, the loss log, the preview and the progress after one optimizer step."""
     state, opts = services.state, services.opts
     steps_done = trainee.step + 1
     epoch_num, epoch_step = trainee.step // steps_per_epoch, trainee.step % steps_per_epoch
-    print(f"Training {trainee.title} [Epoch {epoch_num}: {epoch_step + 1}/{steps_per_epoch}] loss: {loss_step:.7f}")
+    if bar is not None:
+        bar.update()
+        bar.set_description(f"Training {trainee.title} [Epoch {epoch_num}: {epoch_step + 1}/{steps_per_epoch}] "
+                            f"loss: {loss_step:.7f}")
     if save_dir is not None and steps_done % inputs.save_every == 0:
         outcome.last_saved_file = os.path.join(save_dir, f"{trainee.name}-{steps_done}.pt")
         trainee.save_copy(outcome.last_saved_file, f"{trainee.name}-{steps_done}", optimizer)

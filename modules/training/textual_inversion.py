@@ -18,7 +18,6 @@ from typing import Any
 import torch
 
 from modules.core.services import Services, current_services
-from modules.processing.conditioning_images import txt2img_conditioning
 from modules.prompting.textual_inversion.creation import embedding_file_data
 from modules.prompting.textual_inversion.file_loading import load_pickle_safely
 from modules.training import common
@@ -81,9 +80,7 @@ class EmbeddingTrainee(Trainee):
     def loss(self, model: Any, batch: Batch, device: torch.device) -> torch.Tensor:
         x = batch.latent_sample.to(device=device, dtype=model.dtype, non_blocking=True)
         c = model.get_learned_conditioning(batch.cond_text)
-        image_cond = txt2img_conditioning(model, x, x.shape[3] * 8, x.shape[2] * 8)
-        cond: Any = {"c_concat": [image_cond], "c_crossattn": [c]} if image_cond is not None else c
-        return diffusion_loss(model, x, cond, batch.weight)
+        return diffusion_loss(model, x, common.conditioning_for(model, x, c), batch.weight)
 
     def file_data(self, name: str) -> dict[str, Any]:
         return embedding_file_data(self.embedding.vec.detach().cpu().clone(), name, self.step, self.checkpoint_hash,

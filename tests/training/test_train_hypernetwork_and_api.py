@@ -121,3 +121,24 @@ def test_training_through_the_api_runs_as_a_job_with_progress_and_stops_on_inter
 
     step = load_hypernetwork("hn").step
     assert 3 <= step < 50, step
+
+
+@pytest.mark.parametrize("family", ["sd1-inpaint", "sd2-v"])
+def test_inpainting_and_v_prediction_models_train_both(app, tmp_path, family):
+    """Inpainting models get txt2img's masked-picture conditioning; v models learn the velocity."""
+    from modules.networks.hypernetworks.creation import create_hypernetwork
+    from modules.prompting.textual_inversion.creation import create_embedding_and_reload
+    from modules.training.textual_inversion import train_embedding
+    from tests.training.conftest import write_dataset
+
+    shared = app(family)
+    write_dataset(tmp_path / "pictures")
+    create_embedding_and_reload("tok", 1, True, "cat")
+    create_hypernetwork("hn", ["32"], True)
+    shared.state.begin("train")
+    common = dict(data_root=str(tmp_path / "pictures"), training_width=64, training_height=64, steps=2,
+                  create_image_every=0, batch_size=2)
+    embedding, _ = train_embedding(embedding_name="tok", save_embedding_every=0, **common)
+    hypernetwork, _ = train_hypernetwork(hypernetwork_name="hn", save_hypernetwork_every=0, **common)
+    assert embedding.step == 2 and hypernetwork.step == 2
+    shared.state.end()

@@ -182,3 +182,14 @@ def test_a1111_import_paths_of_training():
     data = {"string_to_param": {"*": torch.arange(6.0).reshape(2, 3)}, "name": "x", "step": 3}
     back = embedding_from_b64(embedding_to_b64(data))
     assert torch.equal(back["string_to_param"]["*"], data["string_to_param"]["*"]) and back["step"] == 3
+
+
+def test_models_training_does_not_support_are_refused():
+    from modules.training.common import trainable_model
+    from modules.training.validation import TrainingError
+
+    with pytest.raises(TrainingError, match="No model is loaded"):
+        trainable_model(SimpleNamespace(sd_model=None))
+    sdxl = type("DiffusionEngine", (), {"conditioner": object()})()
+    with pytest.raises(TrainingError, match="SD1 and SD2"):
+        trainable_model(SimpleNamespace(sd_model=sdxl))

@@ -1,0 +1,60 @@
+"""A person at the Train tab: create an embedding, point Train at a folder of pictures, Train Embedding, and read
+"Training finished at 4 steps" while the embedding file on disk has been trained."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from tests.training.conftest import write_dataset
+from tests.ui.conftest import screenshot_dir, set_number
+
+pytestmark = pytest.mark.browser
+
+
+def choose(page, elem_id: str, value: str) -> None:
+    page.click(f"#{elem_id} input")
+    page.click(f"#{elem_id} [role=option][aria-label='{value}']")
+    page.keyboard.press("Escape")
+
+
+def fill_number(page, elem_id: str, value: int) -> None:
+    box = page.locator(f"#{elem_id} input")
+    box.fill(str(value))
+    box.press("Tab")
+
+
+def test_create_then_train_an_embedding_from_the_train_tab(module_page, server, tmp_path):
+    page, errors = module_page
+    dataset = tmp_path / "pictures"
+    write_dataset(dataset)
+    page.click("#tab_train-button")
+    page.click("#train_tabs button[data-tab-id='create_embedding']")
+    page.locator("#train_new_embedding_name textarea").fill("browsertok")
+    page.click("#train_create_embedding")
+    page.wait_for_function("() => document.querySelector('#ti_output textarea').value.startsWith('Created:')",
+                           timeout=60000)
+    created = server.data_dir / "embeddings" / "browsertok.pt"
+    assert created.exists()
+
+    page.click("#train_tabs button[data-tab-id='train']")
+    choose(page, "train_embedding", "browsertok")
+    page.locator("#train_dataset_directory textarea").fill(str(dataset))
+    set_number(page, "train_training_width", 64)
+    set_number(page, "train_training_height", 64)
+    fill_number(page, "train_steps", 4)
+    fill_number(page, "train_create_image_every", 0)
+    fill_number(page, "train_save_embedding_every", 2)
+    page.click("#train_train_embedding")
+    page.wait_for_function("() => document.querySelector('#ti_output textarea').value.includes('Training finished')",
+                           timeout=180000)
+    message = page.input_value("#ti_output textarea")
+    page.screenshot(path=os.path.join(screenshot_dir(), "train-embedding-finished.png"), full_page=True)
+    assert "Training finished at 4 steps." in message and f"Embedding saved to {created}" in message
+    assert torch.load(created, weights_only=True)["step"] == 4
+    copies = list((server.data_dir / "textual_inversion").glob("*/browsertok/embeddings/*.pt"))
+    assert sorted(p.name for p in copies) == ["browsertok-2.pt", "browsertok-4.pt"]
+    # under the output: the time taken, as after a generation, and no error
+    assert "Time taken" in page.inner_text("#ti_error") and page.locator("#ti_error .error").count() == 0
+    assert errors == []
