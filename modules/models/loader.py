@@ -21,7 +21,7 @@ from modules.models.checkpoint_io import CheckpointError, read_checkpoint, read_
 from modules.models.config_registry import build_from_config
 from modules.models.detection import SD2_EPS_CONFIG, Detection, detect, shape_table, yaml_next_to
 from modules.models.fp8_storage import Fp8Settings, store_fp8
-from modules.models.midas_weights import add_midas_weights
+from modules.models.midas_weights import add_midas_weights, cast_depth_model
 from modules.models.model_config import bundled_config, read_config
 from modules.models.precision import DtypePlan, PrecisionOptions, apply_dtypes, plan_dtypes
 from modules.models.sd3_files import prepare_sd3_weights
@@ -179,6 +179,7 @@ def load_model(checkpoint: str | Path, options: LoadOptions | None = None) -> St
     # a copy: the file's own tensor would keep its whole mapping resident (see _release_file)
     alphas = alphas.clone() if alphas is not None else None
     finish_model(model, device, plan, alphas, options.attention)
+    cast_depth_model(model, plan)
     _release_file(model, file_bytes)
     model.family = choice.family if choice.family != "custom" else _family_of(model)
     model.config_reason = choice.reason

@@ -1,4 +1,5 @@
-"""MiDaS weights for an SD2-depth model whose checkpoint lacks them, from ``models/midas`` (A1111's folder).
+"""MiDaS weights for an SD2-depth model whose checkpoint lacks them, from ``models/midas`` (A1111's folder),
+and the depth model's dtype.
 
 Released SD2-depth checkpoints carry the depth model (``depth_model.model.*``); A1111 additionally reads
 MiDaS's own release file at build time (and downloads it).  Here that file is read only when the
@@ -13,6 +14,7 @@ from typing import Any
 import torch
 
 from modules.models.checkpoint_io import CheckpointError, read_checkpoint
+from modules.models.precision import DtypePlan
 from modules.models.state_dict_fixups import unwrap_state_dict
 
 MIDAS_FILE = "dpt_hybrid-midas-501f0c75.pt"
@@ -35,3 +37,11 @@ def add_midas_weights(sd: MutableMapping[str, Any], midas_dir: str | Path | None
         if isinstance(value, torch.Tensor):
             sd[PREFIX + key] = value
     return True
+
+
+def cast_depth_model(model: torch.nn.Module, plan: DtypePlan) -> None:
+    """The depth model in the UNet's dtype, or fp32 with ``--upcast-sampling`` (A1111's rule); not in the
+    file's (an fp16 file on the CPU would leave it in half precision)."""
+    depth = getattr(model, "depth_model", None)
+    if depth is not None:
+        depth.to(torch.float32 if plan.upcast_sampling else plan.unet)

@@ -212,6 +212,11 @@ def test_midas_resize_rule():
     assert midas_input(-torch.ones(3, 32, 32)).min() == -1  # MiDaS's normalisation: (x - 0.5) / 0.5
 
 
+def test_depth_model_follows_the_unets_dtype_not_the_files(tmp_path):
+    model = load_model(make_tiny_checkpoint("sd2-depth", tmp_path, dtype=torch.float16))
+    assert {p.dtype for p in model.depth_model.parameters()} == {torch.float32}  # the CPU plan: fp32
+
+
 @pytest.fixture(scope="module")
 def tiny_depth(tmp_path_factory):
     return load_model(make_tiny_checkpoint("sd2-depth", tmp_path_factory.mktemp("depth")))
