@@ -175,7 +175,8 @@ def test_checkpoint_without_text_encoders_reads_them_from_models_clip(tmp_path):
         a = model.get_learned_conditioning(["a dog"])
         b = full.get_learned_conditioning(["a dog"])
     # same weights from another file: equal up to float rounding of differently laid out tensors
-    assert torch.allclose(a["crossattn"], b["crossattn"], atol=1e-6) and torch.allclose(a["vector"], b["vector"], atol=1e-6)
+    assert torch.allclose(a["crossattn"], b["crossattn"], atol=1e-6)
+    assert torch.allclose(a["vector"], b["vector"], atol=1e-6)
 
 
 def test_tiny_checkpoint_detected_and_loaded_without_its_yaml(tmp_path):

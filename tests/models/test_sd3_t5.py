@@ -116,7 +116,7 @@ def test_released_t5_layout_on_meta_is_what_diffusers_converts():
     assert keys["text_encoders.t5xxl.transformer.encoder.embed_tokens.weight"] == (32128, 4096)
     assert single_file.is_t5_in_single_file(keys)
     assert keys["text_encoders.t5xxl.transformer.encoder.block.23.layer.1.DenseReluDense.wi_1.weight"] == (10240, 4096)
-    assert keys["text_encoders.t5xxl.transformer.encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"] \
-        == (32, 64)
+    bias = "text_encoders.t5xxl.transformer.encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"
+    assert keys[bias] == (32, 64)
     converted = single_file.convert_sd3_t5_checkpoint_to_diffusers(keys)
     assert len(converted) == len(keys) == 2 + 24 * 9 + 1 + 1

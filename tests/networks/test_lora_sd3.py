@@ -23,8 +23,8 @@ def test_diffusers_sd3_lora_changes_exactly_its_rows_and_projections(tmp_path, l
                                                        (width, 2 * width)),
         "transformer.transformer_blocks.0.attn.add_v_proj": (
             "model.diffusion_model.joint_blocks.0.context_block.attn.qkv.weight", (2 * width, 3 * width)),
-        "transformer.transformer_blocks.1.attn.to_out.0": ("model.diffusion_model.joint_blocks.1.x_block.attn.proj.weight",
-                                                           None),
+        "transformer.transformer_blocks.1.attn.to_out.0": (
+            "model.diffusion_model.joint_blocks.1.x_block.attn.proj.weight", None),
         "transformer.transformer_blocks.0.attn.to_add_out": (
             "model.diffusion_model.joint_blocks.0.context_block.attn.proj.weight", None),
         "lora_te1_text_model.encoder.layers.0.mlp.fc1": (

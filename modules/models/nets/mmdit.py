@@ -116,7 +116,8 @@ class StreamBlock(nn.Module):
             self.mlp = Mlp(width, int(width * mlp_ratio))
         self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(width, (2 if pre_only else 6) * width))
 
-    def pre_attention(self, x: torch.Tensor, c: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+    def pre_attention(self, x: torch.Tensor,
+                      c: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
         """``(q, k, v)`` of the modulated tokens and the modulation still needed after attention."""
         mod = self.adaLN_modulation(c).chunk(2 if self.pre_only else 6, dim=1)
         qkv = self.attn.split_qkv(modulate(self.norm1(x), mod[0], mod[1]))
