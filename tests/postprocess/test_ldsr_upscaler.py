@@ -90,3 +90,5 @@ def test_model_path_flag_and_cache_setting(start, tmp_path, monkeypatch):
     shared.opts.ldsr_cached = True
     first = scaler.load_model()
     assert scaler.load_model() is first and len(loads) == 3
+    shared.opts.ldsr_cached = False  # turned off: loaded again, the cached one let go
+    assert scaler.load_model() is not first and len(loads) == 4

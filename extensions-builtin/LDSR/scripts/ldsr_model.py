@@ -60,13 +60,14 @@ class UpscalerLDSR(Upscaler):
 
         model_path, yaml_path = self._files()
         key = (model_path, os.path.getmtime(model_path), yaml_path, os.path.getmtime(yaml_path))
-        if _cached is not None and _cached[0] == key:
+        keep = bool(self._opt("ldsr_cached", False))
+        if keep and _cached is not None and _cached[0] == key:
             return _cached[1]
-        _cached = None
+        _cached = None  # off, or another file: the old model is let go
         cmd_opts = current_services().cmd_opts
         model = load_ldsr(model_path, yaml_path, default_device("sd"),
                           allow_unsafe=bool(getattr(cmd_opts, "disable_safe_unpickle", False)))
-        if self._opt("ldsr_cached", False):
+        if keep:
             _cached = (key, model)
         return model
 
