@@ -138,6 +138,12 @@ class HypernetworkTrainee(Trainee):
             torch.save(saved, f"{filename}.optim")
 
 
+def attention_context_widths(model: Any) -> set[int]:
+    """The widths of what the model's attention layers feed to ``to_k`` (the sizes a hypernetwork module can match)."""
+    return {int(m.to_k.in_features) for m in model.model.diffusion_model.modules()
+            if isinstance(getattr(m, "to_k", None), torch.nn.Linear)}
+
+
 def _read_hypernetwork(services: Services, name: str) -> tuple[Hypernetwork, str]:
     registry = live_registry()
     registry.ensure_listed()
@@ -187,6 +193,11 @@ def train_hypernetwork(id_task: Any = None, hypernetwork_name: str = "", learn_r
     if initial_step >= inputs.steps:
         state.textinfo = "Model has already been trained beyond specified max steps"
         return hypernetwork, filename
+    widths = attention_context_widths(model)
+    if not widths & set(hypernetwork.layers):
+        raise TrainingError(f"Hypernetwork {name} has no module this model uses: it has "
+                            f"{', '.join(map(str, sorted(hypernetwork.layers))) or 'none'}, the model's attention "
+                            f"layers take {', '.join(map(str, sorted(widths)))}")
     registry = live_registry()
     hypernetwork.to(model.device).set_multiplier(1.0)
     registry.loaded[:] = [hypernetwork]

@@ -61,6 +61,14 @@ def test_hypernetwork_training_lowers_the_loss_saves_a_loadable_file_and_resumes
     assert "Loaded existing optimizer from checkpoint" in capsys.readouterr().out
     assert resumed.step == 9 and load_hypernetwork("hn").step == 9
 
+    # a hypernetwork made for other widths (the page's 768, 320...) would train nothing: refused, naming both
+    from modules.networks.hypernetworks.creation import create_hypernetwork
+    from modules.training.validation import TrainingError
+
+    create_hypernetwork("wide", ["768", "320"], True)
+    with pytest.raises(TrainingError, match="has no module this model uses: it has 320, 768, .* take 32, 64"):
+        train_hypernetwork(data_root=str(dataset), steps=2, **{**HN_ARGS, "hypernetwork_name": "wide"})
+
 
 @pytest.fixture
 def api(training_app):
