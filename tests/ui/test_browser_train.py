@@ -57,4 +57,15 @@ def test_create_then_train_an_embedding_from_the_train_tab(module_page, server, 
     assert sorted(p.name for p in copies) == ["browsertok-2.pt", "browsertok-4.pt"]
     # under the output: the time taken, as after a generation, and no error
     assert "Time taken" in page.inner_text("#ti_error") and page.locator("#ti_error .error").count() == 0
+
+    # a long run: the progress bar shows over the output, Interrupt stops it and the file keeps its steps
+    fill_number(page, "train_steps", 100000)
+    page.click("#train_train_embedding")
+    # the bar turns active once the job runs (an interrupt before that would be for no job)
+    page.wait_for_selector("#ti_gallery_container .progressDiv.active", timeout=60000)
+    page.click("#train_interrupt_training")
+    page.wait_for_function("() => document.querySelector('#ti_output textarea').value.includes('Training interrupted')",
+                           timeout=180000)
+    step = torch.load(created, weights_only=True)["step"]
+    assert 4 <= step < 100000 and f"Training interrupted at {step} steps." in page.input_value("#ti_output textarea")
     assert errors == []
