@@ -196,3 +196,23 @@ def test_tool_buttons_reach_the_browser_with_their_symbol_and_id(built, elem_id)
     page, _ = built
     props = page.elem(elem_id)["props"]
     assert props["value"] and "tool" in props["elem_classes"]
+
+
+def test_train_buttons_take_the_txt2img_preview_settings_in_a1111_order(built):
+    page, _ = built
+    deps = page.config["dependencies"]
+    by_id = {c["id"]: c["props"].get("elem_id") for c in page.config["components"]}
+
+    def inputs_of(button: str) -> list:
+        target = page.elem(button)["id"]
+        dep = next(d for d in deps if any(t[0] == target for t in d["targets"]))
+        return [by_id.get(i) for i in dep["inputs"]]
+
+    preview = ["txt2img_prompt", "txt2img_neg_prompt", "txt2img_steps", "txt2img_sampling", "txt2img_cfg_scale",
+               "txt2img_seed", "txt2img_width", "txt2img_height"]
+    embedding = inputs_of("train_train_embedding")
+    assert embedding[1:3] == ["train_embedding", "train_embedding_learn_rate"]
+    assert embedding[-10:] == ["train_save_image_with_stored_embedding", "train_preview_from_txt2img", *preview]
+    hypernetwork = inputs_of("train_train_hypernetwork")
+    assert hypernetwork[1:3] == ["train_hypernetwork", "train_hypernetwork_learn_rate"]
+    assert hypernetwork[-9:] == ["train_preview_from_txt2img", *preview]
