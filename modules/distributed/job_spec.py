@@ -50,6 +50,9 @@ class Chunk:
     """The orchestrator's settings when the job was dispatched (the job runs with them on the worker)."""
     checkpoint: str | None = None
     """The checkpoint title the job uses (its ``override_settings`` or the setting)."""
+    job_seeds: list[int] = field(default_factory=list)
+    """The seeds of the job's first batch: ``init`` of the processing object draws with them once per job (img2img's
+    VAE posterior and latent-noise fill use the first seeds), so every chunk's ``init`` gets them too."""
 
 
 @dataclass
@@ -76,6 +79,12 @@ def constructor_fields(p: Any) -> dict[str, Any]:
     """The dataclass fields of ``p`` that rebuild it on a worker (live objects and saving choices left out)."""
     fields = {f.name: getattr(p, f.name) for f in dataclasses.fields(p)
               if f.init and f.name not in KEPT_ON_ORCHESTRATOR}
+    # fields that __post_init__ moves elsewhere are read back from where it put them, so the worker's own
+    # __post_init__ sees what this one did: img2img's mask (image_mask), the old hires "firstphase" size
+    if "mask" in fields and hasattr(p, "image_mask"):
+        fields["mask"] = p.image_mask
+    if fields.get("firstphase_width") or fields.get("firstphase_height"):
+        fields["width"], fields["height"] = p.hr_upscale_to_x, p.hr_upscale_to_y
     fields["override_settings"] = dict(fields.get("override_settings") or {})
     fields["extra_generation_params"] = dict(fields.get("extra_generation_params") or {})
     fields["comments"] = dict(fields.get("comments") or {})
@@ -117,10 +126,23 @@ def chunk_fields(fields: dict[str, Any], first: int, count: int) -> dict[str, An
     return out
 
 
+def first_batch_seeds(fields: dict[str, Any]) -> list[int]:
+    """The seeds of the job's first batch (as ``process_images`` fixes them)."""
+    batch = int(fields.get("batch_size") or 1)
+    seed = fields.get("seed")
+    if isinstance(seed, list):
+        return [int(s) for s in seed[:batch]]
+    if fields.get("subseed_strength"):
+        return [int(seed)] * batch
+    return [int(seed) + i for i in range(batch)]
+
+
 def make_chunks(kind: str, task_id: str, fields: dict[str, Any], parts: int, settings: dict[str, Any],
                 checkpoint: str | None) -> list[Chunk]:
     """The chunks of a job whose seeds are already fixed (no ``-1`` left), for ``parts`` workers."""
-    return [Chunk(kind, f"{task_id}#{i}", i, first, count, chunk_fields(fields, first, count), settings, checkpoint)
+    job_seeds = first_batch_seeds(fields)
+    return [Chunk(kind, f"{task_id}#{i}", i, first, count, chunk_fields(fields, first, count), settings, checkpoint,
+                  job_seeds)
             for i, (first, count) in enumerate(split_iterations(int(fields.get("n_iter") or 1), parts))]
 
 

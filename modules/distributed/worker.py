@@ -112,6 +112,8 @@ class WorkerRuntime:
         with settings_applied(services.opts, chunk.settings):
             p = cls(services=services, **chunk.fields)
             p.task_id = chunk.task_id
+            if chunk.first and chunk.job_seeds:
+                _init_with_job_seeds(p, chunk.job_seeds)
             try:
                 processed = process_images(p)
                 grid_text = create_infotext(p, p.all_prompts, p.all_seeds, p.all_subseeds, use_main_prompt=True)
@@ -144,6 +146,17 @@ class WorkerRuntime:
         if services.opts.data.get("sd_model_checkpoint") != found.title or services.sd_model is None:
             services.opts.set("sd_model_checkpoint", found.title, run_callbacks=False)
             reload_model_weights(services)
+
+
+def _init_with_job_seeds(p: Any, job_seeds: list[int]) -> None:
+    """Make this processing object's ``init`` see the job's first seeds, as in the one-process run (where ``init``
+    runs once, before the first batch); the pictures' own seeds are unchanged."""
+    init = p.init
+
+    def job_init(all_prompts: list[str], all_seeds: list[int], all_subseeds: list[int]) -> None:
+        return init(all_prompts, list(job_seeds) + list(all_seeds[len(job_seeds):]), all_subseeds)
+
+    p.init = job_init  # this object only
 
 
 @contextmanager

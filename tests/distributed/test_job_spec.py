@@ -59,3 +59,11 @@ def test_merge_keeps_chunk_order_and_the_first_chunks_notes():
     assert merged.images == ["img0", "img1"] and merged.infotexts == ["info0", "info1"]
     assert merged.all_seeds == [0, 1] and merged.grid_text == "grid0" and merged.workers == ["w1", "w2"]
     assert merged.attributes == {"sd_model_hash": "h0"} and list(merged.comments) == ["c0", "c1"]
+
+
+@pytest.mark.parametrize("batch_size,subseed_strength", [(1, 0), (3, 0), (2, 0.5)])
+def test_first_batch_seeds_are_the_ones_init_sees_in_one_process(batch_size, subseed_strength):
+    from modules.distributed.job_spec import first_batch_seeds
+
+    fields = dict(prompt="a", seed=40, subseed=9, subseed_strength=subseed_strength, n_iter=3, batch_size=batch_size)
+    assert first_batch_seeds(fields) == one_process(fields)[1][:batch_size]

@@ -116,6 +116,40 @@ def test_random_seed_and_subseeds_follow_the_one_machine_order(cluster, tmp_path
     assert [im.tobytes() for im in remote.images] == [im.tobytes() for im in local.images]
 
 
+def test_img2img_with_a_mask_split_over_the_workers_equals_one_process(cluster, tmp_path):
+    from PIL import Image
+
+    from modules.processing.img2img import StableDiffusionProcessingImg2Img
+
+    services, _, _ = cluster
+    init = Image.new("RGB", (64, 64), (200, 120, 40))
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (16, 16, 48, 48))
+
+    def job(outdir):
+        return StableDiffusionProcessingImg2Img(services=services, outpath_samples=str(outdir),
+                                                outpath_grids=str(outdir), init_images=[init.copy()], mask=mask.copy(),
+                                                denoising_strength=0.6, seed=55, subseed=3, n_iter=2,
+                                                **FIELDS)
+
+    local, remote = run_local(job(tmp_path / "local")), run(job(tmp_path / "ray"))
+    assert len(remote.ray_workers) == 2
+    assert len(remote.images) == len(local.images)
+    assert [i for i, (a, b) in enumerate(zip(remote.images, local.images)) if a.tobytes() != b.tobytes()] == []
+    assert remote.infotexts == local.infotexts
+    assert [im.tobytes() for im in remote.images] == [im.tobytes() for im in local.images]
+    assert files(tmp_path / "ray") == files(tmp_path / "local")
+
+
+def test_a_workers_failure_reaches_the_caller_with_its_own_class(cluster, tmp_path):
+    from modules.processing.processing_base import GenerationError
+
+    services, orchestrator, _ = cluster
+    with pytest.raises(GenerationError, match="multiples of 8"):
+        run(txt2img(services, tmp_path, seed=1, width=60))
+    assert all(w["status"] == "ok" and w["current_task"] is None for w in orchestrator.workers())
+
+
 def test_eight_concurrent_api_clients_get_their_own_seeds(cluster, tmp_path):
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
