@@ -69,3 +69,33 @@ def test_create_then_train_an_embedding_from_the_train_tab(module_page, server, 
     step = torch.load(created, weights_only=True)["step"]
     assert 4 <= step < 100000 and f"Training interrupted at {step} steps." in page.input_value("#ti_output textarea")
     assert errors == []
+
+
+def test_train_a_hypernetwork_from_the_train_tab(module_page, server, tmp_path):
+    """A hypernetwork file for the tiny model's widths dropped into the folder, found with 🔄, trained 3 steps."""
+    from modules.networks.hypernetworks.creation import hypernetwork_file_data
+
+    page, errors = module_page
+    dataset = tmp_path / "pictures"
+    write_dataset(dataset)
+    folder = server.data_dir / "models" / "hypernetworks"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "browserhn.pt"
+    torch.save(hypernetwork_file_data("browserhn", [32, 64], [1, 2, 1], "relu", "Normal", False, False, [0, 0, 0]),
+               path)
+    page.click("#tab_train-button")
+    page.click("#train_tabs button[data-tab-id='train']")
+    page.click("#refresh_train_hypernetwork_name")
+    choose(page, "train_hypernetwork", "browserhn")
+    page.locator("#train_dataset_directory textarea").fill(str(dataset))
+    set_number(page, "train_training_width", 64)
+    set_number(page, "train_training_height", 64)
+    fill_number(page, "train_steps", 3)
+    fill_number(page, "train_create_image_every", 0)
+    fill_number(page, "train_save_embedding_every", 0)
+    page.click("#train_train_hypernetwork")
+    page.wait_for_function("() => document.querySelector('#ti_output textarea').value.includes('Hypernetwork saved')",
+                           timeout=180000)
+    assert "Training finished at 3 steps." in page.input_value("#ti_output textarea")
+    assert torch.load(path, weights_only=False)["step"] == 3
+    assert errors == []
