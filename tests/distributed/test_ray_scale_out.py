@@ -116,6 +116,18 @@ def test_random_seed_and_subseeds_follow_the_one_machine_order(cluster, tmp_path
     assert [im.tobytes() for im in remote.images] == [im.tobytes() for im in local.images]
 
 
+def test_hires_fix_split_over_the_workers_equals_one_process(cluster, tmp_path):
+    services, _, _ = cluster
+    fields = dict(seed=31, subseed=4, n_iter=2, enable_hr=True, hr_scale=2.0, hr_upscaler="Latent",
+                  denoising_strength=0.5, hr_second_pass_steps=2)
+    local = run_local(txt2img(services, tmp_path / "local", **fields))
+    remote = run(txt2img(services, tmp_path / "ray", **fields))
+    assert len(remote.ray_workers) == 2 and remote.images[1].size == (128, 128)
+    assert remote.infotexts == local.infotexts
+    assert [im.tobytes() for im in remote.images] == [im.tobytes() for im in local.images]
+    assert files(tmp_path / "ray") == files(tmp_path / "local")
+
+
 def test_img2img_with_a_mask_split_over_the_workers_equals_one_process(cluster, tmp_path):
     from PIL import Image
 
