@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import importlib.util
 import json
 import os
 import random
@@ -134,7 +135,7 @@ BAD_INPUTS = [
 ]
 
 
-def test_bad_inputs_are_refused_then_previews_hold_the_embedding(training_app):
+def test_bad_inputs_are_refused_then_previews_hold_the_embedding(training_app, capsys):
     shared, dataset = training_app
     shared.state.begin("train")
     for change, message in BAD_INPUTS:
@@ -144,7 +145,10 @@ def test_bad_inputs_are_refused_then_previews_hold_the_embedding(training_app):
     assert torch.load(os.path.join(shared.cmd_opts.embeddings_dir, "tok.pt"), weights_only=True)["step"] == 0
     assert not os.path.exists(os.path.join(shared.cmd_opts.data_dir, "textual_inversion"))
 
-    # previews: the txt2img settings, and the last saved copy inside the picture
+    # previews: the txt2img settings, and the last saved copy inside the picture; tensorboard asked for but not
+    # installed is a message, and training goes on (A1111)
+    tensorboard_installed = importlib.util.find_spec("tensorboard") is not None
+    shared.opts.training_enable_tensorboard = True
     _train(dataset, 2, batch_size=4, create_image_every=2, save_embedding_every=1, preview_from_txt2img=True,
            preview_prompt="a tok", preview_steps=2, preview_width=64, preview_height=64, preview_seed=5)
     log_dir = _log_dir(shared)
@@ -162,3 +166,5 @@ def test_bad_inputs_are_refused_then_previews_hold_the_embedding(training_app):
     assert data["name"] == "tok-2" and data["step"] == 1
     assert torch.allclose(data["string_to_param"]["*"], copy["string_to_param"]["*"])
     assert shared.state.id_live_preview >= 1
+    if not tensorboard_installed:
+        assert "Error initializing tensorboard (training goes on without it)" in capsys.readouterr().out
