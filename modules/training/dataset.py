@@ -164,7 +164,8 @@ class PersonalizedBase:
     def _encode(self, image: Image.Image, device: torch.device | str, method: str) -> tuple[Any, torch.Tensor | None]:
         """``(posterior, latent on the CPU)``; the latent is None for ``random`` (drawn per use)."""
         pixels = np.asarray(image, dtype=np.float32) / 127.5 - 1.0
-        x = torch.from_numpy(pixels).permute(2, 0, 1).unsqueeze(0).to(device=device, dtype=_first_stage_dtype(self.model))
+        x = torch.from_numpy(pixels).permute(2, 0, 1).unsqueeze(0)
+        x = x.to(device=device, dtype=_first_stage_dtype(self.model))
         with torch.no_grad():
             dist = self.model.encode_first_stage(x)
             if not isinstance(dist, DiagonalGaussian):  # SDXL's VAE call already sampled: nothing else to do

@@ -12,9 +12,10 @@ import torch
 from modules.training.hypernetwork import short_file_hash, train_hypernetwork
 from tests.training.conftest import eval_loss, strengthen_cross_attention
 
-HN_ARGS = dict(hypernetwork_name="hn", learn_rate="0.005", batch_size=2, gradient_step=1, log_directory="textual_inversion",
-               training_width=64, training_height=64, latent_sampling_method="deterministic", create_image_every=0,
-               save_hypernetwork_every=0, template_filename="hypernetwork.txt")
+HN_ARGS = dict(hypernetwork_name="hn", learn_rate="0.005", batch_size=2, gradient_step=1,
+               log_directory="textual_inversion", training_width=64, training_height=64,
+               latent_sampling_method="deterministic", create_image_every=0, save_hypernetwork_every=0,
+               template_filename="hypernetwork.txt")
 
 
 def test_hypernetwork_training_lowers_the_loss_saves_a_loadable_file_and_resumes(training_app, capsys):

@@ -178,7 +178,8 @@ def test_a1111_import_paths_of_training():
 
     assert train_embedding is textual_inversion.train_embedding
     assert train_hypernetwork is hypernetwork.train_hypernetwork
-    assert Dataset is PersonalizedBase and Scheduler is LearnRateScheduler and save_settings_to_file is logs.save_settings_to_file
+    assert Dataset is PersonalizedBase and Scheduler is LearnRateScheduler
+    assert save_settings_to_file is logs.save_settings_to_file
     data = {"string_to_param": {"*": torch.arange(6.0).reshape(2, 3)}, "name": "x", "step": 3}
     back = embedding_from_b64(embedding_to_b64(data))
     assert torch.equal(back["string_to_param"]["*"], data["string_to_param"]["*"]) and back["step"] == 3
