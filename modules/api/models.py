@@ -271,6 +271,7 @@ class AsyncJobInfo(BaseModel):
     error: Optional[AsyncJobError] = Field(default=None, title="Why the job failed")
     live_preview: Optional[str] = Field(default=None, title="Live preview", description="data: URI of this job's latest preview, when newer than id_live_preview")
     id_live_preview: int = Field(default=-1, title="Live preview ID", description="send it back as id_live_preview to get only newer previews")
+    workers: Optional[list[str]] = Field(default=None, title="Ray workers", description="with --ray: the workers running this job now")
 
 
 # ``from modules.api.models import *`` (extensions) gets every public name, the request models too

@@ -25,6 +25,7 @@ from modules.api.async_jobs import register_job_kinds
 from modules.api.errors import ApiError, client_error, error_body, status_of
 from modules.api.generation import prepare
 from modules.api.routes_progress import preview_data_uri, running_progress
+from modules.distributed import current_orchestrator
 from modules.runtime.jobs import QueueFullError, job_queue
 
 
@@ -140,6 +141,9 @@ def job_info(task_id: str, live_preview: bool = Query(True, description="include
         info.update(progress=progress, eta_relative=eta, sampling_step=snapshot["sampling_step"],
                     sampling_steps=snapshot["sampling_steps"], job_no=snapshot["job_no"],
                     job_count=snapshot["job_count"])
+        orchestrator = current_orchestrator()
+        if orchestrator is not None:
+            info["workers"] = orchestrator.task_workers(job.task_id)
         if live_preview:
             uri, preview_id = preview_data_uri(job, id_live_preview)
             info.update(live_preview=uri, id_live_preview=preview_id)

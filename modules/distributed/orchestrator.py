@@ -129,6 +129,11 @@ class Orchestrator:
         with self._lock:
             return [slot.describe() for slot in self.slots]
 
+    def task_workers(self, task_id: str) -> list[str]:
+        """The workers running chunks of ``task_id`` now (the async job route shows them)."""
+        with self._lock:
+            return [s.name for s in self.slots if s.task is not None and s.task.startswith(f"{task_id}#")]
+
     # --- dispatch -----------------------------------------------------------------------------------------------
     def free_workers(self, checkpoint: str | None = None) -> int:
         """Workers that could take a chunk of a job using ``checkpoint`` now."""

@@ -188,6 +188,18 @@ def test_eight_concurrent_api_clients_get_their_own_seeds(cluster, tmp_path):
 
     for seed, answer in answers.items():
         assert json.loads(answer["info"])["all_seeds"] == [seed], answer
+    # an async job: its status names the workers running it while it runs
+    task = client.post("/sdapi/v1/async/txt2img", json={**FIELDS, "seed": 9, "n_iter": 2, "steps": 30}).json()
+    named: list = []
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        info = client.get(f"/sdapi/v1/async/jobs/{task['task_id']}?live_preview=false").json()
+        if info["status"] == "running" and info.get("workers"):
+            named = info["workers"]
+        if info["status"] in ("done", "failed", "cancelled"):
+            break
+        time.sleep(0.05)
+    assert info["status"] == "done" and sorted(named) in (["worker-1"], ["worker-2"], ["worker-1", "worker-2"])
     workers = client.get("/sdapi/v1/workers").json()
     assert [w["name"] for w in workers] == ["worker-1", "worker-2"]
     assert all(w["status"] == "ok" and w["devices"] == ["cpu"] and w["model"].startswith("tiny") for w in workers)
