@@ -21,6 +21,7 @@ import torch
 
 from modules.core.hashing import calculate_sha256
 from modules.core.services import Services, current_services
+from modules.models.memory.placement import job_guard
 from modules.networks.hypernetworks.hypernetwork import Hypernetwork, HypernetworkError
 from modules.networks.hypernetworks.setup import live_registry
 from modules.training import common
@@ -198,30 +199,32 @@ def train_hypernetwork(id_task: Any = None, hypernetwork_name: str = "", learn_r
         raise TrainingError(f"Hypernetwork {name} has no module this model uses: it has "
                             f"{', '.join(map(str, sorted(hypernetwork.layers))) or 'none'}, the model's attention "
                             f"layers take {', '.join(map(str, sorted(widths)))}")
-    registry = live_registry()
-    hypernetwork.to(model.device).set_multiplier(1.0)
-    registry.loaded[:] = [hypernetwork]
-    registry.apply_to(model)
-    trainee = HypernetworkTrainee(services, hypernetwork, filename, name, common.checkpoint_identity(model))
-    rng = random.Random(random.getrandbits(64))  # seeding Python's random makes a run repeatable
-    try:
-        dataset = common.build_dataset(services, model, inputs, template_path, name, include_cond=True, rng=rng)
-        common.write_settings(services, log_dir, model, dataset, {
-            **vars(inputs), "hypernetwork_name": name, "template_file": template_path, "initial_step": initial_step,
-            "save_hypernetwork_every": inputs.save_every, "preview_from_txt2img": preview_from_txt2img,
-            "layer_structure": hypernetwork.layer_structure, "activation_func": hypernetwork.activation_func,
-            "weight_init": hypernetwork.weight_init, "add_layer_norm": hypernetwork.add_layer_norm,
-            "use_dropout": hypernetwork.use_dropout,
-            **({} if preview is None else {f"preview_{k}": v for k, v in vars(preview).items()})})
-        try:
-            run_training(services, model, trainee, inputs, dataset, log_dir, initial_step, rng)
-        finally:
-            # A1111 saves the hypernetwork even when training failed part way
-            trainee.save_copy(filename, name, trainee.optimizer)
-    finally:
-        for module in trainee.modules():
-            module.requires_grad_(False)
-            module.eval()
-        registry.loaded[:] = []
+    # the memory manager starts the job from rest and turns running out of device memory into advice
+    with job_guard(services):
+        registry = live_registry()
+        hypernetwork.to(model.device).set_multiplier(1.0)
+        registry.loaded[:] = [hypernetwork]
         registry.apply_to(model)
+        trainee = HypernetworkTrainee(services, hypernetwork, filename, name, common.checkpoint_identity(model))
+        rng = random.Random(random.getrandbits(64))  # seeding Python's random makes a run repeatable
+        try:
+            dataset = common.build_dataset(services, model, inputs, template_path, name, include_cond=True, rng=rng)
+            common.write_settings(services, log_dir, model, dataset, {
+                **vars(inputs), "hypernetwork_name": name, "template_file": template_path, "initial_step": initial_step,
+                "save_hypernetwork_every": inputs.save_every, "preview_from_txt2img": preview_from_txt2img,
+                "layer_structure": hypernetwork.layer_structure, "activation_func": hypernetwork.activation_func,
+                "weight_init": hypernetwork.weight_init, "add_layer_norm": hypernetwork.add_layer_norm,
+                "use_dropout": hypernetwork.use_dropout,
+                **({} if preview is None else {f"preview_{k}": v for k, v in vars(preview).items()})})
+            try:
+                run_training(services, model, trainee, inputs, dataset, log_dir, initial_step, rng)
+            finally:
+                # A1111 saves the hypernetwork even when training failed part way
+                trainee.save_copy(filename, name, trainee.optimizer)
+        finally:
+            for module in trainee.modules():
+                module.requires_grad_(False)
+                module.eval()
+            registry.loaded[:] = []
+            registry.apply_to(model)
     return hypernetwork, filename

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from modules.core.services import Services, current_services
+from modules.models.memory.placement import job_guard
 from modules.prompting.textual_inversion.creation import embedding_file_data
 from modules.prompting.textual_inversion.file_loading import load_pickle_safely
 from modules.training import common
@@ -161,24 +162,34 @@ def train_embedding(id_task: Any = None, embedding_name: str = "", learn_rate: A
         embed_dir = os.path.join(log_dir, "image_embeddings")
         os.makedirs(embed_dir, exist_ok=True)
     rng = random.Random(random.getrandbits(64))  # seeding Python's random makes a run repeatable
-    dataset = common.build_dataset(services, model, inputs, template_path, embedding_name, include_cond=False,
-                                   rng=rng)
-    common.write_settings(services, log_dir, model, dataset, {
-        **vars(inputs), "embedding_name": embedding_name, "template_file": template_path,
-        "initial_step": initial_step, "num_vectors_per_token": embedding.vectors,
-        "save_embedding_every": inputs.save_every, "save_image_with_stored_embedding": save_image_with_stored_embedding,
-        "preview_from_txt2img": preview_from_txt2img, **_preview_values(preview)})
-    embedding.vec = embedding.vec.detach().to(device=model.device, dtype=torch.float32).requires_grad_(True)
-    trainee = EmbeddingTrainee(services, embedding, filename, embed_dir, common.checkpoint_identity(model))
-    try:
-        run_training(services, model, trainee, inputs, dataset, log_dir, initial_step, rng)
-        trainee.save_copy(filename, embedding_name, trainee.optimizer)
-    finally:
-        embedding.vec = embedding.vec.detach().cpu()
-        embedding.step = trainee.step
+    settings = {**vars(inputs), "embedding_name": embedding_name, "template_file": template_path,
+                "initial_step": initial_step, "num_vectors_per_token": embedding.vectors,
+                "save_embedding_every": inputs.save_every,
+                "save_image_with_stored_embedding": save_image_with_stored_embedding,
+                "preview_from_txt2img": preview_from_txt2img, **_preview_values(preview)}
+    # the memory manager starts the job from rest and turns running out of device memory into advice
+    with job_guard(services):
+        dataset = common.build_dataset(services, model, inputs, template_path, embedding_name, include_cond=False,
+                                       rng=rng)
+        common.write_settings(services, log_dir, model, dataset, settings)
+        trainee = EmbeddingTrainee(services, embedding, filename, embed_dir, common.checkpoint_identity(model))
+        _train(services, model, trainee, inputs, dataset, log_dir, initial_step, rng)
     embedding.sd_checkpoint, embedding.sd_checkpoint_name = trainee.checkpoint_hash, trainee.checkpoint_name
     embedding.filename, embedding.hash = filename, None
     return embedding, filename
+
+
+def _train(services: Services, model: Any, trainee: EmbeddingTrainee, inputs: Any, dataset: Any, log_dir: str,
+           initial_step: int, rng: random.Random) -> None:
+    """The loop with the vectors trainable on the model's device; they go back to the CPU, detached, afterwards."""
+    embedding = trainee.embedding
+    embedding.vec = embedding.vec.detach().to(device=model.device, dtype=torch.float32).requires_grad_(True)
+    try:
+        run_training(services, model, trainee, inputs, dataset, log_dir, initial_step, rng)
+        trainee.save_copy(trainee.filename, trainee.name, trainee.optimizer)
+    finally:
+        embedding.vec = embedding.vec.detach().cpu()
+        embedding.step = trainee.step
 
 
 def _preview_values(preview: Any) -> dict[str, Any]:
