@@ -57,18 +57,17 @@ def test_zoom_pan_brush_fullscreen_and_reset(module_page, tmp_path):
         assert (mouse_x - after["left"]) / 1.4 == pytest.approx(mouse_x - before["left"], abs=1)
         assert (mouse_y - after["top"]) / 1.4 == pytest.approx(mouse_y - before["top"], abs=1)
 
+        # each pointer move over the zoomed canvas costs a redraw (seconds on a busy machine): few of them
         size = brush_size(page)
         page.mouse.move(mouse_x, mouse_y)
         page.evaluate("() => document.activeElement && document.activeElement.blur()")
         page.keyboard.press("w")
+        page.keyboard.press("w")
+        page.keyboard.press("q")
         assert brush_size(page) == size + 5
         page.mouse.move(mouse_x, mouse_y)
-        page.keyboard.press("q")
-        page.keyboard.press("q")
-        assert brush_size(page) == size - 5
-        page.mouse.move(mouse_x, mouse_y)
         page.keyboard.down("Control")
-        page.mouse.wheel(0, -100)
+        page.mouse.wheel(0, 100)
         page.keyboard.up("Control")
         assert brush_size(page) == size
         assert page.get_attribute(EDITOR, "data-canvas-zoom") == "1.4"  # Ctrl+wheel did not zoom
@@ -76,8 +75,7 @@ def test_zoom_pan_brush_fullscreen_and_reset(module_page, tmp_path):
         page.mouse.move(mouse_x, mouse_y)
         start = canvas_rect(page)
         page.keyboard.down("f")
-        for step in range(1, 5):
-            page.mouse.move(mouse_x + 10 * step, mouse_y + 5 * step)
+        page.mouse.move(mouse_x + 40, mouse_y + 20)
         page.keyboard.up("f")
         moved = canvas_rect(page)
         assert moved["left"] - start["left"] == pytest.approx(40, abs=2)
