@@ -30,12 +30,21 @@ def visible(page) -> list[str]:
     return sorted(page.eval_on_selector_all(f"{PANE}_cards .card:not(.hidden)", "cs => cs.map(c => c.dataset.name)"))
 
 
+def refresh(page, card: str = "gamma") -> None:
+    """Press the page's refresh button and wait until new cards (with ``card``) replaced the old ones; the page's
+    HTML must differ from the last (gradio leaves an unchanged HTML alone)."""
+    page.evaluate(f"() => {{ const p = document.querySelector('{PANE}_pane'); if (p) p.dataset.stale = '1'; }}")
+    page.click(f"{PANE}_extra_refresh")
+    page.wait_for_function(f"() => {{ const p = document.querySelector('{PANE}_pane'); return p && !p.dataset.stale"
+                           f" && p.dataset.webuiReady && p.querySelector(\".card[data-name='{card}']\"); }}",
+                           timeout=60000)
+
+
 def open_page(page) -> None:
     page.click("#tab_txt2img-button")
     page.click(f"{PANE}-button")
     page.wait_for_selector(f"{PANE}_extra_refresh", state="visible", timeout=60000)
-    page.click(f"{PANE}_extra_refresh")
-    page.locator(f"{PANE}_cards .card[data-name='gamma']").wait_for(timeout=60000)
+    refresh(page)
 
 
 def choose_view_style(page, style: str) -> None:
@@ -93,11 +102,13 @@ def test_tree_view_opens_folders_filters_and_inserts(module_page, hypernetwork_f
 
         page.click(f"{PANE}_extra_tree_view")
         assert not tree.is_visible()
-        page.click(f"{PANE}_extra_refresh")  # the choice survives a refresh of the cards
-        page.locator(f"{PANE}_cards .card[data-name='gamma']").wait_for(timeout=60000)
+        # the choice survives a refresh of the cards (a new file, so that the page's HTML changes)
+        (hypernetwork_files / "style" / "delta.pt").write_bytes(b"not loaded by listing")
+        refresh(page, card="delta")
         assert not page.locator(f"{PANE}_tree").is_visible()
         page.click(f"{PANE}_extra_tree_view")
         assert page.locator(f"{PANE}_tree").is_visible()
     finally:
+        (hypernetwork_files / "style" / "delta.pt").unlink(missing_ok=True)
         choose_view_style(page, "Dirs")
     assert errors == []
