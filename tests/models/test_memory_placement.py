@@ -213,3 +213,26 @@ def test_cuda_prefetch_copies_on_the_side_stream_and_the_compute_stream_waits():
         torch.Tensor.record_stream = original
     assert cuda.calls[-1] == ("wait", "b")
     assert recorded == ["compute", "compute"] and unit.pending is None
+
+
+def test_cpu_stand_in_reuses_its_copy_buffers(checkpoint):
+    """The stand-in's copies come from a pool (as a GPU's caching allocator keeps freed blocks): after the
+    first job nothing new is allocated, the copies are real (not the home tensors) and clearing the pool
+    lets the buffers go."""
+    model = load_model(checkpoint)
+    memory = manager(Mode.LOWVRAM)
+    memory.attach(model)
+    block = model.model.diffusion_model.input_blocks[1]
+    seen = []
+    block.register_forward_pre_hook(lambda m, a: seen.append(next(m.parameters()).data_ptr()))
+    run(model)
+    allocated = memory.copy_pool.allocated
+    assert allocated > 0
+    run(model)
+    run(model)
+    assert memory.copy_pool.allocated == allocated
+    home = next(block.parameters()).data_ptr()
+    assert home not in seen  # the block ran on copies
+    memory.detach(model)
+    memory.copy_pool.clear()
+    assert memory.copy_pool.allocated == 0

@@ -23,7 +23,7 @@ from torch import nn
 from modules.models.loader import detect_checkpoint
 from modules.models.memory.policy import MB, DeviceBudget, MemoryPlan, Mode, Place, mode_from_flags, plan
 from modules.models.memory.transfer import CudaPrefetch, SyncTransfer
-from modules.models.memory.units import WeightUnit, part_sizes, tensors_of, text_encoder_of, unet_blocks
+from modules.models.memory.units import CopyPool, WeightUnit, part_sizes, tensors_of, text_encoder_of, unet_blocks
 
 RESERVE_SETTING = "memory_reserve_mb"
 DEFAULT_RESERVE_MB = 1024
@@ -75,6 +75,9 @@ class MemoryManager:
         self._loaded: "OrderedDict[int, WeightUnit]" = OrderedDict()  # swapped/streamed units on the device, LRU first
         self.moves = 0
         self.bytes_moved = 0
+        self.copy_pool = CopyPool()
+        """The CPU stand-in's reused copy buffers (what a GPU's caching allocator does for real devices);
+        kept across jobs and models like the allocator's cache, freed by ``copy_pool.clear()``."""
 
     # --- configuration ---
     def configure(self, mode: Mode | str | None = None, budget: DeviceBudget | None = None,
@@ -274,7 +277,7 @@ class MemoryManager:
     def _transfer(self) -> SyncTransfer | CudaPrefetch:
         if self.device.type == "cuda":
             return CudaPrefetch(self.device, self.cuda)
-        return SyncTransfer(self.device, copy=self.copy_on_cpu)
+        return SyncTransfer(self.device, copy=self.copy_on_cpu, pool=self.copy_pool)
 
     def _swap_hook(self, unit: WeightUnit, attachment: Attachment) -> Callable[..., None]:
         def hook(_module: nn.Module, _args: Any) -> None:
@@ -312,7 +315,7 @@ class MemoryManager:
 
     def _move_in(self, unit: WeightUnit, transfer: Any = None, prefetch: bool = False) -> None:
         was_on_device = unit.on_device
-        transfer = transfer or SyncTransfer(self.device, copy=self.copy_on_cpu)
+        transfer = transfer or SyncTransfer(self.device, copy=self.copy_on_cpu, pool=self.copy_pool)
         if prefetch:
             transfer.start(unit)
         else:

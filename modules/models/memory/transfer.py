@@ -11,23 +11,25 @@ from typing import Any
 
 import torch
 
-from modules.models.memory.units import WeightUnit
+from modules.models.memory.units import CopyPool, WeightUnit
 
 
 class SyncTransfer:
-    """Copies when the unit is needed.  ``copy`` forces real copies when the device is the CPU itself."""
+    """Copies when the unit is needed.  ``copy`` forces real copies when the device is the CPU itself, into
+    the buffers of ``pool`` when one is given."""
 
     prefetches = False
 
-    def __init__(self, device: torch.device, copy: bool = False) -> None:
+    def __init__(self, device: torch.device, copy: bool = False, pool: CopyPool | None = None) -> None:
         self.device = device
         self.copy = copy
+        self.pool = pool if copy and device.type == "cpu" else None
 
     def start(self, unit: WeightUnit) -> None:
         """Nothing to start ahead: :meth:`ready` copies."""
 
     def ready(self, unit: WeightUnit) -> None:
-        unit.move_in(self.device, copy=self.copy)
+        unit.move_in(self.device, copy=self.copy, pool=self.pool)
 
 
 class CudaPrefetch:
