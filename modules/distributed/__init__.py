@@ -41,6 +41,11 @@ def worker_argv(services: Services, name: str) -> list[str]:
     return argv
 
 
+def worker_setup(services: Services) -> dict[str, Any]:
+    """What a new worker's data dir starts with: this one's settings (``config.json``) and extensions folder."""
+    return {"extensions_dir": services.paths.extensions_dir, "config": dict(services.opts.data)}
+
+
 def start(services: Services, *, wait: bool = True, temp_dir: str | None = None) -> Any:
     """Connect to the cluster of ``--ray``, start the workers and route jobs to them; returns the orchestrator."""
     from modules.distributed import cluster  # why: imports ray, only with --ray
@@ -51,7 +56,8 @@ def start(services: Services, *, wait: bool = True, temp_dir: str | None = None)
     global _ORCHESTRATOR
     cmd_opts = services.cmd_opts
     ray = cluster.connect(cmd_opts.ray, temp_dir=temp_dir)
-    orchestrator = Orchestrator(ray, lambda name: worker_argv(services, name), per_node=cmd_opts.ray_workers)
+    orchestrator = Orchestrator(ray, lambda name: worker_argv(services, name), per_node=cmd_opts.ray_workers,
+                                worker_setup=lambda: worker_setup(services))
     orchestrator.refresh(force=True)
     names = ", ".join(s.name for s in orchestrator.slots)
     print(f"Ray: {len(orchestrator.slots)} worker(s) starting ({names}); dashboard off", flush=True)

@@ -88,7 +88,8 @@ def live_nodes(ray: Any) -> list[NodeInfo]:
     return sorted(nodes, key=lambda n: n.node_id)
 
 
-def spawn_worker(ray: Any, name: str, argv: list[str], node: NodeInfo, threads: int | None = None) -> Any:
+def spawn_worker(ray: Any, name: str, argv: list[str], node: NodeInfo, threads: int | None = None,
+                 setup: dict[str, Any] | None = None) -> Any:
     """A worker actor pinned to ``node`` (restarted by Ray when its process dies; its chunk is re-run elsewhere)."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy  # why: optional package
 
@@ -103,7 +104,7 @@ def spawn_worker(ray: Any, name: str, argv: list[str], node: NodeInfo, threads: 
     else:
         options["num_cpus"] = WORKER_CPUS
     actor_class = ray.remote(WorkerRuntime)
-    return actor_class.options(**options).remote(name, argv, threads)
+    return actor_class.options(**options).remote(name, argv, threads, setup)
 
 
 def shutdown() -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from modules.distributed.job_spec import Merged, constructor_fields, make_chunks, merge
+from modules.distributed.job_spec import Merged, always_on_scripts, constructor_fields, make_chunks, merge
 from modules.distributed.orchestrator import Orchestrator
 from modules.processing import image_saver
 from modules.processing.image_saving import output_dir, write_params_txt
@@ -65,6 +65,9 @@ class RayExecutor:
         parts = max(1, self.orchestrator.free_workers(checkpoint))
         task_id = getattr(p, "task_id", None) or getattr(state, "current_task_id", None) or "task(ray)"
         chunks = make_chunks(kind, task_id, fields, parts, dict(opts.data), checkpoint)
+        scripts = always_on_scripts(p.scripts)
+        for chunk in chunks:
+            chunk.scripts, chunk.script_args = scripts, list(p.script_args or []) if scripts else []
         if state is not None and state.job_count == -1:
             state.job_count = p.n_iter
 
@@ -125,10 +128,7 @@ class RayExecutor:
         res = Processed(p, images_list=images, seed=seed, info=infotexts[0], subseed=subseed,
                         index_of_first_image=index_of_first_image, infotexts=infotexts)
         res.ray_workers = merged.workers
-        runner = p.scripts
-        if runner is not None and hasattr(runner, "postprocess"):
-            runner.postprocess(p, res)
-        return res
+        return res  # the always-on scripts' postprocess ran on each worker, after their process hooks there
 
     @staticmethod
     def _save_samples(p: Any, merged: Merged) -> None:
@@ -171,3 +171,4 @@ class RayExecutor:
                                    opts.grid_format, info=text, short_filename=not opts.grid_extended_filename, p=p,
                                    grid=True)
         return index
+

@@ -15,6 +15,7 @@ through the same saver, so the files are those of a one-machine run and each is 
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,10 @@ class Chunk:
     """The orchestrator's settings when the job was dispatched (the job runs with them on the worker)."""
     checkpoint: str | None = None
     """The checkpoint title the job uses (its ``override_settings`` or the setting)."""
+    scripts: list[tuple[str, str, int | None, int | None]] = field(default_factory=list)
+    """The orchestrator's always-on scripts: (file name, title, args_from, args_to), to find the worker's own."""
+    script_args: list = field(default_factory=list)
+    """The job's script arguments (the always-on scripts' hooks run on the worker with them)."""
     job_seeds: list[int] = field(default_factory=list)
     """The seeds of the job's first batch: ``init`` of the processing object draws with them once per job (img2img's
     VAE posterior and latent-noise fill use the first seeds), so every chunk's ``init`` gets them too."""
@@ -142,7 +147,7 @@ def make_chunks(kind: str, task_id: str, fields: dict[str, Any], parts: int, set
     """The chunks of a job whose seeds are already fixed (no ``-1`` left), for ``parts`` workers."""
     job_seeds = first_batch_seeds(fields)
     return [Chunk(kind, f"{task_id}#{i}", i, first, count, chunk_fields(fields, first, count), settings, checkpoint,
-                  job_seeds)
+                  job_seeds=job_seeds)
             for i, (first, count) in enumerate(split_iterations(int(fields.get("n_iter") or 1), parts))]
 
 
@@ -181,3 +186,17 @@ def merge(results: list[ChunkResult]) -> Merged:
         merged.attributes = dict(results[0].attributes)
         merged.grid_text = results[0].grid_text
     return merged
+
+
+def always_on_scripts(runner: Any) -> list[tuple[str, str, int | None, int | None]]:
+    """(file name, title, args_from, args_to) of the runner's always-on scripts (the worker runs their hooks)."""
+    return [(os.path.basename(script.filename or ""), script_title(script), script.args_from, script.args_to)
+            for script in getattr(runner, "alwayson_scripts", None) or []]
+
+
+def script_title(script: Any) -> str:
+    """A script's title, lower case ('' when it cannot say)."""
+    try:
+        return str(script.title() or "").lower()
+    except Exception:  # an extension's title() failing must not fail the job
+        return ""

@@ -59,9 +59,11 @@ class WorkerSlot:
 class Orchestrator:
     """Worker actors on every live node and the dispatch of chunks to them."""
 
-    def __init__(self, ray: Any, worker_argv: Callable[[str], list[str]], per_node: int | None = None) -> None:
+    def __init__(self, ray: Any, worker_argv: Callable[[str], list[str]], per_node: int | None = None,
+                 worker_setup: Callable[[], dict[str, Any]] | None = None) -> None:
         self.ray = ray
         self.worker_argv = worker_argv
+        self.worker_setup = worker_setup or dict
         self.per_node = per_node
         self.slots: list[WorkerSlot] = []
         self._lock = threading.Condition()
@@ -82,7 +84,8 @@ class Orchestrator:
                 for _ in range(node.worker_count(self.per_node) - have):
                     self._names += 1
                     name = f"worker-{self._names}"
-                    actor = cluster.spawn_worker(self.ray, name, self.worker_argv(name), node, _torch_threads())
+                    actor = cluster.spawn_worker(self.ray, name, self.worker_argv(name), node, _torch_threads(),
+                                                 self.worker_setup())
                     self.slots.append(WorkerSlot(name, node.node_id, actor))
             for slot in self.slots:
                 if slot.status in ("starting", "restarting"):

@@ -9,6 +9,7 @@ setting (the worker keeps holding it, which placement prefers).  Nothing is save
 """
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sys
@@ -18,7 +19,7 @@ from typing import Any, Iterator, Sequence
 
 from contextlib import contextmanager
 
-from modules.distributed.job_spec import COPIED_BACK, Chunk, ChunkResult
+from modules.distributed.job_spec import COPIED_BACK, Chunk, ChunkResult, script_title
 
 NOT_SNAPSHOT = frozenset({"sd_model_checkpoint", "sd_checkpoint_hash"})
 """Settings the snapshot does not set directly: the checkpoint is switched through the model manager."""
@@ -31,9 +32,11 @@ class CheckpointMissingError(RuntimeError):
 class WorkerRuntime:
     """A headless runtime that runs :class:`~modules.distributed.job_spec.Chunk` s (one Ray actor)."""
 
-    def __init__(self, name: str, argv: Sequence[str], threads: int | None = None) -> None:
+    def __init__(self, name: str, argv: Sequence[str], threads: int | None = None,
+                 setup: dict[str, Any] | None = None) -> None:
         from modules.runtime.headless import start_headless  # why: the bootstrap imports torch; only workers need it
 
+        _prepare_data_dir(self._flag(argv, "--data-dir"), setup or {})
         if threads:
             # Ray gives an actor one OpenMP thread; the orchestrator's count keeps the float sums in the same
             # order, so a picture is the one this machine makes in one process
@@ -47,6 +50,11 @@ class WorkerRuntime:
         self.started = time.time()
         self.jobs_done = 0
         self._lock = threading.Lock()
+
+    @staticmethod
+    def _flag(argv: Sequence[str], name: str) -> str | None:
+        argv = list(argv)
+        return argv[argv.index(name) + 1] if name in argv and argv.index(name) + 1 < len(argv) else None
 
     # --- what the orchestrator shows --------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
@@ -114,6 +122,10 @@ class WorkerRuntime:
             p.task_id = chunk.task_id
             if chunk.first and chunk.job_seeds:
                 _init_with_job_seeds(p, chunk.job_seeds)
+            if chunk.scripts:
+                runner = services.scripts_txt2img if chunk.kind == "txt2img" else services.scripts_img2img
+                p.scripts = self._chunk_hooks(runner, chunk)
+                p.script_args = list(chunk.script_args)
             try:
                 processed = process_images(p)
                 grid_text = create_infotext(p, p.all_prompts, p.all_seeds, p.all_subseeds, use_main_prompt=True)
@@ -126,6 +138,21 @@ class WorkerRuntime:
                                    node=_ray_node_id() or socket.gethostname(), interrupted=interrupted)
             finally:
                 p.close()
+
+    def _chunk_hooks(self, runner: Any, chunk: Chunk) -> Any:
+        """This worker's runner with its always-on scripts reading the job's arguments where the orchestrator's do."""
+        if runner is None:
+            return None
+        mine = {(os.path.basename(s.filename or ""), script_title(s)): s for s in runner.alwayson_scripts}
+        for filename, title, args_from, args_to in chunk.scripts:
+            script = mine.get((filename, title))
+            if script is None and args_from != args_to:
+                print(f"*** Ray {self.name}: always-on script {title!r} ({filename}) is not installed on this node; "
+                      "the job runs without it here", file=sys.stderr, flush=True)
+                continue
+            if script is not None:
+                script.args_from, script.args_to = args_from, args_to
+        return ChunkHooks(runner)
 
     def _use_checkpoint(self, title: str | None) -> None:
         """Make ``title`` this worker's checkpoint (loaded once, kept for the next jobs)."""
@@ -146,6 +173,22 @@ class WorkerRuntime:
         if services.opts.data.get("sd_model_checkpoint") != found.title or services.sd_model is None:
             services.opts.set("sd_model_checkpoint", found.title, run_callbacks=False)
             reload_model_weights(services)
+
+
+class ChunkHooks:
+    """The worker's script runner for one chunk: every hook from ``process`` to ``postprocess`` (which also undoes
+    what ``process`` hooked into this worker's model); ``before_process`` and the script setup ran in the
+    orchestrator before it dispatched."""
+
+    ORCHESTRATOR_HOOKS = frozenset({"before_process", "setup_scrips", "run"})
+
+    def __init__(self, runner: Any) -> None:
+        self._runner = runner
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self.ORCHESTRATOR_HOOKS:
+            raise AttributeError(name)
+        return getattr(self._runner, name)
 
 
 def _init_with_job_seeds(p: Any, job_seeds: list[int]) -> None:
@@ -182,6 +225,23 @@ def settings_applied(opts: Any, snapshot: dict[str, Any]) -> Iterator[None]:
             opts.data[key] = value
         for key in absent:
             opts.data.pop(key, None)
+
+
+def _prepare_data_dir(data_dir: str | None, setup: dict[str, Any]) -> None:
+    """A new worker's data dir starts with the orchestrator's ``config.json`` and sees its extensions folder (a link,
+    when that path exists on this node), so the worker loads the same extensions with the same settings."""
+    if not data_dir:
+        return
+    os.makedirs(data_dir, exist_ok=True)
+    extensions = setup.get("extensions_dir")
+    link = os.path.join(data_dir, "extensions")
+    if extensions and os.path.isdir(extensions) and not os.path.lexists(link):
+        os.symlink(extensions, link)
+    config = setup.get("config")
+    path = os.path.join(data_dir, "config.json")
+    if isinstance(config, dict) and not os.path.exists(path):
+        with open(path, "w", encoding="utf8") as f:
+            json.dump(config, f, indent=4)
 
 
 def _ray_node_id() -> str | None:

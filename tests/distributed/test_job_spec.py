@@ -67,3 +67,12 @@ def test_first_batch_seeds_are_the_ones_init_sees_in_one_process(batch_size, sub
 
     fields = dict(prompt="a", seed=40, subseed=9, subseed_strength=subseed_strength, n_iter=3, batch_size=batch_size)
     assert first_batch_seeds(fields) == one_process(fields)[1][:batch_size]
+
+
+def test_chunks_carry_the_jobs_first_seeds_and_their_own_range():
+    from modules.distributed.job_spec import make_chunks
+
+    fields = dict(prompt="a", seed=10, subseed=1, subseed_strength=0, n_iter=5, batch_size=2)
+    chunks = make_chunks("txt2img", "task(t)", fields, 2, {"k": 1}, "tiny [1]")
+    assert [(c.first, c.count, c.task_id) for c in chunks] == [(0, 3, "task(t)#0"), (3, 2, "task(t)#1")]
+    assert all(c.job_seeds == [10, 11] and c.scripts == [] and c.checkpoint == "tiny [1]" for c in chunks)

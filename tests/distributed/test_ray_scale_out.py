@@ -26,6 +26,30 @@ FIELDS = dict(prompt="a photo of a cat", negative_prompt="blurry", steps=2, widt
               sampler_name="Euler", cfg_scale=7.0)
 
 
+EXTENSION_SCRIPT = """
+from PIL import ImageOps
+
+from modules import scripts
+
+
+class Script(scripts.Script):
+    def title(self):
+        return "Ray test invert"
+
+    def show(self, is_img2img):
+        return scripts.AlwaysVisible
+
+    def process(self, p, *args):
+        if "INVERT" in p.prompt:
+            p.extra_generation_params["Ray test"] = "inverted"
+
+    def postprocess_image(self, p, pp, *args):
+        if "INVERT" in p.prompt:
+            pp.image = ImageOps.invert(pp.image)
+"""
+"""A user extension in the orchestrator's data dir: an always-on script whose hooks must run on the workers."""
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     from modules.core.services import current_services, install_services
@@ -35,6 +59,9 @@ def cluster(tmp_path_factory):
 
     data_dir = tmp_path_factory.mktemp("ray-data")
     make_tiny_checkpoint("sd1", data_dir / "models" / "Stable-diffusion", name="tiny")
+    extension = data_dir / "extensions" / "ray-test-extension" / "scripts"
+    extension.mkdir(parents=True)
+    (extension / "ray_test_invert.py").write_text(EXTENSION_SCRIPT)
     before = current_services()
     result = initialize(["--data-dir", str(data_dir), "--ray", "auto", "--ray-workers", "2", "--nowebui"])
     temp_dir = tempfile.mkdtemp(prefix="rayt", dir="/tmp")  # short: Ray's socket paths live under it
@@ -126,6 +153,24 @@ def test_hires_fix_split_over_the_workers_equals_one_process(cluster, tmp_path):
     assert remote.infotexts == local.infotexts
     assert [im.tobytes() for im in remote.images] == [im.tobytes() for im in local.images]
     assert files(tmp_path / "ray") == files(tmp_path / "local")
+
+
+def test_extensions_always_on_hooks_run_on_the_workers(cluster, tmp_path):
+    from modules.processing.txt2img import StableDiffusionProcessingTxt2Img
+
+    services, _, _ = cluster
+
+    def job(outdir):
+        p = StableDiffusionProcessingTxt2Img(services=services, outpath_samples=str(outdir), outpath_grids=str(outdir),
+                                             **{**FIELDS, "prompt": "INVERT a cat"}, seed=8, subseed=8, n_iter=2)
+        p.scripts = services.scripts_txt2img
+        p.script_args = [None] * max([s.args_to or 0 for s in p.scripts.alwayson_scripts] + [0])
+        return p
+
+    local, remote = run_local(job(tmp_path / "local")), run(job(tmp_path / "ray"))
+    assert len(remote.ray_workers) == 2
+    assert "Ray test: inverted" in remote.infotexts[1] and remote.infotexts == local.infotexts
+    assert [im.tobytes() for im in remote.images] == [im.tobytes() for im in local.images]
 
 
 def test_img2img_with_a_mask_split_over_the_workers_equals_one_process(cluster, tmp_path):
