@@ -6,8 +6,11 @@ from __future__ import annotations
 import os
 
 import pytest
+import torch
+from safetensors.torch import save_file
 
 from tests.ui.conftest import screenshot_dir
+from tests.ui.test_browser_networks import TOKEN_EMBEDDING, checkpoint_shape
 
 pytestmark = pytest.mark.browser
 # the tab of this group's earlier modules goes on here (module_page, tests/ui/conftest.py)
@@ -72,6 +75,31 @@ def test_dir_buttons_filter_by_folder(module_page, hypernetwork_files):
     assert not page.locator(f"{PANE}_dirs").is_visible()
     page.click(f"{PANE}_extra_tree_view")
     assert page.locator(f"{PANE}_dirs").is_visible()
+    assert errors == []
+
+
+def test_card_in_a_hidden_folder_shows_for_a_search_of_four_characters(module_page, server):
+    """An embedding in ``embeddings/.private`` (as wide as the tiny checkpoint's token embeddings, so it loads)."""
+    width = checkpoint_shape(server, TOKEN_EMBEDDING)[1]
+    folder = server.data_dir / "embeddings" / ".private"
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({"emb_params": torch.randn(1, width, generator=torch.Generator().manual_seed(5))},
+              str(folder / "omegaemb.safetensors"))
+    page, errors = module_page
+    page.click("#tab_txt2img-button")
+    page.click("#txt2img_textual_inversion-button")
+    page.wait_for_selector("#txt2img_textual_inversion_extra_refresh", state="visible", timeout=60000)
+    page.click("#txt2img_textual_inversion_extra_refresh")
+    card = page.locator("#txt2img_textual_inversion_cards .card[data-name='omegaemb']")
+    card.wait_for(state="attached", timeout=60000)
+    assert card.get_attribute("data-search-only") == "true" and not card.is_visible()
+    search = page.locator("#txt2img_textual_inversion_extra_search")
+    search.fill("ome")
+    assert not card.is_visible()
+    search.fill("omeg")
+    assert card.is_visible()
+    search.fill("")
+    assert not card.is_visible()
     assert errors == []
 
 
