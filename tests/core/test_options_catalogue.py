@@ -30,6 +30,9 @@ APPENDIX_ONLY = {
     "hypertile_max_depth_vae": 3, "hypertile_max_tile_vae": 128, "hypertile_swap_size_vae": 3,
 }
 
+PROJECT_ONLY = {"memory_reserve_mb": 1024, "compile_unet": False}
+"""This project's own settings: registered after A1111's and the built-in extensions' keys."""
+
 ALLOWED_COMPONENTS = {None, "Slider", "Dropdown", "Radio", "Checkbox", "Textbox", "Number", "ColorPicker", "CheckboxGroup", "HTML", "Code"}
 CATEGORIES = {None, "saving", "sd", "ui", "system", "postprocessing", "training"}
 
@@ -80,7 +83,9 @@ def test_every_key_of_a1111_with_its_default(a1111, options):
 def test_key_order_is_a1111s_with_extension_settings_after(a1111, options):
     keys = list(options)
     assert keys[:len(a1111)] == list(a1111)
-    assert set(keys[len(a1111):]) == set(APPENDIX_ONLY) | {"hypertile_explanation"}
+    tail = keys[len(a1111):]
+    assert set(tail[:len(tail) - len(PROJECT_ONLY)]) == set(APPENDIX_ONLY) | {"hypertile_explanation"}
+    assert {key: options[key].default for key in tail[-len(PROJECT_ONLY):]} == PROJECT_ONLY
 
 
 def test_settings_added_when_the_ui_is_built(options):

@@ -173,6 +173,7 @@ def _pages(console_prompts: bool) -> list[Callable[[], dict[str, OptionInfo]]]:
         live_previews.options, sampler_params.options, postprocessing.options, hidden.options,
         lora.options, canvas_hotkeys.options, settings_in_ui.options, prompt_comments.options,
         extension_upscalers.options, hypertile.options,
+        optimizations.project_options,  # this project's own keys, after all of A1111's
     ]
 
 

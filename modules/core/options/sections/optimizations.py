@@ -28,13 +28,21 @@ def options() -> dict[str, OptionInfo]:
             .info("do not recalculate conds from prompts if prompts have not changed since previous calculation"),
         "batch_cond_uncond": OptionInfo(True, "Batch cond/uncond")
             .info("do both conditional and unconditional denoising in one batch; uses a bit more VRAM during sampling, but improves speed; previously this was controlled by --always-batch-cond-uncond commandline argument"),
-        "memory_reserve_mb": slider(1024, "Memory kept free for activations (MB)", 0, 16384, 64)
-            .info("automatic memory policy (CUDA, no --medvram/--lowvram): weights that do not fit in the free VRAM less this are streamed; raise it after an out-of-memory error"),
         "fp8_storage": radio("Disable", "FP8 weight", ["Disable", "Enable for SDXL", "Enable"])
             .info("Use FP8 to store Linear/Conv layers' weight. Require pytorch>=2.1.0."),
         "cache_fp16_weight": OptionInfo(False, "Cache FP16 weight for LoRA")
             .info("Cache fp16 weight when enabling FP8, will increase the quality of LoRA. Use more system ram."),
-        # this project's own (models/compiled_unet.py); flag --compile-unet turns it on too
+    })
+
+
+def project_options() -> dict[str, OptionInfo]:
+    """This project's own settings of the page, registered after every A1111 key (``GET /sdapi/v1/options``
+    keeps A1111's order for clients that rely on it) and shown at the end of the Optimizations page."""
+    return options_section(("optimizations", "Optimizations", "sd"), {
+        # the memory manager's automatic policy (models/memory/policy.py)
+        "memory_reserve_mb": slider(1024, "Memory kept free for activations (MB)", 0, 16384, 64)
+            .info("automatic memory policy (CUDA, no --medvram/--lowvram): weights that do not fit in the free VRAM less this are streamed; raise it after an out-of-memory error"),
+        # models/compiled_unet.py; flag --compile-unet turns it on too
         "compile_unet": OptionInfo(False, "Compile the UNet (torch.compile)")
             .info("faster sampling after a slow first step at each new image size; CUDA graphs on CUDA; falls back to uncompiled with a warning if compiling fails"),
     })
