@@ -10,7 +10,9 @@ if [[ -n "${PYTHON:-}" ]]; then PY="${PYTHON}"
 elif [[ -x venv/bin/python ]]; then PY=venv/bin/python
 else PY=python3
 fi
-if [[ -d .gpu-carry/whl ]] && compgen -G ".gpu-carry/whl/*.whl" >/dev/null; then
+# the carried wheels only where this Python lacks what they provide (the GPU machine's image)
+if ! "${PY}" -c "import diffusers, omegaconf, lark, piexif, diskcache, ftfy" >/dev/null 2>&1 \
+        && compgen -G ".gpu-carry/whl/*.whl" >/dev/null; then
     "${PY}" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/gpu-site \
         .gpu-carry/whl/*.whl
     export PYTHONPATH="/tmp/gpu-site${PYTHONPATH:+:${PYTHONPATH}}"
