@@ -22,6 +22,7 @@ from modules.distributed.orchestrator import Orchestrator
 from modules.processing import image_saver
 from modules.processing.image_saving import output_dir, write_params_txt
 from modules.processing.img2img import StableDiffusionProcessingImg2Img
+from modules.processing.pipeline import add_grid
 from modules.processing.processed import Processed
 from modules.processing.processing_base import GenerationError
 from modules.processing.rng import get_fixed_seed
@@ -122,7 +123,8 @@ class RayExecutor:
         images, infotexts = list(merged.images), list(merged.infotexts)
         if not infotexts:
             infotexts.append(merged.grid_text)
-        index_of_first_image = self._add_grid(p, images, infotexts, merged.grid_text)
+        # the grid carries the first chunk's infotext, as a local run's does
+        index_of_first_image = add_grid(p, images, infotexts, merged.grid_text)
         seed = p.all_seeds[0] if p.all_seeds else p.seed
         subseed = p.all_subseeds[0] if p.all_subseeds else p.subseed
         res = Processed(p, images_list=images, seed=seed, info=infotexts[0], subseed=subseed,
@@ -150,25 +152,3 @@ class RayExecutor:
             finally:
                 if parameters is not None:
                     image.info["parameters"] = parameters
-
-    @staticmethod
-    def _add_grid(p: Any, images: list, infotexts: list[str], text: str) -> int:
-        """The grid as a local run makes it (same settings, same picture order, the first chunk's infotext)."""
-        opts = p.services.opts
-        too_few = len(images) < 2 and opts.grid_only_if_multiple
-        if not (opts.return_grid or opts.grid_save) or p.do_not_save_grid or too_few:
-            return 0
-        grid = image_saver.image_grid(p.services, images, p.batch_size)
-        index = 0
-        if opts.return_grid:
-            infotexts.insert(0, text)
-            if opts.enable_pnginfo:
-                grid.info["parameters"] = text
-            images.insert(0, grid)
-            index = 1
-        if opts.grid_save:
-            image_saver.save_image(p.services, grid, p.outpath_grids, "grid", p.all_seeds[0], p.all_prompts[0],
-                                   opts.grid_format, info=text, short_filename=not opts.grid_extended_filename, p=p,
-                                   grid=True)
-        return index
-

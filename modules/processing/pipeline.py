@@ -189,7 +189,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
     if not infotexts:
         infotexts.append(create_infotext(p, p.all_prompts, p.all_seeds, p.all_subseeds))
     p.color_corrections = None
-    index_of_first_image = _add_grid(p, output_images, infotexts)
+    index_of_first_image = add_grid(p, output_images, infotexts)
     if not p.disable_extra_networks and p.extra_network_data:
         extra_networks.deactivate(p, p.extra_network_data)
     res = Processed(p, images_list=output_images, seed=p.all_seeds[0], info=infotexts[0],
@@ -370,14 +370,19 @@ def _save(p: StableDiffusionProcessing, image: Image.Image, i: int, info: str, s
                            p.services.opts.samples_format, info=info, p=p, suffix=suffix)
 
 
-def _add_grid(p: StableDiffusionProcessing, output_images: list, infotexts: list[str]) -> int:
-    """Insert the grid as the first image when A1111 would; returns ``index_of_first_image``."""
+def add_grid(p: StableDiffusionProcessing, output_images: list, infotexts: list[str], text: str | None = None) -> int:
+    """Insert the grid as the first image and save it when A1111 would; returns ``index_of_first_image``.
+
+    ``text`` is the grid's infotext (default: the job's, with the main prompt); the distributed executor
+    hands in the one its first chunk made.
+    """
     opts = p.services.opts
     too_few = len(output_images) < 2 and opts.grid_only_if_multiple
     if not (opts.return_grid or opts.grid_save) or p.do_not_save_grid or too_few:
         return 0
     grid = image_saver.image_grid(p.services, output_images, p.batch_size)
-    text = create_infotext(p, p.all_prompts, p.all_seeds, p.all_subseeds, use_main_prompt=True)
+    if text is None:
+        text = create_infotext(p, p.all_prompts, p.all_seeds, p.all_subseeds, use_main_prompt=True)
     index = 0
     if opts.return_grid:
         infotexts.insert(0, text)

@@ -61,6 +61,7 @@ def check_family(fullsize: Any, family: str, data_dir: Any, context_dim: int) ->
         free_memory()
 
 
+@heavy
 def test_sd15_unet_compiles_as_one_graph_equal_to_eager(fullsize, tmp_path):
     check_family(fullsize, "sd15", tmp_path, 768)
 

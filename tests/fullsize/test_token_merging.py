@@ -18,7 +18,7 @@ from torch import nn
 
 from modules.models.nets import transformer as transformer_net
 from modules.models.token_merging import applied, token_merging
-from tests.fullsize.conftest import fullsize_server
+from tests.fullsize.conftest import fullsize_server, heavy
 
 pytestmark = pytest.mark.slow
 FAMILIES_USED = ("sd15",)
@@ -71,6 +71,7 @@ def unet_equals_tomesd(sd_model: nn.Module) -> None:
     assert torch.equal(ours, theirs)
 
 
+@heavy
 def test_sd15_token_merging(fullsize, tmp_path):
     import modules.shared as shared
 
