@@ -12,3 +12,7 @@ HEAVY_ENABLED = os.environ.get("WEBUI_TEST_FULLSIZE_ALL", "") not in ("", "0")
 heavy_browser = pytest.mark.skipif(not HEAVY_ENABLED, reason=(
     "heavy browser check (minutes of a 2-core CPU): run with WEBUI_TEST_FULLSIZE_ALL=1; left out of the default "
     "run to keep it under 30 minutes"))
+
+heavy = pytest.mark.skipif(not HEAVY_ENABLED, reason=(
+    "heavy check (a cluster or server start and minutes of a 2-core CPU): run with WEBUI_TEST_FULLSIZE_ALL=1; left "
+    "out of the default run to keep it under 30 minutes"))

@@ -20,7 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.tiers import heavy
+
 ray = pytest.importorskip("ray", reason="the Ray tests need requirements-ray.txt")
+# a local Ray cluster of two CPU workers costs ~40 s to start on 2 cores: the acceptance runs are in the heavy tier
+pytestmark = heavy
 
 FIELDS = dict(prompt="a photo of a cat", negative_prompt="blurry", steps=2, width=64, height=64,
               sampler_name="Euler", cfg_scale=7.0)
