@@ -17,6 +17,9 @@ from torch import nn
 from modules.models.attention import AttentionStrategy
 from modules.models.nets.autoencoder import AutoencoderKL
 from modules.models.nets.clip_text import ClipTextEmbedder
+from modules.models.flux_model import Flux
+from modules.models.nets.flux import FluxTransformer, flux_sizes
+from modules.models.nets.flux_text import FluxTextEncoders
 from modules.models.nets.midas import DPTHybrid, MiDaSInference, make_vit_hybrid
 from modules.models.nets.mmdit import MMDiT, mmdit_sizes
 from modules.models.nets.open_clip_text import OpenClipEmbedder
@@ -365,6 +368,33 @@ def _build_sd3(ctx: _Ctx, where: str, node: Params) -> StableDiffusion3:
                             text, shift=float(p.get("shift", 3.0)))
 
 
+
+# --- Flux.1 ----------------------------------------------------------------------
+
+_FLUX_KEYS = {"width", "heads", "depth", "depth_single", "in_channels", "context_dim", "vec_dim", "axes_dim",
+              "guidance"}
+
+
+def _build_flux(ctx: _Ctx, where: str, node: Params) -> Flux:
+    """``flux1-inference.yaml`` (``mu``; ``state_dict`` is ignored).  The transformer's sizes come from the
+    checkpoint's shapes; ``transformer`` / ``vae`` / ``clip_l`` / ``t5xxl`` may set sizes (tiny test models)."""
+    p = _params(ctx, where, node, {"mu", "transformer", "vae", "clip_l", "t5xxl"}, frozenset({"state_dict"}))
+    sizes = _sizes(ctx, f"{where}.params.transformer", p.get("transformer"), _FLUX_KEYS)
+    if "width" not in sizes:
+        if not ctx.shapes:
+            raise ctx.fail(where, "the Flux transformer's sizes come from the checkpoint, and none was given")
+        try:
+            sizes = {**flux_sizes(dict(ctx.shapes)), **sizes}
+        except (KeyError, IndexError, ValueError) as e:
+            raise ctx.fail(where, f"cannot read the Flux transformer's sizes from the checkpoint: {e}") from e
+    vae = {**_SD3_VAE, **_sizes(ctx, f"{where}.params.vae", p.get("vae"), set(_SD3_VAE))}
+    text = FluxTextEncoders(_sizes(ctx, f"{where}.params.clip_l", p.get("clip_l"), _SD3_CLIP_KEYS),
+                            _sizes(ctx, f"{where}.params.t5xxl", p.get("t5xxl"), _SD3_T5_KEYS))
+    mu = p.get("mu")
+    return Flux(FluxTransformer(**sizes), AutoencoderKL(attention=ctx.attention, use_quant_conv=False, **vae), text,
+                mu=float(mu) if mu is not None else None)
+
+
 MODEL_TARGETS: dict[str, Callable[[_Ctx, str, Params], StableDiffusionBase | StableDiffusion3]] = {
     "ldm.models.diffusion.ddpm.LatentDiffusion": _build_latent_diffusion,
     "ldm.models.diffusion.ddpm.LatentInpaintDiffusion": _build_latent_diffusion,
@@ -373,6 +403,7 @@ MODEL_TARGETS: dict[str, Callable[[_Ctx, str, Params], StableDiffusionBase | Sta
     "sgm.models.diffusion.DiffusionEngine": _build_engine,
     "ldm.models.diffusion.DiffusionEngine": _build_engine,
     "modules.models.sd3.sd3_model.SD3Inferencer": _build_sd3,
+    "modules.models.flux_model.Flux": _build_flux,
 }
 """Top-level ``model.target`` names we build (LDM, SGM and A1111's instruct-pix2pix name)."""
 

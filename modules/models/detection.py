@@ -50,7 +50,13 @@ class Rule:
     v_probe: bool = False  # SD2 non-inpainting: eps or v decided by running the UNet
 
 
+FLUX_PROBE = "model.diffusion_model.double_blocks.0.img_attn.qkv.weight"
+FLUX_GUIDANCE = "model.diffusion_model.guidance_in.in_layer.weight"
+"""Flux.1: dev has the guidance (distilled CFG) embedder, schnell does not."""
+
 RULES: tuple[Rule, ...] = (
+    Rule("flux-dev", "flux1-inference.yaml", (Check(FLUX_PROBE), Check(FLUX_GUIDANCE))),
+    Rule("flux-schnell", "flux1-inference.yaml", (Check(FLUX_PROBE),)),
     Rule("sd3", "sd3-inference.yaml", (Check("model.diffusion_model.x_embedder.proj.weight"),)),
     Rule("sdxl-inpaint", "sd_xl_inpaint.yaml",
          (Check(SDXL_TEXT2), Check(UNET_IN, 1, 9))),

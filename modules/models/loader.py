@@ -20,6 +20,7 @@ from modules.models.attention import AttentionStrategy, SdpaAttention, set_atten
 from modules.models.checkpoint_io import CheckpointError, read_checkpoint, read_shapes
 from modules.models.config_registry import build_from_config
 from modules.models.detection import SD2_EPS_CONFIG, Detection, detect, shape_table, yaml_next_to
+from modules.models.flux_files import prepare_flux_weights
 from modules.models.fp8_storage import Fp8Settings, store_fp8
 from modules.models.midas_weights import add_midas_weights, cast_depth_model
 from modules.models.model_config import bundled_config, read_config
@@ -165,6 +166,8 @@ def load_model(checkpoint: str | Path, options: LoadOptions | None = None) -> St
     model = build_on_meta(choice.path, options.attention, shape_table(sd))
     if getattr(model, "is_sd3", False):
         prepare_sd3_weights(model, sd, options.text_encoder_dir, options.enable_t5)  # A1111's before_load_weights
+    if getattr(model, "is_flux", False):
+        prepare_flux_weights(model, sd, options.text_encoder_dir)
     if hasattr(model, "depth_model"):
         add_midas_weights(sd, options.midas_dir, checkpoint, options.allow_unsafe)
     apply_ssd_layout(model, sd.keys())  # SSD-1B: the SDXL UNet pruned to the file, before the weights (A1111's order)
@@ -213,6 +216,8 @@ def detect_checkpoint(checkpoint: str | Path, allow_unsafe: bool = False) -> Con
 def _family_of(model: StableDiffusionBase) -> str:
     if getattr(model, "is_sd3", False):
         return "sd3"
+    if getattr(model, "is_flux", False):
+        return model.family
     if model.is_ssd:
         return "ssd-1b"
     if model.is_sdxl:

@@ -1,0 +1,59 @@
+"""What a Flux checkpoint needs before its weights are assigned (ComfyUI / Forge all-in-one files).
+
+All-in-one files carry the transformer (``model.diffusion_model.*``), CLIP-L
+(``text_encoders.clip_l.transformer.*``), T5-XXL (``text_encoders.t5xxl.transformer.*``) and the VAE
+under ``vae.*`` (or ``first_stage_model.*``).  A text encoder the file lacks is read from ``models/CLIP``
+(``clip_l.safetensors``, ``t5xxl_fp16.safetensors``), with T5's tokenizer ``t5xxl_tokenizer.json``
+there too.  Nothing is downloaded: a missing file is an error naming it and the folder.
+"""
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from modules.models.checkpoint_io import CheckpointError, read_checkpoint
+from modules.models.nets.t5 import T5Tokenizer
+from modules.models.sd3_files import T5_FILE, T5_PREFIX, T5_TIED, T5_TOKENIZER_FILE, TEXT_ENCODER_FILES
+
+CLIP_L_PREFIX = "text_encoders.clip_l.transformer."
+VAE_PREFIXES = ("vae.", "first_stage_model.")
+
+
+def _need_file(folder: str | Path | None, filename: str, what: str) -> Path:
+    where = folder if folder is not None else "models/CLIP"
+    path = Path(folder) / filename if folder is not None else None
+    if path is None or not path.is_file():
+        raise CheckpointError(f"this Flux checkpoint has no {what}: put {filename} in {where} (nothing is downloaded)")
+    return path
+
+
+def _read_into(sd: MutableMapping[str, Any], path: Path, prefix: str) -> None:
+    for key, tensor in read_checkpoint(path).items():
+        # files saved from a whole checkpoint keep the prefix; plain transformers files do not
+        sd[key if key.startswith(prefix) else prefix + key] = tensor
+
+
+def prepare_flux_weights(model: Any, sd: MutableMapping[str, Any], folder: str | Path | None) -> None:
+    """Rename the VAE to ``first_stage_model.*``, add the text encoders the file lacks, build T5 on ``meta``
+    and read its tokenizer.  Raises :class:`CheckpointError` naming the missing file and folder."""
+    for key in [k for k in sd if k.startswith("vae.")]:
+        sd["first_stage_model." + key[len("vae."):]] = sd.pop(key)
+    if not any(k.startswith("first_stage_model.") for k in sd):
+        raise CheckpointError("this Flux checkpoint has no VAE (vae.* keys): use an all-in-one checkpoint "
+                              "(transformer, text encoders and VAE in one file)")
+    if not any(k.startswith(CLIP_L_PREFIX) for k in sd):
+        _read_into(sd, _need_file(folder, TEXT_ENCODER_FILES["clip_l"], "CLIP-L text encoder"), CLIP_L_PREFIX)
+    if not any(k.startswith(T5_PREFIX) for k in sd):
+        _read_into(sd, _need_file(folder, T5_FILE, "T5-XXL text encoder"), T5_PREFIX)
+    tokenizer = _need_file(folder, T5_TOKENIZER_FILE, "T5 tokenizer")
+    # T5 ties its token table to the encoder's: files keep one name or both
+    first, second = (T5_PREFIX + name for name in T5_TIED)
+    if first in sd or second in sd:
+        sd.setdefault(first, sd.get(second))
+        sd.setdefault(second, sd[first])
+    with torch.device("meta"):
+        model.text_encoders.add_t5()
+    model.text_encoders.t5_tokenizer = T5Tokenizer(tokenizer)
