@@ -22,6 +22,8 @@ from modules.models.config_registry import build_from_config
 from modules.models.detection import SD2_EPS_CONFIG, Detection, detect, shape_table, yaml_next_to
 from modules.models.flux_files import prepare_flux_weights
 from modules.models.fp8_storage import Fp8Settings, store_fp8
+from modules.models.gguf_files import GGUFContents, arch_group, check_parts, config_anchor, group_of_family
+from modules.models.gguf_files import install_packed, is_gguf_file, missing_parts_error, read_gguf, read_modules
 from modules.models.midas_weights import add_midas_weights, cast_depth_model
 from modules.models.model_config import bundled_config, read_config
 from modules.models.precision import DtypePlan, PrecisionOptions, apply_dtypes, plan_dtypes
@@ -54,6 +56,8 @@ class LoadOptions:
     """Setting ``sd3_enable_t5``: build SD3's T5-XXL encoder (read at load time, as A1111)."""
     midas_dir: str | Path | None = None
     """``models/midas``: MiDaS's own file for an SD2-depth checkpoint without depth weights."""
+    additional_modules: list[str] = field(default_factory=list)
+    """Setting ``forge_additional_modules``: the text encoder / VAE files of a GGUF diffusion model."""
 
 
 @dataclass(frozen=True)
@@ -160,10 +164,16 @@ def load_model(checkpoint: str | Path, options: LoadOptions | None = None) -> St
     """Load a checkpoint file into a ready, frozen model on ``options.device``."""
     options = options or LoadOptions()
     device = torch.device(options.device)
-    sd, alphas = read_state_dict(checkpoint, device, options.allow_unsafe)
-    choice = choose_config(checkpoint, sd, options.config, options.v_probe)
+    gguf: GGUFContents | None = None
+    if is_gguf_file(checkpoint):
+        gguf, sd, alphas, choice, group = _read_gguf_checkpoint(checkpoint, options)
+        shapes = {**shape_table(sd), **gguf.shapes()}
+    else:
+        sd, alphas = read_state_dict(checkpoint, device, options.allow_unsafe)
+        choice = choose_config(checkpoint, sd, options.config, options.v_probe)
+        shapes = shape_table(sd)
     log.info("loading %s with %s (%s)", checkpoint, choice.path.name, choice.reason)
-    model = build_on_meta(choice.path, options.attention, shape_table(sd))
+    model = build_on_meta(choice.path, options.attention, shapes)
     if getattr(model, "is_sd3", False):
         prepare_sd3_weights(model, sd, options.text_encoder_dir, options.enable_t5)  # A1111's before_load_weights
     if getattr(model, "is_flux", False):
@@ -171,6 +181,9 @@ def load_model(checkpoint: str | Path, options: LoadOptions | None = None) -> St
     if hasattr(model, "depth_model"):
         add_midas_weights(sd, options.midas_dir, checkpoint, options.allow_unsafe)
     apply_ssd_layout(model, sd.keys())  # SSD-1B: the SDXL UNet pruned to the file, before the weights (A1111's order)
+    if gguf is not None:
+        log.info("GGUF: %d layers keep packed weights", install_packed(model, gguf.packed, sd))
+        check_parts(model, sd, checkpoint, group)
     assign_weights(model, sd, str(checkpoint))
     file_bytes = {t.data_ptr(): t.nbytes for t in sd.values() if t.device.type == "cpu"}
     del sd
@@ -188,6 +201,26 @@ def load_model(checkpoint: str | Path, options: LoadOptions | None = None) -> St
     model.config_reason = choice.reason
     model.checkpoint_path = str(checkpoint)
     return model
+
+
+def _read_gguf_checkpoint(checkpoint: str | Path, options: LoadOptions
+                          ) -> tuple[GGUFContents, dict[str, Any], torch.Tensor | None, ConfigChoice, str]:
+    """A GGUF diffusion model with the text encoders and VAE of ``options.additional_modules`` (Forge's way)."""
+    gguf = read_gguf(checkpoint)
+    group = arch_group(gguf)
+    if group == "flux":
+        raise CheckpointError(f"{checkpoint}: a Flux GGUF file; this web UI does not load Flux models yet")
+    sd, alphas = read_modules(options.additional_modules, group, options.allow_unsafe)
+    if not sd and group != "sd3":  # SD3 may take its CLIPs from models/CLIP; the VAE is checked after building
+        raise missing_parts_error(checkpoint, group, ["cond_stage_model" if group in ("sd1", "sd2") else "conditioner",
+                                                      "first_stage_model"])
+    sd.update(gguf.plain)
+    anchor = config_anchor(checkpoint, options.additional_modules)
+    choice = choose_config(anchor, {**shape_table(sd), **gguf.shapes()}, options.config, run_probe=False)
+    if group_of_family(choice.family) != group and choice.family != "custom":
+        picked = ", ".join(Path(p).name for p in options.additional_modules)
+        raise CheckpointError(f"{checkpoint}: the GGUF file is a {group} model but {picked} make a {choice.family} model")
+    return gguf, sd, alphas, choice, group
 
 
 def _release_file(model: nn.Module, file_bytes: dict[int, int]) -> None:

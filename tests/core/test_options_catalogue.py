@@ -30,8 +30,8 @@ APPENDIX_ONLY = {
     "hypertile_max_depth_vae": 3, "hypertile_max_tile_vae": 128, "hypertile_swap_size_vae": 3,
 }
 
-PROJECT_ONLY = {"memory_reserve_mb": 1024, "compile_unet": False}
-"""This project's own settings: registered after A1111's and the built-in extensions' keys."""
+PROJECT_ONLY = {"memory_reserve_mb": 1024, "compile_unet": False, "forge_additional_modules": []}
+"""This project's own settings (and Forge's key for GGUF models): registered after A1111's and the built-in extensions' keys."""
 
 ALLOWED_COMPONENTS = {None, "Slider", "Dropdown", "Radio", "Checkbox", "Textbox", "Number", "ColorPicker", "CheckboxGroup", "HTML", "Code"}
 CATEGORIES = {None, "saving", "sd", "ui", "system", "postprocessing", "training"}

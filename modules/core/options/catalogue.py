@@ -39,6 +39,7 @@ from modules.core.options.sections import (
     extension_upscalers,
     extra_networks,
     face_restoration,
+    forge_modules,
     gallery,
     hidden,
     hypertile,
@@ -174,6 +175,7 @@ def _pages(console_prompts: bool) -> list[Callable[[], dict[str, OptionInfo]]]:
         lora.options, canvas_hotkeys.options, settings_in_ui.options, prompt_comments.options,
         extension_upscalers.options, hypertile.options,
         optimizations.project_options,  # this project's own keys, after all of A1111's
+        forge_modules.project_options,  # Forge's key for GGUF models' text encoders / VAE
     ]
 
 

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from modules.core.cache import DiskCache
     from modules.core.paths import DataPaths
 
-CHECKPOINT_EXTENSIONS = (".ckpt", ".safetensors")
+CHECKPOINT_EXTENSIONS = (".ckpt", ".safetensors", ".gguf")
+"""Files listed as checkpoints; a ``.gguf`` holds only a quantised diffusion model (models/gguf_files.py)."""
 VAE_CHECKPOINT_SUFFIXES = (".vae.ckpt", ".vae.safetensors")
 
 _TRAILING_CHECKSUM = re.compile(r"\s*\[[^]]+]\s*$")
