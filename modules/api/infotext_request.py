@@ -81,6 +81,7 @@ COMMON: list[tuple[str, Source]] = [
     ("sampler_name", _sampler),
     ("scheduler", _scheduler),
     ("cfg_scale", "CFG scale"),
+    ("distilled_cfg_scale", "Distilled CFG Scale"),
     ("seed", "Seed"),
     ("subseed", "Variation seed"),
     ("subseed_strength", "Variation seed strength"),

@@ -51,6 +51,8 @@ class StableDiffusionProcessing:
     n_iter: int = 1
     steps: int = 50
     cfg_scale: float = 7.0
+    distilled_cfg_scale: float = 3.5
+    """Forge's "Distilled CFG Scale": the guidance embedding of a guidance-distilled model (Flux dev)."""
     width: int = 512
     height: int = 512
     restore_faces: bool | None = None
@@ -229,6 +231,9 @@ class StableDiffusionProcessing:
         total_steps = self.steps * self.step_multiplier
         self.uc = self.get_conds_with_caching(learned, negative, total_steps, [self.cached_uc], self.extra_network_data)
         self.c = self.get_conds_with_caching(multicond, positive, total_steps, [self.cached_c], self.extra_network_data)
+        if getattr(self.sd_model, "use_distilled_cfg_scale", False):
+            # not part of the cached conds (Forge puts it in them): a new scale must not need a new encoding
+            self.sd_model.distilled_cfg_scale = float(self.distilled_cfg_scale)
 
     def get_conds(self) -> tuple[Any, Any]:
         return self.c, self.uc

@@ -40,6 +40,8 @@ def _text_embedders(model: Any) -> list[Any]:
     """The model's text encoders in conditioner order (one for SD1/SD2 and the SDXL refiner, two for SDXL)."""
     if getattr(model, "is_sd3", False):  # SD3: CLIP-L and CLIP-G read the same chunks as one embedder
         return [model.text_encoders.clip_lg]
+    if getattr(model, "is_flux", False):  # Flux: CLIP-L (its pooled vector); T5 is driven by _attach_t5
+        return [model.text_encoders.clip_l]
     conditioner = getattr(model, "conditioner", None)
     if conditioner is not None:
         return [e for e in conditioner.embedders if hasattr(e, "encode_tokens")]
@@ -51,7 +53,7 @@ def _text_embedders(model: Any) -> list[Any]:
 
 def _rules_for(model: Any, embedder: Any) -> tuple[Any, str]:
     """``(clip_skip_rule, textual_inversion_key)`` for one of the model's text encoders."""
-    if getattr(model, "is_sd3", False):  # A1111's SD3 encoder fixes the penultimate layer of both CLIPs
+    if getattr(model, "is_sd3", False) or getattr(model, "is_flux", False):  # fixed layers (A1111's SD3, Forge's Flux)
         return no_clip_skip, "clip_l"
     if getattr(model, "conditioner", None) is not None:  # SGM (SDXL): CLIP-L and FrozenOpenCLIPEmbedder2
         return (sdxl_clip_l_skip, "clip_l") if _is_clip_l(embedder) else (no_clip_skip, "clip_g")
@@ -135,7 +137,7 @@ def attach_text_conditioning(model: Any, settings: SettingsProvider, embedding_d
     conditioning = TextConditioning(encoders, settings, record, embedding_db)
     for encoder in encoders:
         encoder.wrapped.prompt_encoder = encoder
-    if getattr(model, "is_sd3", False):
+    if getattr(model, "is_sd3", False) or getattr(model, "is_flux", False):
         _attach_t5(model.text_encoders, settings)
     model.text_conditioning = conditioning
     if embedding_db is not None:
@@ -153,7 +155,8 @@ def _attach_t5(text_encoders: Any, settings: SettingsProvider) -> None:
         return [(text, float(weight)) for text, weight in parse_prompt_attention(line)]
 
     text_encoders.t5_prompt_parser = parse
-    text_encoders.t5_enabled = lambda: bool(setting(settings(), "sd3_enable_t5"))
+    if hasattr(text_encoders, "t5_enabled"):  # SD3's setting; Flux always uses its T5
+        text_encoders.t5_enabled = lambda: bool(setting(settings(), "sd3_enable_t5"))
 
 
 def detach_text_conditioning(model: Any) -> None:
@@ -161,6 +164,8 @@ def detach_text_conditioning(model: Any) -> None:
     if getattr(model, "is_sd3", False):
         model.text_encoders.t5_prompt_parser = None
         model.text_encoders.t5_enabled = None
+    if getattr(model, "is_flux", False):
+        model.text_encoders.t5_prompt_parser = None
     for embedder in _text_embedders(model):
         embedder.prompt_encoder = None
     model.text_conditioning = None

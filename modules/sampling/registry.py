@@ -150,7 +150,8 @@ def create_sampler(name: str | SamplerDataTuple | None, model: Any, env: Any = N
     kind = getattr(config.constructor, "kind", "k-diffusion")
     if getattr(model, "flow_shift", None) is not None and kind != "k-diffusion":
         # DDIM/PLMS/UniPC/LCM step on a DDPM schedule; a flow model (SD3) has only sigmas
-        raise SamplerNotSupportedError(f"Sampler {config.name} is not supported for SD3; "
+        family = "Flux" if getattr(model, "is_flux", False) else "SD3"
+        raise SamplerNotSupportedError(f"Sampler {config.name} is not supported for {family}; "
                                        "use a k-diffusion sampler such as Euler")
     constructor = config.constructor
     sampler = constructor(model, env) if isinstance(constructor, SamplerConstructor) else constructor(model)

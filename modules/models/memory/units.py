@@ -123,9 +123,12 @@ class WeightUnit:
 
 def unet_blocks(unet: nn.Module) -> dict[str, nn.Module]:
     """The UNet's streamable blocks in call order: ``input_blocks.N``, ``middle_block``, ``output_blocks.N``
-    (SD3's MMDiT: ``joint_blocks.N``)."""
+    (SD3's MMDiT: ``joint_blocks.N``; Flux: ``double_blocks.N`` then ``single_blocks.N``)."""
     if hasattr(unet, "joint_blocks"):
         return {f"joint_blocks.{i}": b for i, b in enumerate(unet.joint_blocks)}
+    if hasattr(unet, "double_blocks"):  # Flux: the double-stream blocks, then the single-stream ones
+        return {**{f"double_blocks.{i}": b for i, b in enumerate(unet.double_blocks)},
+                **{f"single_blocks.{i}": b for i, b in enumerate(unet.single_blocks)}}
     blocks: dict[str, nn.Module] = {f"input_blocks.{i}": b for i, b in enumerate(unet.input_blocks)}
     blocks["middle_block"] = unet.middle_block
     blocks.update({f"output_blocks.{i}": b for i, b in enumerate(unet.output_blocks)})
