@@ -128,7 +128,7 @@ def generation_params(p: Any, all_prompts: Sequence[str], all_seeds: Sequence[in
         "Schedule type": getattr(p, "scheduler", None),
         "CFG scale": p.cfg_scale,
         "Distilled CFG Scale": getattr(p, "distilled_cfg_scale", None)
-        if getattr(p.sd_model, "use_distilled_cfg_scale", False) else None,  # Forge writes it for Flux dev
+        if getattr(getattr(p, "sd_model", None), "use_distilled_cfg_scale", False) else None,  # Forge: Flux dev
         "Image CFG scale": getattr(p, "image_cfg_scale", None),
         "Seed": p.all_seeds[0] if use_main_prompt else all_seeds[index],
         "Face restoration": _opt(settings, "face_restoration_model") if getattr(p, "restore_faces", False) else None,
