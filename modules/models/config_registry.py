@@ -16,6 +16,7 @@ from torch import nn
 
 from modules.models.attention import AttentionStrategy
 from modules.models.nets.autoencoder import AutoencoderKL
+from modules.models.nets.clip_image import IMAGE_ARCHS, ClipImageEmbedder
 from modules.models.nets.clip_text import ClipTextEmbedder
 from modules.models.flux_model import Flux
 from modules.models.nets.flux import FluxTransformer, flux_sizes
@@ -24,6 +25,7 @@ from modules.models.nets.midas import DPTHybrid, MiDaSInference, make_vit_hybrid
 from modules.models.nets.mmdit import MMDiT, mmdit_sizes
 from modules.models.nets.open_clip_text import OpenClipEmbedder
 from modules.models.nets.sdxl_conditioner import ConcatTimestepEmbedderND, GeneralConditioner
+from modules.models.nets.unclip_noise import CLIPEmbeddingNoiseAugmentation
 from modules.models.nets.unet import UNetModel
 from modules.models.nets.sd3_text import Sd3TextEncoders
 from modules.models.sd3_model import StableDiffusion3
@@ -236,14 +238,15 @@ _WEIGHTING_TARGETS = {f"{root}.modules.diffusionmodules.denoiser_weighting.{name
 # --- whole models -----------------------------------------------------------
 
 _LDM_USED = {"linear_start", "linear_end", "timesteps", "scale_factor", "parameterization", "conditioning_key",
-             "cond_stage_key", "unet_config", "first_stage_config", "cond_stage_config", "depth_stage_config"}
+             "cond_stage_key", "unet_config", "first_stage_config", "cond_stage_config", "depth_stage_config",
+             "embedder_config", "noise_aug_config"}
 _LDM_IGNORED = frozenset({
     "num_timesteps_cond", "log_every_t", "first_stage_key", "image_size", "channels",
     "cond_stage_trainable", "monitor", "use_ema", "scheduler_config", "finetune_keys", "ckpt_path", "ignore_keys",
     "load_ema", "concat_keys", "masked_image_key", "load_only_unet", "ucg_training", "use_positional_encodings",
     "cond_stage_forward", "beta_schedule", "loss_type", "original_elbo_weight", "l_simple_weight",
     "learn_logvar", "logvar_init", "v_posterior", "clip_denoised", "make_it_fit", "reset_ema",
-    "reset_num_ema_updates", "unet_trainable", "given_betas", "cosine_s", "noise_aug_config",
+    "reset_num_ema_updates", "unet_trainable", "given_betas", "cosine_s", "embedding_dropout", "embedding_key",
 })
 
 
@@ -267,6 +270,15 @@ def _build_latent_diffusion(ctx: _Ctx, where: str, node: Params) -> LatentDiffus
         spot = f"{where}.params.depth_stage_config"
         model.depth_model = _target(ctx, spot, p["depth_stage_config"], _DEPTH_TARGETS)(
             ctx, spot, p["depth_stage_config"])
+    if ("embedder_config" in p) != ("noise_aug_config" in p):
+        raise ctx.fail(where, "unCLIP needs both embedder_config and noise_aug_config")
+    if "embedder_config" in p:
+        spot = f"{where}.params.embedder_config"
+        model.embedder = _target(ctx, spot, p["embedder_config"], _IMAGE_EMBEDDER_TARGETS)(
+            ctx, spot, p["embedder_config"])
+        spot = f"{where}.params.noise_aug_config"
+        model.noise_augmentor = _target(ctx, spot, p["noise_aug_config"], _NOISE_AUG_TARGETS)(
+            ctx, spot, p["noise_aug_config"])
     return model
 
 
@@ -285,6 +297,44 @@ def _build_midas(ctx: _Ctx, where: str, node: Params) -> MiDaSInference:
 
 
 _DEPTH_TARGETS = {"ldm.modules.midas.api.MiDaSInference": _build_midas}
+
+# unCLIP: the YAML names the CLIP model; the sizes (ours) let the tiny test models be narrower.
+_IMAGE_SIZES = {"width", "layers", "heads", "patch", "image_size", "embed_dim", "text_width", "text_layers",
+                "text_heads", "vocab_size", "context_length"}
+
+
+def _build_image_embedder(default_arch: str, arch_key: str) -> Callable[[_Ctx, str, Params], ClipImageEmbedder]:
+    def build(ctx: _Ctx, where: str, node: Params) -> ClipImageEmbedder:
+        # ``version`` names pretrained weights to download, ``layer`` is always "pooled" in unCLIP
+        p = _params(ctx, where, node, {arch_key} | _IMAGE_SIZES,
+                    frozenset({"version", "device", "freeze", "jit", "antialias", "ucg_rate", "max_length", "layer"}))
+        arch = p.pop(arch_key, default_arch)
+        if arch not in IMAGE_ARCHS:
+            raise ctx.fail(where, f"{arch_key} {arch!r} is not supported; known: {sorted(IMAGE_ARCHS)}")
+        return ClipImageEmbedder(arch, attention=ctx.attention, **p)
+    return build
+
+
+def _build_noise_aug(ctx: _Ctx, where: str, node: Params) -> CLIPEmbeddingNoiseAugmentation:
+    p = _params(ctx, where, node, {"timestep_dim", "clip_stats_path", "noise_schedule_config", "max_noise_level"},
+                frozenset({"to_rgb"}))
+    schedule = dict(p.pop("noise_schedule_config", None) or {})
+    unknown = set(schedule) - {"timesteps", "beta_schedule"}
+    if unknown:
+        raise ctx.fail(f"{where}.params.noise_schedule_config", f"unsupported parameter(s) {sorted(unknown)}")
+    try:
+        return CLIPEmbeddingNoiseAugmentation(int(p.get("timestep_dim", 256)), int(schedule.get("timesteps", 1000)),
+                                              str(schedule.get("beta_schedule", "squaredcos_cap_v2")),
+                                              int(p.get("max_noise_level", 1000)), p.get("clip_stats_path"))
+    except ValueError as e:
+        raise ctx.fail(where, str(e)) from e
+
+
+_IMAGE_EMBEDDER_TARGETS = {
+    "ldm.modules.encoders.modules.ClipImageEmbedder": _build_image_embedder("ViT-L/14", "model"),
+    "ldm.modules.encoders.modules.FrozenOpenCLIPImageEmbedder": _build_image_embedder("ViT-H-14", "arch"),
+}
+_NOISE_AUG_TARGETS = {"ldm.modules.encoders.modules.CLIPEmbeddingNoiseAugmentation": _build_noise_aug}
 
 
 _ENGINE_USED = {"scale_factor", "denoiser_config", "network_config", "conditioner_config", "first_stage_config"}
@@ -399,6 +449,7 @@ MODEL_TARGETS: dict[str, Callable[[_Ctx, str, Params], StableDiffusionBase | Sta
     "ldm.models.diffusion.ddpm.LatentDiffusion": _build_latent_diffusion,
     "ldm.models.diffusion.ddpm.LatentInpaintDiffusion": _build_latent_diffusion,
     "ldm.models.diffusion.ddpm.LatentDepth2ImageDiffusion": _build_latent_diffusion,
+    "ldm.models.diffusion.ddpm.ImageEmbeddingConditionedLatentDiffusion": _build_latent_diffusion,
     "modules.models.diffusion.ddpm_edit.LatentDiffusion": _build_latent_diffusion,
     "sgm.models.diffusion.DiffusionEngine": _build_engine,
     "ldm.models.diffusion.DiffusionEngine": _build_engine,

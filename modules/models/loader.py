@@ -30,6 +30,7 @@ from modules.models.precision import DtypePlan, PrecisionOptions, apply_dtypes, 
 from modules.models.sd3_files import prepare_sd3_weights
 from modules.models.sd_model import StableDiffusionBase
 from modules.models.ssd import apply_ssd_layout
+from modules.models.unclip_stats import cast_image_embedder, load_clip_stats
 from modules.models.state_dict_fixups import fix_state_dict, unwrap_state_dict
 from modules.models.v_probe import is_v_prediction
 
@@ -58,6 +59,8 @@ class LoadOptions:
     """``models/midas``: MiDaS's own file for an SD2-depth checkpoint without depth weights."""
     additional_modules: list[str] = field(default_factory=list)
     """Setting ``forge_additional_modules``: the text encoder / VAE files of a GGUF diffusion model."""
+    karlo_dir: str | Path | None = None
+    """``models/karlo``: unCLIP-L's CLIP embedding statistics (``ViT-L-14_stats.th``)."""
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,7 @@ def load_model(checkpoint: str | Path, options: LoadOptions | None = None) -> St
     if hasattr(model, "depth_model"):
         add_midas_weights(sd, options.midas_dir, checkpoint, options.allow_unsafe)
     apply_ssd_layout(model, sd.keys())  # SSD-1B: the SDXL UNet pruned to the file, before the weights (A1111's order)
+    load_clip_stats(model, options.karlo_dir, checkpoint)  # unCLIP-L: A1111 reads them when building the model
     if gguf is not None:
         log.info("GGUF: %d layers keep packed weights", install_packed(model, gguf.packed, sd))
         check_parts(model, sd, checkpoint, group)
@@ -196,6 +200,7 @@ def load_model(checkpoint: str | Path, options: LoadOptions | None = None) -> St
     alphas = alphas.clone() if alphas is not None else None
     finish_model(model, device, plan, alphas, options.attention)
     cast_depth_model(model, plan)
+    cast_image_embedder(model, plan.unet)
     _release_file(model, file_bytes)
     model.family = choice.family if choice.family != "custom" else _family_of(model)
     model.config_reason = choice.reason
@@ -258,6 +263,8 @@ def _family_of(model: StableDiffusionBase) -> str:
     base = "sd2" if model.is_sd2 else "sd1"
     if hasattr(model, "depth_model"):
         return f"{base}-depth"
+    if hasattr(model, "noise_augmentor"):
+        return "sd2-unclip-l" if model.embedder.arch == "ViT-L/14" else "sd2-unclip-h"
     in_channels = model.model.diffusion_model.in_channels
     if in_channels == 9:
         return f"{base}-inpaint"

@@ -168,7 +168,7 @@ class ModelManager:
                               attention=attention, fp8=Fp8Settings.from_opts(self.opts),
                               text_encoder_dir=self._text_encoder_dir(),
                               enable_t5=bool(getattr(self.opts, "sd3_enable_t5", False)),
-                              midas_dir=self._model_dir("midas"),
+                              midas_dir=self._model_dir("midas"), karlo_dir=self._model_dir("karlo"),
                               additional_modules=[str(f) for f in getattr(self.opts, "forge_additional_modules", None) or []])
         model = load_model(info.filename, options)
         timer.record("load weights")

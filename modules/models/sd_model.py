@@ -128,7 +128,7 @@ class LatentDiffusion(StableDiffusionBase):
     def __init__(self, unet: UNetModel, first_stage: AutoencoderKL, cond_stage: nn.Module, scale_factor: float,
                  conditioning_key: str = "crossattn", cond_stage_key: str = "txt", **kwargs: Any) -> None:
         super().__init__(unet, first_stage, scale_factor, **kwargs)
-        if conditioning_key not in ("crossattn", "hybrid"):
+        if conditioning_key not in ("crossattn", "hybrid", "crossattn-adm"):
             raise ValueError(f"unsupported conditioning_key {conditioning_key!r}")
         self.cond_stage_model = cond_stage
         self.conditioning_key = conditioning_key
@@ -171,7 +171,14 @@ class LatentDiffusion(StableDiffusionBase):
         if self.conditioning_key == "hybrid" and not concat:
             raise ValueError("this model (inpainting / edit) needs c_concat image conditioning")
         context = torch.cat(crossattn, dim=1) if crossattn else None
-        return self._unet(x, t, concat, context)
+        adm = None
+        if self.conditioning_key == "crossattn-adm":
+            # unCLIP: the (noised) CLIP image embedding and its noise-level embedding, as the UNet's y
+            adm = cond.get("c_adm") if isinstance(cond, Mapping) else None
+            if adm is None:
+                raise ValueError("this model (unCLIP) needs c_adm image-embedding conditioning")
+            adm = adm.to(x.dtype)
+        return self._unet(x, t, concat, context, adm)
 
 
 class DiffusionEngine(StableDiffusionBase):

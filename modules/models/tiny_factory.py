@@ -32,8 +32,14 @@ BASE_CONFIGS = {
     "sdxl-refiner": "sd_xl_refiner.yaml",
     "ssd-1b": "sd_xl_base.yaml",
     "sd2-depth": "v2-midas-inference.yaml",
+    "sd2-unclip-l": "v2-1-stable-unclip-l-inference.yaml",
+    "sd2-unclip-h": "v2-1-stable-unclip-h-inference.yaml",
 }
-FAMILIES = tuple(BASE_CONFIGS)
+IMAGE_EMBEDDING_FAMILIES = ("sd2-unclip-l", "sd2-unclip-h")
+"""unCLIP: its UNet needs the image embedding (``c_adm``) and unCLIP-L Karlo's stats file, so the generic
+family checks leave it out (``tests/models/test_unclip.py`` covers it)."""
+FAMILIES = tuple(f for f in BASE_CONFIGS if f not in IMAGE_EMBEDDING_FAMILIES)
+"""The families any caller can load and run with text conditioning alone."""
 
 TINY_MIDAS = dict(width=32, depth=12, heads=2, stage_blocks=[1, 1, 1], stem=32, features=32)
 """A MiDaS DPT-Hybrid of the real layout (12 blocks: taps at 8 and 11; three ResNet stages), narrow."""
@@ -42,6 +48,9 @@ CLIP_SIZES = dict(hidden_size=TEXT_WIDTH, num_hidden_layers=3, num_attention_hea
 OPEN_CLIP_SIZES = dict(width=TEXT_WIDTH, heads=2, layers=3, embed_dim=TEXT_WIDTH)
 VAE_SIZES = dict(ch=32, ch_mult=[1, 1, 1, 1], num_res_blocks=1)
 SIZE_EMBED = 256
+TINY_CLIP_IMAGE = dict(width=32, layers=2, heads=2, patch=8, image_size=32, embed_dim=16, text_width=32,
+                       text_layers=1, text_heads=2, vocab_size=64)
+"""unCLIP's image tower at tiny width (unCLIP-H's has no text layers, as the released file)."""
 
 
 def _unet_sizes(family: str, context_dim: int, adm: int | None) -> dict[str, Any]:
@@ -60,7 +69,7 @@ def _unet_sizes(family: str, context_dim: int, adm: int | None) -> dict[str, Any
 def tiny_config(family: str) -> dict[str, Any]:
     """The family's bundled YAML as a dict, with reduced sizes."""
     if family not in BASE_CONFIGS:
-        raise ValueError(f"unknown family {family!r}; known: {FAMILIES}")
+        raise ValueError(f"unknown family {family!r}; known: {tuple(BASE_CONFIGS)}")
     config = copy.deepcopy(read_config(bundled_config(BASE_CONFIGS[family])))
     params = config["model"]["params"]
     params["first_stage_config"]["params"]["ddconfig"].update(VAE_SIZES)
@@ -95,7 +104,24 @@ def tiny_config(family: str) -> dict[str, Any]:
         unet["context_dim"] = context
     if "depth_stage_config" in params:
         params["depth_stage_config"]["params"].update(TINY_MIDAS)
+    if "embedder_config" in params:
+        sizes = TINY_CLIP_IMAGE if family.endswith("-l") else {**TINY_CLIP_IMAGE, "text_layers": 0}
+        params["embedder_config"].setdefault("params", {}).update(sizes)
+        params["noise_aug_config"]["params"]["timestep_dim"] = TINY_CLIP_IMAGE["embed_dim"]
+        unet["adm_in_channels"] = 2 * TINY_CLIP_IMAGE["embed_dim"]
     return config
+
+
+def write_tiny_clip_stats(folder: str | Path, seed: int = 0) -> Path:
+    """A Karlo-style ``ViT-L-14_stats.th`` (mean, std) at the tiny embedding width, for tiny unCLIP-L."""
+    generator = torch.Generator().manual_seed(seed)
+    dim = TINY_CLIP_IMAGE["embed_dim"]
+    mean = 0.1 * torch.randn(dim, generator=generator)
+    std = 0.5 + torch.rand(dim, generator=generator)
+    path = Path(folder) / "ViT-L-14_stats.th"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save((mean, std), path)
+    return path
 
 
 _CHECKPOINT_EXTRAS = {

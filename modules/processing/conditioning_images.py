@@ -12,6 +12,7 @@ from PIL import Image
 
 from modules.processing.depth_conditioning import require_picture
 from modules.processing.latents import encode_images
+from modules.processing.unclip_conditioning import is_unclip_model, txt2img_unclip_conditioning
 
 
 def unet_in_channels(model: Any) -> int:
@@ -67,9 +68,11 @@ def inpainting_conditioning(model: Any, source_image: torch.Tensor, latent: torc
 
 def txt2img_conditioning(model: Any, x: torch.Tensor, width: int, height: int) -> torch.Tensor | None:
     """For inpainting models: the whole picture masked (an all-grey image and an all-ones mask); for
-    InstructPix2Pix: no picture to edit (zeros); else None."""
+    InstructPix2Pix: no picture to edit (zeros); for unCLIP: a zero image embedding; else None."""
     if is_edit_model(model):
         return torch.zeros_like(x)
+    if is_unclip_model(model):
+        return txt2img_unclip_conditioning(model, x)
     require_picture(model)
     if not is_inpainting_model(model):
         return None

@@ -14,6 +14,7 @@ from modules.processing.color_correction import setup_color_correction
 from modules.processing.conditioning_images import (edit_conditioning, inpainting_conditioning, is_edit_model,
                                                     is_inpainting_model)
 from modules.processing.depth_conditioning import depth_conditioning, is_depth_model
+from modules.processing.unclip_conditioning import is_unclip_model, unclip_conditioning
 from modules.processing.image_resize import apply_exif_orientation, flatten, resize_image, upscaler_function
 from modules.processing.latents import encode_images
 from modules.processing.processing_base import OPT_F, GenerationError, StableDiffusionProcessing
@@ -195,6 +196,10 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
             return edit_conditioning(self.sd_model, source_image).to(latent.device, latent.dtype)
         if is_depth_model(self.sd_model):
             return depth_conditioning(self.sd_model, source_image, latent)
+        if is_unclip_model(self.sd_model):
+            seeds = getattr(self, "all_seeds", None) or [0]
+            generator = torch.Generator().manual_seed(int(seeds[0]))
+            return unclip_conditioning(self.sd_model, source_image, latent, generator)
         if not is_inpainting_model(self.sd_model):
             return None
         self.is_using_inpainting_conditioning = True

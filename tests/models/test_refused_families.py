@@ -1,4 +1,4 @@
-"""The families A1111 1.10 loads that this web UI still refuses (unCLIP, AltDiffusion) are named as A1111
+"""The families A1111 1.10 loads that this web UI still refuses (AltDiffusion) are named as A1111
 tells them apart (its config choice: unCLIP-L/H by the embedder's width, AltDiffusion m18/m9 by the
 projection's width), so the refusal says exactly which model the file is."""
 from __future__ import annotations
@@ -11,5 +11,7 @@ def test_families_still_refused_are_named_as_a1111_tells_them_apart():
     m18 = detect({**roberta, "cond_stage_model.transformation.weight": (1024, 1024)})
     m9 = detect({**roberta, "cond_stage_model.transformation.weight": (768, 1024)})
     assert (m18.family, m18.config, m9.family, m9.config) == ("alt-diffusion-m18", None, "alt-diffusion", None)
-    assert detect({"embedder.model.ln_final.weight": (768,)}).family == "sd2-unclip-l"
-    assert detect({"embedder.model.ln_final.weight": (1024,)}).family == "sd2-unclip-h"
+    # unCLIP loads now (tests/models/test_unclip.py); its two kinds still told apart by the embedder's width
+    unclip_l, unclip_h = (detect({"embedder.model.ln_final.weight": (w,)}) for w in (768, 1024))
+    assert (unclip_l.family, unclip_l.config) == ("sd2-unclip-l", "v2-1-stable-unclip-l-inference.yaml")
+    assert (unclip_h.family, unclip_h.config) == ("sd2-unclip-h", "v2-1-stable-unclip-h-inference.yaml")
