@@ -76,7 +76,9 @@ class OverrideSettings:
                     self.absent.add(key)
                 opts.set(key, value, is_api=True, run_callbacks=False)
                 if key == "sd_model_checkpoint":
-                    reload_model_weights(services)
+                    # the job's model is the switched one (A1111's p.sd_model reads shared.sd_model): its name and
+                    # hash go into the infotext, not those of the model live when the request came
+                    self.p.sd_model = reload_model_weights(services)
             apply_fp8_setting(services, overrides)  # FP8 storage is a property of the loaded weights
         except Exception:
             # no job runs and __exit__ is not called: without this a refused checkpoint stayed the setting and
