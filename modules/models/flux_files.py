@@ -13,13 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from modules.models.checkpoint_io import CheckpointError, read_checkpoint
+from modules.models.fp8_storage import Fp8Conv2d, Fp8Linear
 from modules.models.nets.t5 import T5Tokenizer
+from modules.models.precision import STORAGE_DTYPES, DtypePlan
 from modules.models.sd3_files import T5_FILE, T5_PREFIX, T5_TIED, T5_TOKENIZER_FILE, TEXT_ENCODER_FILES
 
 CLIP_L_PREFIX = "text_encoders.clip_l.transformer."
-VAE_PREFIXES = ("vae.", "first_stage_model.")
+FP8_LAYERS: dict[type, type] = {nn.Linear: Fp8Linear, nn.Conv2d: Fp8Conv2d}
 
 
 def _need_file(folder: str | Path | None, filename: str, what: str) -> Path:
@@ -57,3 +60,32 @@ def prepare_flux_weights(model: Any, sd: MutableMapping[str, Any], folder: str |
     with torch.device("meta"):
         model.text_encoders.add_t5()
     model.text_encoders.t5_tokenizer = T5Tokenizer(tokenizer)
+
+
+def adopt_stored_fp8(model: Any, plan: DtypePlan) -> int:
+    """Keep the weights a file stores in FP8 (``flux1-dev-fp8.safetensors``, e4m3fn) in FP8: their
+    ``Linear``/``Conv2d`` layers become the FP8-storage layers of :mod:`fp8_storage` (cast per call to the
+    plan's dtype); any other FP8 tensor (norm scales, biases) is cast to the plan's dtype.  Returns how many
+    layers keep FP8 weights; the model is then marked ``fp8`` as with setting ``fp8_storage``."""
+    kept = 0
+    parts = ((model.model.diffusion_model, plan.unet), (model.text_encoders, plan.text),
+             (model.first_stage_model, plan.vae))
+    for part, dtype in parts:
+        for layer in part.modules():
+            weight = getattr(layer, "weight", None)
+            if type(layer) in FP8_LAYERS and weight is not None and weight.dtype in STORAGE_DTYPES:
+                layer.__class__ = FP8_LAYERS[type(layer)]
+                layer.compute_dtype = dtype
+                layer.fp16_weight = None
+                kept += 1
+                names = [n for n, _ in layer.named_parameters(recurse=False) if n != "weight"]
+            else:
+                names = [n for n, _ in layer.named_parameters(recurse=False)]
+            for name in names:
+                param = getattr(layer, name)
+                if param is not None and param.dtype in STORAGE_DTYPES:
+                    setattr(layer, name, torch.nn.Parameter(param.detach().to(dtype), requires_grad=False))
+    if kept:
+        model.fp8 = True
+        model.fp8_cache_fp16 = False
+    return kept

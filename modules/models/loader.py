@@ -16,11 +16,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from modules.models.alt_diffusion_files import alt_diffusion_family, attach_xlmr_tokenizer
 from modules.models.attention import AttentionStrategy, SdpaAttention, set_attention
 from modules.models.checkpoint_io import CheckpointError, read_checkpoint, read_shapes
 from modules.models.config_registry import build_from_config
 from modules.models.detection import SD2_EPS_CONFIG, Detection, detect, shape_table, yaml_next_to
-from modules.models.flux_files import prepare_flux_weights
+from modules.models.flux_files import adopt_stored_fp8, prepare_flux_weights
 from modules.models.fp8_storage import Fp8Settings, store_fp8
 from modules.models.gguf_files import GGUFContents, arch_group, check_parts, config_anchor, group_of_family
 from modules.models.gguf_files import install_packed, is_gguf_file, missing_parts_error, read_gguf, read_modules
@@ -61,6 +62,8 @@ class LoadOptions:
     """Setting ``forge_additional_modules``: the text encoder / VAE files of a GGUF diffusion model."""
     karlo_dir: str | Path | None = None
     """``models/karlo``: unCLIP-L's CLIP embedding statistics (``ViT-L-14_stats.th``)."""
+    xlmr_dir: str | Path | None = None
+    """``models/xlm-roberta-large``: AltDiffusion's tokenizer (``tokenizer.json``)."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,7 @@ def load_model(checkpoint: str | Path, options: LoadOptions | None = None) -> St
         add_midas_weights(sd, options.midas_dir, checkpoint, options.allow_unsafe)
     apply_ssd_layout(model, sd.keys())  # SSD-1B: the SDXL UNet pruned to the file, before the weights (A1111's order)
     load_clip_stats(model, options.karlo_dir, checkpoint)  # unCLIP-L: A1111 reads them when building the model
+    attach_xlmr_tokenizer(model, options.xlmr_dir, checkpoint)  # AltDiffusion: fail before reading weights
     if gguf is not None:
         log.info("GGUF: %d layers keep packed weights", install_packed(model, gguf.packed, sd))
         check_parts(model, sd, checkpoint, group)
@@ -193,6 +197,8 @@ def load_model(checkpoint: str | Path, options: LoadOptions | None = None) -> St
     del sd
     plan = plan_dtypes(options.compute_device if options.compute_device is not None else device, options.precision)
     model.fp8 = False
+    if getattr(model, "is_flux", False):
+        adopt_stored_fp8(model, plan)  # weights the file stores in FP8 (e4m3fn) stay FP8, cast per call
     if options.fp8.applies(model.is_sdxl, device):
         # before finish_model's casts: the file's tensors go straight to FP8, no fp32 copy of them is made
         log.info("storing %d layers' weights in FP8", store_fp8(model, plan, options.fp8.cache_fp16))
@@ -260,6 +266,9 @@ def _family_of(model: StableDiffusionBase) -> str:
         return "ssd-1b"
     if model.is_sdxl:
         return "sdxl-refiner" if model.is_refiner else ("sdxl-inpaint" if model.is_sdxl_inpaint else "sdxl")
+    alt = alt_diffusion_family(model)
+    if alt is not None:
+        return alt
     base = "sd2" if model.is_sd2 else "sd1"
     if hasattr(model, "depth_model"):
         return f"{base}-depth"
