@@ -26,6 +26,7 @@ from modules.models.nets.mmdit import MMDiT, mmdit_sizes
 from modules.models.nets.open_clip_text import OpenClipEmbedder
 from modules.models.nets.sdxl_conditioner import ConcatTimestepEmbedderND, GeneralConditioner
 from modules.models.nets.unclip_noise import CLIPEmbeddingNoiseAugmentation
+from modules.models.nets.xlmr_text import XLMR_LARGE, XlmrTextEmbedder
 from modules.models.nets.unet import UNetModel
 from modules.models.nets.sd3_text import Sd3TextEncoders
 from modules.models.sd3_model import StableDiffusion3
@@ -185,7 +186,21 @@ def _build_size_embedder(ctx: _Ctx, where: str, node: Params) -> ConcatTimestepE
     return ConcatTimestepEmbedderND(**_params(ctx, where, node, {"outdim"}, frozenset()))
 
 
+def _build_xlmr(penultimate: bool, project_dim: int) -> Callable[[_Ctx, str, Params], XlmrTextEmbedder]:
+    """AltDiffusion's ``BertSeriesModelWithTransformation`` (m9: last layer to 768; m18: penultimate to 1024).
+    The YAML's ``name`` is always ``XLMR-Large``; sizes (ours) let the tiny test models be narrower."""
+    def build(ctx: _Ctx, where: str, node: Params) -> XlmrTextEmbedder:
+        p = _params(ctx, where, node, {"name", "project_dim"} | set(XLMR_LARGE), frozenset())
+        if p.pop("name", "XLMR-Large") != "XLMR-Large":
+            raise ctx.fail(where, "only name XLMR-Large (AltDiffusion's encoder) is supported")
+        return XlmrTextEmbedder(project_dim=int(p.pop("project_dim", project_dim)), penultimate=penultimate,
+                                **{k: int(v) for k, v in p.items()})
+    return build
+
+
 _TEXT_TARGETS = {
+    "modules.xlmr.BertSeriesModelWithTransformation": _build_xlmr(penultimate=False, project_dim=768),
+    "modules.xlmr_m18.BertSeriesModelWithTransformation": _build_xlmr(penultimate=True, project_dim=1024),
     "ldm.modules.encoders.modules.FrozenCLIPEmbedder": _build_clip,
     "sgm.modules.encoders.modules.FrozenCLIPEmbedder": _build_clip,
     "ldm.modules.encoders.modules.FrozenOpenCLIPEmbedder": _build_open_clip(legacy_default=True),

@@ -19,6 +19,7 @@ UNET_IN = "model.diffusion_model.input_blocks.0.0.weight"
 SDXL_TEXT2 = "conditioner.embedders.1.model.ln_final.weight"
 SSD_PROBE_KEY = "model.diffusion_model.middle_block.1.transformer_blocks.0.attn1.to_q.weight"
 """A1111's ``is_ssd`` test: an SDXL checkpoint without this key is SSD-1B (Segmind's pruned SDXL)."""
+XLMR_WORDS = "cond_stage_model.roberta.embeddings.word_embeddings.weight"
 SD2_TEXT = "cond_stage_model.model.transformer.resblocks.0.attn.in_proj_weight"
 
 
@@ -73,9 +74,9 @@ RULES: tuple[Rule, ...] = (
     Rule("sd1-inpaint", "v1-inpainting-inference.yaml", (Check(UNET_IN, 1, 9),)),
     Rule("instruct-pix2pix", "instruct-pix2pix.yaml", (Check(UNET_IN, 1, 8),)),
     # AltDiffusion: m18 (alt-diffusion-m18-inference.yaml) when the projection is 1024 wide, else m9
-    Rule("alt-diffusion-m18", None, (Check("cond_stage_model.roberta.embeddings.word_embeddings.weight"),
-                                     Check("cond_stage_model.transformation.weight", 0, 1024))),
-    Rule("alt-diffusion", None, (Check("cond_stage_model.roberta.embeddings.word_embeddings.weight"),)),
+    Rule("alt-diffusion-m18", "alt-diffusion-m18-inference.yaml",
+         (Check(XLMR_WORDS), Check("cond_stage_model.transformation.weight", 0, 1024))),
+    Rule("alt-diffusion", "alt-diffusion-inference.yaml", (Check(XLMR_WORDS),)),
     Rule("sd1", "v1-inference.yaml", ()),
 )
 

@@ -169,6 +169,7 @@ class ModelManager:
                               text_encoder_dir=self._text_encoder_dir(),
                               enable_t5=bool(getattr(self.opts, "sd3_enable_t5", False)),
                               midas_dir=self._model_dir("midas"), karlo_dir=self._model_dir("karlo"),
+                              xlmr_dir=self._model_dir("xlm-roberta-large"),
                               additional_modules=[str(f) for f in getattr(self.opts, "forge_additional_modules", None) or []])
         model = load_model(info.filename, options)
         timer.record("load weights")

@@ -34,11 +34,15 @@ BASE_CONFIGS = {
     "sd2-depth": "v2-midas-inference.yaml",
     "sd2-unclip-l": "v2-1-stable-unclip-l-inference.yaml",
     "sd2-unclip-h": "v2-1-stable-unclip-h-inference.yaml",
+    "alt-diffusion": "alt-diffusion-inference.yaml",
+    "alt-diffusion-m18": "alt-diffusion-m18-inference.yaml",
 }
 IMAGE_EMBEDDING_FAMILIES = ("sd2-unclip-l", "sd2-unclip-h")
 """unCLIP: its UNet needs the image embedding (``c_adm``) and unCLIP-L Karlo's stats file, so the generic
 family checks leave it out (``tests/models/test_unclip.py`` covers it)."""
-FAMILIES = tuple(f for f in BASE_CONFIGS if f not in IMAGE_EMBEDDING_FAMILIES)
+TOKENIZER_FILE_FAMILIES = ("alt-diffusion", "alt-diffusion-m18")
+"""AltDiffusion: its tokenizer is a file in models/xlm-roberta-large (``tests/models/test_alt_diffusion.py``)."""
+FAMILIES = tuple(f for f in BASE_CONFIGS if f not in IMAGE_EMBEDDING_FAMILIES + TOKENIZER_FILE_FAMILIES)
 """The families any caller can load and run with text conditioning alone."""
 
 TINY_MIDAS = dict(width=32, depth=12, heads=2, stage_blocks=[1, 1, 1], stem=32, features=32)
@@ -51,13 +55,16 @@ SIZE_EMBED = 256
 TINY_CLIP_IMAGE = dict(width=32, layers=2, heads=2, patch=8, image_size=32, embed_dim=16, text_width=32,
                        text_layers=1, text_heads=2, vocab_size=64)
 """unCLIP's image tower at tiny width (unCLIP-H's has no text layers, as the released file)."""
+TINY_XLMR = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, vocab_size=80,
+                 max_position_embeddings=80, project_dim=TEXT_WIDTH)
+"""AltDiffusion's XLM-R at tiny width (positions start after the padding id 1: 77 tokens need 79)."""
 
 
 def _unet_sizes(family: str, context_dim: int, adm: int | None) -> dict[str, Any]:
     sizes: dict[str, Any] = dict(model_channels=32, channel_mult=[1, 2], num_res_blocks=1, context_dim=context_dim)
-    if family.startswith("sd1") or family == "instruct-pix2pix":
+    if family.startswith("sd1") or family in ("instruct-pix2pix", "alt-diffusion"):
         sizes.update(attention_resolutions=[1, 2], num_heads=8)
-    elif family.startswith("sd2"):
+    elif family.startswith("sd2") or family == "alt-diffusion-m18":
         sizes.update(attention_resolutions=[1, 2], num_head_channels=16)
     else:
         # SDXL keeps its shape: no attention on the first level, deeper transformers below.
@@ -97,6 +104,8 @@ def tiny_config(family: str) -> dict[str, Any]:
     else:
         cond = params["cond_stage_config"]
         sizes = OPEN_CLIP_SIZES if cond["target"].endswith("FrozenOpenCLIPEmbedder") else CLIP_SIZES
+        if cond["target"].endswith("BertSeriesModelWithTransformation"):
+            sizes = TINY_XLMR
         cond.setdefault("params", {}).update(sizes)
         unet = params["unet_config"]["params"]
         unet.update(_unet_sizes(family, TEXT_WIDTH, None))
@@ -110,6 +119,26 @@ def tiny_config(family: str) -> dict[str, Any]:
         params["noise_aug_config"]["params"]["timestep_dim"] = TINY_CLIP_IMAGE["embed_dim"]
         unet["adm_in_channels"] = 2 * TINY_CLIP_IMAGE["embed_dim"]
     return config
+
+
+def write_tiny_xlmr_tokenizer(folder: str | Path) -> Path:
+    """A SentencePiece-style (Unigram, ``▁`` word marks) ``tokenizer.json`` with XLM-R's special ids
+    (``<s>`` 0, ``<pad>`` 1, ``</s>`` 2, ``<unk>`` 3), small enough for the tiny AltDiffusion's vocabulary."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers  # why: only the AltDiffusion tests use it
+
+    pieces = ["<s>", "<pad>", "</s>", "<unk>", ",", "▁"]
+    pieces += [f"▁{c}" for c in "abcdefghijklmnopqrstuvwxyz"] + list("abcdefghijklmnopqrstuvwxyz")
+    pieces += ["▁cat", "▁dog", "▁photo", "▁a", "▁of", "▁猫"]
+    vocab = [(p, 0.0 if i < 4 else -float(len(pieces) - len(p))) for i, p in enumerate(pieces)]
+    tokenizer = Tokenizer(models.Unigram(vocab, unk_id=3))
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+    tokenizer.decoder = decoders.Metaspace()
+    path = Path(folder) / "tokenizer.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tokenizer.save(str(path))
+    if len(pieces) > TINY_XLMR["vocab_size"]:
+        raise AssertionError("the tiny vocabulary outgrew the tiny model's word table")
+    return path
 
 
 def write_tiny_clip_stats(folder: str | Path, seed: int = 0) -> Path:
@@ -130,6 +159,7 @@ _CHECKPOINT_EXTRAS = {
     "sdxl": ("conditioner.embedders.0.transformer.text_model.embeddings.position_ids",
              "conditioner.embedders.1.model.logit_scale"),
     "sdxl-refiner": ("conditioner.embedders.0.model.logit_scale",),
+    "alt": (),
 }
 
 

@@ -90,7 +90,10 @@ def insert_embedding_vectors(token_embedding: "torch.nn.Module", tokens: "torch.
 
 
 def comma_token_of(tokenizer: Any) -> int | None:
-    """The id of ``,`` at a word end (A1111 reads ``,</w>`` from the vocabulary)."""
+    """The id of ``,`` at a word end (A1111 reads ``,</w>`` from the vocabulary; XLM-R's tokenizer names its own)."""
+    explicit = getattr(tokenizer, "comma_token", None)
+    if isinstance(explicit, int):
+        return explicit
     vocab = getattr(tokenizer, "vocab", None)
     return vocab.get(",</w>") if isinstance(vocab, dict) else None
 

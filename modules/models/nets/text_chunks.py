@@ -33,20 +33,23 @@ class TextEmbedder(Protocol):
                       inputs_embeds: torch.Tensor | None = None) -> Any: ...
 
 
-def chunk_token_ids(ids: list[int], n_chunks: int, pad_id: int) -> list[list[int]]:
-    """Split ids into ``n_chunks`` rows of 77: BOS, up to 75 ids, EOS, then ``pad_id``."""
+def chunk_token_ids(ids: list[int], n_chunks: int, pad_id: int, bos_id: int = BOS_ID,
+                    eos_id: int = EOS_ID) -> list[list[int]]:
+    """Split ids into ``n_chunks`` rows of 77: BOS, up to 75 ids, EOS, then ``pad_id`` (CLIP's BOS/EOS by default)."""
     rows = []
     for c in range(n_chunks):
         part = ids[c * CHUNK_TOKENS:(c + 1) * CHUNK_TOKENS]
-        rows.append([BOS_ID, *part, EOS_ID] + [pad_id] * (CHUNK_TOKENS - len(part)))
+        rows.append([bos_id, *part, eos_id] + [pad_id] * (CHUNK_TOKENS - len(part)))
     return rows
 
 
 def encode_texts(embedder: TextEmbedder, texts: list[str], clip_skip: int | None = None) -> Any:
     """Encode a batch; returns ``[batch, 77 * chunks, width]`` (and the first chunk's pooled vector)."""
-    token_lists = [embedder.tokenizer.encode(t) for t in texts]
+    tokenizer = embedder.tokenizer
+    token_lists = [tokenizer.encode(t) for t in texts]
     n_chunks = max(1, max((-(-len(ids) // CHUNK_TOKENS) for ids in token_lists), default=1))
-    tokens = torch.tensor([chunk_token_ids(ids, n_chunks, embedder.pad_id) for ids in token_lists])
+    special = dict(bos_id=getattr(tokenizer, "bos_id", BOS_ID), eos_id=getattr(tokenizer, "eos_id", EOS_ID))
+    tokens = torch.tensor([chunk_token_ids(ids, n_chunks, embedder.pad_id, **special) for ids in token_lists])
     zs, pooled = [], None
     for c in range(n_chunks):
         out = embedder.encode_tokens(tokens[:, c], clip_skip)
