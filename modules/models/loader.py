@@ -192,6 +192,7 @@ def load_model(checkpoint: str | Path, options: LoadOptions | None = None) -> St
     if gguf is not None:
         log.info("GGUF: %d layers keep packed weights", install_packed(model, gguf.packed, sd))
         check_parts(model, sd, checkpoint, group)
+        model.additional_modules = list(options.additional_modules)  # named in the infotext, as Forge does
     assign_weights(model, sd, str(checkpoint))
     file_bytes = {t.data_ptr(): t.nbytes for t in sd.values() if t.device.type == "cpu"}
     del sd
@@ -227,10 +228,12 @@ def _read_gguf_checkpoint(checkpoint: str | Path, options: LoadOptions
                                                       "first_stage_model"])
     sd.update(gguf.plain)
     anchor = config_anchor(checkpoint, options.additional_modules)
-    choice = choose_config(anchor, {**shape_table(sd), **gguf.shapes()}, options.config, run_probe=False)
-    if group_of_family(choice.family) != group and choice.family != "custom":
+    shapes = {**shape_table(sd), **gguf.shapes()}
+    choice = choose_config(anchor, shapes, options.config, run_probe=False)
+    family = detect(shapes).family  # also when a YAML chose the config: the picked files must fit the GGUF's family
+    if group_of_family(family) != group and {group_of_family(family), group} != {"sd1", "sd2"}:  # one UNet design
         picked = ", ".join(Path(p).name for p in options.additional_modules)
-        raise CheckpointError(f"{checkpoint}: the GGUF file is a {group} model but {picked} make a {choice.family} model")
+        raise CheckpointError(f"{checkpoint}: the GGUF file is a {group} model but {picked} make a {family} model")
     return gguf, sd, alphas, choice, group
 
 

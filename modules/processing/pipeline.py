@@ -150,6 +150,9 @@ def _model_identity(p: StableDiffusionProcessing) -> None:
     p.sd_model_hash = getattr(model, "sd_model_hash", None)
     p.sd_vae_name = getattr(model, "sd_vae_name", None)
     p.sd_vae_hash = getattr(model, "sd_vae_hash", None)
+    # a GGUF model's text encoder / VAE files, as Forge writes them ("Module 1: ae, Module 2: clip_l")
+    for number, path in enumerate(getattr(model, "additional_modules", None) or (), start=1):
+        p.extra_generation_params[f"Module {number}"] = os.path.splitext(os.path.basename(path))[0]
 
 
 def process_images_inner(p: StableDiffusionProcessing) -> Processed:

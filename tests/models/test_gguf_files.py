@@ -1,0 +1,74 @@
+"""GGUF files' family from ``general.architecture`` (or their keys), the missing-parts and Flux errors, and a picked
+file of the wrong family, on small GGUF files written with the gguf package's writer (no model is built for
+the errors raised before building)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gguf import GGMLQuantizationType, GGUFWriter
+from safetensors.torch import load_file, save_file
+
+from modules.models.checkpoint_io import CheckpointError
+from modules.models.gguf_files import GGUFContents, arch_group, read_gguf
+from modules.models.loader import LoadOptions, load_model
+from modules.models.tiny_factory import make_tiny_checkpoint
+from tests.models.gguf_helpers import write_unet_gguf
+
+
+def _write(path, arch: str | None, names: list[str]) -> None:
+    writer = GGUFWriter(str(path), arch or "unused")
+    if arch is None:  # a file without the field: GGUFWriter always writes it, so drop it from the kv data
+        writer.kv_data[0].pop("general.architecture")
+    for name in names:
+        writer.add_tensor(name, np.ones((4, 32), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+@pytest.mark.parametrize("arch, key, group", [
+    ("sdxl", "input_blocks.0.0.weight", "sdxl"), ("sd3", "joint_blocks.0.x_block.attn.qkv.weight", "sd3"),
+    (None, "label_emb.0.0.weight", "sdxl"), (None, "x_embedder.proj.weight", "sd3"),
+    (None, "double_blocks.0.img_attn.qkv.weight", "flux"), (None, "input_blocks.0.0.weight", "sd1"),
+])
+def test_the_family_comes_from_the_architecture_field_else_from_the_keys(tmp_path, arch, key, group):
+    _write(tmp_path / "m.gguf", arch, [key])
+    contents = read_gguf(tmp_path / "m.gguf")
+    assert contents.arch == arch and list(contents.plain) == [f"model.diffusion_model.{key}"]
+    assert contents.plain[f"model.diffusion_model.{key}"].shape == (4, 32)
+    assert arch_group(contents) == group
+
+
+def test_an_unknown_architecture_is_named():
+    with pytest.raises(CheckpointError, match="'llama' is not a diffusion model"):
+        arch_group(GGUFContents("llama"))
+
+
+def test_an_sdxl_gguf_without_its_parts_and_a_flux_gguf_are_clear_errors(tmp_path):
+    _write(tmp_path / "xl.gguf", "sdxl", ["label_emb.0.0.weight"])
+    with pytest.raises(CheckpointError) as error:
+        load_model(tmp_path / "xl.gguf")
+    assert str(error.value) == (
+        "xl.gguf is a GGUF file: it holds only the sdxl diffusion model, so the text encoders (conditioner) and "
+        "the VAE (first_stage_model) must come from other files. Pick a full sdxl checkpoint (or VAE and text "
+        "encoder files) in setting 'VAE / Text Encoder' (forge_additional_modules).")
+    _write(tmp_path / "flux.gguf", "flux", ["double_blocks.0.img_attn.qkv.weight"])
+    with pytest.raises(CheckpointError, match="a Flux GGUF file; this web UI does not load Flux models yet"):
+        load_model(tmp_path / "flux.gguf")
+    with pytest.raises(CheckpointError, match="names .*nothing.safetensors, which does not exist"):
+        load_model(tmp_path / "xl.gguf", LoadOptions(additional_modules=[str(tmp_path / "nothing.safetensors")]))
+
+
+def test_a_picked_checkpoint_of_another_family_or_a_vae_alone_is_refused(tmp_path):
+    base = make_tiny_checkpoint("sd1", tmp_path / "sd1", name="base")
+    write_unet_gguf(base, tmp_path / "unet.gguf", GGMLQuantizationType.Q8_0, arch="sdxl")
+    with pytest.raises(CheckpointError, match="the GGUF file is a sdxl model but base.safetensors make a sd1 model"):
+        load_model(tmp_path / "unet.gguf", LoadOptions(additional_modules=[str(base)]))
+    # the VAE alone (a models/VAE file): the text encoder is still missing, and only it is named
+    vae = {k[len("first_stage_model."):]: v for k, v in load_file(str(base)).items() if k.startswith("first_stage_model.")}
+    save_file(vae, str(tmp_path / "vae.safetensors"))
+    write_unet_gguf(base, tmp_path / "unet1.gguf", GGMLQuantizationType.Q8_0)
+    (tmp_path / "unet1.yaml").write_bytes((tmp_path / "sd1" / "base.yaml").read_bytes())
+    with pytest.raises(CheckpointError, match=r"so the text encoder \(cond_stage_model\) must come from other"):
+        load_model(tmp_path / "unet1.gguf", LoadOptions(additional_modules=[str(tmp_path / "vae.safetensors")]))
