@@ -186,7 +186,8 @@ def load_model(checkpoint: str | Path, options: LoadOptions | None = None) -> St
         prepare_flux_weights(model, sd, options.text_encoder_dir)
     if hasattr(model, "depth_model"):
         add_midas_weights(sd, options.midas_dir, checkpoint, options.allow_unsafe)
-    apply_ssd_layout(model, sd.keys())  # SSD-1B: the SDXL UNet pruned to the file, before the weights (A1111's order)
+    # SSD-1B: the SDXL UNet pruned to the file, before the weights (A1111's order); a GGUF's packed keys count
+    apply_ssd_layout(model, [*sd.keys(), *(gguf.packed if gguf is not None else ())])
     load_clip_stats(model, options.karlo_dir, checkpoint)  # unCLIP-L: A1111 reads them when building the model
     attach_xlmr_tokenizer(model, options.xlmr_dir, checkpoint)  # AltDiffusion: fail before reading weights
     if gguf is not None:

@@ -4,6 +4,7 @@ the errors raised before building)."""
 from __future__ import annotations
 
 import numpy as np
+import torch
 import pytest
 from gguf import GGMLQuantizationType, GGUFWriter
 from safetensors.torch import load_file, save_file
@@ -72,3 +73,29 @@ def test_a_picked_checkpoint_of_another_family_or_a_vae_alone_is_refused(tmp_pat
     (tmp_path / "unet1.yaml").write_bytes((tmp_path / "sd1" / "base.yaml").read_bytes())
     with pytest.raises(CheckpointError, match=r"so the text encoder \(cond_stage_model\) must come from other"):
         load_model(tmp_path / "unet1.gguf", LoadOptions(additional_modules=[str(tmp_path / "vae.safetensors")]))
+
+
+@pytest.mark.parametrize("family", ["sdxl", "sd3"])
+def test_sdxl_and_sd3_gguf_files_load_with_their_full_checkpoint(tmp_path, family):
+    from modules.models.gguf_layers import is_quantised_layer  # why: only this test looks at the layers
+    from modules.models.tiny_sd3 import make_tiny_sd3_checkpoint  # why: only this test builds SD3
+
+    base = (make_tiny_sd3_checkpoint(tmp_path, name="base") if family == "sd3"
+            else make_tiny_checkpoint(family, tmp_path, name="base"))
+    stored = write_unet_gguf(base, tmp_path / "unet.gguf", GGMLQuantizationType.Q8_0, arch=family)
+    model = load_model(tmp_path / "unet.gguf", LoadOptions(additional_modules=[str(base)]))
+    assert model.family == family  # the whole SDXL UNet: its packed keys count for A1111's SSD-1B test
+    reference = dict(load_model(base).model.diffusion_model.named_modules())
+    packed = {name: m for name, m in model.model.diffusion_model.named_modules() if is_quantised_layer(m)}
+    assert len(packed) >= sum(t == GGMLQuantizationType.Q8_0 for t in stored.values()) - 1 > 20
+    for name, layer in packed.items():
+        expected = reference[name].weight
+        # Q8_0: each value within half a step (1/127 of its block's largest magnitude) of the original
+        assert (layer.weight - expected).abs().max() <= expected.abs().max() / 127
+    if family == "sdxl":
+        unet, full = model.model.diffusion_model, reference[""]
+        x, t, context = torch.randn(1, 4, 8, 8), torch.tensor([500.0]), torch.randn(1, 77, 64)
+        y = torch.randn(1, full.label_emb[0][0].in_features)
+        with torch.no_grad():
+            got, expected = unet(x, t, context, y=y), full(x, t, context, y=y)
+        assert (got - expected).norm() / expected.norm() < 0.03  # measured 1.3 %
