@@ -112,23 +112,27 @@ def test_missing_tokenizer_names_the_file_and_folder(tmp_path):
         load_model(path, LoadOptions(xlmr_dir=missing))
 
 
-def test_txt2img_through_the_api(tmp_path):
+def test_txt2img_through_the_api_and_a_422_without_the_tokenizer(tmp_path):
     from modules.app_server import create_app
     from modules.runtime.bootstrap import initialize
     from tests.api.conftest import preserved_shared
 
     data_dir = tmp_path / "data"
     path = make_tiny_checkpoint("alt-diffusion-m18", data_dir / "models" / "Stable-diffusion", name="alt-tiny")
-    write_tiny_xlmr_tokenizer(data_dir / "models" / "xlm-roberta-large")
+    folder = data_dir / "models" / "xlm-roberta-large"
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
     body = {"prompt": "a (photo:1.2) of a cat, 猫", "negative_prompt": "dog", "steps": 2, "width": 64, "height": 64,
-            "seed": 5, "sampler_name": "Euler", "cfg_scale": 7}
+            "seed": 5, "sampler_name": "Euler", "cfg_scale": 7, "override_settings": {"sd_model_checkpoint": "alt-tiny"}}
     with preserved_shared() as shared:
-        initialize(["--data-dir", str(data_dir), "--nowebui"])
-        assert shared.sd_model.family == "alt-diffusion-m18"
+        initialize(["--data-dir", str(data_dir), "--nowebui"])  # the start-up load fails (logged, as A1111)
         with TestClient(create_app(shared.cmd_opts, with_ui=False)) as client:
+            refused = client.post("/sdapi/v1/txt2img", json=body)
+            write_tiny_xlmr_tokenizer(folder)
             response = client.post("/sdapi/v1/txt2img", json=body)
+        assert shared.sd_model.family == "alt-diffusion-m18"
+    assert refused.status_code == 422 and f"tokenizer.json in {folder}" in refused.text
     assert response.status_code == 200, response.text[:300]
     infotext = json.loads(response.json()["info"])["infotexts"][0]
     assert infotext.startswith("a (photo:1.2) of a cat, 猫\nNegative prompt: dog\n")
     assert f"Model hash: {digest}, Model: alt-tiny" in infotext and "Seed: 5" in infotext
+
