@@ -29,6 +29,8 @@ def test_txt2img_answers_a1111s_fields_and_the_image_of_its_seed(tiny):
     r = client.post("/sdapi/v1/txt2img", json=ref["request"])
     assert r.status_code == 200 and list(r.json()) == ["images", "parameters", "info"]
     body = r.json()
+    # A1111's fields in its order, plus Forge's distilled_cfg_scale (Flux dev's guidance; "Beyond A1111", issue 17)
+    assert body["parameters"].pop("distilled_cfg_scale") == 3.5
     assert body["parameters"] == ref["body"]["parameters"]
     assert list(body["parameters"]) == list(ref["body"]["parameters"])
     info = json.loads(body["info"])
