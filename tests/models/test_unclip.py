@@ -140,6 +140,16 @@ def test_unclip_l_tower_and_conditioning_match_diffusers_pipeline_parts(tiny_l):
     assert torch.equal(txt2img_unclip_conditioning(tiny_l, latent), torch.zeros_like(ours))
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 512, 384), (1, 3, 100, 300), (1, 3, 160, 224), (1, 3, 64, 48)])
+def test_preprocess_resize_is_kornias(shape):
+    kornia = pytest.importorskip("kornia")
+    from modules.models.nets.clip_image import antialiased_resize
+
+    x = torch.rand(*shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    expected = kornia.geometry.resize(x, (224, 224), interpolation="bicubic", align_corners=True, antialias=True)
+    assert torch.allclose(antialiased_resize(x, (224, 224)), expected, atol=1e-5)
+
+
 def test_unclip_h_tower_matches_open_clip(tmp_path):
     model = load_model(make_tiny_checkpoint("sd2-unclip-h", tmp_path))
     assert model.family == "sd2-unclip-h" and not model.noise_augmentor.clip_stats_path
@@ -197,19 +207,22 @@ def test_txt2img_and_img2img_through_the_api(tmp_path):
 
     data_dir = tmp_path / "data"
     path = make_tiny_checkpoint("sd2-unclip-l", data_dir / "models" / "Stable-diffusion", name="unclip-tiny")
-    write_tiny_clip_stats(data_dir / "models" / "karlo")
+    karlo = data_dir / "models" / "karlo"
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
     rng = np.random.default_rng(0)
     pictures = [Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).resize((64, 64)) for _ in range(2)]
     body = {"prompt": "a cat", "negative_prompt": "", "steps": 2, "width": 64, "height": 64, "seed": 3,
-            "sampler_name": "Euler", "cfg_scale": 7}
+            "sampler_name": "Euler", "cfg_scale": 7, "override_settings": {"sd_model_checkpoint": "unclip-tiny"}}
     with preserved_shared() as shared:
-        initialize(["--data-dir", str(data_dir), "--nowebui"])
-        assert shared.sd_model.family == "sd2-unclip-l"
+        initialize(["--data-dir", str(data_dir), "--nowebui"])  # no stats yet: the start-up load fails (logged)
         with TestClient(create_app(shared.cmd_opts, with_ui=False)) as client:
+            refused = client.post("/sdapi/v1/txt2img", json=body)
+            write_tiny_clip_stats(karlo)
             txt = client.post("/sdapi/v1/txt2img", json=body)
             img = [client.post("/sdapi/v1/img2img", json={**body, "init_images": [png_b64(p)],
                                                            "denoising_strength": 1.0}) for p in pictures]
+        assert shared.sd_model.family == "sd2-unclip-l"
+    assert refused.status_code == 422 and f"ViT-L-14_stats.th in {karlo}" in refused.text
     assert txt.status_code == 200, txt.text[:300]
     assert all(r.status_code == 200 for r in img), img[0].text[:300]
     for response in (txt, img[0]):
