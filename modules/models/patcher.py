@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from modules.models.fp8_storage import lora_merge_source
+from modules.models.gguf_layers import is_quantised_layer
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +218,12 @@ class ModelPatcher:
 
     def _write(self, name: str, patches: tuple[WeightPatch, ...]) -> None:
         module, attr = self._resolve(name)
+        if attr == "weight" and is_quantised_layer(module):
+            # a GGUF-packed weight: merging into it is not supported yet; each source reports it as an error
+            # ("Networks with errors") instead of silently changing nothing
+            for patch in patches:
+                self.errors[patch.source] = self.errors.get(patch.source, 0) + 1
+            return
         param = getattr(module, attr)
         if param is None:
             log.debug("%s does not exist; its patches are skipped", name)

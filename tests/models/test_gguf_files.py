@@ -99,3 +99,18 @@ def test_sdxl_and_sd3_gguf_files_load_with_their_full_checkpoint(tmp_path, famil
         with torch.no_grad():
             got, expected = unet(x, t, context, y=y), full(x, t, context, y=y)
         assert (got - expected).norm() / expected.norm() < 0.03  # measured 1.3 %
+
+
+def test_a_weight_patch_on_a_packed_layer_is_reported_not_silently_lost(tmp_path):
+    from modules.models.patcher import PatchSet, WeightPatch, patcher_for  # why: only this test patches
+
+    base = make_tiny_checkpoint("sd1", tmp_path, name="base")
+    write_unet_gguf(base, tmp_path / "unet.gguf", GGMLQuantizationType.Q8_0)
+    model = load_model(tmp_path / "unet.gguf", LoadOptions(additional_modules=[str(base)]))
+    layer = model.model.diffusion_model.out[2]
+    before = layer.weight.clone()
+    patcher = patcher_for(model)
+    patcher.apply("lora", PatchSet("k", {"model.diffusion_model.out.2:weight": (WeightPatch(lambda v: v * 2, source="net"),),
+                                         "model.diffusion_model.out.2:bias": (WeightPatch(lambda v: v + 1, source="net"),)}))
+    assert patcher.errors == {"net": 1}  # the packed weight; the plain bias is patched
+    assert torch.equal(layer.weight, before)
