@@ -122,13 +122,27 @@ def image_cfg_scale_visible() -> Any:
     return gr.update(visible=getattr(current_services().sd_model, "cond_stage_key", None) == "edit")
 
 
+def distilled_cfg_scale_visible() -> Any:
+    """The Distilled CFG Scale sliders are shown only while a guidance-distilled model (Flux dev) is loaded."""
+    import gradio as gr
+
+    visible = bool(getattr(current_services().sd_model, "use_distilled_cfg_scale", False))
+    return gr.update(visible=visible), gr.update(visible=visible)
+
+
 def _connect_image_cfg_scale_visibility(demo: Any, text_settings: Any) -> None:
-    slider = next((b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "img2img_image_cfg_scale"), None)
-    if slider is None:
-        return
+    def find(elem_id: str) -> Any:
+        return next((b for b in demo.blocks.values() if getattr(b, "elem_id", None) == elem_id), None)
+
     # on page load and after any settings change (a checkpoint switch goes through the settings)
-    demo.load(fn=image_cfg_scale_visible, inputs=[], outputs=[slider], show_progress="hidden")
-    text_settings.change(fn=image_cfg_scale_visible, inputs=[], outputs=[slider], show_progress="hidden")
+    slider = find("img2img_image_cfg_scale")
+    if slider is not None:
+        demo.load(fn=image_cfg_scale_visible, inputs=[], outputs=[slider], show_progress="hidden")
+        text_settings.change(fn=image_cfg_scale_visible, inputs=[], outputs=[slider], show_progress="hidden")
+    distilled = [find("txt2img_distilled_cfg_scale"), find("img2img_distilled_cfg_scale")]
+    if all(d is not None for d in distilled):
+        demo.load(fn=distilled_cfg_scale_visible, inputs=[], outputs=distilled, show_progress="hidden")
+        text_settings.change(fn=distilled_cfg_scale_visible, inputs=[], outputs=distilled, show_progress="hidden")
 
 
 OPTIONS_TO_PAGE_JS = ("(json) => { window.webuiPendingOptions = json; "

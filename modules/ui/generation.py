@@ -33,6 +33,7 @@ COMMON_FIELDS = [
     "task_id", "prompt", "negative_prompt", "styles", "n_iter", "batch_size", "cfg_scale", "height", "width",
     "override_settings", "sampler_name", "scheduler", "steps", "seed", "seed_checkbox", "subseed", "subseed_strength",
     "seed_resize_from_w", "seed_resize_from_h", "refiner_enable", "refiner_checkpoint", "refiner_switch_at",
+    "distilled_cfg_scale",
 ]
 """Named inputs of both tabs, in the order the tab passes them (the scripts' arguments follow all named ones)."""
 
@@ -66,6 +67,7 @@ def common_processing_args(v: dict[str, Any]) -> dict[str, Any]:
         "n_iter": int(v["n_iter"]),
         "batch_size": int(v["batch_size"]),
         "cfg_scale": float(v["cfg_scale"]),
+        "distilled_cfg_scale": float(v.get("distilled_cfg_scale", 3.5) or 3.5),
         "width": int(v["width"]),
         "height": int(v["height"]),
         "sampler_name": v["sampler_name"],

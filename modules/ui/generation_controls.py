@@ -143,6 +143,12 @@ def create_cfg_scale(tabname: str) -> Any:
     return _slider(minimum=1.0, maximum=30.0, step=0.5, label="CFG Scale", value=7.0, elem_id=f"{tabname}_cfg_scale")
 
 
+def create_distilled_cfg_scale(tabname: str) -> Any:
+    """Forge's "Distilled CFG Scale" (the guidance embedding of Flux dev); shown while such a model is loaded."""
+    return _slider(minimum=0.0, maximum=30.0, step=0.1, label="Distilled CFG Scale", value=3.5,
+                   elem_id=f"{tabname}_distilled_cfg_scale", visible=False)
+
+
 def _slider(**kwargs: Any) -> Any:
     import gradio as gr
 

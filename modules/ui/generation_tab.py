@@ -85,6 +85,7 @@ def build_settings_column(tab: GenerationTab, runner: Any, own: dict[str, Callab
         elif category == "cfg":
             with gr.Row():
                 c["cfg_scale"] = gc.create_cfg_scale(name)
+                c["distilled_cfg_scale"] = gc.create_distilled_cfg_scale(name)
                 if beside_cfg is not None:
                     beside_cfg()
         elif category == "seed":
@@ -153,7 +154,8 @@ def register_paste(tab: GenerationTab, runner: Any, tab_fields: list, targets: l
     ↙️ button reads the prompt box."""
     c, toprow = tab.controls, tab.toprow
     tab.paste_fields = [(toprow.prompt, "Prompt"), (toprow.negative_prompt, "Negative prompt"),
-                        (c["cfg_scale"], "CFG scale"), (c["width"], "Size-1"), (c["height"], "Size-2"),
+                        (c["cfg_scale"], "CFG scale"), (c["distilled_cfg_scale"], "Distilled CFG Scale"),
+                        (c["width"], "Size-1"), (c["height"], "Size-2"),
                         (c["batch_size"], "Batch size"), (toprow.styles, styles_field), *tab_fields,
                         *tab.paste_fields, *(getattr(runner, "infotext_fields", None) or [])]
     for paste_name, picture in targets:

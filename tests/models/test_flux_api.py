@@ -12,6 +12,7 @@ from modules.app_server import create_app
 from modules.models.tiny_flux import make_tiny_flux_checkpoint
 from modules.models.tiny_sd3 import write_tiny_t5_tokenizer
 from modules.runtime.bootstrap import initialize
+from modules.ui.frame import distilled_cfg_scale_visible
 from tests.api.conftest import decode, preserved_shared
 
 
@@ -26,6 +27,8 @@ def test_flux_dev_generates_through_the_api_with_distilled_cfg_in_the_infotext(t
         app = create_app(shared.cmd_opts, with_ui=False)
         model = shared.sd_model
         assert model.is_flux and model.family == "flux-dev" and model.use_distilled_cfg_scale
+        # the txt2img / img2img Distilled CFG Scale sliders are shown while this model is loaded
+        assert [u["visible"] for u in distilled_cfg_scale_visible()] == [True, True]
         with TestClient(app) as client:
             body = {"prompt": "a photo of a cat", "steps": 3, "width": 64, "height": 48, "sampler_name": "Euler",
                     "seed": 7, "cfg_scale": 1, "distilled_cfg_scale": 2.5}

@@ -189,7 +189,7 @@ def test_txt2img_fields_become_processing_arguments():
                   cfg_scale=7.0, height=64.0, width=128.0, override_settings=[], sampler_name="Euler a",
                   scheduler="Karras", steps=3.0, seed=5, seed_checkbox=False, subseed=9, subseed_strength=0.5,
                   seed_resize_from_w=0, seed_resize_from_h=0, refiner_enable=False, refiner_checkpoint="x",
-                  refiner_switch_at=0.8, enable_hr=False, denoising_strength=0.7, hr_scale=2.0, hr_upscaler="Latent",
+                  refiner_switch_at=0.8, distilled_cfg_scale=2.5, enable_hr=False, denoising_strength=0.7, hr_scale=2.0, hr_upscaler="Latent",
                   hr_second_pass_steps=0, hr_resize_x=0, hr_resize_y=0, hr_checkpoint_name="Use same checkpoint",
                   hr_sampler_name="Use same sampler", hr_scheduler="Use same scheduler", hr_prompt="",
                   hr_negative_prompt="")
@@ -199,6 +199,7 @@ def test_txt2img_fields_become_processing_arguments():
     assert (args["width"], args["height"], args["n_iter"], args["steps"]) == (128, 64, 2, 3)
     assert args["denoising_strength"] is None and args["hr_checkpoint_name"] is None and args["hr_sampler_name"] is None
     assert args["refiner_checkpoint"] is None and "subseed" not in args and args["seed"] == 5
+    assert args["distilled_cfg_scale"] == 2.5  # Flux dev's guidance slider reaches the job
     named.update(seed_checkbox=True, enable_hr=True)
     args = txt2img_processing_args(named)
     assert args["subseed"] == 9 and args["subseed_strength"] == 0.5 and args["denoising_strength"] == 0.7
@@ -277,7 +278,8 @@ def test_generate_goes_through_the_job_queue_and_reports_bad_input(tmp_path):
                       cfg_scale=7.0, height=64, width=64, override_settings=[], sampler_name="Euler a",
                       scheduler="Automatic", steps=2, seed=42, seed_checkbox=False, subseed=-1, subseed_strength=0,
                       seed_resize_from_w=0, seed_resize_from_h=0, refiner_enable=False, refiner_checkpoint="",
-                      refiner_switch_at=0.8, enable_hr=False, denoising_strength=0.7, hr_scale=2.0,
+                      refiner_switch_at=0.8, distilled_cfg_scale=3.5, enable_hr=False, denoising_strength=0.7,
+                      hr_scale=2.0,
                       hr_upscaler="Latent", hr_second_pass_steps=0, hr_resize_x=0, hr_resize_y=0,
                       hr_checkpoint_name="Use same checkpoint", hr_sampler_name="Use same sampler",
                       hr_scheduler="Use same scheduler", hr_prompt="", hr_negative_prompt="")
