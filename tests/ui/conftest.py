@@ -173,7 +173,7 @@ def running_webui(data_dir, *flags: str) -> Iterator[Server]:
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def pw_driver():
     """The one Playwright driver of the test session (the sync API allows one per thread)."""
     require_browser()
@@ -196,7 +196,7 @@ def chromium_context(pw: Any) -> Iterator[Any]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory):
     """One server for every browser test (two tiny SD1 checkpoints, the sampling gate: ``Server.sampling_held``)."""
     require_browser()
@@ -215,14 +215,14 @@ def server(tmp_path_factory):
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(pw_driver):
     """A headless chromium (Debian's) with a fresh profile, shared by every browser test of the session."""
     with chromium_context(pw_driver) as context:
         yield context
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def extensions_server(tmp_path_factory):
     """The second server of the session, for the tests that install, disable and reload extensions and that
     translate the page (test_browser_a1111_js, test_browser_extensions, test_browser_reload_ui): its page differs
@@ -240,7 +240,7 @@ def extensions_server(tmp_path_factory):
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def extensions_server_tab(extensions_server, browser):
     """One tab on ``extensions_server`` for the whole session: (page, errors seen in its console)."""
     page, errors = open_ui(browser, extensions_server)
@@ -297,7 +297,7 @@ def reset_tab(page) -> None:
             page.click("#img2img_img2img_tab-button")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def shared_tabs(server, browser):
     """The tabs that modules naming the same ``SHARED_TAB`` continue in, by that name."""
     tabs: dict[str, tuple[Any, list[str]]] = {}

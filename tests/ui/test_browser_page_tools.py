@@ -195,19 +195,28 @@ def test_generate_forever_repeats_until_cancelled(module_page, server):
     entries = page.eval_on_selector_all("#context-menu a", "els => els.map(e => e.textContent)")
     assert entries == ["Generate forever", "Cancel generate forever"]
     page.click("#context-menu a:text-is('Generate forever')")
-    assert not page.is_visible("#context-menu")
-    # at least three jobs one after the other, with nobody pressing Generate
-    pictures = wait_for_pictures(page, server, before + 3)
-    seeds = {os.path.basename(p).split("-")[1] for p in pictures[before:]}
-    assert len(seeds) >= 3, "each job is a new one (random seed)"
+    try:
+        assert not page.is_visible("#context-menu")
+        # at least three jobs one after the other, with nobody pressing Generate
+        pictures = wait_for_pictures(page, server, before + 3)
+        seeds = {os.path.basename(p).split("-")[1] for p in pictures[before:]}
+        assert len(seeds) >= 3, "each job is a new one (random seed)"
 
-    right_click_generate_box(page, "txt2img", "Cancel generate forever")
-    page.wait_for_function(IDLE, arg="txt2img", timeout=60000)
-    after_cancel = len(saved_pictures(server))
-    # Generate forever re-clicks every 500 ms; several periods pass without a new job
-    page.wait_for_timeout(2500)
-    assert page.evaluate(IDLE, "txt2img")
-    assert len(saved_pictures(server)) == after_cancel
+        # the next job is held at its sampling step, so Interrupt stays in place for the right-click (on a busy
+        # machine one-step jobs swap Generate and Interrupt faster than a click and its menu)
+        with server.sampling_held():
+            page.wait_for_selector("#txt2img_interrupt", state="visible", timeout=60000)
+            right_click_generate_box(page, "txt2img", "Cancel generate forever")
+        page.wait_for_function(IDLE, arg="txt2img", timeout=60000)
+        after_cancel = len(saved_pictures(server))
+        # Generate forever re-clicks every 500 ms; several periods pass without a new job
+        page.wait_for_timeout(2500)
+        assert page.evaluate(IDLE, "txt2img")
+        assert len(saved_pictures(server)) == after_cancel
+    finally:
+        # whatever failed above, the shared tab must not go on generating for the rest of the run (it kept a core
+        # and the server busy for every later browser test)
+        page.evaluate("webuiCancelGenerateForever()")
     assert errors == []
 
 
