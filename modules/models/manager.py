@@ -61,9 +61,13 @@ class ModelManager:
         ``write_setting`` False (refiner, hires checkpoint) leaves setting ``sd_model_checkpoint`` alone, so the
         next job's first batch switches back (A1111's ``SkipWritingToConfig``).
         """
-        if self.current is not None and self.current.sd_checkpoint_info.filename == info.filename:
-            return self.current
         cached = self.loaded.get(info.filename)
+        if cached is not None and self._modules_changed(cached):
+            # a GGUF model loaded with other text encoder / VAE files than the setting names now: loaded again
+            print(f"{info.title}: setting forge_additional_modules changed, loading it again", flush=True)
+            cached = None
+        elif self.current is not None and self.current.sd_checkpoint_info.filename == info.filename:
+            return self.current
         if cached is not None:
             print(f"Using already loaded model {info.title}", flush=True)
             self._activate(cached, write_setting)
@@ -170,7 +174,7 @@ class ModelManager:
                               enable_t5=bool(getattr(self.opts, "sd3_enable_t5", False)),
                               midas_dir=self._model_dir("midas"), karlo_dir=self._model_dir("karlo"),
                               xlmr_dir=self._model_dir("xlm-roberta-large"),
-                              additional_modules=[str(f) for f in getattr(self.opts, "forge_additional_modules", None) or []])
+                              additional_modules=self._additional_modules())
         model = load_model(info.filename, options)
         timer.record("load weights")
         if getattr(self.cmd_opts, "opt_channelslast", False):
@@ -187,6 +191,14 @@ class ModelManager:
         timer.record("model hooks")
         print(f"Model loaded in {timer.summary()}.", flush=True)
         return model
+
+    def _additional_modules(self) -> list[str]:
+        """Setting ``forge_additional_modules``: the files a GGUF diffusion model takes its text encoders / VAE from."""
+        return [str(f) for f in getattr(self.opts, "forge_additional_modules", None) or []]
+
+    def _modules_changed(self, model: Any) -> bool:
+        used = getattr(model, "additional_modules", None)  # set on GGUF models only
+        return used is not None and used != self._additional_modules()
 
     def _text_encoder_dir(self) -> str | None:
         """``models/CLIP``, where SD3's separate text encoder files live."""
