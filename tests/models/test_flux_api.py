@@ -13,7 +13,7 @@ from modules.models.tiny_flux import make_tiny_flux_checkpoint
 from modules.models.tiny_sd3 import write_tiny_t5_tokenizer
 from modules.runtime.bootstrap import initialize
 from modules.ui.frame import distilled_cfg_scale_visible
-from tests.api.conftest import decode, preserved_shared
+from tests.api.conftest import decode, encode, preserved_shared
 
 
 def test_flux_dev_generates_through_the_api_with_distilled_cfg_in_the_infotext(tmp_path):
@@ -48,6 +48,15 @@ def test_flux_dev_generates_through_the_api_with_distilled_cfg_in_the_infotext(t
             other = client.post("/sdapi/v1/txt2img", json=dict(body, distilled_cfg_scale=6.0)).json()
             assert "Distilled CFG Scale: 6.0" in json.loads(other["info"])["infotexts"][0]
             assert not np.array_equal(np.asarray(decode(other["images"][0]).convert("RGB"), dtype=np.float64), image)
+
+            # img2img: the flow interpolation start, odd patch counts (72x40 is a 9x5 latent)
+            img2img = {"init_images": [encode(decode(answer["images"][0]))], "prompt": "a photo of a cat", "steps": 3,
+                       "denoising_strength": 0.5, "width": 72, "height": 40, "sampler_name": "Euler", "seed": 3,
+                       "cfg_scale": 1}
+            response = client.post("/sdapi/v1/img2img", json=img2img)
+            assert response.status_code == 200, response.text[:300]
+            assert "Distilled CFG Scale: 3.5" in json.loads(response.json()["info"])["infotexts"][0]
+            assert decode(response.json()["images"][0]).size == (72, 40)
 
             refused = client.post("/sdapi/v1/txt2img", json=dict(body, sampler_name="DDIM"))
             assert refused.status_code == 422
