@@ -40,7 +40,8 @@ def test_released_layout_on_meta(family, width, tmp_path):
     assert roberta["embeddings.word_embeddings.weight"] == (250002, 1024)
     projections = {k: tuple(v.shape) for k, v in sd.items()
                    if k.startswith("cond_stage_model.") and not k.startswith("cond_stage_model.roberta.")}
-    expected = {"cond_stage_model.transformation.weight": (width, 1024), "cond_stage_model.transformation.bias": (width,),
+    expected = {"cond_stage_model.transformation.weight": (width, 1024),
+                "cond_stage_model.transformation.bias": (width,),
                 "cond_stage_model.pre_LN.weight": (1024,), "cond_stage_model.pre_LN.bias": (1024,)}
     if family == "alt-diffusion-m18":
         expected.update({"cond_stage_model.transformation_pre.weight": (1024, 1024),
@@ -122,7 +123,8 @@ def test_txt2img_through_the_api_and_a_422_without_the_tokenizer(tmp_path):
     folder = data_dir / "models" / "xlm-roberta-large"
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
     body = {"prompt": "a (photo:1.2) of a cat, 猫", "negative_prompt": "dog", "steps": 2, "width": 64, "height": 64,
-            "seed": 5, "sampler_name": "Euler", "cfg_scale": 7, "override_settings": {"sd_model_checkpoint": "alt-tiny"}}
+            "seed": 5, "sampler_name": "Euler", "cfg_scale": 7,
+            "override_settings": {"sd_model_checkpoint": "alt-tiny"}}
     with preserved_shared() as shared:
         initialize(["--data-dir", str(data_dir), "--nowebui"])  # the start-up load fails (logged, as A1111)
         with TestClient(create_app(shared.cmd_opts, with_ui=False)) as client:
