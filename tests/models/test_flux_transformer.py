@@ -50,7 +50,8 @@ def to_diffusers(sd: dict[str, torch.Tensor], width: int) -> dict[str, torch.Ten
             if rest in double:
                 out[f"{p}{double[rest]}.{kind}"] = t
             elif rest in ("img_attn.qkv", "txt_attn.qkv"):
-                names = ("to_q", "to_k", "to_v") if rest.startswith("img") else ("add_q_proj", "add_k_proj", "add_v_proj")
+                names = (("to_q", "to_k", "to_v") if rest.startswith("img")
+                         else ("add_q_proj", "add_k_proj", "add_v_proj"))
                 for n, part in zip(names, t.chunk(3, dim=0)):
                     out[f"{p}attn.{n}.{kind}"] = part
             else:  # img_attn.norm.query_norm(.scale) ...
@@ -135,7 +136,8 @@ def test_full_size_layout_on_meta(guidance: bool) -> None:
             assert key not in shapes
             continue
         assert shapes[key] == shape, key
-    assert len([k for k in shapes if k.startswith("double_blocks.")]) == 19 * 24  # per stream: mod, qkv, proj, two MLP layers (weight + bias), two q/k norm scales
+    # per stream: mod, qkv, proj and two MLP layers (weight + bias each), two q/k norm scales
+    assert len([k for k in shapes if k.startswith("double_blocks.")]) == 19 * 24
     assert len([k for k in shapes if k.startswith("single_blocks.")]) == 38 * 8
     params = sum(v.numel() for v in model.state_dict().values())
     assert 11.8e9 < params < 12.0e9  # "12B"

@@ -11,6 +11,8 @@ The 16-channel latent is cut into 2x2 patches of 64 values (channel-major).
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -143,8 +145,9 @@ class DoubleStreamBlock(nn.Module):
             setattr(self, f"{stream}_norm2", _plain_norm(width))
             setattr(self, f"{stream}_mlp", _mlp(width, hidden))
 
-    def _stream(self, name: str) -> tuple[Modulation, nn.LayerNorm, SelfAttention, nn.LayerNorm, nn.Sequential]:
-        return tuple(getattr(self, f"{name}_{part}") for part in ("mod", "norm1", "attn", "norm2", "mlp"))  # type: ignore[return-value]
+    def _stream(self, name: str) -> tuple[Any, ...]:
+        """``(mod, norm1, attn, norm2, mlp)`` of the ``img`` or ``txt`` stream."""
+        return tuple(getattr(self, f"{name}_{part}") for part in ("mod", "norm1", "attn", "norm2", "mlp"))
 
     def forward(self, img: torch.Tensor, txt: torch.Tensor, vec: torch.Tensor,
                 pe: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -306,7 +309,8 @@ def flux_sizes(shapes: dict[str, tuple[int, ...]], prefix: str = "model.diffusio
     axes = FLUX_SIZES["axes_dim"] if head_width == 128 else _split_axes(head_width)
     return dict(width=width, heads=width // head_width, depth=count("double_blocks"),
                 depth_single=count("single_blocks"), in_channels=in_channels,
-                context_dim=shapes[f"{prefix}txt_in.weight"][1], vec_dim=shapes[f"{prefix}vector_in.in_layer.weight"][1],
+                context_dim=shapes[f"{prefix}txt_in.weight"][1],
+                vec_dim=shapes[f"{prefix}vector_in.in_layer.weight"][1],
                 axes_dim=list(axes), guidance=f"{prefix}guidance_in.in_layer.weight" in shapes)
 
 
