@@ -54,7 +54,7 @@ def test_gguf_unets_generate_through_the_api_close_to_the_unquantised_model(tmp_
             assert "the text encoder (cond_stage_model)" in detail and "the VAE (first_stage_model)" in detail
 
             assert client.post("/sdapi/v1/options", json={"forge_additional_modules": [str(base)]}).status_code == 200
-            for name, tolerance in (("unet-sd1-Q8_0", 6.0), ("unet-sd1-F16", 1.0)):
+            for name, tolerance in (("unet-sd1-Q8_0", 1.0), ("unet-sd1-F16", 0.1)):
                 response = client.post("/sdapi/v1/txt2img", json=dict(
                     BODY, override_settings={"sd_model_checkpoint": name},
                     override_settings_restore_afterwards=False))
@@ -67,9 +67,10 @@ def test_gguf_unets_generate_through_the_api_close_to_the_unquantised_model(tmp_
                 assert f"Model hash: {digest}, Model: {name}, Module 1: base-sd1, Version: " in infotext
                 got = _pixels(response.json())
                 difference = np.abs(got - expected)
-                # 4 Euler steps through a random-weight UNet: Q8_0's weight error (about 0.4 % of each block's
-                # largest value) moves pixels by a few levels on average; F16 rounding by well under one
-                assert difference.mean() < tolerance, (name, difference.mean())
+                # 4 Euler steps through a random-weight UNet: Q8_0's weight error (up to 0.4 % of each block's
+                # largest value, about 1.2 % on the UNet's output) moved pixels by 0.21 levels on average (2 at
+                # most); F16's rounding by 0.013 (1 at most). The bounds leave ~5x room for other CPUs' maths
+                assert difference.mean() < tolerance and difference.max() <= 10, (name, difference.mean())
                 assert got.std() > 10  # a picture, not a flat field
             assert len([m for m in model.model.diffusion_model.modules() if is_quantised_layer(m)]) == 0  # F16
 
