@@ -3,8 +3,9 @@
 A ``.gguf`` file holds only the diffusion model (UNet or transformer), its tensors packed in GGML block
 formats, and names the family in ``general.architecture`` ("sd1", "sdxl", "sd3", "flux").  The text
 encoders and the VAE come from the files the user picks in setting ``forge_additional_modules`` (Forge's
-"VAE / Text Encoder" selector): a full checkpoint of the same family (its UNet is ignored), a VAE file, or
-for SD1 a CLIP-L text encoder file; SD3 also takes its CLIPs from ``models/CLIP`` as its own checkpoints do.
+"VAE / Text Encoder" selector): a full checkpoint of the same family (its UNet is ignored), a VAE file
+(Flux's ``ae.safetensors``), or for SD1 a CLIP-L text encoder file; SD3 and Flux also take their text
+encoders from ``models/CLIP`` as their own checkpoints do.
 What is still missing is one error naming the parts and the setting.
 
 Packed tensors stay packed: :func:`install_packed` gives the layers that can hold them the per-call
@@ -126,9 +127,12 @@ def arch_group(contents: GGUFContents) -> str:
 
 
 def group_of_family(family: str) -> str:
-    """``sdxl-inpaint`` -> ``sdxl``, ``sd1-inpaint`` / ``instruct-pix2pix`` -> ``sd1``, ``sd2-v`` -> ``sd2``."""
+    """``sdxl-inpaint`` -> ``sdxl``, ``sd1-inpaint`` / ``instruct-pix2pix`` -> ``sd1``, ``sd2-v`` -> ``sd2``,
+    ``flux-dev`` -> ``flux``."""
     if family.startswith(("sdxl", "ssd")):
         return "sdxl"
+    if family.startswith("flux"):
+        return "flux"
     if family.startswith(("sd2", "sd3")):
         return family[:3]
     return "sd1"

@@ -221,10 +221,11 @@ def _read_gguf_checkpoint(checkpoint: str | Path, options: LoadOptions
     """A GGUF diffusion model with the text encoders and VAE of ``options.additional_modules`` (Forge's way)."""
     gguf = read_gguf(checkpoint)
     group = arch_group(gguf)
-    if group == "flux":
-        raise CheckpointError(f"{checkpoint}: a Flux GGUF file; this web UI does not load Flux models yet")
     sd, alphas = read_modules(options.additional_modules, group, options.allow_unsafe)
-    if not sd and group != "sd3":  # SD3 may take its CLIPs from models/CLIP; the VAE is checked after building
+    if group in ("sd3", "flux"):  # their text encoders may come from models/CLIP (checked when building)
+        if not any(k.startswith(("first_stage_model.", "vae.")) for k in sd):
+            raise missing_parts_error(checkpoint, group, ["first_stage_model"])
+    elif not sd:
         raise missing_parts_error(checkpoint, group, ["cond_stage_model" if group in ("sd1", "sd2") else "conditioner",
                                                       "first_stage_model"])
     sd.update(gguf.plain)

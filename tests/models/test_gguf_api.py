@@ -1,7 +1,8 @@
 """A tiny SD1 checkpoint's UNet written to GGUF files (Q8_0 and F16, city96's layout, with the gguf package's
 writer) is listed as a checkpoint and generates through ``/sdapi/v1/txt2img`` with the text encoder and VAE
 of the full checkpoint picked in ``forge_additional_modules``, close to the unquantised model; without them
-the request is a 422 naming what is missing and the setting; other picked files load the model again.  A Q8_0 UNet holds about half the bytes of fp16."""
+the request is a 422 naming what is missing and the setting; other picked files load the model again.
+A Q8_0 UNet holds about half the bytes of fp16."""
 from __future__ import annotations
 
 import hashlib
@@ -77,7 +78,8 @@ def test_gguf_unets_generate_through_the_api_close_to_the_unquantised_model(tmp_
             # other files picked: the live GGUF model is loaded again with them (the text encoder changes the picture)
             other = make_tiny_checkpoint("sd1", tmp_path / "elsewhere", name="other-sd1", seed=5)
             assert client.post("/sdapi/v1/options", json={"forge_additional_modules": [str(other)]}).status_code == 200
-            again = client.post("/sdapi/v1/txt2img", json=dict(BODY, override_settings={"sd_model_checkpoint": "unet-sd1-F16"}))
+            f16 = dict(BODY, override_settings={"sd_model_checkpoint": "unet-sd1-F16"})
+            again = client.post("/sdapi/v1/txt2img", json=f16)
             assert again.status_code == 200, again.text[:300]
             assert "Model: unet-sd1-F16, Module 1: other-sd1, " in json.loads(again.json()["info"])["infotexts"][0]
             assert shared.sd_model is not model and shared.sd_model.additional_modules == [str(other)]

@@ -55,8 +55,8 @@ def test_an_sdxl_gguf_without_its_parts_and_a_flux_gguf_are_clear_errors(tmp_pat
         "the VAE (first_stage_model) must come from other files. Pick a full sdxl checkpoint (or VAE and text "
         "encoder files) in setting 'VAE / Text Encoder' (forge_additional_modules).")
     _write(tmp_path / "flux.gguf", "flux", ["double_blocks.0.img_attn.qkv.weight"])
-    with pytest.raises(CheckpointError, match="a Flux GGUF file; this web UI does not load Flux models yet"):
-        load_model(tmp_path / "flux.gguf")
+    with pytest.raises(CheckpointError, match=r"holds only the flux diffusion model, so the VAE \(first_stage_model\) must"):
+        load_model(tmp_path / "flux.gguf")  # Flux's text encoders may come from models/CLIP; its VAE may not
     with pytest.raises(CheckpointError, match="names .*nothing.safetensors, which does not exist"):
         load_model(tmp_path / "xl.gguf", LoadOptions(additional_modules=[str(tmp_path / "nothing.safetensors")]))
 
@@ -67,7 +67,8 @@ def test_a_picked_checkpoint_of_another_family_or_a_vae_alone_is_refused(tmp_pat
     with pytest.raises(CheckpointError, match="the GGUF file is a sdxl model but base.safetensors make a sd1 model"):
         load_model(tmp_path / "unet.gguf", LoadOptions(additional_modules=[str(base)]))
     # the VAE alone (a models/VAE file): the text encoder is still missing, and only it is named
-    vae = {k[len("first_stage_model."):]: v for k, v in load_file(str(base)).items() if k.startswith("first_stage_model.")}
+    prefix = "first_stage_model."
+    vae = {k[len(prefix):]: v for k, v in load_file(str(base)).items() if k.startswith(prefix)}
     save_file(vae, str(tmp_path / "vae.safetensors"))
     write_unet_gguf(base, tmp_path / "unet1.gguf", GGMLQuantizationType.Q8_0)
     (tmp_path / "unet1.yaml").write_bytes((tmp_path / "sd1" / "base.yaml").read_bytes())
@@ -75,17 +76,23 @@ def test_a_picked_checkpoint_of_another_family_or_a_vae_alone_is_refused(tmp_pat
         load_model(tmp_path / "unet1.gguf", LoadOptions(additional_modules=[str(tmp_path / "vae.safetensors")]))
 
 
-@pytest.mark.parametrize("family", ["sdxl", "sd3"])
-def test_sdxl_and_sd3_gguf_files_load_with_their_full_checkpoint(tmp_path, family):
+@pytest.mark.parametrize("family", ["sdxl", "sd3", "flux-dev"])
+def test_sdxl_sd3_and_flux_gguf_files_load_with_their_full_checkpoint(tmp_path, family):
     from modules.models.gguf_layers import is_quantised_layer  # why: only this test looks at the layers
-    from modules.models.tiny_sd3 import make_tiny_sd3_checkpoint  # why: only this test builds SD3
+    from modules.models.tiny_flux import make_tiny_flux_checkpoint  # why: only this test builds Flux
+    from modules.models.tiny_sd3 import make_tiny_sd3_checkpoint, write_tiny_t5_tokenizer  # why: as above
 
-    base = (make_tiny_sd3_checkpoint(tmp_path, name="base") if family == "sd3"
-            else make_tiny_checkpoint(family, tmp_path, name="base"))
-    stored = write_unet_gguf(base, tmp_path / "unet.gguf", GGMLQuantizationType.Q8_0, arch=family)
-    model = load_model(tmp_path / "unet.gguf", LoadOptions(additional_modules=[str(base)]))
+    clip = tmp_path / "CLIP"
+    clip.mkdir()
+    write_tiny_t5_tokenizer(clip / "t5xxl_tokenizer.json")  # Flux's T5 tokenizer, from models/CLIP
+    make = {"sd3": lambda: make_tiny_sd3_checkpoint(tmp_path, name="base"),
+            "flux-dev": lambda: make_tiny_flux_checkpoint(tmp_path, name="base")}
+    base = make.get(family, lambda: make_tiny_checkpoint(family, tmp_path, name="base"))()
+    stored = write_unet_gguf(base, tmp_path / "unet.gguf", GGMLQuantizationType.Q8_0, arch=family.split("-")[0])
+    options = LoadOptions(additional_modules=[str(base)], text_encoder_dir=clip)
+    model = load_model(tmp_path / "unet.gguf", options)
     assert model.family == family  # the whole SDXL UNet: its packed keys count for A1111's SSD-1B test
-    reference = dict(load_model(base).model.diffusion_model.named_modules())
+    reference = dict(load_model(base, LoadOptions(text_encoder_dir=clip)).model.diffusion_model.named_modules())
     packed = {name: m for name, m in model.model.diffusion_model.named_modules() if is_quantised_layer(m)}
     assert len(packed) >= sum(t == GGMLQuantizationType.Q8_0 for t in stored.values()) - 1 > 20
     for name, layer in packed.items():
@@ -110,7 +117,8 @@ def test_a_weight_patch_on_a_packed_layer_is_reported_not_silently_lost(tmp_path
     layer = model.model.diffusion_model.out[2]
     before = layer.weight.clone()
     patcher = patcher_for(model)
-    patcher.apply("lora", PatchSet("k", {"model.diffusion_model.out.2:weight": (WeightPatch(lambda v: v * 2, source="net"),),
-                                         "model.diffusion_model.out.2:bias": (WeightPatch(lambda v: v + 1, source="net"),)}))
+    patcher.apply("lora", PatchSet("k", {
+        "model.diffusion_model.out.2:weight": (WeightPatch(lambda v: v * 2, source="net"),),
+        "model.diffusion_model.out.2:bias": (WeightPatch(lambda v: v + 1, source="net"),)}))
     assert patcher.errors == {"net": 1}  # the packed weight; the plain bias is patched
     assert torch.equal(layer.weight, before)
