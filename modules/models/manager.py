@@ -153,6 +153,25 @@ class ModelManager:
             self.current.to("cpu")
             torch_gc()
 
+    def release_all(self) -> None:
+        """Free every loaded model: its weights go to the meta device and the manager forgets it.
+
+        For ending a runtime inside a longer-lived process (a test session, an embedding application): after
+        ``unload`` a model still holds its weights in RAM, and anything that kept a reference to it (a finished
+        job's processing object, a script) would keep them alive; a freed model holds no memory whoever refers
+        to it.
+        """
+        models = list(self.loaded.values())
+        if self.current is not None and all(m is not self.current for m in models):
+            models.append(self.current)
+        self.loaded.clear()
+        self.current = None
+        for model in models:
+            self.memory.detach(model)
+            model.to("meta")
+        del models
+        torch_gc()
+
     def reload(self) -> None:
         """Move the live model back to its device."""
         if self.current is not None:

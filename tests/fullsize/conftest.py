@@ -248,6 +248,6 @@ def fullsize_server(fullsize: FullsizeCheckpoints, families: tuple[str, ...], da
         finally:
             manager = getattr(shared, "model_manager", None)
             if manager is not None:
-                manager.unload()
+                manager.release_all()  # unload() would keep the weights in RAM for the rest of the test session
             shared.sd_model = None
     free_memory()

@@ -67,6 +67,8 @@ def test_sd15_streamed_and_swapped_equal_resident(fullsize, tmp_path):
             memory.rest()
             memory.detach(model)
             assert home_pointers(model) == home, f"{mode}: a weight did not come back to its home tensor"
+            del memory, plan  # this mode's copy buffers go before the next mode makes its own
     finally:
+        model.to("meta")  # frees the weights whoever still refers to the model (its manager, the prompt hijack)
         del model
         free_memory()

@@ -128,6 +128,7 @@ def run_ours(fullsize: Any, family: str, data_dir: Path, compute: Callable[[Any]
         outputs["config_path"] = model.config_path
     finally:
         shared.sd_model = saved
+        model.to("meta")  # frees the weights whoever still refers to the model (its manager)
         del model
         free_memory()
     return outputs
