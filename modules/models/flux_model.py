@@ -14,13 +14,13 @@ pipeline makes on ``shared.sd_model`` with Flux's meaning, as Forge does:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import torch
-from torch import nn
 
-from modules.models.nets.autoencoder import AutoencoderKL, DiagonalGaussian
+from modules.models.flow_model import DiffusionWrapper, FlowLatentModel
+from modules.models.nets.autoencoder import AutoencoderKL
 from modules.models.nets.flux import FluxTransformer
 from modules.models.nets.flux_text import FluxTextEncoders
 
@@ -46,31 +46,10 @@ def flux_sigmas(mu: float, timesteps: int = FLOW_TIMESTEPS) -> torch.Tensor:
     return (math.exp(mu) / (math.exp(mu) + (1 / t - 1))).float()
 
 
-class DiffusionWrapper(nn.Module):
-    """Holds the transformer at ``model.diffusion_model`` (the checkpoint path)."""
-
-    def __init__(self, diffusion_model: FluxTransformer) -> None:
-        super().__init__()
-        self.diffusion_model = diffusion_model
-        self.conditioning_key = "crossattn"
-
-
-class Flux(nn.Module):
+class Flux(FlowLatentModel):
     """Flux.1 dev / schnell and their fine-tunes, from a single-file checkpoint."""
 
-    is_sdxl = False
-    is_sd2 = False
-    is_sd1 = False
-    is_ssd = False
-    is_sd3 = False
     is_flux = True
-    is_sdxl_inpaint = False
-    is_refiner = False
-    latent_channels = 16
-    parameterization = "eps"
-    """The flow prediction is marked by :attr:`flow_shift`, which the sampling layer reads."""
-    cond_stage_key = "txt"
-    text_conditioning: Any = None
 
     def __init__(self, transformer: FluxTransformer, first_stage: AutoencoderKL, text_encoders: FluxTextEncoders,
                  mu: float | None = None) -> None:
@@ -89,55 +68,14 @@ class Flux(nn.Module):
         self._sigmas = flux_sigmas(self.flow_shift)
 
     @property
-    def cond_stage_model(self) -> FluxTextEncoders:
-        return self.text_encoders
-
-    @property
     def device(self) -> torch.device:
         return self.model.diffusion_model.img_in.weight.device
 
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.model.diffusion_model.dtype
-
-    @property
-    def flow_sigmas(self) -> torch.Tensor:
-        if self._sigmas.device != self.device:
-            self._sigmas = self._sigmas.to(self.device)
-        return self._sigmas
-
-    @property
-    def alphas_cumprod(self) -> torch.Tensor:
-        return 1 / (self.flow_sigmas ** 2 + 1)
-
-    def get_learned_conditioning(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
-        """Prompts -> ``{"crossattn": T5 tokens [B, >=256, 4096], "vector": CLIP-L pooled [B, 768]}``."""
-        return self.text_encoders(list(texts))
-
     def apply_model(self, x: torch.Tensor, sigma: torch.Tensor, cond: Mapping[str, Any]) -> torch.Tensor:
         net = self.model.diffusion_model
-        sigma = sigma.to(x.device, torch.float32).reshape(-1)
-        if sigma.numel() == 1 and x.shape[0] > 1:
-            sigma = sigma.expand(x.shape[0])
+        sigma = self.per_sample_sigma(x, sigma)
         guidance = cond.get("guidance") if isinstance(cond, Mapping) else None
         if guidance is None:
             guidance = torch.full((x.shape[0],), float(self.distilled_cfg_scale), device=x.device)
-        v = net(x, sigma, context=cond["crossattn"], y=cond["vector"], guidance=guidance).float()
-        return x - v * sigma.view(-1, *([1] * (x.ndim - 1)))
-
-    def add_noise_to_latent(self, x: torch.Tensor, noise: torch.Tensor, amount: torch.Tensor | float) -> torch.Tensor:
-        """img2img's start: the flow interpolation ``(1 - sigma) x + sigma noise``."""
-        return x * (1 - amount) + noise * amount
-
-    def fix_dimensions(self, width: int, height: int) -> tuple[int, int]:
-        return width // 16 * 16, height // 16 * 16
-
-    def decode_first_stage(self, z: torch.Tensor) -> torch.Tensor:
-        return self.first_stage_model.decode(z / self.scale_factor + self.shift_factor)
-
-    def encode_first_stage(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        posterior: DiagonalGaussian = self.first_stage_model.encode(x)
-        return (posterior.sample(generator) - self.shift_factor) * self.scale_factor
-
-    def get_first_stage_encoding(self, encoded: torch.Tensor) -> torch.Tensor:
-        return encoded
+        v = net(x, sigma, context=cond["crossattn"], y=cond["vector"], guidance=guidance)
+        return self.denoised(x, v, sigma)
