@@ -17,9 +17,8 @@ from torch import nn
 
 from modules.models.checkpoint_io import CheckpointError, read_checkpoint
 from modules.models.fp8_storage import Fp8Conv2d, Fp8Linear
-from modules.models.nets.t5 import T5Tokenizer
 from modules.models.precision import STORAGE_DTYPES, DtypePlan
-from modules.models.sd3_files import T5_FILE, T5_PREFIX, T5_TIED, T5_TOKENIZER_FILE, TEXT_ENCODER_FILES
+from modules.models.sd3_files import T5_FILE, T5_PREFIX, T5_TOKENIZER_FILE, TEXT_ENCODER_FILES, attach_t5
 
 CLIP_L_PREFIX = "text_encoders.clip_l.transformer."
 FP8_LAYERS: dict[type, type] = {nn.Linear: Fp8Linear, nn.Conv2d: Fp8Conv2d}
@@ -51,15 +50,7 @@ def prepare_flux_weights(model: Any, sd: MutableMapping[str, Any], folder: str |
         _read_into(sd, _need_file(folder, TEXT_ENCODER_FILES["clip_l"], "CLIP-L text encoder"), CLIP_L_PREFIX)
     if not any(k.startswith(T5_PREFIX) for k in sd):
         _read_into(sd, _need_file(folder, T5_FILE, "T5-XXL text encoder"), T5_PREFIX)
-    tokenizer = _need_file(folder, T5_TOKENIZER_FILE, "T5 tokenizer")
-    # T5 ties its token table to the encoder's: files keep one name or both
-    first, second = (T5_PREFIX + name for name in T5_TIED)
-    if first in sd or second in sd:
-        sd.setdefault(first, sd.get(second))
-        sd.setdefault(second, sd[first])
-    with torch.device("meta"):
-        model.text_encoders.add_t5()
-    model.text_encoders.t5_tokenizer = T5Tokenizer(tokenizer)
+    attach_t5(model, sd, _need_file(folder, T5_TOKENIZER_FILE, "T5 tokenizer"))
 
 
 def adopt_stored_fp8(model: Any, plan: DtypePlan) -> int:

@@ -89,7 +89,13 @@ def prepare_sd3_weights(model: Any, sd: MutableMapping[str, Any], folder: str | 
         for key in [k for k in sd if k.startswith(T5_PREFIX)]:
             del sd[key]
         return
-    # T5 ties its token table to the encoder's: files keep one name or both
+    attach_t5(model, sd, tokenizer)
+    log.info("SD3: T5-XXL loaded with tokenizer %s", tokenizer)
+
+
+def attach_t5(model: Any, sd: MutableMapping[str, Any], tokenizer: str | Path) -> None:
+    """Give ``model.text_encoders`` its T5-XXL encoder (built on meta, filled from ``sd`` by the loader) and the
+    tokenizer file; both names of T5's token table are in ``sd`` afterwards (files keep one or both)."""
     first, second = (T5_PREFIX + name for name in T5_TIED)
     if first in sd or second in sd:
         sd.setdefault(first, sd.get(second))
@@ -97,4 +103,3 @@ def prepare_sd3_weights(model: Any, sd: MutableMapping[str, Any], folder: str | 
     with torch.device("meta"):
         model.text_encoders.add_t5()
     model.text_encoders.t5_tokenizer = T5Tokenizer(tokenizer)
-    log.info("SD3: T5-XXL loaded with tokenizer %s", tokenizer)

@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from modules.models.nets.clip_text import ClipTextEmbedder
-from modules.models.nets.sd3_text import CLIP_L_SIZES
-from modules.models.nets.t5 import END_ID, PAD_ID, T5_XXL_SIZES, T5Tokenizer, T5XxlEncoder
+from modules.models.nets.sd3_text import CLIP_L_SIZES, t5_prompt_ids
+from modules.models.nets.t5 import PAD_ID, T5_XXL_SIZES, T5Tokenizer, T5XxlEncoder
 
 T5_MIN_LENGTH = 256
 
@@ -61,13 +61,7 @@ class FluxTextEncoders(nn.Module):
     def t5_tokens(self, text: str) -> list[int]:
         if self.t5_tokenizer is None:
             raise RuntimeError("Flux needs T5's tokenizer: put t5xxl_tokenizer.json in models/CLIP")
-        pieces = self.t5_prompt_parser(text) if self.t5_prompt_parser is not None else [(text, 1.0)]
-        tokens: list[int] = []
-        for piece, weight in pieces:
-            if piece == "BREAK" and weight == -1:
-                continue
-            tokens += self.t5_tokenizer.encode(piece)
-        tokens.append(END_ID)
+        tokens = t5_prompt_ids(self.t5_tokenizer, self.t5_prompt_parser, text)
         return tokens + [PAD_ID] * (T5_MIN_LENGTH - len(tokens))
 
     def encode_t5(self, texts: list[str]) -> torch.Tensor:

@@ -118,6 +118,19 @@ class ClipLGEmbedder(ChunkedTextEmbedder):
         return forward_texts(self, texts, clip_skip)
 
 
+def t5_prompt_ids(tokenizer: Any, prompt_parser: Any, text: str) -> list[int]:
+    """T5 ids of one prompt: its pieces' tokens (``BREAK`` dropped, the parser's weights not applied, as A1111's
+    ``Sd3T5``) and the end id; ``prompt_parser`` splits emphasis, None takes the text as it is."""
+    pieces = prompt_parser(text) if prompt_parser is not None else [(text, 1.0)]
+    tokens: list[int] = []
+    for piece, weight in pieces:
+        if piece == "BREAK" and weight == -1:
+            continue
+        tokens += tokenizer.encode(piece)
+    tokens.append(END_ID)
+    return tokens
+
+
 class Sd3TextEncoders(nn.Module):
     """``text_encoders.*``: CLIP-L, CLIP-G and (when loaded) T5-XXL, plus the joint CLIP embedder."""
 
@@ -146,13 +159,7 @@ class Sd3TextEncoders(nn.Module):
         """T5 ids of one prompt: its pieces' tokens (``BREAK`` dropped), the end id, then padding or a cut to
         ``token_count`` (A1111's ``Sd3T5.tokenize_line``)."""
         assert self.t5_tokenizer is not None
-        pieces = self.t5_prompt_parser(text) if self.t5_prompt_parser is not None else [(text, 1.0)]
-        tokens: list[int] = []
-        for piece, weight in pieces:
-            if piece == "BREAK" and weight == -1:
-                continue
-            tokens += self.t5_tokenizer.encode(piece)
-        tokens.append(END_ID)
+        tokens = t5_prompt_ids(self.t5_tokenizer, self.t5_prompt_parser, text)
         return (tokens + [PAD_ID] * (token_count - len(tokens)))[:token_count]
 
     def uses_t5(self) -> bool:
