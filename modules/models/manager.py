@@ -62,6 +62,8 @@ class ModelManager:
         next job's first batch switches back (A1111's ``SkipWritingToConfig``).
         """
         cached = self.loaded.get(info.filename)
+        live_modules = {m.sd_checkpoint_info.filename: getattr(m, "additional_modules", None)
+                        for m in self.loaded.values()}  # what each loaded GGUF model was built with
         if cached is not None and self._modules_changed(cached):
             # a GGUF model loaded with other text encoder / VAE files than the setting names now: loaded again
             print(f"{info.title}: setting forge_additional_modules changed, loading it again", flush=True)
@@ -82,7 +84,8 @@ class ModelManager:
             if previous is not None and not self.loaded:
                 # the live model was freed for this one: bring it back so the server keeps working
                 print(f"Loading {info.title} failed; reloading {previous.title}", flush=True)
-                restored = self._load_from_disk(previous)
+                # with the files it was loaded with: the failure may be the new forge_additional_modules themselves
+                restored = self._load_from_disk(previous, modules=live_modules.get(previous.filename))
                 self.loaded[previous.filename] = restored
                 self._activate(restored, write_setting=False)
             raise
@@ -178,7 +181,9 @@ class ModelManager:
             self.memory.attach(self.current)
 
     # --- internals ---
-    def _load_from_disk(self, info: Any) -> Any:
+    def _load_from_disk(self, info: Any, modules: list[str] | None = None) -> Any:
+        """Read ``info``'s file; a GGUF model takes its text encoders / VAE from ``modules`` (default: the
+        setting ``forge_additional_modules``)."""
         timer = Timer()
         if not getattr(self.cmd_opts, "no_hashing", False):
             info.calculate_shorthash()
@@ -193,7 +198,7 @@ class ModelManager:
                               enable_t5=bool(getattr(self.opts, "sd3_enable_t5", False)),
                               midas_dir=self._model_dir("midas"), karlo_dir=self._model_dir("karlo"),
                               xlmr_dir=self._model_dir("xlm-roberta-large"),
-                              additional_modules=self._additional_modules())
+                              additional_modules=self._additional_modules() if modules is None else list(modules))
         model = load_model(info.filename, options)
         timer.record("load weights")
         if getattr(self.cmd_opts, "opt_channelslast", False):

@@ -85,6 +85,21 @@ def test_gguf_unets_generate_through_the_api_close_to_the_unquantised_model(tmp_
             assert shared.sd_model is not model and shared.sd_model.additional_modules == [str(other)]
             assert np.abs(_pixels(again.json()) - got).mean() > 1
 
+            # files that cannot serve: the job fails with the reason, and the GGUF model comes back with the files
+            # it had (not with the bad ones again), so the server still generates once the setting is put back
+            broken = tmp_path / "elsewhere" / "broken-sd1.safetensors"
+            broken.write_bytes(b"not a checkpoint")
+            assert client.post("/sdapi/v1/options", json={"forge_additional_modules": [str(broken)]}).status_code == 200
+            failed = client.post("/sdapi/v1/txt2img", json=f16)
+            assert 400 <= failed.status_code < 500 and "broken-sd1" in failed.text, failed.text[:300]
+            live = shared.model_manager.current
+            assert live is not None and live.additional_modules == [str(other)]
+            assert all(p.device.type != "meta" for p in live.parameters())  # loaded, not a freed shell
+            assert client.post("/sdapi/v1/options", json={"forge_additional_modules": [str(other)]}).status_code == 200
+            recovered = client.post("/sdapi/v1/txt2img", json=f16)
+            assert recovered.status_code == 200, recovered.text[:300]
+            assert np.abs(_pixels(recovered.json()) - _pixels(again.json())).max() == 0
+
 
 def test_a_q8_0_unet_holds_about_half_the_bytes_of_fp16_and_computes_close(tmp_path):
     base = make_tiny_checkpoint("sd1", tmp_path, name="base")
@@ -100,3 +115,4 @@ def test_a_q8_0_unet_holds_about_half_the_bytes_of_fp16_and_computes_close(tmp_p
     with torch.no_grad():
         got, expected = unet(x, t, context), reference(x, t, context)
     assert (got - expected).norm() / expected.norm() < 0.03  # measured 1.2 % on this random-weight UNet
+
