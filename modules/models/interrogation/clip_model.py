@@ -2,18 +2,18 @@
 
 The keys are those of OpenAI's ``CLIP`` module (``visual.conv1``, ``visual.transformer.resblocks.N``,
 ``transformer.resblocks.N``, ``token_embedding``, ``text_projection``...), so a state dict read from
-``ViT-L-14.pt`` loads as it is.  OpenAI's towers use QuickGELU, which is why the blocks here are not
-the OpenCLIP blocks of :mod:`modules.models.nets.open_clip_text` (plain GELU).
+``ViT-L-14.pt`` loads as it is.  OpenAI's towers use QuickGELU; the blocks are those of
+:mod:`modules.models.nets.clip_image` (the unCLIP image towers), with QuickGELU chosen.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from modules.models.attention import SdpaAttention
+from modules.models.nets.clip_image import Transformer as Blocks
+from modules.models.nets.clip_image import VisionTransformer
 
 CONTEXT_LENGTH = 77
 """Tokens per text, start and end marks included (``clip.tokenize``)."""
@@ -65,85 +65,21 @@ def config_from_state_dict(sd: dict[str, torch.Tensor]) -> ClipConfig:
     )
 
 
-class QuickGELU(nn.Module):
-    """OpenAI's sigmoid approximation of GELU."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.sigmoid(1.702 * x)
-
-
-class _Attention(nn.Module):
-    """Multi-head attention with ``nn.MultiheadAttention``'s parameter names (``in_proj_weight``, ``out_proj``)."""
-
-    def __init__(self, width: int, heads: int) -> None:
-        super().__init__()
-        self.heads = heads
-        self.in_proj_weight = nn.Parameter(torch.empty(3 * width, width))
-        self.in_proj_bias = nn.Parameter(torch.zeros(3 * width))
-        self.out_proj = nn.Linear(width, width)
-        self.attention = SdpaAttention()
-        if not self.in_proj_weight.is_meta:
-            nn.init.xavier_uniform_(self.in_proj_weight)
-
-    def forward(self, x: torch.Tensor, causal: bool) -> torch.Tensor:
-        q, k, v = F.linear(x, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)
-        return self.out_proj(self.attention(q, k, v, self.heads, causal=causal))
-
-
-class ResidualAttentionBlock(nn.Module):
-    """Pre-norm attention and a QuickGELU MLP (``mlp.c_fc``, ``mlp.c_proj``)."""
-
-    def __init__(self, width: int, heads: int) -> None:
-        super().__init__()
-        self.ln_1 = nn.LayerNorm(width)
-        self.attn = _Attention(width, heads)
-        self.ln_2 = nn.LayerNorm(width)
-        self.mlp = nn.Sequential()
-        self.mlp.add_module("c_fc", nn.Linear(width, width * 4))
-        self.mlp.add_module("gelu", QuickGELU())
-        self.mlp.add_module("c_proj", nn.Linear(width * 4, width))
-
-    def forward(self, x: torch.Tensor, causal: bool) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x), causal)
-        return x + self.mlp(self.ln_2(x))
-
-
-class Transformer(nn.Module):
-    """A stack of blocks (``resblocks.N``), batch first."""
+class Transformer(Blocks):
+    """A stack of QuickGELU blocks (``resblocks.N``), batch first, causal or not for good (the text tower is)."""
 
     def __init__(self, width: int, layers: int, heads: int, causal: bool) -> None:
-        super().__init__()
+        super().__init__(width, layers, heads, quick_gelu=True, attention=None)
         self.causal = causal
-        self.resblocks = nn.ModuleList(ResidualAttentionBlock(width, heads) for _ in range(layers))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for block in self.resblocks:
-            x = block(x, self.causal)
-        return x
+        return super().forward(x, self.causal)
 
 
-class VisionTransformer(nn.Module):
-    """The image tower: patches, class token, blocks, the class token's projection."""
-
-    def __init__(self, config: ClipConfig) -> None:
-        super().__init__()
-        width, patch = config.vision_width, config.vision_patch_size
-        grid = config.image_resolution // patch
-        self.input_resolution = config.image_resolution
-        self.conv1 = nn.Conv2d(3, width, kernel_size=patch, stride=patch, bias=False)
-        self.class_embedding = nn.Parameter(torch.zeros(width))
-        self.positional_embedding = nn.Parameter(torch.zeros(grid * grid + 1, width))
-        self.ln_pre = nn.LayerNorm(width)
-        self.transformer = Transformer(width, config.vision_layers, config.vision_heads, causal=False)
-        self.ln_post = nn.LayerNorm(width)
-        self.proj = nn.Parameter(torch.zeros(width, config.embed_dim))
-
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(pixels).flatten(2).transpose(1, 2)
-        cls = self.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
-        x = torch.cat([cls, x], dim=1) + self.positional_embedding.to(x.dtype)
-        x = self.transformer(self.ln_pre(x))
-        return self.ln_post(x[:, 0, :]) @ self.proj
+def vision_transformer(config: ClipConfig) -> VisionTransformer:
+    """The image tower of ``config``: patches, class token, QuickGELU blocks, the class token's projection."""
+    return VisionTransformer(config.vision_width, config.vision_layers, config.vision_heads, config.vision_patch_size,
+                             config.image_resolution, config.embed_dim, quick_gelu=True)
 
 
 class ClipModel(nn.Module):
@@ -152,7 +88,7 @@ class ClipModel(nn.Module):
     def __init__(self, config: ClipConfig = VIT_L_14) -> None:
         super().__init__()
         self.config = config
-        self.visual = VisionTransformer(config)
+        self.visual = vision_transformer(config)
         self.transformer = Transformer(config.text_width, config.text_layers, config.text_heads, causal=True)
         self.token_embedding = nn.Embedding(config.vocab_size, config.text_width)
         self.positional_embedding = nn.Parameter(torch.zeros(config.context_length, config.text_width))
