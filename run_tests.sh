@@ -29,4 +29,10 @@ if [[ ! -x /usr/bin/chromium ]] && command -v apt-get >/dev/null 2>&1 && [[ "$(i
 fi
 
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-exec "${PY}" -m pytest "$@"
+# two pytest-xdist workers in the work units of tests/parallel.py (a one-process run leaves a 2-core machine ~40 %
+# idle); WEBUI_TEST_WORKERS=0 runs everything in this process
+workers="${WEBUI_TEST_WORKERS:-2}"
+if [[ "${workers}" == "0" ]]; then
+    exec "${PY}" -m pytest "$@"
+fi
+exec "${PY}" -m pytest -n "${workers}" --dist loadgroup --no-loadscope-reorder "$@"

@@ -5,6 +5,8 @@ import os
 
 import pytest
 
+from tests import parallel
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # torch's OpenMP threads spin while they wait for work (libgomp's default). On two cores shared by the test
@@ -16,6 +18,23 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # the servers tests start are local, where setting auto_launch_browser's default (Local) opens the page in the
 # system's browser, as in A1111: Python's webbrowser runs the BROWSER command instead, here one that does nothing
 os.environ.setdefault("BROWSER", "true")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The controller of an xdist run makes the folder its workers share for the full-size checkpoints."""
+    parallel.make_shared_run_dir(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    parallel.remove_shared_run_dir(config)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist workers (``./run_tests.sh``): the work units and their order of ``tests/parallel.py``."""
+    if parallel.uses_groups(config):
+        parallel.mark_groups(items)
+        parallel.order_units(items)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ memory than the machine has free are skipped with the reason.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gc
 import json
 import os
@@ -23,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests import parallel
 
 SHARED_DIR = Path(os.environ.get("WEBUI_SHARED_DIR", Path(__file__).resolve().parents[3] / "shared"))
 TOOLS = SHARED_DIR / "tools"
@@ -96,6 +99,22 @@ def put_metadata_in_goldens_order(path: Path) -> None:
             f.write(rewritten)
 
 
+@contextlib.contextmanager
+def file_lock(path: Path, blocking: bool = True):
+    """An exclusive ``flock`` on ``path`` (the processes of one xdist run write each file once); yields whether it
+    was taken (always, when blocking)."""
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class FullsizeCheckpoints:
     """Writes each family's checkpoint once (in the background when asked ahead) and hands out its path."""
 
@@ -115,18 +134,22 @@ class FullsizeCheckpoints:
             return
 
         def work() -> None:
-            for family in families:
-                try:
-                    self._write(family)
-                except (OSError, subprocess.CalledProcessError) as e:
-                    self._failures[family] = e
+            # one writer per folder: the other workers of an xdist run wait for the files in path()
+            with file_lock(self.root / ".prefetch.lock", blocking=False) as writer:
+                if not writer:
+                    return
+                for family in families:
+                    try:
+                        self._write(family)
+                    except (OSError, subprocess.CalledProcessError) as e:
+                        self._failures[family] = e
 
         threading.Thread(target=work, name="fullsize-checkpoints", daemon=True).start()
 
     def _write(self, family: str) -> Path:
         spec = FAMILIES[family]
         out = self.root / f"{spec.stem}.safetensors"
-        with self._locks[family]:
+        with self._locks[family], file_lock(self.root / f".{family}.lock"):
             if not out.exists():
                 # a name of this process's own: two runs sharing WEBUI_FULLSIZE_CACHE must not write one file together
                 partial = out.with_name(f"{out.stem}.{os.getpid()}.partial")
@@ -195,17 +218,28 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     fullsize_items = [item for item in items if here in Path(str(item.path)).parents]
     if not fullsize_items or config.option.collectonly:
         return
-    items[:] = [item for item in items if item not in fullsize_items] + fullsize_items
-    cache = os.environ.get("WEBUI_FULLSIZE_CACHE")
-    root = Path(cache) if cache else Path(tempfile.mkdtemp(prefix="fullsize-checkpoints-"))
-    checkpoints = FullsizeCheckpoints(root)
+    if not parallel.uses_groups(config):  # under xdist, tests/parallel.py orders the work units
+        items[:] = [item for item in items if item not in fullsize_items] + fullsize_items
+    checkpoints = FullsizeCheckpoints(checkpoint_root())
     config.stash[FULLSIZE_KEY] = checkpoints
     checkpoints.prefetch(_families_used(fullsize_items))
 
 
+def checkpoint_root() -> Path:
+    """``WEBUI_FULLSIZE_CACHE``, else the folder the workers of an xdist run share (removed by its controller),
+    else a temporary folder of this process (removed at its end)."""
+    cache = os.environ.get("WEBUI_FULLSIZE_CACHE")
+    if cache:
+        return Path(cache)
+    shared = parallel.shared_run_dir()
+    if shared is not None:
+        return shared / "fullsize-checkpoints"
+    return Path(tempfile.mkdtemp(prefix="fullsize-checkpoints-"))
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     checkpoints = session.config.stash.get(FULLSIZE_KEY, None)
-    if checkpoints is not None and not os.environ.get("WEBUI_FULLSIZE_CACHE"):
+    if checkpoints is not None and not os.environ.get("WEBUI_FULLSIZE_CACHE") and parallel.shared_run_dir() is None:
         shutil.rmtree(checkpoints.root, ignore_errors=True)
 
 
@@ -214,8 +248,7 @@ def fullsize(request) -> FullsizeCheckpoints:
     """The run's :class:`FullsizeCheckpoints` (files deleted at the end unless ``WEBUI_FULLSIZE_CACHE`` is set)."""
     checkpoints = request.config.stash.get(FULLSIZE_KEY, None)
     if checkpoints is None:  # collected some other way: write on first use
-        cache = os.environ.get("WEBUI_FULLSIZE_CACHE")
-        checkpoints = FullsizeCheckpoints(Path(cache) if cache else Path(tempfile.mkdtemp(prefix="fullsize-checkpoints-")))
+        checkpoints = FullsizeCheckpoints(checkpoint_root())
         request.config.stash[FULLSIZE_KEY] = checkpoints
     return checkpoints
 

@@ -82,18 +82,22 @@ def test_interrupt_stops_this_tabs_job_and_shows_what_it_made(module_page, serve
     assert errors == []
 
 
-def test_reloading_the_page_offers_to_restore_a_running_job(module_page):
+def test_reloading_the_page_offers_to_restore_a_running_job(module_page, server):
     page, errors = module_page
     page.locator("#txt2img_prompt textarea").fill("survives a reload")
-    for elem_id, number in (("txt2img_steps", 80), ("txt2img_width", 128), ("txt2img_height", 128)):
+    for elem_id, number in (("txt2img_steps", 4), ("txt2img_width", 64), ("txt2img_height", 64)):
         set_number(page, elem_id, number)
-    page.click("#txt2img_generate")
-    page.wait_for_selector("#txt2img_gallery_container .progressDiv.active", timeout=60000)
-    page.reload()
-    page.wait_for_selector("#txt2img_prompt textarea", timeout=60000)
-    restore = page.locator("#txt2img_restore_progress")
-    restore.wait_for(state="visible", timeout=30000)
-    restore.click()
+    # held at its first step: still running after the reload and the restore, however fast the job or slow the
+    # page (unheld, a short job could end between two progress polls and never show as active)
+    with server.sampling_held():
+        page.click("#txt2img_generate")
+        page.wait_for_selector("#txt2img_gallery_container .progressDiv.active", timeout=60000)
+        page.reload()
+        page.wait_for_selector("#txt2img_prompt textarea", timeout=120000)
+        restore = page.locator("#txt2img_restore_progress")
+        restore.wait_for(state="visible", timeout=60000)
+        restore.click()
+        page.wait_for_selector("#txt2img_gallery_container .progressDiv.active", timeout=60000)
     page.wait_for_function("() => document.querySelector('#html_info_txt2img').innerText.includes('survives a reload')",
                            timeout=120000)
     page.wait_for_function("() => !document.querySelector('#txt2img_tools').classList.contains('can-restore')")

@@ -1,0 +1,100 @@
+"""How ``./run_tests.sh`` spreads the suite over two pytest-xdist workers (``--dist loadgroup``).
+
+A 2-core machine sits ~40 % idle during a one-process run (tests waiting on servers, browsers, subprocesses), so
+two workers finish sooner. What must stay in one process stays in one work unit:
+
+- every browser module (``tests/ui/test_browser_*``) in one group: they share package-scoped servers, one
+  chromium and tabs that continue from module to module;
+- every full-size module (``tests/fullsize``) in one group: one process loads one full-size model at a time
+  (two would need twice the ~9 GB);
+- every other module in a group of its own, so module-scoped fixtures (a started server, a built UI) are
+  built once.
+
+The order the units are handed out in (xdist runs with ``--no-loadscope-reorder``): the browser group first (the
+longest, about half the suite), then the other modules with the full-size group in the middle of them, so the
+full-size checkpoints have been written in the background by the time it starts and the last minutes are
+short modules that even out the two workers.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+BROWSER_GROUP = "browser"
+FULLSIZE_GROUP = "fullsize"
+FULLSIZE_AFTER = "models"
+"""The full-size group is handed out after the modules of this test package (alphabetical order)."""
+
+
+SHARED_RUN_DIR = "WEBUI_TEST_SHARED_RUN_DIR"
+"""The environment variable naming the folder the workers of one run share (the full-size checkpoints)."""
+
+
+def make_shared_run_dir(config: pytest.Config) -> None:
+    """In the controller of an xdist run: a temporary folder for the run, named in the environment the workers
+    inherit (they start after ``pytest_configure``)."""
+    if not is_worker(config) and getattr(config.option, "numprocesses", None) and SHARED_RUN_DIR not in os.environ:
+        os.environ[SHARED_RUN_DIR] = tempfile.mkdtemp(prefix="webui-test-run-")
+        config.stash[_OWNED_DIR] = os.environ[SHARED_RUN_DIR]
+
+
+def remove_shared_run_dir(config: pytest.Config) -> None:
+    owned = config.stash.get(_OWNED_DIR, None)
+    if owned:
+        shutil.rmtree(owned, ignore_errors=True)
+        os.environ.pop(SHARED_RUN_DIR, None)
+
+
+def shared_run_dir() -> Path | None:
+    """The folder the processes of this run share, or None outside an xdist run."""
+    value = os.environ.get(SHARED_RUN_DIR)
+    return Path(value) if value else None
+
+
+_OWNED_DIR = pytest.StashKey[str]()
+
+
+def is_worker(config: pytest.Config) -> bool:
+    """True inside an xdist worker process."""
+    return hasattr(config, "workerinput")
+
+
+def uses_groups(config: pytest.Config) -> bool:
+    return is_worker(config) and bool(config.getvalue("loadgroup"))
+
+
+def group_of(item: pytest.Item) -> str:
+    """The work unit of ``item``: the browser group, the full-size group or its own module."""
+    path = Path(str(item.path)).resolve()
+    relative = path.relative_to(TESTS) if TESTS in path.parents else path
+    if relative.parts[:1] == ("fullsize",):
+        return FULLSIZE_GROUP
+    if relative.parts[:1] == ("ui",) and relative.name.startswith("test_browser_"):
+        return BROWSER_GROUP
+    return relative.as_posix()
+
+
+def mark_groups(items: list[pytest.Item]) -> None:
+    """Give every item an ``xdist_group`` mark (read by xdist's own collection hook, which runs after)."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(group_of(item)))
+
+
+def order_units(items: list[pytest.Item]) -> None:
+    """Browser group first, the full-size group after the modules of ``tests/<FULLSIZE_AFTER>``, the rest as
+    collected."""
+    browser = [item for item in items if group_of(item) == BROWSER_GROUP]
+    fullsize = [item for item in items if group_of(item) == FULLSIZE_GROUP]
+    rest = [item for item in items if group_of(item) not in (BROWSER_GROUP, FULLSIZE_GROUP)]
+    split = len(rest)
+    for index, item in enumerate(rest):
+        if group_of(item) > f"{FULLSIZE_AFTER}/~":  # "~" sorts after every file name of that package
+            split = index
+            break
+    items[:] = browser + rest[:split] + fullsize + rest[split:]
