@@ -35,4 +35,4 @@ workers="${WEBUI_TEST_WORKERS:-2}"
 if [[ "${workers}" == "0" ]]; then
     exec "${PY}" -m pytest "$@"
 fi
-exec "${PY}" -m pytest -n "${workers}" --dist loadgroup --no-loadscope-reorder "$@"
+exec "${PY}" -m pytest -n "${workers}" "$@"

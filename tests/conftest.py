@@ -29,12 +29,15 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     parallel.remove_shared_run_dir(config)
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under xdist workers (``./run_tests.sh``): the work units and their order of ``tests/parallel.py``."""
-    if parallel.uses_groups(config):
-        parallel.mark_groups(items)
+    if parallel.is_worker(config):
         parallel.order_units(items)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """The work units of ``tests/parallel.py``: the browser modules together, the full-size ones together."""
+    return parallel.make_scheduler(config, log)
 
 
 @pytest.fixture

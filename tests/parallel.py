@@ -1,4 +1,4 @@
-"""How ``./run_tests.sh`` spreads the suite over two pytest-xdist workers (``--dist loadgroup``).
+"""How ``./run_tests.sh`` spreads the suite over two pytest-xdist workers (``-n 2``).
 
 A 2-core machine sits ~40 % idle during a one-process run (tests waiting on servers, browsers, subprocesses), so
 two workers finish sooner. What must stay in one process stays in one work unit:
@@ -10,7 +10,8 @@ two workers finish sooner. What must stay in one process stays in one work unit:
 - every other module in a group of its own, so module-scoped fixtures (a started server, a built UI) are
   built once.
 
-The order the units are handed out in (xdist runs with ``--no-loadscope-reorder``): the browser group first (the
+The controller's scheduler (:func:`make_scheduler`, xdist's module-scope scheduler with these units) hands them
+out in the order the workers collected them (:func:`order_units`): the browser group first (the
 longest, about half the suite), then the other modules with the full-size group in the middle of them, so the
 full-size checkpoints have been written in the background by the time it starts and the last minutes are
 short modules that even out the two workers.
@@ -64,37 +65,44 @@ def is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
-def uses_groups(config: pytest.Config) -> bool:
-    return is_worker(config) and bool(config.getvalue("loadgroup"))
-
-
-def group_of(item: pytest.Item) -> str:
-    """The work unit of ``item``: the browser group, the full-size group or its own module."""
-    path = Path(str(item.path)).resolve()
-    relative = path.relative_to(TESTS) if TESTS in path.parents else path
-    if relative.parts[:1] == ("fullsize",):
+def group_of(nodeid: str) -> str:
+    """The work unit of a test (by its node id, ``tests/<package>/<module>.py::...``): the browser group, the
+    full-size group or its own module."""
+    module = nodeid.split("::", 1)[0]
+    parts = module.split("/")
+    relative = parts[parts.index("tests") + 1:] if "tests" in parts else parts
+    if relative[:1] == ["fullsize"]:
         return FULLSIZE_GROUP
-    if relative.parts[:1] == ("ui",) and relative.name.startswith("test_browser_"):
+    if relative[:1] == ["ui"] and relative[-1].startswith("test_browser_"):
         return BROWSER_GROUP
-    return relative.as_posix()
-
-
-def mark_groups(items: list[pytest.Item]) -> None:
-    """Give every item an ``xdist_group`` mark (read by xdist's own collection hook, which runs after)."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(group_of(item)))
+    return "/".join(relative)
 
 
 def order_units(items: list[pytest.Item]) -> None:
-    """Browser group first, the full-size group after the modules of ``tests/<FULLSIZE_AFTER>``, the rest as
-    collected."""
-    browser = [item for item in items if group_of(item) == BROWSER_GROUP]
-    fullsize = [item for item in items if group_of(item) == FULLSIZE_GROUP]
-    rest = [item for item in items if group_of(item) not in (BROWSER_GROUP, FULLSIZE_GROUP)]
+    """In each worker's collection (the controller hands units out in this order): the browser group first, the
+    full-size group after the modules of ``tests/<FULLSIZE_AFTER>``, the rest as collected."""
+    groups = {item.nodeid: group_of(item.nodeid) for item in items}
+    browser = [item for item in items if groups[item.nodeid] == BROWSER_GROUP]
+    fullsize = [item for item in items if groups[item.nodeid] == FULLSIZE_GROUP]
+    rest = [item for item in items if groups[item.nodeid] not in (BROWSER_GROUP, FULLSIZE_GROUP)]
     split = len(rest)
     for index, item in enumerate(rest):
-        if group_of(item) > f"{FULLSIZE_AFTER}/~":  # "~" sorts after every file name of that package
+        if groups[item.nodeid] > f"{FULLSIZE_AFTER}/~":  # "~" sorts after every file name of that package
             split = index
             break
     items[:] = browser + rest[:split] + fullsize + rest[split:]
+
+
+def make_scheduler(config: pytest.Config, log):
+    """The controller's scheduler: xdist's module-scope scheduler with :func:`group_of`'s units, handed out in
+    collection order. (pytest-xdist's own ``loadgroup`` marks cannot be used: they rename node ids through an
+    attribute pytest 9 no longer has.)"""
+    # xdist is imported only here, in the controller of a run that uses it (plain pytest runs need not have it)
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SuiteUnits(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    config.option.loadscopereorder = False
+    return SuiteUnits(config, log)

@@ -218,7 +218,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     fullsize_items = [item for item in items if here in Path(str(item.path)).parents]
     if not fullsize_items or config.option.collectonly:
         return
-    if not parallel.uses_groups(config):  # under xdist, tests/parallel.py orders the work units
+    if not parallel.is_worker(config):  # under xdist, tests/parallel.py orders the work units
         items[:] = [item for item in items if item not in fullsize_items] + fullsize_items
     checkpoints = FullsizeCheckpoints(checkpoint_root())
     config.stash[FULLSIZE_KEY] = checkpoints
