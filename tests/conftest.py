@@ -35,6 +35,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         parallel.order_units(items)
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: plain pytest runs go without it
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     """The work units of ``tests/parallel.py``: the browser modules together, the full-size ones together."""
     return parallel.make_scheduler(config, log)

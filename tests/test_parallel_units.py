@@ -1,0 +1,44 @@
+"""The work units ``./run_tests.sh`` hands its two xdist workers (tests/parallel.py)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests import parallel
+
+
+@dataclass
+class FakeItem:
+    nodeid: str
+
+
+def test_browser_and_fullsize_modules_each_make_one_unit_and_other_modules_their_own():
+    assert parallel.group_of("tests/ui/test_browser_login.py::test_a") == "browser"
+    assert parallel.group_of("tests/ui/test_browser_progress.py::test_b[x]") == "browser"
+    assert parallel.group_of("tests/fullsize/test_families.py::test_sd2") == "fullsize"
+    assert parallel.group_of("tests/ui/test_handlers.py::test_c") == "ui/test_handlers.py"
+    assert parallel.group_of("tests/api/test_txt2img.py::Test::test_d") == "api/test_txt2img.py"
+    assert parallel.group_of("tests/test_architecture.py::test_e") == "test_architecture.py"
+
+
+def test_browser_unit_first_and_fullsize_unit_after_the_models_package():
+    ids = ["tests/api/test_a.py::t", "tests/models/test_m.py::t", "tests/models/test_z.py::t",
+           "tests/networks/test_n.py::t", "tests/ui/test_browser_x.py::t", "tests/ui/test_handlers.py::t",
+           "tests/fullsize/test_f.py::t1", "tests/fullsize/test_f.py::t2"]
+    items = [FakeItem(i) for i in ids]
+    parallel.order_units(items)
+    assert [i.nodeid for i in items] == [
+        "tests/ui/test_browser_x.py::t", "tests/api/test_a.py::t", "tests/models/test_m.py::t",
+        "tests/models/test_z.py::t", "tests/fullsize/test_f.py::t1", "tests/fullsize/test_f.py::t2",
+        "tests/networks/test_n.py::t", "tests/ui/test_handlers.py::t"]
+
+
+def test_no_module_outside_the_browser_unit_uses_the_browser_servers():
+    """The browser servers and chromium are package fixtures of tests/ui: a module outside the browser unit
+    that used them would start a second set on the other worker (minutes of a 2-core machine)."""
+    shared = ("module_page", "open_page", "extensions_page", "pw_driver", "(server", " server,", "browser,")
+    for path in sorted((Path(parallel.TESTS) / "ui").glob("test_*.py")):
+        if parallel.group_of(f"tests/ui/{path.name}::t") == parallel.BROWSER_GROUP:
+            continue
+        signatures = [line for line in path.read_text().splitlines() if line.startswith("def test_")]
+        assert not [s for s in signatures if any(name in s for name in shared)], path.name
