@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import string
+import threading
 from typing import Any
 
 from modules.runtime.jobs import job_queue
@@ -16,6 +17,10 @@ from modules.runtime.jobs import job_queue
 recorded_results_limit = 2
 """How many finished UI results are kept so a reloaded page can show them again."""
 recorded_results: list[tuple[str, Any]] = []
+_results_recorded = threading.Condition()
+RESULT_WAIT_S = 60.0
+"""How long :func:`restore_progress` waits, after the job ended, for the thread that ran it to record its outputs
+(turning pictures into gallery entries takes a moment after the queue marks the job done)."""
 
 
 def create_task_id(task_type: str) -> str:
@@ -46,16 +51,29 @@ def record_results(id_task: str | None, res: Any) -> None:
     """Keep ``res`` of a UI task for :func:`restore_progress` (the last :data:`recorded_results_limit`)."""
     if not id_task:
         return
-    recorded_results.append((id_task, res))
-    del recorded_results[:-recorded_results_limit]
+    with _results_recorded:
+        recorded_results.append((id_task, res))
+        del recorded_results[:-recorded_results_limit]
+        _results_recorded.notify_all()
+
+
+def _recorded(id_task: str) -> tuple[bool, Any]:
+    for task, res in recorded_results:
+        if task == id_task:
+            return True, res
+    return False, None
 
 
 def restore_progress(id_task: str) -> Any:
-    """The recorded result of ``id_task`` once it has finished (waits while it is queued or running)."""
+    """The recorded result of ``id_task`` once it has finished (waits while it is queued or running, then for its
+    outputs to be recorded); None for a task this server never ran or no longer remembers."""
     job = job_queue().get(id_task)
-    if job is not None:
-        job.done.wait()
-    return next((res for task, res in recorded_results if task == id_task), None)
+    if job is None:
+        return _recorded(id_task)[1]
+    job.done.wait()
+    with _results_recorded:
+        _results_recorded.wait_for(lambda: _recorded(id_task)[0], timeout=RESULT_WAIT_S)
+        return _recorded(id_task)[1]
 
 
 def get_pending_tasks() -> dict[str, Any]:

@@ -187,9 +187,17 @@ def mark_finished(task_id: str) -> None:
 
 def run_ui_job(task_id: str | None, tabname: str, build_job: Callable[[str], Callable[[], Any]],
                finish: Callable[[Any, float], tuple] = present) -> tuple:
-    """Queue the job ``build_job(task_id)`` makes, wait for it, and turn the result (or failure) into outputs."""
+    """Queue the job ``build_job(task_id)`` makes, wait for it, and turn the result (or failure) into outputs; the
+    outputs are recorded for a reloaded page's 🌀 (failures too, as A1111 records whatever the call returned)."""
     started = time.perf_counter()
     task_id = task_id or progress.create_task_id(tabname)
+    result = _ui_job_outputs(task_id, tabname, build_job, finish, started)
+    progress.record_results(task_id, result)
+    return result
+
+
+def _ui_job_outputs(task_id: str, tabname: str, build_job: Callable[[str], Callable[[], Any]],
+                    finish: Callable[[Any, float], tuple], started: float) -> tuple:
     try:
         job = build_job(task_id)
         processed = run_job(task_id, job, name=tabname, kind="ui")
@@ -206,7 +214,6 @@ def run_ui_job(task_id: str | None, tabname: str, build_job: Callable[[str], Cal
     job = job_queue().get(task_id)
     if job is not None and len(result) > 3 and isinstance(result[3], str):
         result = (*result[:3], add_memory_line(result[3], job.memory), *result[4:])
-    progress.record_results(task_id, result)
     return result
 
 

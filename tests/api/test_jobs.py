@@ -159,6 +159,35 @@ def test_external_tasks_are_tracked_like_a1111_progress_module(monkeypatch):
     assert queue.get(task).status == "done" and progress.restore_progress(task) == "result"
 
 
+def test_restore_waits_for_outputs_recorded_after_the_job_ended(monkeypatch):
+    """A reloaded page's 🌀 asks while the job runs: the queue marks the job done a moment before the thread that
+    ran it records the page's outputs; the restore must wait for those, not answer None in between."""
+    import threading
+
+    queue, state = make_queue()
+    monkeypatch.setattr(jobs, "_QUEUE", queue)
+    from modules.runtime import progress
+
+    task = progress.create_task_id("txt2img")
+    progress.add_task_to_queue(task)
+    progress.start_task(task)
+    answers: list = []
+    restoring = threading.Thread(target=lambda: answers.append(progress.restore_progress(task)))
+    restoring.start()
+    progress.finish_task(task)  # done in the queue, outputs not yet recorded
+    restoring.join(0.3)
+    assert restoring.is_alive(), "answered before the outputs were recorded"
+    progress.record_results(task, "pictures")
+    restoring.join(5)
+    assert answers == ["pictures"]
+    monkeypatch.setattr(progress, "RESULT_WAIT_S", 0.2)
+    forgotten = progress.create_task_id("txt2img")
+    progress.add_task_to_queue(forgotten)
+    progress.start_task(forgotten)
+    progress.finish_task(forgotten)
+    assert progress.restore_progress(forgotten) is None  # never recorded: bounded wait, then nothing
+
+
 def test_previews_belong_to_their_task(monkeypatch):
     import torch
 
