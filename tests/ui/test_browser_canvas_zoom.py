@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 from PIL import Image
+from tests.tiers import heavy_browser
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, heavy_browser]
 # the tab of this group's earlier modules goes on here (module_page, tests/ui/conftest.py): this module leaves the
 # editor empty and unzoomed for the inpainting tests after it
 SHARED_TAB = "prompts-and-generation"
