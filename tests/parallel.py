@@ -3,16 +3,18 @@
 A 2-core machine sits ~40 % idle during a one-process run (tests waiting on servers, browsers, subprocesses), so
 two workers finish sooner. What must stay in one process stays in one work unit:
 
-- every browser module (``tests/ui/test_browser_*``) in one group: they share package-scoped servers, one
-  chromium and tabs that continue from module to module;
+- the browser modules (``tests/ui/test_browser_*``) in two groups: those on the main browser server (they share
+  it, one chromium and tabs that continue from module to module) and those on the extensions server or a server
+  of their own (:data:`EXTENSIONS_BROWSER_MODULES`); the package-scoped fixtures they need are built in the
+  worker that runs them;
 - every full-size module (``tests/fullsize``) in one group: one process loads one full-size model at a time
   (two would need twice the ~9 GB);
 - every other module in a group of its own, so module-scoped fixtures (a started server, a built UI) are
   built once.
 
 The controller's scheduler (:func:`make_scheduler`, xdist's module-scope scheduler with these units) hands them
-out in the order the workers collected them (:func:`order_units`): the browser group first (the
-longest, about half the suite), then the other modules with the full-size group in the middle of them, so the
+out in the order the workers collected them (:func:`order_units`): the two browser groups first (the main one is
+the longest unit, ~16 minutes), then the other modules with the full-size group in the middle of them, so the
 full-size checkpoints have been written in the background by the time it starts and the last minutes are
 short modules that even out the two workers.
 """
@@ -27,6 +29,11 @@ import pytest
 
 TESTS = Path(__file__).resolve().parent
 BROWSER_GROUP = "browser"
+EXTENSIONS_BROWSER_GROUP = "browser-extensions"
+EXTENSIONS_BROWSER_MODULES = ("test_browser_a1111_js.py", "test_browser_extensions.py", "test_browser_login.py",
+                              "test_browser_reload_ui.py")
+"""Browser modules that use only the extensions server (or a server of their own), never the main browser server:
+a unit of their own, so the other worker can take them (the browser unit is the longest)."""
 FULLSIZE_GROUP = "fullsize"
 FULLSIZE_AFTER = "models"
 """The full-size group is handed out after the modules of this test package (alphabetical order)."""
@@ -73,6 +80,8 @@ def group_of(nodeid: str) -> str:
     relative = parts[parts.index("tests") + 1:] if "tests" in parts else parts
     if relative[:1] == ["fullsize"]:
         return FULLSIZE_GROUP
+    if relative[:1] == ["ui"] and relative[-1] in EXTENSIONS_BROWSER_MODULES:
+        return EXTENSIONS_BROWSER_GROUP
     if relative[:1] == ["ui"] and relative[-1].startswith("test_browser_"):
         return BROWSER_GROUP
     return "/".join(relative)
@@ -82,9 +91,10 @@ def order_units(items: list[pytest.Item]) -> None:
     """In each worker's collection (the controller hands units out in this order): the browser group first, the
     full-size group after the modules of ``tests/<FULLSIZE_AFTER>``, the rest as collected."""
     groups = {item.nodeid: group_of(item.nodeid) for item in items}
-    browser = [item for item in items if groups[item.nodeid] == BROWSER_GROUP]
+    browser = [item for item in items if groups[item.nodeid] in (BROWSER_GROUP, EXTENSIONS_BROWSER_GROUP)]
+    browser.sort(key=lambda item: groups[item.nodeid] != BROWSER_GROUP)  # stable: the main unit, then the other
     fullsize = [item for item in items if groups[item.nodeid] == FULLSIZE_GROUP]
-    rest = [item for item in items if groups[item.nodeid] not in (BROWSER_GROUP, FULLSIZE_GROUP)]
+    rest = [item for item in items if item not in browser and item not in fullsize]
     split = len(rest)
     for index, item in enumerate(rest):
         if groups[item.nodeid] > f"{FULLSIZE_AFTER}/~":  # "~" sorts after every file name of that package
