@@ -1,9 +1,11 @@
 """Full-size checkpoints for the tests: real key layouts, seeded random weights, each written once per run.
 
 The generator and the key lists live in ``../shared/tools`` (not copied into the project). The full-size
-tests run last; their modules name the families they use (``FAMILIES_USED``) and those files are written
+tests run last in a one-process run (under ``./run_tests.sh``'s two xdist workers, ``tests/parallel.py``
+places them); their modules name the families they use (``FAMILIES_USED``) and those files are written
 in a background thread from collection on, while the rest of the suite runs, into a temporary folder
-removed at the end of the run;
+removed at the end of the run (under xdist: one folder the controller makes and removes, written by one
+worker under file locks, read by either);
 set ``WEBUI_FULLSIZE_CACHE=/some/dir`` to keep them between runs while developing. Families that need more
 memory than the machine has free are skipped with the reason.
 """
@@ -213,7 +215,8 @@ def _families_used(items: list[pytest.Item]) -> list[str]:
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the full-size tests last and start writing their checkpoints now, in the background."""
+    """Run the full-size tests last (one process; under xdist tests/parallel.py orders the units) and start writing
+    their checkpoints now, in the background."""
     here = Path(__file__).parent
     fullsize_items = [item for item in items if here in Path(str(item.path)).parents]
     if not fullsize_items or config.option.collectonly:
