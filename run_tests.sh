@@ -28,6 +28,10 @@ if [[ ! -x /usr/bin/chromium ]] && command -v apt-get >/dev/null 2>&1 && [[ "$(i
         || echo "chromium could not be installed: browser tests will be skipped"
 fi
 
+# the run writes ~7 GB of full-size checkpoints and a few GB of test folders under the temporary folder
+tmp_root="${TMPDIR:-/tmp}"
+echo "Free disk under ${tmp_root}: $(df -Pk "${tmp_root}" | awk 'NR == 2 { printf "%.1f", $4 / 1048576 }') GB (a run needs about 15 GB)"
+
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 # two pytest-xdist workers in the work units of tests/parallel.py (a one-process run leaves a 2-core machine ~40 %
 # idle); WEBUI_TEST_WORKERS=0 runs everything in this process

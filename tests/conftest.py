@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from tests import parallel
+from tests import disk_space, parallel
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -21,7 +21,10 @@ os.environ.setdefault("BROWSER", "true")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """The controller of an xdist run makes the folder its workers share for the full-size checkpoints."""
+    """The controller of an xdist run (or the one process) removes what killed runs left in the temporary folder;
+    the controller makes the folder its workers share for the full-size checkpoints."""
+    if not parallel.is_worker(config):
+        disk_space.remove_abandoned_run_folders()
     parallel.make_shared_run_dir(config)
 
 

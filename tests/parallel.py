@@ -3,17 +3,18 @@
 A 2-core machine sits ~40 % idle during a one-process run (tests waiting on servers, browsers, subprocesses), so
 two workers finish sooner. What must stay in one process stays in one work unit:
 
-- the browser modules (``tests/ui/test_browser_*``) in two groups: those on the main browser server (they share
-  it, one chromium and tabs that continue from module to module) and those on the extensions server or a server
-  of their own (:data:`EXTENSIONS_BROWSER_MODULES`); the package-scoped fixtures they need are built in the
-  worker that runs them;
+- the browser modules (``tests/ui/test_browser_*``) in three groups: those on the main browser server (they share
+  it, one chromium and tabs that continue from module to module), those on the extensions server or a server
+  of their own (:data:`EXTENSIONS_BROWSER_MODULES`), and a few long ones on a main-kind server of their own
+  (:data:`SECOND_SERVER_BROWSER_MODULES`); the package-scoped fixtures they need are built in the worker that
+  runs them (a worker that takes the third group starts its own main-kind server);
 - every full-size module (``tests/fullsize``) in one group: one process loads one full-size model at a time
   (two would need twice the ~9 GB);
 - every other module in a group of its own, so module-scoped fixtures (a started server, a built UI) are
   built once.
 
 The controller's scheduler (:func:`make_scheduler`, xdist's module-scope scheduler with these units) hands them
-out in the order the workers collected them (:func:`order_units`): the two browser groups first (the main one is
+out in the order the workers collected them (:func:`order_units`): the three browser groups first (the main one is
 the longest unit, ~16 minutes), then the other modules with the full-size group in the middle of them, so the
 full-size checkpoints have been written in the background by the time it starts and the last minutes are
 short modules that even out the two workers.
@@ -22,10 +23,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
+
+from tests.disk_space import make_run_folder
 
 TESTS = Path(__file__).resolve().parent
 BROWSER_GROUP = "browser"
@@ -34,6 +36,14 @@ EXTENSIONS_BROWSER_MODULES = ("test_browser_a1111_js.py", "test_browser_extensio
                               "test_browser_reload_ui.py")
 """Browser modules that use only the extensions server (or a server of their own), never the main browser server:
 a unit of their own, so the other worker can take them (the browser unit is the longest)."""
+SECOND_SERVER_BROWSER_GROUP = "browser-second-server"
+SECOND_SERVER_BROWSER_MODULES = ("test_browser_canvas_zoom.py", "test_browser_interrogate.py",
+                                 "test_browser_network_dirs.py", "test_browser_train.py")
+"""Long browser modules (minutes each: training, interrogation, the canvas, folder views) that need the main kind of
+server but nothing an earlier main-unit module left: a unit of their own, so they run beside the main browser unit
+(the longest) on the other worker, which starts a main-kind server for them."""
+BROWSER_GROUPS = (BROWSER_GROUP, EXTENSIONS_BROWSER_GROUP, SECOND_SERVER_BROWSER_GROUP)
+"""In the order they are handed out."""
 FULLSIZE_GROUP = "fullsize"
 FULLSIZE_AFTER = "models"
 """The full-size group is handed out after the modules of this test package (alphabetical order)."""
@@ -47,7 +57,7 @@ def make_shared_run_dir(config: pytest.Config) -> None:
     """In the controller of an xdist run: a temporary folder for the run, named in the environment the workers
     inherit (they start after ``pytest_configure``)."""
     if not is_worker(config) and getattr(config.option, "numprocesses", None) and SHARED_RUN_DIR not in os.environ:
-        os.environ[SHARED_RUN_DIR] = tempfile.mkdtemp(prefix="webui-test-run-")
+        os.environ[SHARED_RUN_DIR] = str(make_run_folder("webui-test-run-"))
         config.stash[_OWNED_DIR] = os.environ[SHARED_RUN_DIR]
 
 
@@ -82,17 +92,19 @@ def group_of(nodeid: str) -> str:
         return FULLSIZE_GROUP
     if relative[:1] == ["ui"] and relative[-1] in EXTENSIONS_BROWSER_MODULES:
         return EXTENSIONS_BROWSER_GROUP
+    if relative[:1] == ["ui"] and relative[-1] in SECOND_SERVER_BROWSER_MODULES:
+        return SECOND_SERVER_BROWSER_GROUP
     if relative[:1] == ["ui"] and relative[-1].startswith("test_browser_"):
         return BROWSER_GROUP
     return "/".join(relative)
 
 
 def order_units(items: list[pytest.Item]) -> None:
-    """In each worker's collection (the controller hands units out in this order): the browser group first, the
+    """In each worker's collection (the controller hands units out in this order): the browser groups first, the
     full-size group after the modules of ``tests/<FULLSIZE_AFTER>``, the rest as collected."""
     groups = {item.nodeid: group_of(item.nodeid) for item in items}
-    browser = [item for item in items if groups[item.nodeid] in (BROWSER_GROUP, EXTENSIONS_BROWSER_GROUP)]
-    browser.sort(key=lambda item: groups[item.nodeid] != BROWSER_GROUP)  # stable: the main unit, then the other
+    browser = [item for item in items if groups[item.nodeid] in BROWSER_GROUPS]
+    browser.sort(key=lambda item: BROWSER_GROUPS.index(groups[item.nodeid]))  # stable: modules keep their order
     fullsize = [item for item in items if groups[item.nodeid] == FULLSIZE_GROUP]
     rest = [item for item in items if item not in browser and item not in fullsize]
     split = len(rest)

@@ -17,6 +17,7 @@ def test_browser_and_fullsize_modules_each_make_one_unit_and_other_modules_their
     assert parallel.group_of("tests/ui/test_browser_progress.py::test_b[x]") == "browser"
     assert parallel.group_of("tests/ui/test_browser_login.py::test_a") == "browser-extensions"
     assert parallel.group_of("tests/ui/test_browser_a1111_js.py::test_a") == "browser-extensions"
+    assert parallel.group_of("tests/ui/test_browser_train.py::test_a") == "browser-second-server"
     assert parallel.group_of("tests/fullsize/test_families.py::test_sd2") == "fullsize"
     assert parallel.group_of("tests/ui/test_handlers.py::test_c") == "ui/test_handlers.py"
     assert parallel.group_of("tests/api/test_txt2img.py::Test::test_d") == "api/test_txt2img.py"
@@ -25,13 +26,14 @@ def test_browser_and_fullsize_modules_each_make_one_unit_and_other_modules_their
 
 def test_browser_unit_first_and_fullsize_unit_after_the_models_package():
     ids = ["tests/api/test_a.py::t", "tests/models/test_m.py::t", "tests/models/test_z.py::t",
-           "tests/networks/test_n.py::t", "tests/ui/test_browser_a1111_js.py::t", "tests/ui/test_browser_x.py::t",
-           "tests/ui/test_handlers.py::t",
+           "tests/networks/test_n.py::t", "tests/ui/test_browser_a1111_js.py::t", "tests/ui/test_browser_train.py::t",
+           "tests/ui/test_browser_x.py::t", "tests/ui/test_handlers.py::t",
            "tests/fullsize/test_f.py::t1", "tests/fullsize/test_f.py::t2"]
     items = [FakeItem(i) for i in ids]
     parallel.order_units(items)
     assert [i.nodeid for i in items] == [
-        "tests/ui/test_browser_x.py::t", "tests/ui/test_browser_a1111_js.py::t", "tests/api/test_a.py::t", "tests/models/test_m.py::t",
+        "tests/ui/test_browser_x.py::t", "tests/ui/test_browser_a1111_js.py::t", "tests/ui/test_browser_train.py::t",
+        "tests/api/test_a.py::t", "tests/models/test_m.py::t",
         "tests/models/test_z.py::t", "tests/fullsize/test_f.py::t1", "tests/fullsize/test_f.py::t2",
         "tests/networks/test_n.py::t", "tests/ui/test_handlers.py::t"]
 
@@ -48,12 +50,28 @@ def test_the_extensions_browser_unit_never_uses_the_main_browser_server():
         assert not any(isinstance(node, ast.Name) and node.id == "SHARED_TAB" for node in ast.walk(tree)), name
 
 
-def test_no_module_outside_the_browser_unit_uses_the_browser_servers():
-    """The browser servers and chromium are package fixtures of tests/ui: a module outside the browser unit
-    that used them would start a second set on the other worker (minutes of a 2-core machine)."""
+def test_no_module_outside_the_browser_units_uses_the_browser_servers():
+    """The browser servers and chromium are package fixtures of tests/ui: a module outside the browser units
+    that used them would start another set on the worker that runs it (minutes of a 2-core machine)."""
     shared = ("module_page", "open_page", "extensions_page", "pw_driver", "(server", " server,", "browser,")
     for path in sorted((Path(parallel.TESTS) / "ui").glob("test_*.py")):
-        if parallel.group_of(f"tests/ui/{path.name}::t") in (parallel.BROWSER_GROUP, parallel.EXTENSIONS_BROWSER_GROUP):
+        if parallel.group_of(f"tests/ui/{path.name}::t") in parallel.BROWSER_GROUPS:
             continue
         signatures = [line for line in path.read_text().splitlines() if line.startswith("def test_")]
         assert not [s for s in signatures if any(name in s for name in shared)], path.name
+
+
+def test_the_second_server_unit_continues_no_tab_of_the_main_unit():
+    """Its modules run on a server of their own: a tab group (``SHARED_TAB``) they share with a main-unit module
+    would start fresh there, without what the main unit's earlier modules did in it."""
+    def tab_group(name: str) -> str | None:
+        tree = ast.parse((Path(parallel.TESTS) / "ui" / name).read_text())
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "SHARED_TAB" for t in node.targets):
+                return ast.literal_eval(node.value)
+        return None
+
+    second = {tab_group(name) for name in parallel.SECOND_SERVER_BROWSER_MODULES} - {None}
+    main = {tab_group(path.name) for path in (Path(parallel.TESTS) / "ui").glob("test_browser_*.py")
+            if parallel.group_of(f"tests/ui/{path.name}::t") == parallel.BROWSER_GROUP} - {None}
+    assert not second & main

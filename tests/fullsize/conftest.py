@@ -20,7 +20,6 @@ import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from tests import parallel
+from tests.disk_space import NotEnoughDisk, make_run_folder, require_free_disk
 
 SHARED_DIR = Path(os.environ.get("WEBUI_SHARED_DIR", Path(__file__).resolve().parents[3] / "shared"))
 TOOLS = SHARED_DIR / "tools"
@@ -42,16 +42,18 @@ class Family:
     stem: str
     ram_gb: float
     """Free memory a server with this checkpoint loaded in fp32 needs (measured, with headroom)."""
+    disk_gb: float
+    """The size of the written file (fp16)."""
     yaml: str | None = None
     """A config to put beside the checkpoint, as A1111 users do for v-prediction models."""
 
 
 FAMILIES = {
-    "sd15": Family("sd15_keys.json", "random-sd15", 6),
-    "sd15-inpainting": Family("sd15_inpaint_keys.json", "random-sd15-inpainting", 6),
-    "sd2v": Family("sd2v_keys.json", "random-sd2v", 7, yaml="sd2v-next-to-checkpoint.yaml"),
-    "sdxl": Family("sdxl_keys.json", "random-sdxl", 16),
-    "sdxl-refiner": Family("sdxl_refiner_keys.json", "random-sdxl-refiner", 14),
+    "sd15": Family("sd15_keys.json", "random-sd15", 6, 2.0),
+    "sd15-inpainting": Family("sd15_inpaint_keys.json", "random-sd15-inpainting", 6, 2.0),
+    "sd2v": Family("sd2v_keys.json", "random-sd2v", 7, 2.5, yaml="sd2v-next-to-checkpoint.yaml"),
+    "sdxl": Family("sdxl_keys.json", "random-sdxl", 16, 6.5),
+    "sdxl-refiner": Family("sdxl_refiner_keys.json", "random-sdxl-refiner", 14, 5.7),
 }
 
 
@@ -143,7 +145,7 @@ class FullsizeCheckpoints:
                 for family in families:
                     try:
                         self._write(family)
-                    except (OSError, subprocess.CalledProcessError) as e:
+                    except (OSError, subprocess.CalledProcessError, NotEnoughDisk) as e:
                         self._failures[family] = e
 
         threading.Thread(target=work, name="fullsize-checkpoints", daemon=True).start()
@@ -153,6 +155,7 @@ class FullsizeCheckpoints:
         out = self.root / f"{spec.stem}.safetensors"
         with self._locks[family], file_lock(self.root / f".{family}.lock"):
             if not out.exists():
+                require_free_disk(self.root, int(spec.disk_gb * 2**30), f"writing the full-size {family} checkpoint")
                 # a name of this process's own: two runs sharing WEBUI_FULLSIZE_CACHE must not write one file together
                 partial = out.with_name(f"{out.stem}.{os.getpid()}.partial")
                 try:
@@ -169,7 +172,8 @@ class FullsizeCheckpoints:
         if not (TOOLS / "make_random_ckpt.py").exists():
             pytest.skip(f"the checkpoint generator is not at {TOOLS} (set WEBUI_SHARED_DIR)")
         if family in self._failures:
-            raise RuntimeError(f"writing the {family} checkpoint failed") from self._failures[family]
+            failure = self._failures[family]
+            raise RuntimeError(f"writing the {family} checkpoint failed: {failure}") from failure
         return self._write(family)
 
     def install(self, family: str, data_dir: Path) -> Path:
@@ -237,7 +241,7 @@ def checkpoint_root() -> Path:
     shared = parallel.shared_run_dir()
     if shared is not None:
         return shared / "fullsize-checkpoints"
-    return Path(tempfile.mkdtemp(prefix="fullsize-checkpoints-"))
+    return make_run_folder("fullsize-checkpoints-")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

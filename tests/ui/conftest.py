@@ -198,7 +198,9 @@ def chromium_context(pw: Any) -> Iterator[Any]:
 
 @pytest.fixture(scope="package")
 def server(tmp_path_factory):
-    """One server for every browser test (two tiny SD1 checkpoints, the sampling gate: ``Server.sampling_held``)."""
+    """The main browser server (two tiny SD1 checkpoints, the sampling gate: ``Server.sampling_held``): one per
+    worker process that runs modules needing it (the main browser unit, and the second-server unit of
+    tests/parallel.py on the other worker)."""
     require_browser()
     from modules.models.tiny_factory import make_tiny_checkpoint
     from tests.ui.extension_files import write_sampling_gate

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import pytest
 from PIL import Image
-from tests.tiers import heavy_browser
 
-pytestmark = [pytest.mark.browser, heavy_browser]
-# the tab of this group's earlier modules goes on here (module_page, tests/ui/conftest.py): this module leaves the
-# editor empty and unzoomed for the inpainting tests after it
-SHARED_TAB = "prompts-and-generation"
+pytestmark = pytest.mark.browser
+# the first module of its group's tab on the second main-kind server (tests/parallel.py); it leaves the editor empty
+# and unzoomed
+SHARED_TAB = "second-server"
 EDITOR = "#img2maskimg"
 
 

@@ -11,9 +11,8 @@ from modules.core.install_dir import INSTALL_DIR
 from modules.models.interrogation.tags import TagFormat, format_tags
 from modules.processing.image_resize import resize_image
 from tests.interrogation import tiny_files as tf
-from tests.tiers import heavy_browser
 
-pytestmark = [pytest.mark.browser, heavy_browser]
+pytestmark = pytest.mark.browser
 
 
 def expected_tags(image: Image.Image) -> str:

@@ -11,11 +11,11 @@ from safetensors.torch import save_file
 
 from tests.ui.conftest import screenshot_dir
 from tests.ui.test_browser_networks import TOKEN_EMBEDDING, checkpoint_shape
-from tests.tiers import heavy_browser
 
-pytestmark = [pytest.mark.browser, heavy_browser]
-# the tab of this group's earlier modules goes on here (module_page, tests/ui/conftest.py)
-SHARED_TAB = "layout-and-tools"
+pytestmark = pytest.mark.browser
+# the tab of this group's earlier modules goes on here (module_page, tests/ui/conftest.py), on the second main-kind
+# server (tests/parallel.py)
+SHARED_TAB = "second-server"
 PANE = "#txt2img_hypernetworks"
 
 

@@ -9,9 +9,8 @@ import torch
 
 from tests.training.conftest import write_dataset
 from tests.ui.conftest import screenshot_dir, set_number
-from tests.tiers import heavy_browser
 
-pytestmark = [pytest.mark.browser, heavy_browser]
+pytestmark = pytest.mark.browser
 
 
 def choose(page, elem_id: str, value: str) -> None:
