@@ -8,6 +8,8 @@ across the free workers (:mod:`modules.distributed.job_spec`), runs the chunks t
 follows the workers: iterations done, sampling step, the latest latent for live previews; interrupt and skip
 reach the workers running the job.
 
+The LoRA, hypernetwork, embedding and VAE files a job uses go with its chunks, by hash, to workers that lack
+them (:mod:`modules.distributed.file_shipping`).  Extras jobs run each picture's operations on a worker (:meth:`RayExecutor.run_postprocessing`) and save here.
 Jobs it does not take run here as before: processing classes other than txt2img/img2img, and settings that
 save extra pictures from inside the batch loop (before face restoration, masks...), which only a local run
 writes in their place.
@@ -17,7 +19,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from modules.distributed.job_spec import Merged, always_on_scripts, constructor_fields, make_chunks, merge
+from modules.distributed.job_spec import Merged, always_on_scripts, constructor_fields, extras_chunks, make_chunks
+from modules.distributed.job_spec import merge
+from modules.distributed.file_shipping import FileStore, job_files
 from modules.distributed.orchestrator import Orchestrator
 from modules.processing import image_saver
 from modules.processing.image_saving import output_dir, write_params_txt
@@ -32,6 +36,19 @@ LOCAL_ONLY_SETTINGS = ("save_images_before_face_restoration", "save_images_befor
                        "save_images_before_highres_fix", "save_mask", "save_mask_composite", "return_mask",
                        "return_mask_composite")
 """Settings under which a job stays local: the pictures they add are made inside the batch loop."""
+SEQUENTIAL_SETTINGS = ("hypertile_enable_unet", "hypertile_enable_unet_secondpass", "hypertile_enable_vae")
+"""Settings under which a batch's pictures depend on the batches before it: Hypertile draws its tile counts from
+one random sequence seeded once per job and running on through every batch (as in A1111), so a worker starting at
+a later batch could not draw what one machine draws there.  Such a job runs whole, as one chunk on one worker."""
+
+
+def _prompts_of(p: Any) -> list[str]:
+    """Every prompt text of the job (lists flattened), where its network tags and embedding names are."""
+    texts: list[str] = []
+    for name in ("prompt", "negative_prompt", "hr_prompt", "hr_negative_prompt"):
+        value = getattr(p, name, None)
+        texts += [v for v in value if isinstance(v, str)] if isinstance(value, list) else [value] if value else []
+    return texts
 
 
 class RayExecutor:
@@ -39,6 +56,8 @@ class RayExecutor:
 
     def __init__(self, orchestrator: Orchestrator) -> None:
         self.orchestrator = orchestrator
+        # the object store is reached only when a job uses network files (stand-in orchestrators have none)
+        self.files = FileStore(lambda data: self.orchestrator.ray.put(data))
 
     def accepts(self, p: Any) -> bool:
         if type(p) not in (StableDiffusionProcessingTxt2Img, StableDiffusionProcessingImg2Img):
@@ -49,6 +68,21 @@ class RayExecutor:
     def parallel_slots(self) -> int:
         """Jobs that can run at once (the workers free now): X/Y/Z plot runs that many cells together."""
         return max(1, self.orchestrator.free_workers())
+
+    def accepts_postprocessing(self) -> bool:
+        """Extras jobs run their operations on the workers too (upscalers and face restorers from their folders)."""
+        return True
+
+    def run_postprocessing(self, services: Any, task_id: str, pictures: list, op_args: dict) -> list:
+        """Each picture's operations on a worker of its own, at once; the processed pictures in order (fewer when
+        interrupted).  Saving stays with the caller, as for generation jobs."""
+        state = services.state
+
+        def control() -> str | None:
+            return "interrupt" if state is not None and state.interrupted else None
+
+        chunks = extras_chunks(task_id, pictures, op_args, dict(services.opts.data))
+        return [result.picture for result in self.orchestrator.run_chunks(chunks, None, control)]
 
     def run(self, p: Any) -> Processed:
         services = p.services
@@ -63,12 +97,14 @@ class RayExecutor:
         if wanted is not None and services.checkpoints is not None and services.checkpoints.get_closest_match(wanted) is None:
             raise GenerationError(f"checkpoint {wanted!r} not found")  # the words of a local run (OverrideSettings)
         fields = constructor_fields(p)
-        parts = max(1, self.orchestrator.free_workers(checkpoint))
+        parts = 1 if self.batches_depend_on_each_other(p) else max(1, self.orchestrator.free_workers(checkpoint))
         task_id = getattr(p, "task_id", None) or getattr(state, "current_task_id", None) or "task(ray)"
         chunks = make_chunks(kind, task_id, fields, parts, dict(opts.data), checkpoint)
         scripts = always_on_scripts(p.scripts)
+        files = self.files.manifest(job_files(services, _prompts_of(p), self._vae_name(p)))
         for chunk in chunks:
             chunk.scripts, chunk.script_args = scripts, list(p.script_args or []) if scripts else []
+            chunk.files = files
         if state is not None and state.job_count == -1:
             state.job_count = p.n_iter
 
@@ -93,6 +129,18 @@ class RayExecutor:
 
         merged = merge(self.orchestrator.run_chunks(chunks, on_progress, control))
         return self._finish(p, merged)
+
+    @staticmethod
+    def batches_depend_on_each_other(p: Any) -> bool:
+        """True when a setting of :data:`SEQUENTIAL_SETTINGS` is on for ``p`` (its own override first)."""
+        overrides, opts = p.override_settings or {}, p.services.opts
+        return any(overrides.get(name, getattr(opts, name, False)) for name in SEQUENTIAL_SETTINGS)
+
+    @staticmethod
+    def _vae_name(p: Any) -> str | None:
+        """The VAE file the job asks for by name (None: automatic or none)."""
+        name = (p.override_settings or {}).get("sd_vae", getattr(p.services.opts, "sd_vae", None))
+        return name if name not in (None, "", "Automatic", "None") else None
 
     def _checkpoint(self, p: Any) -> str | None:
         """The title of the checkpoint the job uses, as this process's list names it."""

@@ -38,7 +38,7 @@ class Chunk:
     """One run of iterations of a job, for one worker."""
 
     kind: str
-    """``txt2img`` or ``img2img``."""
+    """``txt2img``, ``img2img`` or :data:`EXTRAS`."""
     task_id: str
     """The job's task id with the chunk's number (``task(...)#1``): a worker's queue never sees it twice."""
     index: int
@@ -58,6 +58,9 @@ class Chunk:
     job_seeds: list[int] = field(default_factory=list)
     """The seeds of the job's first batch: ``init`` of the processing object draws with them once per job (img2img's
     VAE posterior and latent-noise fill use the first seeds), so every chunk's ``init`` gets them too."""
+    files: list = field(default_factory=list)
+    """The network files the job uses (:class:`~modules.distributed.file_shipping.ShippedFile`): a worker lacking
+    one receives it before it runs the chunk."""
 
 
 @dataclass
@@ -78,6 +81,28 @@ class ChunkResult:
     interrupted: bool = False
     seconds: float = 0.0
     """The worker's own time for the chunk (from its ``run`` call to the result), for the overhead measure."""
+
+
+EXTRAS = "extras"
+"""The kind of a chunk that runs the Extras operations over one picture (fields ``picture`` and ``args``)."""
+
+
+def extras_chunks(task_id: str, pictures: list, op_args: dict[str, dict[str, Any]],
+                  settings: dict[str, Any]) -> list[Chunk]:
+    """One chunk per picture of an Extras job: each goes to its own worker."""
+    return [Chunk(EXTRAS, f"{task_id}#{i}", i, i, 1, {"picture": picture, "args": op_args}, settings)
+            for i, picture in enumerate(pictures)]
+
+
+@dataclass
+class ExtrasResult:
+    """What a worker sends back for an Extras chunk: the picture as the operations left it (its extra pictures,
+    info and caption on it)."""
+
+    picture: Any
+    worker: str = ""
+    node: str = ""
+    seconds: float = 0.0
 
 
 def constructor_fields(p: Any) -> dict[str, Any]:

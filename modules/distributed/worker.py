@@ -3,9 +3,11 @@
 :class:`WorkerRuntime` is a plain class (tests drive it in-process); :mod:`modules.distributed.cluster` turns it
 into a Ray actor.  Each worker has its own data dir (its queue store, ``config.json`` and ``params.txt`` stay
 its own) and reads the models folders of the orchestrator's flags, so on one machine the files are shared and
-on another node the same paths must hold them.  A chunk runs through the worker's job queue with the
+on another node the same paths must hold the checkpoints (the network files a job uses are sent with it when
+missing: :mod:`modules.distributed.file_shipping`).  A generation chunk runs through the worker's job queue with the
 orchestrator's settings of the moment applied for that chunk only; the checkpoint it needs becomes the worker's
-setting (the worker keeps holding it, which placement prefers).  Nothing is saved here.
+setting (the worker keeps holding it, which placement prefers).  An Extras chunk runs the operations over one
+picture.  Nothing is saved here.
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ from typing import Any, Iterator, Sequence
 
 from contextlib import contextmanager
 
-from modules.distributed.job_spec import COPIED_BACK, Chunk, ChunkResult, script_title
+from modules.distributed.file_shipping import ensure_files
+from modules.distributed.job_spec import COPIED_BACK, EXTRAS, Chunk, ChunkResult, ExtrasResult, script_title
 
 NOT_SNAPSHOT = frozenset({"sd_model_checkpoint", "sd_checkpoint_hash"})
 """Settings the snapshot does not set directly: the checkpoint is switched through the model manager."""
@@ -108,7 +111,9 @@ class WorkerRuntime:
                 self.current = None
                 self.jobs_done += 1
 
-    def _run_chunk(self, chunk: Chunk) -> ChunkResult:
+    def _run_chunk(self, chunk: Chunk) -> ChunkResult | ExtrasResult:
+        if chunk.kind == EXTRAS:
+            return run_extras_chunk(self.runtime.services, chunk, self.name)
         from modules.processing.img2img import StableDiffusionProcessingImg2Img  # why: torch on first use
         from modules.processing.job_infotext import create_infotext  # why: as above
         from modules.processing.pipeline import process_images  # why: as above
@@ -116,6 +121,8 @@ class WorkerRuntime:
 
         services = self.runtime.services
         self._use_checkpoint(chunk.checkpoint)
+        if chunk.files:  # the network files this node lacks, from the object store
+            ensure_files(services, chunk.files, _fetch, self.name)
         cls = StableDiffusionProcessingTxt2Img if chunk.kind == "txt2img" else StableDiffusionProcessingImg2Img
         with settings_applied(services.opts, chunk.settings):
             p = cls(services=services, **chunk.fields)
@@ -173,6 +180,16 @@ class WorkerRuntime:
         if services.opts.data.get("sd_model_checkpoint") != found.title or services.sd_model is None:
             services.opts.set("sd_model_checkpoint", found.title, run_callbacks=False)
             reload_model_weights(services)
+
+
+def run_extras_chunk(services: Any, chunk: Chunk, worker: str = "") -> ExtrasResult:
+    """The Extras operations of ``chunk`` over its picture, with the orchestrator's settings of the moment."""
+    from modules.processing.extras_run import run_operations  # why: loads the upscalers' stack on first use
+
+    picture = chunk.fields["picture"]
+    with settings_applied(services.opts, chunk.settings):
+        run_operations(picture, chunk.fields["args"], services)
+    return ExtrasResult(picture, worker=worker, node=_ray_node_id() or socket.gethostname())
 
 
 class ChunkHooks:
@@ -242,6 +259,11 @@ def _prepare_data_dir(data_dir: str | None, setup: dict[str, Any]) -> None:
     if isinstance(config, dict) and not os.path.exists(path):
         with open(path, "w", encoding="utf8") as f:
             json.dump(config, f, indent=4)
+
+
+def _fetch(ref: Any) -> bytes:
+    """The bytes behind an object-store reference (the actor runs inside Ray: the module is loaded)."""
+    return sys.modules["ray"].get(ref)
 
 
 def _ray_node_id() -> str | None:

@@ -30,6 +30,7 @@ from modules.postprocess import extras_ops
 from modules.postprocess.extras_ops import PostprocessingOperation
 from modules.postprocess.operation_passes import run_passes
 from modules.processing import image_saver
+from modules.processing.executors import current_executor
 from modules.processing.image_saving_info import read_info_from_image
 from modules.processing.infotext import quote
 from modules.scripting.postprocessing import PostprocessedImage
@@ -258,6 +259,13 @@ def run_postprocessing(extras_mode: int, image: Any, image_folder: Any, input_di
         if state is not None:
             state.job_count = len(data)
 
+        executor = _postprocessing_executor()
+        if executor is not None:  # --ray: the pictures' operations run on the workers, saving stays here
+            for shown, infotext in _run_on_executor(executor, services, data, op_args, outpath, save_output):
+                if extras_mode != 2 or show_extras_results:
+                    outputs.extend(shown)
+            return outputs, plaintext_to_html(infotext), ""
+
         for placeholder, name in data:
             if state is not None:
                 state.nextjob()
@@ -265,15 +273,10 @@ def run_postprocessing(extras_mode: int, image: Any, image_folder: Any, input_di
                 state.skipped = False
                 if state.interrupted:
                     break
-            image_data = _load(placeholder)
-            if image_data is None:
+            loaded = _load_with_info(placeholder)
+            if loaded is None:
                 continue
-
-            parameters, existing_pnginfo = read_info_from_image(image_data)
-            if parameters:
-                existing_pnginfo["parameters"] = parameters
-
-            initial_pp = PostprocessedImage(image_data)
+            initial_pp, existing_pnginfo = loaded
             run_operations(initial_pp, op_args, services)
             if state is not None and state.skipped:
                 continue
@@ -285,6 +288,53 @@ def run_postprocessing(extras_mode: int, image: Any, image_folder: Any, input_di
         if state is not None:
             state.end()
     return outputs, plaintext_to_html(infotext), ""
+
+
+def _load_with_info(placeholder: Any) -> tuple[PostprocessedImage, dict] | None:
+    """The picture of one input ready for the operations, with the PNG info its saved result keeps."""
+    image_data = _load(placeholder)
+    if image_data is None:
+        return None
+    parameters, existing_pnginfo = read_info_from_image(image_data)
+    if parameters:
+        existing_pnginfo["parameters"] = parameters
+    return PostprocessedImage(image_data), existing_pnginfo
+
+
+def _postprocessing_executor() -> Any:
+    """The installed executor when it runs Extras jobs (``--ray``), else None."""
+    executor = current_executor()
+    accepts = getattr(executor, "accepts_postprocessing", None)
+    return executor if accepts is not None and accepts() else None
+
+
+def _run_on_executor(executor: Any, services: Services, data: list[tuple[Any, str | None]],
+                     op_args: dict[str, dict[str, Any]], outpath: str,
+                     save_output: bool) -> Iterator[tuple[list[Image.Image], str]]:
+    """The job's pictures in windows as wide as the executor's free slots: each window's operations run there at
+    once (one picture per worker), then its results are saved here in the job's order (the names a local run
+    gives them); yields each picture's (shown pictures, infotext)."""
+    state = services.state
+    task_id = getattr(state, "current_task_id", None) or "task(extras)"
+    position = 0
+    while position < len(data):
+        if state is not None and state.interrupted:
+            return
+        window = data[position:position + max(1, executor.parallel_slots())]
+        position += len(window)
+        loaded = [(name, _load_with_info(placeholder)) for placeholder, name in window]
+        pictures = [item[0] for _, item in loaded if item is not None]
+        results = iter(executor.run_postprocessing(services, f"{task_id}@{position}", pictures, op_args))
+        for name, item in loaded:
+            if state is not None:
+                state.nextjob()
+                state.textinfo = name
+            if item is None:
+                continue
+            processed = next(results, None)
+            if processed is None:  # interrupted: the pictures not run are not saved
+                return
+            yield _save_results(services, processed, name, outpath, item[1], save_output)
 
 
 def _write_caption(services: Services, pp: PostprocessedImage) -> None:

@@ -159,6 +159,64 @@ def test_hires_fix_split_over_the_workers_equals_one_process(cluster, tmp_path):
     assert files(tmp_path / "ray") == files(tmp_path / "local")
 
 
+def test_a_hypertile_job_runs_whole_on_one_worker_and_equals_one_process(cluster, tmp_path):
+    """Hypertile's tile counts run on from batch to batch: the job is one chunk, with the one-machine pictures."""
+    services, _, _ = cluster
+    overrides = {"hypertile_enable_unet": True, "hypertile_max_tile_unet": 32, "hypertile_swap_size_unet": 3}
+    fields = dict(seed=52, subseed=1, n_iter=3, override_settings=overrides)
+    local = run_local(txt2img(services, tmp_path / "local", **fields))
+    remote = run(txt2img(services, tmp_path / "ray", **fields))
+    assert len(set(remote.ray_workers)) == 1
+    assert "Hypertile U-Net: True" in remote.infotexts[0]
+    assert remote.infotexts == local.infotexts
+    assert [im.tobytes() for im in remote.images] == [im.tobytes() for im in local.images]
+
+
+def test_an_extras_batch_runs_on_the_workers_and_saves_the_local_files(cluster, tmp_path):
+    from modules.processing.executors import install_executor
+    from modules.processing.extras_run import run_postprocessing
+    from tests.postprocess.test_extras import lanczos, source
+
+    _, orchestrator, _ = cluster
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(3):
+        source(shade=60 * i).save(src / f"p{i}.png")
+    previous = install_executor(None)
+    try:
+        local, _, _ = run_postprocessing(2, None, None, str(src), str(tmp_path / "local"), True, lanczos(2))
+    finally:
+        install_executor(previous)
+    done_before = sum(worker["jobs_done"] for worker in orchestrator.workers())
+    remote, _, _ = run_postprocessing(2, None, None, str(src), str(tmp_path / "ray"), True, lanczos(2))
+    assert sum(worker["jobs_done"] for worker in orchestrator.workers()) - done_before == 3
+    assert [im.tobytes() for im in remote] == [im.tobytes() for im in local]
+    assert files(tmp_path / "ray") == files(tmp_path / "local")
+
+
+def test_a_lora_job_carries_its_file_by_hash_and_equals_one_process(cluster, tmp_path):
+    """The workers here share the orchestrator's folders: the file goes with the job by hash, each worker finds the
+    same content in place and applies it (tests/distributed/test_file_shipping.py covers a worker that lacks it)."""
+    from modules.networks.lora.layer_index import build_layer_index
+    from modules.processing.executors import current_executor
+    from tests.networks.lora_files import kohya_names, lora_for_layers, write
+
+    services, _, data_dir = cluster
+    index = build_layer_index(services.sd_model)
+    write(str(data_dir / "models" / "Lora" / "shipped" / "raylora.safetensors"),
+          lora_for_layers(index, kohya_names(index)[:6], rank=4, alpha=4.0, scale=0.5))
+    sys.modules["networks"].list_available_networks()
+    fields = dict(prompt="a photo of a cat <lora:raylora:1>", seed=77, subseed=3, n_iter=2)
+    plain = run_local(txt2img(services, tmp_path / "plain", **{**fields, "prompt": "a photo of a cat"}))
+    local = run_local(txt2img(services, tmp_path / "local", **fields))
+    remote = run(txt2img(services, tmp_path / "ray", **fields))
+    assert len(remote.ray_workers) == 2
+    assert current_executor().files._refs  # the file's bytes went into the object store, once
+    assert remote.infotexts == local.infotexts and "Lora hashes" in local.infotexts[0]
+    assert [im.tobytes() for im in remote.images] == [im.tobytes() for im in local.images]
+    assert [im.tobytes() for im in local.images] != [im.tobytes() for im in plain.images]
+
+
 def test_extensions_always_on_hooks_run_on_the_workers(cluster, tmp_path):
     from modules.processing.txt2img import StableDiffusionProcessingTxt2Img
 
