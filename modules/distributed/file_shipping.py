@@ -5,7 +5,7 @@ has its own folders: the LoRA, hypernetwork, textual-inversion embedding and VAE
 there.  Before dispatching, the orchestrator lists the files the job uses (:func:`job_files`: the prompts'
 ``<lora:...>``/``<lyco:...>``/``<hypernet:...>`` tags, the embeddings whose names the prompts contain, the
 job's VAE) with their sha256; each file's bytes are put in the object store once per content
-(:class:`FileStore`).  A worker checks each file at the same place in its own folder for that role
+(:class:`FileStore`) when some worker runs on another node.  A worker checks each file at the same place in its own folder for that role
 (:func:`ensure_files`): the same content is used as it is, a missing file is written from the object store and
 the role's list refreshed, and a different file of the same name is an error naming the node and the file (a
 worker never overwrites a user's file).  Checkpoints do not travel (gigabytes per job): each node needs its own
@@ -29,8 +29,9 @@ ROLES = ("lora", "hypernetwork", "embedding", "vae")
 _TAG = re.compile(r"<(lora|lyco|hypernet):([^:>]+)")
 
 
-class FileConflictError(RuntimeError):
-    """A worker's folder holds another file under the name the job's file has."""
+class NetworkFileError(RuntimeError):
+    """A job's network file cannot be put in place on a worker: its folder holds another file of that name, the
+    bytes were not sent (a worker on the orchestrator's node lacking it) or arrived damaged."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ class ShippedFile:
     sha256: str
     size: int
     data: Any = None
-    """The object-store reference of its bytes (None where the caller ships nothing, as in tests)."""
+    """The object-store reference of its bytes; None when every worker runs on the orchestrator's node and reads
+    its folders."""
 
 
 # --- both sides: where a role's files live, with a hash cache ---------------------------------------------------
@@ -135,16 +137,19 @@ class FileStore:
         self._refs: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def manifest(self, files: list[tuple[str, str, str]]) -> list[ShippedFile]:
-        """The :class:`ShippedFile` of each (role, path, relative), its bytes put in the store the first time."""
+    def manifest(self, files: list[tuple[str, str, str]], send: bool = True) -> list[ShippedFile]:
+        """The :class:`ShippedFile` of each (role, path, relative); with ``send``, its bytes are put in the store
+        the first time (without: the workers all read this node's folders, and the store stays empty)."""
         shipped = []
         for role, path, relative in files:
             sha = file_sha256(path)
+            ref = None
             with self._lock:
-                ref = self._refs.get(sha)
-                if ref is None:
-                    with open(path, "rb") as f:
-                        ref = self._refs[sha] = self._put(f.read())
+                if send:
+                    ref = self._refs.get(sha)
+                    if ref is None:
+                        with open(path, "rb") as f:
+                            ref = self._refs[sha] = self._put(f.read())
             shipped.append(ShippedFile(role, relative, sha, os.path.getsize(path), ref))
         return shipped
 
@@ -154,28 +159,32 @@ class FileStore:
 def ensure_files(services: Any, files: list[ShippedFile], fetch: Callable[[Any], bytes],
                  worker: str = "") -> list[str]:
     """Put every file of ``files`` this worker lacks into its folder for the role and refresh that role's list;
-    returns the paths written.  Raises :class:`FileConflictError` where its folder has another file of that name."""
+    returns the paths written.  Raises :class:`NetworkFileError` where its folder has another file of that name."""
     folders = role_folders(services)
     written: list[str] = []
     for item in files:
         places = folders.get(item.role) or []
         if not places:
-            raise FileConflictError(f"worker {worker} on node {socket.gethostname()} has no folder for {item.role} "
+            raise NetworkFileError(f"worker {worker} on node {socket.gethostname()} has no folder for {item.role} "
                                     f"files ({item.relative})")
         existing = next((os.path.join(folder, item.relative) for folder in places
                          if os.path.isfile(os.path.join(folder, item.relative))), None)
         if existing is not None:
             if file_sha256(existing) != item.sha256:
-                raise FileConflictError(
+                raise NetworkFileError(
                     f"{existing} on node {socket.gethostname()} (worker {worker}) is not the orchestrator's "
                     f"{item.relative} (sha256 {file_sha256(existing)[:10]} here, {item.sha256[:10]} there): rename "
                     "one of them")
             continue
         target = os.path.join(places[0], item.relative)
+        if item.data is None:
+            raise NetworkFileError(f"{item.relative} ({item.role}) is not in {places[0]} on node "
+                                   f"{socket.gethostname()} (worker {worker}), and was not sent: the worker reads "
+                                   "other folders than the orchestrator on the same node")
         os.makedirs(os.path.dirname(target), exist_ok=True)
         data = fetch(item.data)
         if hashlib.sha256(data).hexdigest() != item.sha256:
-            raise FileConflictError(f"the bytes received for {item.relative} do not have its sha256")
+            raise NetworkFileError(f"the bytes received for {item.relative} do not have its sha256")
         partial = f"{target}.{os.getpid()}.partial"
         with open(partial, "wb") as f:
             f.write(data)

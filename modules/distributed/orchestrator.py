@@ -132,6 +132,15 @@ class Orchestrator:
         with self._lock:
             return [slot.describe() for slot in self.slots]
 
+    def workers_elsewhere(self) -> bool:
+        """True when a worker runs on another node than this process (it may lack this node's network files)."""
+        try:
+            here = self.ray.get_runtime_context().get_node_id()
+        except Exception:  # no node of our own to compare with: assume the workers are elsewhere
+            return True
+        with self._lock:
+            return any(slot.node_id != here for slot in self.slots)
+
     def task_workers(self, task_id: str) -> list[str]:
         """The workers running chunks of ``task_id`` now (the async job route shows them)."""
         with self._lock:

@@ -18,6 +18,9 @@ class RecordingOrchestrator:
     def free_workers(self, checkpoint=None) -> int:
         return self.free
 
+    def workers_elsewhere(self) -> bool:
+        return False
+
     def run_chunks(self, chunks, on_progress=None, control=None):
         self.chunks = list(chunks)
         raise Recorded

@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import save_file
 
 from modules.distributed import file_shipping
-from modules.distributed.file_shipping import FileConflictError, FileStore, ShippedFile, ensure_files, job_files
+from modules.distributed.file_shipping import NetworkFileError, FileStore, ShippedFile, ensure_files, job_files
 
 
 @pytest.fixture
@@ -89,13 +89,23 @@ def test_another_file_of_the_same_name_is_never_overwritten(tmp_path):
     services = worker_services(tmp_path)
     (tmp_path / "Lora").mkdir()
     (tmp_path / "Lora" / "inky.safetensors").write_bytes(b"the node's own file")
-    with pytest.raises(FileConflictError, match="worker-2.*is not the orchestrator's inky.safetensors"):
+    with pytest.raises(NetworkFileError, match="worker-2.*is not the orchestrator's inky.safetensors"):
         ensure_files(services, [shipped("lora", "inky.safetensors", b"lora bytes")], lambda ref: ref, "worker-2")
     assert (tmp_path / "Lora" / "inky.safetensors").read_bytes() == b"the node's own file"
 
 
 def test_bytes_that_do_not_match_their_hash_are_refused(tmp_path):
     item = shipped("hypernetwork", "sketch.pt", b"hn")
-    with pytest.raises(FileConflictError, match="do not have its sha256"):
+    with pytest.raises(NetworkFileError, match="do not have its sha256"):
         ensure_files(worker_services(tmp_path), [item], lambda ref: b"damaged", "worker-1")
     assert not (tmp_path / "hypernetworks" / "sketch.pt").exists()
+
+
+def test_without_workers_elsewhere_nothing_is_put_and_a_missing_file_is_named(orchestrator_app, tmp_path):
+    shared, _ = orchestrator_app
+    puts = []
+    manifest = FileStore(lambda data: puts.append(data) or data).manifest(job_files(shared, ["<lora:inky:1>"], None),
+                                                                           send=False)
+    assert puts == [] and manifest[0].data is None
+    with pytest.raises(NetworkFileError, match="styles/inky.safetensors .lora. is not in .* and was not sent"):
+        ensure_files(worker_services(tmp_path), manifest, lambda ref: ref, "worker-1")

@@ -117,3 +117,11 @@ def test_no_worker_with_the_checkpoint_is_one_error_naming_the_nodes():
     o = orchestrator(FakeActor("w1", missing={"tiny [1]"}), FakeActor("w2", missing={"tiny [1]"}))
     with pytest.raises(NoWorkerError, match="n-w1.*n-w2"):
         o.run_chunks(chunks(2))
+
+
+def test_workers_on_another_node_than_this_process_are_seen():
+    o = orchestrator(FakeActor("w1"), FakeActor("w2"))  # both on "node"
+    o.ray.get_runtime_context = lambda: types.SimpleNamespace(get_node_id=lambda: "node")
+    assert not o.workers_elsewhere()
+    o.slots[1].node_id = "other-node"
+    assert o.workers_elsewhere()

@@ -195,8 +195,9 @@ def test_an_extras_batch_runs_on_the_workers_and_saves_the_local_files(cluster, 
 
 
 def test_a_lora_job_carries_its_file_by_hash_and_equals_one_process(cluster, tmp_path):
-    """The workers here share the orchestrator's folders: the file goes with the job by hash, each worker finds the
-    same content in place and applies it (tests/distributed/test_file_shipping.py covers a worker that lacks it)."""
+    """The workers here run on the orchestrator's node and read its folders: the job names its file by hash, nothing
+    goes into the object store, each worker finds the same content in place and applies it
+    (tests/distributed/test_file_shipping.py covers a worker on another node that lacks it)."""
     from modules.networks.lora.layer_index import build_layer_index
     from modules.processing.executors import current_executor
     from tests.networks.lora_files import kohya_names, lora_for_layers, write
@@ -211,7 +212,7 @@ def test_a_lora_job_carries_its_file_by_hash_and_equals_one_process(cluster, tmp
     local = run_local(txt2img(services, tmp_path / "local", **fields))
     remote = run(txt2img(services, tmp_path / "ray", **fields))
     assert len(remote.ray_workers) == 2
-    assert current_executor().files._refs  # the file's bytes went into the object store, once
+    assert current_executor().files._refs == {}
     assert remote.infotexts == local.infotexts and "Lora hashes" in local.infotexts[0]
     assert [im.tobytes() for im in remote.images] == [im.tobytes() for im in local.images]
     assert [im.tobytes() for im in local.images] != [im.tobytes() for im in plain.images]
