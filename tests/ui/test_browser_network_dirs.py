@@ -34,21 +34,30 @@ def visible(page) -> list[str]:
     return sorted(page.eval_on_selector_all(f"{PANE}_cards .card:not(.hidden)", "cs => cs.map(c => c.dataset.name)"))
 
 
-def refresh(page, card: str = "gamma") -> None:
-    """Press the page's refresh button and wait until new cards (with ``card``) replaced the old ones; the page's
-    HTML must differ from the last (gradio leaves an unchanged HTML alone)."""
-    page.evaluate(f"() => {{ const p = document.querySelector('{PANE}_pane'); if (p) p.dataset.stale = '1'; }}")
+def shown(card: str, tree: bool) -> str:
+    """A page function: the cards include ``card`` in the chosen directory view (the tree or the Dirs buttons)."""
+    return f"""() => {{
+        const p = document.querySelector('{PANE}_pane');
+        return !!(p && p.dataset.webuiReady && p.querySelector(".card[data-name='{card}']")
+                  && document.querySelector('{PANE}_{"tree" if tree else "dirs"}'));
+    }}"""
+
+
+def refresh(page, card: str = "gamma", tree: bool = False) -> None:
+    """Press the page's refresh button and wait until its cards include ``card`` in the chosen view.
+
+    Opening the tab renders the page too, with the same HTML a refresh then gives when nothing changed on disk (and
+    gradio leaves an unchanged HTML alone): so this waits for what the page shows, never for a replacement (which
+    stalled whenever the tab's own render won the race)."""
     page.click(f"{PANE}_extra_refresh")
-    page.wait_for_function(f"() => {{ const p = document.querySelector('{PANE}_pane'); return p && !p.dataset.stale"
-                           f" && p.dataset.webuiReady && p.querySelector(\".card[data-name='{card}']\"); }}",
-                           timeout=60000)
+    page.wait_for_function(shown(card, tree), timeout=60000)
 
 
-def open_page(page) -> None:
+def open_page(page, tree: bool = False) -> None:
     page.click("#tab_txt2img-button")
     page.click(f"{PANE}-button")
     page.wait_for_selector(f"{PANE}_extra_refresh", state="visible", timeout=60000)
-    refresh(page)
+    refresh(page, tree=tree)
 
 
 def choose_view_style(page, style: str) -> None:
@@ -108,7 +117,7 @@ def test_tree_view_opens_folders_filters_and_inserts(module_page, hypernetwork_f
     page, errors = module_page
     choose_view_style(page, "Tree")
     try:
-        open_page(page)
+        open_page(page, tree=True)
         tree = page.locator(f"{PANE}_tree")
         assert tree.is_visible() and not page.locator(f"{PANE}_dirs").count()
         assert tree.evaluate("t => t.getBoundingClientRect().width") == pytest.approx(180, abs=2)
@@ -133,7 +142,7 @@ def test_tree_view_opens_folders_filters_and_inserts(module_page, hypernetwork_f
         assert not tree.is_visible()
         # the choice survives a refresh of the cards (a new file, so that the page's HTML changes)
         (hypernetwork_files / "style" / "delta.pt").write_bytes(b"not loaded by listing")
-        refresh(page, card="delta")
+        refresh(page, card="delta", tree=True)
         assert not page.locator(f"{PANE}_tree").is_visible()
         page.click(f"{PANE}_extra_tree_view")
         assert page.locator(f"{PANE}_tree").is_visible()
