@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.fullsize.conftest import GOLDENS, fullsize_server, heavy
+from tests.fullsize.conftest import GOLDENS, fullsize_server
 
 pytestmark = pytest.mark.slow
 FAMILIES_USED = ("sd15",)
@@ -155,8 +155,8 @@ def sampler_failures(client, names: list[str]) -> dict[str, str]:
 
 
 ADAPTIVE = "DPM adaptive"
-"""Ignores the step count: on these random weights it makes ~130 full-size UNet calls (3-4 minutes of a 2-core
-CPU), so it alone is in the heavy tier."""
+"""Ignores the step count: on these random weights it makes ~130 full-size UNet calls (~3 minutes of a 2-core
+CPU), so it has a test of its own."""
 
 
 def test_every_fixed_step_sampler_with_an_empty_negative_prompt(sd15):
@@ -168,7 +168,6 @@ def test_every_fixed_step_sampler_with_an_empty_negative_prompt(sd15):
     assert not sampler_failures(client, [name for name in names if name != ADAPTIVE])
 
 
-@heavy
 def test_dpm_adaptive_with_an_empty_negative_prompt(sd15):
     client, _path = sd15
     assert not sampler_failures(client, [ADAPTIVE])

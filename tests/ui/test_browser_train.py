@@ -1,5 +1,6 @@
 """A person at the Train tab: create an embedding, point Train at a folder of pictures, Train Embedding, and read
-"Training finished at 4 steps" while the embedding file on disk has been trained."""
+"Training finished at 20 steps" while the embedding file on disk has been trained; a long run shows its progress
+and stops at Interrupt keeping its steps, and the next run resumes from them. A hypernetwork the same."""
 from __future__ import annotations
 
 import os
@@ -43,36 +44,52 @@ def test_create_then_train_an_embedding_from_the_train_tab(module_page, server, 
     page.locator("#train_dataset_directory textarea").fill(str(dataset))
     set_number(page, "train_training_width", 64)
     set_number(page, "train_training_height", 64)
-    fill_number(page, "train_steps", 4)
+    fill_number(page, "train_steps", 20)
     fill_number(page, "train_create_image_every", 0)
-    fill_number(page, "train_save_embedding_every", 2)
+    fill_number(page, "train_save_embedding_every", 10)
     page.click("#train_train_embedding")
-    page.wait_for_function("() => document.querySelector('#ti_output textarea').value.includes('Training finished')",
-                           timeout=180000)
+    wait_for_output(page, "Training finished")
     message = page.input_value("#ti_output textarea")
     page.screenshot(path=os.path.join(screenshot_dir(), "train-embedding-finished.png"), full_page=True)
-    assert "Training finished at 4 steps." in message and f"Embedding saved to {created}" in message
-    assert torch.load(created, weights_only=True)["step"] == 4
+    assert "Training finished at 20 steps." in message and f"Embedding saved to {created}" in message
+    assert torch.load(created, weights_only=True)["step"] == 20
     copies = list((server.data_dir / "textual_inversion").glob("*/browsertok/embeddings/*.pt"))
-    assert sorted(p.name for p in copies) == ["browsertok-2.pt", "browsertok-4.pt"]
+    assert sorted(p.name for p in copies) == ["browsertok-10.pt", "browsertok-20.pt"]
     # under the output: the time taken, as after a generation, and no error
     assert "Time taken" in page.inner_text("#ti_error") and page.locator("#ti_error .error").count() == 0
 
-    # a long run: the progress bar shows over the output, Interrupt stops it and the file keeps its steps
-    fill_number(page, "train_steps", 100000)
+    step = interrupt_a_long_run(page, "train_train_embedding", lambda: torch.load(created, weights_only=True)["step"])
+    assert step >= 20
+    # resume: a run to two steps past the saved one continues from it
+    fill_number(page, "train_steps", step + 2)
     page.click("#train_train_embedding")
-    # the bar turns active once the job runs (an interrupt before that would be for no job)
-    page.wait_for_selector("#ti_gallery_container .progressDiv.active", timeout=60000)
-    page.click("#train_interrupt_training")
-    page.wait_for_function("() => document.querySelector('#ti_output textarea').value.includes('Training interrupted')",
-                           timeout=180000)
-    step = torch.load(created, weights_only=True)["step"]
-    assert 4 <= step < 100000 and f"Training interrupted at {step} steps." in page.input_value("#ti_output textarea")
+    wait_for_output(page, f"Training finished at {step + 2} steps.")
+    assert torch.load(created, weights_only=True)["step"] == step + 2
     assert errors == []
 
 
+def wait_for_output(page, text: str) -> None:
+    page.wait_for_function(f"() => document.querySelector('#ti_output textarea').value.includes({text!r})",
+                           timeout=180000)
+
+
+def interrupt_a_long_run(page, button: str, saved_step) -> int:
+    """Start a run of 100,000 steps: the progress bar shows over the output, Interrupt stops it and the file keeps
+    the steps done; returns them."""
+    fill_number(page, "train_steps", 100000)
+    page.click(f"#{button}")
+    # the bar turns active once the job runs (an interrupt before that would be for no job)
+    page.wait_for_selector("#ti_gallery_container .progressDiv.active", timeout=60000)
+    page.click("#train_interrupt_training")
+    wait_for_output(page, "Training interrupted")
+    step = saved_step()
+    assert step < 100000 and f"Training interrupted at {step} steps." in page.input_value("#ti_output textarea")
+    return step
+
+
 def test_train_a_hypernetwork_from_the_train_tab(module_page, server, tmp_path):
-    """A hypernetwork file for the tiny model's widths dropped into the folder, found with 🔄, trained 3 steps."""
+    """A hypernetwork file for the tiny model's widths dropped into the folder, found with 🔄, trained 20 steps; a long
+    run interrupted keeps its steps, and the next run resumes from them."""
     from modules.networks.hypernetworks.creation import hypernetwork_file_data
 
     page, errors = module_page
@@ -90,12 +107,18 @@ def test_train_a_hypernetwork_from_the_train_tab(module_page, server, tmp_path):
     page.locator("#train_dataset_directory textarea").fill(str(dataset))
     set_number(page, "train_training_width", 64)
     set_number(page, "train_training_height", 64)
-    fill_number(page, "train_steps", 3)
+    fill_number(page, "train_steps", 20)
     fill_number(page, "train_create_image_every", 0)
     fill_number(page, "train_save_embedding_every", 0)
     page.click("#train_train_hypernetwork")
-    page.wait_for_function("() => document.querySelector('#ti_output textarea').value.includes('Hypernetwork saved')",
-                           timeout=180000)
-    assert "Training finished at 3 steps." in page.input_value("#ti_output textarea")
-    assert torch.load(path, weights_only=False)["step"] == 3
+    wait_for_output(page, "Hypernetwork saved")
+    assert "Training finished at 20 steps." in page.input_value("#ti_output textarea")
+    assert torch.load(path, weights_only=False)["step"] == 20
+
+    step = interrupt_a_long_run(page, "train_train_hypernetwork", lambda: torch.load(path, weights_only=False)["step"])
+    assert step >= 20
+    fill_number(page, "train_steps", step + 2)
+    page.click("#train_train_hypernetwork")
+    wait_for_output(page, f"Training finished at {step + 2} steps.")
+    assert torch.load(path, weights_only=False)["step"] == step + 2
     assert errors == []
