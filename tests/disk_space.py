@@ -13,6 +13,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from modules.core.processes import process_alive
+
 OWNER_FILE = ".owner-pid"
 RUN_FOLDER_PREFIXES = ("webui-test-run-", "fullsize-checkpoints-")
 """Temporary folders the suite makes (tests/parallel.py, tests/fullsize/conftest.py)."""
@@ -23,16 +25,6 @@ def make_run_folder(prefix: str) -> Path:
     folder = Path(tempfile.mkdtemp(prefix=prefix))
     (folder / OWNER_FILE).write_text(str(os.getpid()))
     return folder
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
 
 
 def remove_abandoned_run_folders(temp_root: Path | None = None) -> list[Path]:
@@ -49,7 +41,7 @@ def remove_abandoned_run_folders(temp_root: Path | None = None) -> list[Path]:
             pid = int((folder / OWNER_FILE).read_text().strip())
         except (OSError, ValueError):
             continue
-        if pid != os.getpid() and not _process_alive(pid):
+        if pid != os.getpid() and not process_alive(pid):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed

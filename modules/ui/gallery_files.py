@@ -15,6 +15,7 @@ from typing import Any
 
 from PIL import Image, PngImagePlugin
 
+from modules.core.processes import process_alive
 from modules.core.services import current_services
 
 
@@ -35,16 +36,6 @@ def temp_folder() -> str:
     return folder
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def cleanup_at_start() -> list[str]:
     """Remove the gallery copies nobody can show any more; returns what was removed.
 
@@ -59,7 +50,7 @@ def cleanup_at_start() -> list[str]:
     if os.path.isdir(root):
         for name in os.listdir(root):
             path = os.path.join(root, name)
-            if name.isdigit() and int(name) != os.getpid() and not _process_alive(int(name)):
+            if name.isdigit() and int(name) != os.getpid() and not process_alive(int(name)):
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path)
     configured = getattr(services.opts, "temp_dir", "") if services.opts is not None else ""

@@ -58,13 +58,7 @@ def test_create_then_train_an_embedding_from_the_train_tab(module_page, server, 
     # under the output: the time taken, as after a generation, and no error
     assert "Time taken" in page.inner_text("#ti_error") and page.locator("#ti_error .error").count() == 0
 
-    step = interrupt_a_long_run(page, "train_train_embedding", lambda: torch.load(created, weights_only=True)["step"])
-    assert step >= 20
-    # resume: a run to two steps past the saved one continues from it
-    fill_number(page, "train_steps", step + 2)
-    page.click("#train_train_embedding")
-    wait_for_output(page, f"Training finished at {step + 2} steps.")
-    assert torch.load(created, weights_only=True)["step"] == step + 2
+    interrupt_then_resume(page, "train_train_embedding", lambda: torch.load(created, weights_only=True)["step"])
     assert errors == []
 
 
@@ -73,9 +67,9 @@ def wait_for_output(page, text: str) -> None:
                            timeout=180000)
 
 
-def interrupt_a_long_run(page, button: str, saved_step) -> int:
-    """Start a run of 100,000 steps: the progress bar shows over the output, Interrupt stops it and the file keeps
-    the steps done; returns them."""
+def interrupt_then_resume(page, button: str, saved_step) -> None:
+    """After a 20-step run: a run of 100,000 steps shows the progress bar over the output, Interrupt stops it and
+    the file keeps the steps done; then a run to two steps past those continues from them."""
     fill_number(page, "train_steps", 100000)
     page.click(f"#{button}")
     # the bar turns active once the job runs (an interrupt before that would be for no job)
@@ -83,8 +77,11 @@ def interrupt_a_long_run(page, button: str, saved_step) -> int:
     page.click("#train_interrupt_training")
     wait_for_output(page, "Training interrupted")
     step = saved_step()
-    assert step < 100000 and f"Training interrupted at {step} steps." in page.input_value("#ti_output textarea")
-    return step
+    assert 20 <= step < 100000 and f"Training interrupted at {step} steps." in page.input_value("#ti_output textarea")
+    fill_number(page, "train_steps", step + 2)
+    page.click(f"#{button}")
+    wait_for_output(page, f"Training finished at {step + 2} steps.")
+    assert saved_step() == step + 2
 
 
 def test_train_a_hypernetwork_from_the_train_tab(module_page, server, tmp_path):
@@ -115,10 +112,5 @@ def test_train_a_hypernetwork_from_the_train_tab(module_page, server, tmp_path):
     assert "Training finished at 20 steps." in page.input_value("#ti_output textarea")
     assert torch.load(path, weights_only=False)["step"] == 20
 
-    step = interrupt_a_long_run(page, "train_train_hypernetwork", lambda: torch.load(path, weights_only=False)["step"])
-    assert step >= 20
-    fill_number(page, "train_steps", step + 2)
-    page.click("#train_train_hypernetwork")
-    wait_for_output(page, f"Training finished at {step + 2} steps.")
-    assert torch.load(path, weights_only=False)["step"] == step + 2
+    interrupt_then_resume(page, "train_train_hypernetwork", lambda: torch.load(path, weights_only=False)["step"])
     assert errors == []
