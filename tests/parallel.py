@@ -14,10 +14,9 @@ two workers finish sooner. What must stay in one process stays in one work unit:
   built once.
 
 The controller's scheduler (:func:`make_scheduler`, xdist's module-scope scheduler with these units) hands them
-out in the order the workers collected them (:func:`order_units`): the three browser groups first (the main one is
-the longest unit, ~16 minutes), then the other modules with the full-size group in the middle of them, so the
-full-size checkpoints have been written in the background by the time it starts and the last minutes are
-short modules that even out the two workers.
+out in the order the workers collected them (:func:`order_units`): the longest first (the main browser unit, the
+extensions browser unit then the full-size unit on the other worker, the second-server browser unit), then the
+other modules, whose short units even the two workers out at the end.
 """
 from __future__ import annotations
 
@@ -45,8 +44,6 @@ server but nothing an earlier main-unit module left: a unit of their own, so the
 BROWSER_GROUPS = (BROWSER_GROUP, EXTENSIONS_BROWSER_GROUP, SECOND_SERVER_BROWSER_GROUP)
 """In the order they are handed out."""
 FULLSIZE_GROUP = "fullsize"
-FULLSIZE_AFTER = "models"
-"""The full-size group is handed out after the modules of this test package (alphabetical order)."""
 
 
 SHARED_RUN_DIR = "WEBUI_TEST_SHARED_RUN_DIR"
@@ -100,19 +97,17 @@ def group_of(nodeid: str) -> str:
 
 
 def order_units(items: list[pytest.Item]) -> None:
-    """In each worker's collection (the controller hands units out in this order): the browser groups first, the
-    full-size group after the modules of ``tests/<FULLSIZE_AFTER>``, the rest as collected."""
+    """In each worker's collection (the controller hands units out in this order, one at a time to the worker that
+    runs low): the longest units first, so the short modules at the end even the two workers out.
+
+    The main browser unit (~13 min) goes to one worker; the other takes the extensions browser unit (~4 min) and
+    then the full-size unit (~10 min), whose first checkpoint the background writer has finished by then; the
+    second-server browser unit goes to whichever worker is free next; then every other module as collected."""
     groups = {item.nodeid: group_of(item.nodeid) for item in items}
-    browser = [item for item in items if groups[item.nodeid] in BROWSER_GROUPS]
-    browser.sort(key=lambda item: BROWSER_GROUPS.index(groups[item.nodeid]))  # stable: modules keep their order
-    fullsize = [item for item in items if groups[item.nodeid] == FULLSIZE_GROUP]
-    rest = [item for item in items if item not in browser and item not in fullsize]
-    split = len(rest)
-    for index, item in enumerate(rest):
-        if groups[item.nodeid] > f"{FULLSIZE_AFTER}/~":  # "~" sorts after every file name of that package
-            split = index
-            break
-    items[:] = browser + rest[:split] + fullsize + rest[split:]
+    order = (BROWSER_GROUP, EXTENSIONS_BROWSER_GROUP, FULLSIZE_GROUP, SECOND_SERVER_BROWSER_GROUP)
+    first = [item for item in items if groups[item.nodeid] in order]
+    first.sort(key=lambda item: order.index(groups[item.nodeid]))  # stable: modules keep their order
+    items[:] = first + [item for item in items if groups[item.nodeid] not in order]
 
 
 def make_scheduler(config: pytest.Config, log):
