@@ -9,7 +9,8 @@ follows the workers: iterations done, sampling step, the latest latent for live 
 reach the workers running the job.
 
 The LoRA, hypernetwork, embedding and VAE files a job uses go with its chunks, by hash, to workers that lack
-them (:mod:`modules.distributed.file_shipping`).  Extras jobs run each picture's operations on a worker (:meth:`RayExecutor.run_postprocessing`) and save here.
+them (:mod:`modules.distributed.file_shipping`).  Extras jobs run each picture's operations on a worker
+(:meth:`RayExecutor.run_postprocessing`) and save here.
 Jobs it does not take run here as before: processing classes other than txt2img/img2img, and settings that
 save extra pictures from inside the batch loop (before face restoration, masks...), which only a local run
 writes in their place.
@@ -19,9 +20,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from modules.distributed.file_shipping import FileStore, job_files
 from modules.distributed.job_spec import Merged, always_on_scripts, constructor_fields, extras_chunks, make_chunks
 from modules.distributed.job_spec import merge
-from modules.distributed.file_shipping import FileStore, job_files
 from modules.distributed.orchestrator import Orchestrator
 from modules.processing import image_saver
 from modules.processing.image_saving import output_dir, write_params_txt

@@ -5,11 +5,12 @@ has its own folders: the LoRA, hypernetwork, textual-inversion embedding and VAE
 there.  Before dispatching, the orchestrator lists the files the job uses (:func:`job_files`: the prompts'
 ``<lora:...>``/``<lyco:...>``/``<hypernet:...>`` tags, the embeddings whose names the prompts contain, the
 job's VAE) with their sha256; each file's bytes are put in the object store once per content
-(:class:`FileStore`) when some worker runs on another node.  A worker checks each file at the same place in its own folder for that role
-(:func:`ensure_files`): the same content is used as it is, a missing file is written from the object store and
-the role's list refreshed, and a different file of the same name is an error naming the node and the file (a
-worker never overwrites a user's file).  Checkpoints do not travel (gigabytes per job): each node needs its own
-copy, and a worker without it is skipped with the reason (``CheckpointMissingError``).
+(:class:`FileStore`) when some worker runs on another node.  A worker checks each file at the same place in its
+own folder for that role (:func:`ensure_files`): the same content is used as it is, a missing file is written
+from the object store and the role's list refreshed, and a different file of the same name is an error naming
+the node and the file (a worker never overwrites a user's file).  Checkpoints do not travel (gigabytes per
+job): each node needs its own copy, and a worker without it is skipped with the reason
+(``CheckpointMissingError``).
 """
 from __future__ import annotations
 

@@ -79,7 +79,8 @@ def test_a_worker_writes_what_it_lacks_and_keeps_what_it_has(tmp_path):
         return ref
 
     written = ensure_files(services, files, fetch, "worker-1")
-    assert written == [str(tmp_path / "Lora" / "styles" / "inky.safetensors"), str(tmp_path / "hypernetworks" / "sketch.pt")]
+    assert written == [str(tmp_path / "Lora" / "styles" / "inky.safetensors"),
+                       str(tmp_path / "hypernetworks" / "sketch.pt")]
     assert (tmp_path / "Lora" / "styles" / "inky.safetensors").read_bytes() == b"lora bytes"
     assert ensure_files(services, files, fetch, "worker-1") == [] and len(fetched) == 2  # the same content: kept
     assert not list(tmp_path.rglob("*.partial"))

@@ -85,8 +85,8 @@ def interrupt_then_resume(page, button: str, saved_step) -> None:
 
 
 def test_train_a_hypernetwork_from_the_train_tab(module_page, server, tmp_path):
-    """A hypernetwork file for the tiny model's widths dropped into the folder, found with 🔄, trained 20 steps; a long
-    run interrupted keeps its steps, and the next run resumes from them."""
+    """A hypernetwork file for the tiny model's widths dropped into the folder, found with 🔄, trained 20 steps; a
+    long run interrupted keeps its steps, and the next run resumes from them."""
     from modules.networks.hypernetworks.creation import hypernetwork_file_data
 
     page, errors = module_page
