@@ -14,9 +14,8 @@ two workers finish sooner. What must stay in one process stays in one work unit:
   built once.
 
 The controller's scheduler (:func:`make_scheduler`, xdist's module-scope scheduler with these units) hands them
-out in the order the workers collected them (:func:`order_units`): the longest first (the main browser unit, the
-extensions browser unit then the full-size unit on the other worker, the second-server browser unit), then the
-other modules, whose short units even the two workers out at the end.
+out in the order the workers collected them (:func:`order_units`): the browser units first, then the other
+modules with the full-size unit among them, timed to start about when the main browser unit ends.
 """
 from __future__ import annotations
 
@@ -44,6 +43,9 @@ server but nothing an earlier main-unit module left: a unit of their own, so the
 BROWSER_GROUPS = (BROWSER_GROUP, EXTENSIONS_BROWSER_GROUP, SECOND_SERVER_BROWSER_GROUP)
 """In the order they are handed out."""
 FULLSIZE_GROUP = "fullsize"
+FULLSIZE_AFTER = "extensions_builtin"
+"""The full-size unit is handed out after the modules of the test packages up to this one (alphabetical order):
+~5 minutes of short modules on the worker that ran the extensions and second-server browser units."""
 
 
 SHARED_RUN_DIR = "WEBUI_TEST_SHARED_RUN_DIR"
@@ -98,16 +100,19 @@ def group_of(nodeid: str) -> str:
 
 def order_units(items: list[pytest.Item]) -> None:
     """In each worker's collection (the controller hands units out in this order, one at a time to the worker that
-    runs low): the longest units first, so the short modules at the end even the two workers out.
-
-    The main browser unit (~13 min) goes to one worker; the other takes the extensions browser unit (~4 min) and
-    then the full-size unit (~10 min), whose first checkpoint the background writer has finished by then; the
-    second-server browser unit goes to whichever worker is free next; then every other module as collected."""
+    runs low): the browser units first (the main one, ~13 min, on one worker; the extensions and second-server
+    units, ~8 min together, on the other), then the other modules, with the full-size unit (~10 min) after those
+    of the packages up to ``tests/<FULLSIZE_AFTER>``: it starts about when the main browser unit ends, beside
+    short modules (run beside the browser unit, both took a third longer on the two cores) and early enough
+    that the short modules after it even the two workers out."""
     groups = {item.nodeid: group_of(item.nodeid) for item in items}
-    order = (BROWSER_GROUP, EXTENSIONS_BROWSER_GROUP, FULLSIZE_GROUP, SECOND_SERVER_BROWSER_GROUP)
-    first = [item for item in items if groups[item.nodeid] in order]
-    first.sort(key=lambda item: order.index(groups[item.nodeid]))  # stable: modules keep their order
-    items[:] = first + [item for item in items if groups[item.nodeid] not in order]
+    browser = [item for item in items if groups[item.nodeid] in BROWSER_GROUPS]
+    browser.sort(key=lambda item: BROWSER_GROUPS.index(groups[item.nodeid]))  # stable: modules keep their order
+    fullsize = [item for item in items if groups[item.nodeid] == FULLSIZE_GROUP]
+    rest = [item for item in items if item not in browser and item not in fullsize]
+    split = next((index for index, item in enumerate(rest)
+                  if groups[item.nodeid] > f"{FULLSIZE_AFTER}/~"), len(rest))  # "~" sorts after every file name
+    items[:] = browser + rest[:split] + fullsize + rest[split:]
 
 
 def make_scheduler(config: pytest.Config, log):

@@ -24,18 +24,18 @@ def test_browser_and_fullsize_modules_each_make_one_unit_and_other_modules_their
     assert parallel.group_of("tests/test_architecture.py::test_e") == "test_architecture.py"
 
 
-def test_the_long_units_first_in_their_order_then_the_other_modules():
-    ids = ["tests/api/test_a.py::t", "tests/models/test_m.py::t", "tests/models/test_z.py::t",
-           "tests/networks/test_n.py::t", "tests/ui/test_browser_a1111_js.py::t", "tests/ui/test_browser_train.py::t",
+def test_browser_units_first_and_the_fullsize_unit_after_the_first_packages():
+    ids = ["tests/api/test_a.py::t", "tests/extensions_builtin/test_e.py::t", "tests/generation/test_g.py::t",
+           "tests/models/test_m.py::t", "tests/ui/test_browser_a1111_js.py::t", "tests/ui/test_browser_train.py::t",
            "tests/ui/test_browser_x.py::t", "tests/ui/test_handlers.py::t",
            "tests/fullsize/test_f.py::t1", "tests/fullsize/test_f.py::t2"]
     items = [FakeItem(i) for i in ids]
     parallel.order_units(items)
     assert [i.nodeid for i in items] == [
-        "tests/ui/test_browser_x.py::t", "tests/ui/test_browser_a1111_js.py::t", "tests/fullsize/test_f.py::t1",
-        "tests/fullsize/test_f.py::t2", "tests/ui/test_browser_train.py::t",
-        "tests/api/test_a.py::t", "tests/models/test_m.py::t", "tests/models/test_z.py::t",
-        "tests/networks/test_n.py::t", "tests/ui/test_handlers.py::t"]
+        "tests/ui/test_browser_x.py::t", "tests/ui/test_browser_a1111_js.py::t", "tests/ui/test_browser_train.py::t",
+        "tests/api/test_a.py::t", "tests/extensions_builtin/test_e.py::t",
+        "tests/fullsize/test_f.py::t1", "tests/fullsize/test_f.py::t2",
+        "tests/generation/test_g.py::t", "tests/models/test_m.py::t", "tests/ui/test_handlers.py::t"]
 
 
 def test_the_extensions_browser_unit_never_uses_the_main_browser_server():
