@@ -102,8 +102,9 @@ class RayExecutor:
         task_id = getattr(p, "task_id", None) or getattr(state, "current_task_id", None) or "task(ray)"
         chunks = make_chunks(kind, task_id, fields, parts, dict(opts.data), checkpoint)
         scripts = always_on_scripts(p.scripts)
-        files = self.files.manifest(job_files(services, _prompts_of(p), self._vae_name(p)),
-                                    send=self.orchestrator.workers_elsewhere())
+        # workers on this node read its folders: the files are listed (and hashed) only for workers elsewhere
+        files = (self.files.manifest(job_files(services, _prompts_of(p), self._vae_name(p)))
+                 if self.orchestrator.workers_elsewhere() else [])
         for chunk in chunks:
             chunk.scripts, chunk.script_args = scripts, list(p.script_args or []) if scripts else []
             chunk.files = files

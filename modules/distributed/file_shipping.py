@@ -4,8 +4,8 @@ On one machine the workers read the orchestrator's models folders and nothing tr
 has its own folders: the LoRA, hypernetwork, textual-inversion embedding and VAE files a job names may be missing
 there.  Before dispatching, the orchestrator lists the files the job uses (:func:`job_files`: the prompts'
 ``<lora:...>``/``<lyco:...>``/``<hypernet:...>`` tags, the embeddings whose names the prompts contain, the
-job's VAE) with their sha256; each file's bytes are put in the object store once per content
-(:class:`FileStore`) when some worker runs on another node.  A worker checks each file at the same place in its
+job's VAE) with their sha256, when some worker runs on another node; each file's bytes are put in the object
+store once per content (:class:`FileStore`).  A worker checks each file at the same place in its
 own folder for that role (:func:`ensure_files`): the same content is used as it is, a missing file is written
 from the object store and the role's list refreshed, and a different file of the same name is an error naming
 the node and the file (a worker never overwrites a user's file).  Checkpoints do not travel (gigabytes per
@@ -23,6 +23,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
+from modules.core.hashing import calculate_sha256
+
 LORA_EXTENSION_MODULE = "networks"
 """The built-in Lora extension's module (its name in ``sys.modules``, as A1111 names it)."""
 ROLES = ("lora", "hypernetwork", "embedding", "vae")
@@ -31,8 +33,8 @@ _TAG = re.compile(r"<(lora|lyco|hypernet):([^:>]+)")
 
 
 class NetworkFileError(RuntimeError):
-    """A job's network file cannot be put in place on a worker: its folder holds another file of that name, the
-    bytes were not sent (a worker on the orchestrator's node lacking it) or arrived damaged."""
+    """A job's network file cannot be put in place on a worker: its folder holds another file of that name, its
+    path leaves the folder, or its bytes arrived damaged."""
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,7 @@ class ShippedFile:
     sha256: str
     size: int
     data: Any = None
-    """The object-store reference of its bytes; None when every worker runs on the orchestrator's node and reads
-    its folders."""
+    """The object-store reference of its bytes."""
 
 
 # --- both sides: where a role's files live, with a hash cache ---------------------------------------------------
@@ -62,16 +63,11 @@ def file_sha256(path: str) -> str:
     key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
     with _HASH_LOCK:
         known = _HASHES.get(key)
-    if known is not None:
-        return known
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    value = digest.hexdigest()
-    with _HASH_LOCK:
-        _HASHES[key] = value
-    return value
+    if known is None:
+        known = calculate_sha256(path)
+        with _HASH_LOCK:
+            _HASHES[key] = known
+    return known
 
 
 def role_folders(services: Any) -> dict[str, list[str]]:
@@ -138,19 +134,16 @@ class FileStore:
         self._refs: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def manifest(self, files: list[tuple[str, str, str]], send: bool = True) -> list[ShippedFile]:
-        """The :class:`ShippedFile` of each (role, path, relative); with ``send``, its bytes are put in the store
-        the first time (without: the workers all read this node's folders, and the store stays empty)."""
+    def manifest(self, files: list[tuple[str, str, str]]) -> list[ShippedFile]:
+        """The :class:`ShippedFile` of each (role, path, relative), its bytes put in the store the first time."""
         shipped = []
         for role, path, relative in files:
             sha = file_sha256(path)
-            ref = None
             with self._lock:
-                if send:
-                    ref = self._refs.get(sha)
-                    if ref is None:
-                        with open(path, "rb") as f:
-                            ref = self._refs[sha] = self._put(f.read())
+                ref = self._refs.get(sha)
+                if ref is None:
+                    with open(path, "rb") as f:
+                        ref = self._refs[sha] = self._put(f.read())
             shipped.append(ShippedFile(role, relative, sha, os.path.getsize(path), ref))
         return shipped
 
@@ -168,6 +161,8 @@ def ensure_files(services: Any, files: list[ShippedFile], fetch: Callable[[Any],
         if not places:
             raise NetworkFileError(f"worker {worker} on node {socket.gethostname()} has no folder for {item.role} "
                                     f"files ({item.relative})")
+        if os.path.isabs(item.relative) or ".." in item.relative.split("/"):
+            raise NetworkFileError(f"{item.relative!r} is not a path inside the {item.role} folder")
         existing = next((os.path.join(folder, item.relative) for folder in places
                          if os.path.isfile(os.path.join(folder, item.relative))), None)
         if existing is not None:
@@ -178,10 +173,6 @@ def ensure_files(services: Any, files: list[ShippedFile], fetch: Callable[[Any],
                     "one of them")
             continue
         target = os.path.join(places[0], item.relative)
-        if item.data is None:
-            raise NetworkFileError(f"{item.relative} ({item.role}) is not in {places[0]} on node "
-                                   f"{socket.gethostname()} (worker {worker}), and was not sent: the worker reads "
-                                   "other folders than the orchestrator on the same node")
         os.makedirs(os.path.dirname(target), exist_ok=True)
         data = fetch(item.data)
         if hashlib.sha256(data).hexdigest() != item.sha256:

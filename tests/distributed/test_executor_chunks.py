@@ -1,7 +1,12 @@
 """How the Ray executor cuts a job, without a cluster: a stand-in orchestrator records the chunks it is given."""
 from __future__ import annotations
 
+import sys
+import types
+
 import pytest
+import torch
+from safetensors.torch import save_file
 
 from modules.distributed.executor import SEQUENTIAL_SETTINGS, RayExecutor
 
@@ -11,15 +16,17 @@ class Recorded(Exception):
 
 
 class RecordingOrchestrator:
-    def __init__(self, free: int) -> None:
+    def __init__(self, free: int, elsewhere: bool = False) -> None:
         self.free = free
+        self.elsewhere = elsewhere
         self.chunks: list = []
+        self.ray = types.SimpleNamespace(put=lambda data: ("ref", len(data)))
 
     def free_workers(self, checkpoint=None) -> int:
         return self.free
 
     def workers_elsewhere(self) -> bool:
-        return False
+        return self.elsewhere
 
     def run_chunks(self, chunks, on_progress=None, control=None):
         self.chunks = list(chunks)
@@ -31,11 +38,12 @@ def tiny(app):
     return app("sd1")
 
 
-def chunks_of(free: int, **fields) -> list:
+def chunks_of(free: int, elsewhere: bool = False, **fields) -> list:
     from modules.processing.txt2img import StableDiffusionProcessingTxt2Img
 
-    orchestrator = RecordingOrchestrator(free)
-    p = StableDiffusionProcessingTxt2Img(prompt="a cat", steps=2, width=64, height=64, seed=7, n_iter=4, **fields)
+    orchestrator = RecordingOrchestrator(free, elsewhere)
+    fields = {"prompt": "a cat", **fields}
+    p = StableDiffusionProcessingTxt2Img(steps=2, width=64, height=64, seed=7, n_iter=4, **fields)
     with pytest.raises(Recorded):
         RayExecutor(orchestrator).run(p)
     return orchestrator.chunks
@@ -61,3 +69,18 @@ def test_hypertile_on_in_the_settings_keeps_the_job_whole(tiny):
         assert len(chunks_of(2, override_settings={"hypertile_enable_unet": False})) == 2
     finally:
         tiny.opts.data["hypertile_enable_unet"] = False
+
+
+def test_network_files_go_with_the_chunks_only_for_workers_on_another_node(tiny, data_dir):
+    """Workers on this node read its folders: nothing is listed or hashed; for workers elsewhere every chunk carries
+    the job's LoRA with its hash and object-store reference."""
+    lora = data_dir / "models" / "Lora" / "inky.safetensors"
+    lora.parent.mkdir(parents=True, exist_ok=True)
+    save_file({"lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight": torch.ones(1, 4)}, str(lora))
+    sys.modules["networks"].list_available_networks()
+    assert all(chunk.files == [] for chunk in chunks_of(2, prompt="a cat <lora:inky:1>"))
+    chunks = chunks_of(2, elsewhere=True, prompt="a cat <lora:inky:1>")
+    assert len(chunks) == 2
+    for chunk in chunks:
+        (item,) = chunk.files
+        assert (item.role, item.relative, item.data) == ("lora", "inky.safetensors", ("ref", lora.stat().st_size))

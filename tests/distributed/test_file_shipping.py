@@ -102,11 +102,8 @@ def test_bytes_that_do_not_match_their_hash_are_refused(tmp_path):
     assert not (tmp_path / "hypernetworks" / "sketch.pt").exists()
 
 
-def test_without_workers_elsewhere_nothing_is_put_and_a_missing_file_is_named(orchestrator_app, tmp_path):
-    shared, _ = orchestrator_app
-    puts = []
-    manifest = FileStore(lambda data: puts.append(data) or data).manifest(job_files(shared, ["<lora:inky:1>"], None),
-                                                                           send=False)
-    assert puts == [] and manifest[0].data is None
-    with pytest.raises(NetworkFileError, match="styles/inky.safetensors .lora. is not in .* and was not sent"):
-        ensure_files(worker_services(tmp_path), manifest, lambda ref: ref, "worker-1")
+@pytest.mark.parametrize("relative", ["../outside.safetensors", "/etc/passwd", "styles/../../up.pt"])
+def test_a_path_leaving_the_folder_is_refused(tmp_path, relative):
+    with pytest.raises(NetworkFileError, match="is not a path inside the lora folder"):
+        ensure_files(worker_services(tmp_path / "node"), [shipped("lora", relative, b"x")], lambda ref: ref, "w")
+    assert not list(tmp_path.rglob("*.safetensors")) and not (tmp_path / "up.pt").exists()
