@@ -111,6 +111,9 @@ def test_training_through_the_api_runs_as_a_job_with_progress_and_stops_on_inter
     assert progresses == sorted(progresses) and 0 < max(progresses) <= 1
     assert any("Loss:" in (text or "") for *_, text in seen)
     assert client.get("/sdapi/v1/progress").json()["state"]["job_count"] == 0, "the job ended"
+    # resume: a request for 22 steps continues from the saved 20
+    assert client.post("/sdapi/v1/train/embedding", json={**body, "steps": 22}).status_code == 200
+    assert torch.load(filename, weights_only=True)["step"] == 22
     # a refused training answers with the reason, as A1111 does
     bad = client.post("/sdapi/v1/train/embedding", json={**body, "data_root": str(dataset / "missing")}).json()
     assert bad["info"].startswith("train embedding complete: filename:  error: Dataset directory doesn't exist")
@@ -130,6 +133,10 @@ def test_training_through_the_api_runs_as_a_job_with_progress_and_stops_on_inter
 
     step = load_hypernetwork("hn").step
     assert 3 <= step < 50, step
+    # resume: the next request continues from the saved step
+    answer["r"] = client.post("/sdapi/v1/train/hypernetwork", json={**body, "steps": step + 2})
+    assert answer["r"].json() == {"info": f"train hypernetwork complete: filename: {filename} error: None"}
+    assert load_hypernetwork("hn").step == step + 2
 
 
 @pytest.mark.parametrize("family", ["sd1-inpaint", "sd2-v"])
