@@ -5,7 +5,8 @@ overhead per job against running the same job in this process.
 
 A local Ray head starts in this process (dashboard off) with the orchestrator and N CPU worker actors on a tiny
 random-weight SD1 checkpoint.  Throughput: the 16 jobs (one picture each, their own seeds) are submitted at once
-from 16 threads, as 16 API clients would, once with 1 worker and once with 2.  Overhead: one picture at a time,
+to the job queue, as 16 API clients' requests are, once with 1 worker (one queue slot) and once with 2 (two
+slots: two jobs run side by side, each on a worker of its own).  Overhead: one picture at a time,
 the wall time of a job through the workers minus the worker's own ``process_images`` time, compared with the
 same job in this process (median of the runs).  Prints one line per measure and a JSON summary.
 """
@@ -18,7 +19,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -47,6 +47,7 @@ def main() -> int:
     from modules.processing.pipeline import process_images
     from modules.processing.txt2img import StableDiffusionProcessingTxt2Img
     from modules.runtime.bootstrap import initialize
+    from modules.runtime.jobs import job_queue
 
     data_dir = tempfile.mkdtemp(prefix="scale-out-")
     temp_dir = tempfile.mkdtemp(prefix="rayb", dir="/tmp")
@@ -67,22 +68,35 @@ def main() -> int:
             return make_chunks("txt2img", f"task(bench-{seed}-{time.monotonic_ns()})", constructor_fields(p), 1,
                                dict(services.opts.data), checkpoint)[0]
 
+        queue = job_queue()
+
         def throughput(n_workers: int) -> float:
-            """Seconds for ``args.jobs`` one-picture jobs submitted together, on the first ``n_workers`` workers."""
-            saved = list(orchestrator.slots)
-            orchestrator.slots[:] = saved[:n_workers]
+            """Seconds for ``args.jobs`` one-picture jobs queued together, on the first ``n_workers`` workers (as
+            many queue slots)."""
+            # the other workers are set aside (not "ok": never given a chunk; still listed, so none is started
+            # in their place)
+            resting = orchestrator.slots[n_workers:]
+            for slot in resting:
+                slot.status = "set aside by the benchmark"
+            queue.set_slots(n_workers)
             try:
-                orchestrator.run_chunks([chunk_of(1)])  # warm: the model is loaded, the first step compiled
-                threads = [threading.Thread(target=lambda s=s: orchestrator.run_chunks([chunk_of(s)]))
-                           for s in range(100, 100 + args.jobs)]
+                # warm: each worker has the model loaded, the first step compiled
+                orchestrator.run_chunks([chunk_of(1) for _ in range(n_workers)])
                 t0 = time.perf_counter()
-                for t in threads:
-                    t.start()
-                for t in threads:
-                    t.join()
-                return time.perf_counter() - t0
+                jobs = [queue.submit(lambda s=s: process_images(processing(s)), task_id=f"task(bench-{n_workers}-{s})")
+                        for s in range(100, 100 + args.jobs)]
+                for job in jobs:
+                    job.done.wait()
+                    job.take_result()
+                elapsed = time.perf_counter() - t0
+                overlap = sum(1 for a, b in zip(jobs, jobs[1:]) if b.started < a.finished)
+                print(f"{n_workers} worker(s): {overlap} of {len(jobs) - 1} jobs started before the one queued "
+                      "before them ended")
+                return elapsed
             finally:
-                orchestrator.slots[:] = saved
+                for slot in resting:
+                    slot.status = "ok"
+                queue.set_slots(len(orchestrator.slots))
 
         one = throughput(1)
         two = throughput(min(2, len(orchestrator.slots)))

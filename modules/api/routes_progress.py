@@ -27,9 +27,16 @@ def _opt(key: str, default: Any) -> Any:
     return getattr(opts, key, default) if opts is not None else default
 
 
-def state_snapshot() -> dict[str, Any]:
-    """The running job's state (A1111's ``shared.state.dict()``), or the idle state before the bootstrap ran."""
-    state = current_services().state
+def _state_of(job: Any) -> Any:
+    """The state describing ``job`` (the process's when ``job`` is None or shares it)."""
+    return _queue().state_of(job)
+
+
+def state_snapshot(state: Any = None) -> dict[str, Any]:
+    """``state`` (default: the running job's; A1111's ``shared.state.dict()``), or the idle state before the
+    bootstrap ran."""
+    if state is None:
+        state = _state_of(_queue().current())
     if state is None:
         return {"skipped": False, "interrupted": False, "stopping_generation": False, "job": "", "job_count": 0,
                 "job_timestamp": "0", "job_no": 0, "sampling_step": 0, "sampling_steps": 0}
@@ -49,7 +56,7 @@ def _fraction(snapshot: dict[str, Any]) -> float:
 
 def running_progress(job: Any) -> tuple[float, float | None, dict[str, Any]]:
     """(progress, ETA in seconds, state snapshot) of a running job."""
-    snapshot = state_snapshot()
+    snapshot = state_snapshot(_state_of(job))
     progress = _fraction(snapshot)
     elapsed = time.time() - (job.started or time.time())
     eta = elapsed / progress - elapsed if progress > 0 else None
@@ -76,9 +83,11 @@ class ProgressQuery:
 
 
 def progressapi(req: ProgressQuery = Depends()) -> Any:
-    """A1111's progress of the running job: ``0.01 + job_no/job_count + step fraction``, ETA from the elapsed time."""
-    state = current_services().state
-    snapshot = state_snapshot()
+    """A1111's progress of the running job: ``0.01 + job_no/job_count + step fraction``, ETA from the elapsed time.
+    When several jobs run at once (``--ray``), the one that started first."""
+    job = _queue().current()
+    state = _state_of(job)
+    snapshot = state_snapshot(state)
     textinfo = getattr(state, "textinfo", None)
     if snapshot["job_count"] == 0 or state is None:
         return models.ProgressResponse(progress=0, eta_relative=0, state=snapshot, textinfo=textinfo)
@@ -90,7 +99,6 @@ def progressapi(req: ProgressQuery = Depends()) -> Any:
     elapsed = time.time() - (state.time_start or time.time())
     eta_relative = elapsed / progress - elapsed
     current_image = None
-    job = _queue().current()
     if job is not None and _opt("live_previews_enable", True):
         _queue().refresh_preview(job)
     image = getattr(state, "current_image", None)
@@ -101,17 +109,15 @@ def progressapi(req: ProgressQuery = Depends()) -> Any:
 
 
 def interruptapi() -> Any:
-    """Stop the running job (the next one starts normally)."""
-    state = current_services().state
-    if state is not None:
+    """Stop the running job (the next one starts normally); every running job when several run at once."""
+    for state in _queue().running_states():
         state.interrupt()
     return {}
 
 
 def skipapi() -> Any:
-    """End the running job's current batch."""
-    state = current_services().state
-    if state is not None:
+    """End the running job's current batch (of every running job when several run at once)."""
+    for state in _queue().running_states():
         state.skip()
     return None
 
@@ -137,7 +143,7 @@ def internal_progress(req: models.InternalProgressRequest) -> Any:
         live_preview, preview_id = preview_data_uri(job, req.id_live_preview)
     return models.InternalProgressResponse(active=True, queued=False, completed=False, progress=progress, eta=eta,
                                            live_preview=live_preview, id_live_preview=preview_id,
-                                           textinfo=getattr(current_services().state, "textinfo", None))
+                                           textinfo=getattr(_state_of(job), "textinfo", None))
 
 
 def pending_tasks() -> Any:

@@ -1,6 +1,7 @@
 """The X/Y/Z plot's work: resolving axis values, generating every cell, assembling the labelled grids."""
 from __future__ import annotations
 
+import contextvars
 import random
 from concurrent.futures import ThreadPoolExecutor
 from copy import copy
@@ -153,7 +154,8 @@ def _cells_in_order(indexes: list, order: list[str], xs: list, ys: list, zs: lis
         return cell(xs[pos["x"]], ys[pos["y"]], zs[pos["z"]], pos["x"], pos["y"], pos["z"])
 
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="xyz-cell") as pool:
-        futures = [(pos, pool.submit(run, pos)) for pos in positions]
+        # each cell in a copy of this context: a job run beside others keeps its own state in its cells
+        futures = [(pos, pool.submit(contextvars.copy_context().run, run, pos)) for pos in positions]
         for pos, future in futures:
             processed = future.result()
             if processed is None:

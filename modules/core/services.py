@@ -16,9 +16,11 @@ imports nothing of the project, and the objects' types are only named in docstri
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import sys
 import types
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 SHARED_NAMES = (
     "cmd_opts", "opts", "ui_config", "paths", "parser", "state", "sd_model", "checkpoints", "upscalers",
@@ -44,7 +46,9 @@ class Services:
     - ``opts``: the settings (``config.json``, ``modules.core.options.store.Options``);
     - ``ui_config``: the UI components' saved defaults (``ui-config.json``);
     - ``paths``: every folder the app uses (``modules.core.paths.DataPaths``);
-    - ``state``: progress of the running job (``modules.runtime.state.State``);
+    - ``state``: progress of the running job (``modules.runtime.state.State``); code running inside a job that
+      the job queue runs beside others (``--ray`` with several workers) reads that job's own state here
+      (:func:`job_state_scope`), everyone else the process's one;
     - ``sd_model``: the loaded model; ``model_manager``: loads and switches checkpoints;
       ``device_config``: device and dtypes, chosen with the first load;
     - ``checkpoints``, ``vae_files``: the checkpoint and VAE registries;
@@ -78,6 +82,37 @@ class Services:
     def __repr__(self) -> str:
         built = [name for name in SHARED_NAMES if getattr(self, name, None) is not None]
         return f"<Services {', '.join(built) or 'empty'}>"
+
+    @property
+    def state(self) -> Any:
+        """The job state of the code asking: its job's own inside a job run beside others, else the process's."""
+        own = _JOB_STATE.get()
+        return own if own is not None else self.__dict__.get("_state")
+
+    @state.setter
+    def state(self, value: Any) -> None:
+        self.__dict__["_state"] = value
+
+    @property
+    def process_state(self) -> Any:
+        """The process's one job state (what ``state`` is outside jobs run side by side)."""
+        return self.__dict__.get("_state")
+
+
+_JOB_STATE: contextvars.ContextVar[Any] = contextvars.ContextVar("webui_job_state", default=None)
+"""The state of the job the current thread (context) works for, when the job queue gave it one of its own."""
+
+
+@contextlib.contextmanager
+def job_state_scope(state: Any) -> Iterator[Any]:
+    """While the block runs, ``services.state`` (and ``modules.shared.state``) in this context is ``state``: the
+    job queue runs each of several jobs at once inside one.  Threads a job starts inherit it only when started
+    with a copy of the context (``contextvars.copy_context().run``)."""
+    token = _JOB_STATE.set(state)
+    try:
+        yield state
+    finally:
+        _JOB_STATE.reset(token)
 
 
 _current = Services()

@@ -4,7 +4,8 @@ Layer: above :mod:`modules.runtime` (a worker is a headless runtime), below the 
 Ray is optional (``requirements-ray.txt``, installed by the launcher only with ``--ray``) and imported only by
 :func:`start`.  ``start`` connects to the cluster, places worker actors on its nodes (one per GPU, or
 ``--ray-workers`` on CPU-only nodes), and installs the executor that ``process_images`` hands txt2img/img2img
-jobs to; the job queue, the UI and the API work as before on top of it.
+jobs to; the job queue, the UI and the API work as before on top of it, the queue running as many jobs at once
+as there are workers.
 """
 from __future__ import annotations
 
@@ -52,12 +53,15 @@ def start(services: Services, *, wait: bool = True, temp_dir: str | None = None)
     from modules.distributed.executor import RayExecutor  # why: loads the processing stack (torch)
     from modules.distributed.orchestrator import Orchestrator  # why: as cluster
     from modules.processing.executors import install_executor  # why: as executor
+    from modules.runtime.jobs import job_queue  # why: as executor
 
     global _ORCHESTRATOR
     cmd_opts = services.cmd_opts
     ray = cluster.connect(cmd_opts.ray, temp_dir=temp_dir)
     orchestrator = Orchestrator(ray, lambda name: worker_argv(services, name), per_node=cmd_opts.ray_workers,
                                 worker_setup=lambda: worker_setup(services))
+    # one job at a time per worker: jobs of different users run side by side on different workers
+    orchestrator.on_workers_changed = job_queue().set_slots
     orchestrator.refresh(force=True)
     names = ", ".join(s.name for s in orchestrator.slots)
     print(f"Ray: {len(orchestrator.slots)} worker(s) starting ({names}); dashboard off", flush=True)
@@ -79,11 +83,13 @@ def stop() -> None:
     """Stop routing jobs to Ray, stop the workers and leave the cluster."""
     from modules.distributed import cluster  # why: as in start
     from modules.processing.executors import install_executor  # why: as in start
+    from modules.runtime.jobs import job_queue  # why: as in start
 
     global _ORCHESTRATOR
     with _GUARD:
         orchestrator, _ORCHESTRATOR = _ORCHESTRATOR, None
     install_executor(None)
+    job_queue().set_slots(1)
     if orchestrator is not None:
         orchestrator.shutdown()
     cluster.shutdown()

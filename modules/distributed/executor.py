@@ -6,7 +6,8 @@ across the free workers (:mod:`modules.distributed.job_spec`), runs the chunks t
 ``process_images`` does: the pictures saved in order with the workers' infotexts, ``params.txt``, the grid, the
 ``Processed`` with A1111's fields and the scripts' ``postprocess`` hook.  The job's state (``shared.state``)
 follows the workers: iterations done, sampling step, the latest latent for live previews; interrupt and skip
-reach the workers running the job.
+reach the workers running the job.  While its chunks run, a job lends ``queue_lock`` when the job queue runs
+several jobs at once (one slot per worker): the next job starts on the free workers meanwhile.
 
 The LoRA, hypernetwork, embedding and VAE files a job uses go with its chunks, by hash, to workers that lack
 them (:mod:`modules.distributed.file_shipping`).  Extras jobs run each picture's operations on a worker
@@ -17,8 +18,9 @@ writes in their place.
 """
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import Any
+from typing import Any, ContextManager
 
 from modules.distributed.file_shipping import FileStore, job_files
 from modules.distributed.job_spec import Merged, always_on_scripts, constructor_fields, extras_chunks, make_chunks
@@ -32,6 +34,8 @@ from modules.processing.processed import Processed
 from modules.processing.processing_base import GenerationError
 from modules.processing.rng import get_fixed_seed
 from modules.processing.txt2img import StableDiffusionProcessingTxt2Img
+from modules.runtime.jobs import job_queue
+from modules.runtime.queue_lock import queue_lock
 
 LOCAL_ONLY_SETTINGS = ("save_images_before_face_restoration", "save_images_before_color_correction",
                        "save_images_before_highres_fix", "save_mask", "save_mask_composite", "return_mask",
@@ -41,6 +45,12 @@ SEQUENTIAL_SETTINGS = ("hypertile_enable_unet", "hypertile_enable_unet_secondpas
 """Settings under which a batch's pictures depend on the batches before it: Hypertile draws its tile counts from
 one random sequence seeded once per job and running on through every batch (as in A1111), so a worker starting at
 a later batch could not draw what one machine draws there.  Such a job runs whole, as one chunk on one worker."""
+
+
+def waiting_for_workers() -> ContextManager[bool]:
+    """The block waits for chunks on the workers: ``queue_lock`` is lent meanwhile when the job queue runs jobs
+    side by side (a job running in another thread of the job, an X/Y/Z cell, holds nothing to lend)."""
+    return queue_lock.lent() if job_queue().slots > 1 else contextlib.nullcontext(False)
 
 
 def _prompts_of(p: Any) -> list[str]:
@@ -83,7 +93,9 @@ class RayExecutor:
             return "interrupt" if state is not None and state.interrupted else None
 
         chunks = extras_chunks(task_id, pictures, op_args, dict(services.opts.data))
-        return [result.picture for result in self.orchestrator.run_chunks(chunks, None, control)]
+        with waiting_for_workers():
+            results = self.orchestrator.run_chunks(chunks, None, control)
+        return [result.picture for result in results]
 
     def run(self, p: Any) -> Processed:
         services = p.services
@@ -130,8 +142,9 @@ class RayExecutor:
                 return "skip"
             return None
 
-        merged = merge(self.orchestrator.run_chunks(chunks, on_progress, control))
-        return self._finish(p, merged)
+        with waiting_for_workers():
+            results = self.orchestrator.run_chunks(chunks, on_progress, control)
+        return self._finish(p, merge(results))
 
     @staticmethod
     def batches_depend_on_each_other(p: Any) -> bool:

@@ -69,6 +69,8 @@ class Orchestrator:
         self._lock = threading.Condition()
         self._names = 0
         self._last_refresh = 0.0
+        self.on_workers_changed: Callable[[int], None] | None = None
+        """Called with the number of worker actors when workers were added (the job queue's slot count)."""
 
     # --- workers ------------------------------------------------------------------------------------------------
     def refresh(self, force: bool = False) -> None:
@@ -79,6 +81,7 @@ class Orchestrator:
         self._last_refresh = now
         nodes = cluster.live_nodes(self.ray)
         with self._lock:
+            before = len(self.slots)
             for node in nodes:
                 have = sum(1 for s in self.slots if s.node_id == node.node_id)
                 for _ in range(node.worker_count(self.per_node) - have):
@@ -90,6 +93,9 @@ class Orchestrator:
             for slot in self.slots:
                 if slot.status in ("starting", "restarting"):
                     self._check_alive(slot)
+            count = len(self.slots)
+        if count != before and self.on_workers_changed is not None:
+            self.on_workers_changed(count)
 
     def _check_alive(self, slot: WorkerSlot) -> None:
         """Ask a starting or restarted worker to describe itself; mark it ``ok`` once it answers (caller holds the lock)."""

@@ -1,12 +1,18 @@
-"""The one job queue: every generation, from the UI or the API, runs here one at a time in arrival order.
+"""The one job queue: every generation, from the UI or the API, runs here in arrival order.
 
 A job is a callable with a task id (A1111's ``task(txt2img-XXXXXXX)``).  :func:`run_job` waits
 for the result (the synchronous API routes, the UI); :meth:`JobQueue.submit` returns at once
-(the asynchronous API).  One worker thread runs the jobs; each holds the FIFO ``queue_lock``
+(the asynchronous API).  A worker thread runs each job; each holds the FIFO ``queue_lock``
 while it runs, so the other users of that lock (extras, refresh routes, model switches) queue
 in the same line.  While a job runs, the services' ``state`` (A1111's ``shared.state``)
 describes it (``state.current_task_id``); its live previews are kept on its own :class:`Job`
 record, so a client asking about one task never sees another task's pictures.
+
+By default one job runs at a time.  With several slots (:meth:`JobQueue.set_slots`: ``--ray`` sets one per
+worker actor) as many worker threads take jobs in order, each job gets a state of its own
+(:class:`~modules.runtime.state.JobState`, which ``services.state`` is inside that job) and they still take
+``queue_lock`` in turn: a job whose pictures are made elsewhere lends the lock while it waits for them
+(``queue_lock.lent()``), so the next job starts meanwhile, while work done in this process stays one at a time.
 
 Code that must hold ``queue_lock`` itself (A1111-style extensions) can still announce its task
 with :meth:`JobQueue.track_external` / :meth:`JobQueue.start_external` / :meth:`JobQueue.finish_external`
@@ -22,6 +28,7 @@ queue.  Synchronous and UI jobs stay in memory.
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import sys
 import threading
@@ -30,13 +37,14 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from modules.core.services import current_services
+from modules.core.services import current_services, job_state_scope
 from modules.processing import live_preview
 from modules.runtime.job_instruments import instrumented
 from modules.runtime.job_kinds import INTERRUPTED, JobInterruptedError, JobKind, StoredAnswer, StoredJobError
 from modules.runtime.job_kinds import interrupted_record
 from modules.runtime.job_store import CANCELLED, DONE, FAILED, FINISHED, QUEUED, RUNNING, JobStore, StoredJob
 from modules.runtime.queue_lock import queue_lock
+from modules.runtime.state import JobState
 
 __all__ = ["CANCELLED", "DONE", "FAILED", "FINISHED", "QUEUED", "RUNNING", "INTERRUPTED", "DuplicateTaskError",
            "Job", "JobCancelledError", "JobInterruptedError", "JobKind", "JobQueue", "QueueFullError",
@@ -100,6 +108,8 @@ class Job:
     """Device memory peaks while it ran (:class:`modules.runtime.job_instruments.MemoryStats`; None off CUDA)."""
     profile: str | None = None
     """The torch profiler trace it wrote (setting ``profiling_enable``), else None."""
+    state: Any = None
+    """Its own :class:`~modules.runtime.state.JobState` when it ran beside other jobs (None: the process's)."""
 
     @property
     def finished_ok(self) -> bool:
@@ -131,7 +141,7 @@ _CALLBACK_LOCK = threading.Lock()
 
 
 class JobQueue:
-    """Runs jobs one at a time, in the order they were submitted, on one worker thread."""
+    """Runs jobs in the order they were submitted: one at a time, or up to :meth:`slots` at once."""
 
     history_limit = 64
     """Finished jobs remembered (for ``/internal/progress`` "completed" and the async API)."""
@@ -148,9 +158,14 @@ class JobQueue:
         self._queue: collections.deque[Job] = collections.deque()
         self._jobs: dict[str, Job] = {}
         self._finished: collections.deque[str] = collections.deque()
-        self._current: Job | None = None
-        self._starting: Job | None = None
-        self._worker: threading.Thread | None = None
+        self._running: list[Job] = []
+        """Running jobs, in the order they started (external ones included)."""
+        self._starting: list[Job] = []
+        """Jobs taken from the line by a worker thread, waiting for ``queue_lock``."""
+        self._workers: list[threading.Thread] = []
+        self._slots = 1
+        self._finishing = 0
+        """Jobs ended whose store writes and waiters are still being told (:meth:`wait_idle` waits for them)."""
         self._seq = itertools.count(1)
         self._stopped = False
         self._store: JobStore | None = None
@@ -167,21 +182,57 @@ class JobQueue:
         return self._lock
 
     def state(self) -> Any:
-        """The live state (``current_services().state``, read on every use: the bootstrap may replace it)."""
+        """The process's live state (``current_services().state`` outside any job, read on every use: the
+        bootstrap may replace it)."""
         if self._state_getter is not None:
             return self._state_getter()
-        return current_services().state
+        return current_services().process_state
+
+    def state_of(self, job: Job | None) -> Any:
+        """The state describing ``job`` while it runs: its own when it runs beside others, else the process's."""
+        if job is not None and job.state is not None:
+            return job.state
+        return self.state()
+
+    def running_states(self) -> list[Any]:
+        """The process's state and the own state of every job running beside others (interrupt/skip without a
+        task id reach them all)."""
+        with self._cond:
+            own = [job.state for job in self._running if job.state is not None]
+        process = self.state()
+        return ([process] if process is not None else []) + own
+
+    @property
+    def slots(self) -> int:
+        """How many jobs may run at once (1 unless :meth:`set_slots` said more)."""
+        return self._slots
+
+    def set_slots(self, count: int) -> None:
+        """Run up to ``count`` jobs at once from now on (``--ray``: one per worker actor; 1 restores the default).
+        Jobs already running go on; fewer slots take effect as they end."""
+        with self._cond:
+            self._slots = max(1, int(count))
+            if self._queue:
+                self._ensure_worker()
+            self._cond.notify_all()
 
     def _ensure_worker(self) -> None:
+        """Start worker threads up to the slot count (caller holds ``_cond``)."""
         if self._stopped:
             return
-        if self._worker is None or not self._worker.is_alive():
-            self._worker = threading.Thread(target=self._work, name="job-worker", daemon=True)
-            self._worker.start()
+        self._workers = [worker for worker in self._workers if worker.is_alive()]
+        while len(self._workers) < self._slots:
+            worker = threading.Thread(target=self._work, name=f"job-worker-{len(self._workers) + 1}", daemon=True)
+            self._workers.append(worker)
+            worker.start()
 
     def in_worker(self) -> bool:
-        """True on the worker thread (a job submitting a job runs it inline instead of deadlocking)."""
-        return threading.current_thread() is self._worker
+        """True on a worker thread (a job submitting a job runs it inline instead of deadlocking)."""
+        return threading.current_thread() in self._workers
+
+    def _taken(self) -> int:
+        """Jobs the worker threads run or are starting (caller holds ``_cond``)."""
+        return len(self._starting) + sum(1 for job in self._running if not job.external)
 
     # --- submitting -----------------------------------------------------------------------------------------
     def submit(self, fn: Callable[[], Any], *, task_id: str, name: str = "job", kind: str = "job",
@@ -252,12 +303,12 @@ class JobQueue:
     def _work(self) -> None:
         while True:
             with self._cond:
-                while not self._queue and not self._stopped:
+                while (not self._queue or self._taken() >= self._slots) and not self._stopped:
                     self._cond.wait()
                 if self._stopped:
                     return
                 job = self._queue.popleft()
-                self._starting = job
+                self._starting.append(job)
             lock = self._queue_lock()
             lock.acquire()
             try:
@@ -267,17 +318,21 @@ class JobQueue:
 
     def _run_one(self, job: Job) -> None:
         with self._cond:
-            self._starting = None
+            self._starting.remove(job)
+            self._cond.notify_all()
             if self._stopped and job.status == QUEUED:
                 self._queue.appendleft(job)  # stopped while waiting for the lock: it stays queued
                 return
             if job.status == CANCELLED:
                 return
+            if self._slots > 1:  # jobs may run side by side: this one's progress and interrupt are its own
+                job.state = JobState(self.state())
             self._begin(job)
         if job.store is not None:
             self._guarded(lambda: job.store.set_running(job.store_key, job.started), f"store {job.task_id}")
         try:
-            with instrumented(job):
+            with (job_state_scope(job.state) if job.state is not None else contextlib.nullcontext()), \
+                    instrumented(job):
                 result = job.fn() if job.fn is not None else None
             error = None
         except BaseException as e:  # noqa: BLE001 - the job's own failure, handed to whoever waits for it
@@ -285,7 +340,7 @@ class JobQueue:
         # decided once: what is stored is what is told (a cancel arriving from now on comes too late)
         job.result, job.error = result, error
         status = CANCELLED if job.cancel_requested else (DONE if error is None else FAILED)
-        state = self.state()
+        state = self.state_of(job)
         progress = 1.0 if status == DONE or state is None else _state_progress(state)
         finished = time.time()
         if job.store is not None:
@@ -293,27 +348,34 @@ class JobQueue:
         with self._cond:
             job.status = status
             self._end(job, progress, finished)
-        self._flush_store_ops()
-        self._notify(job)
+            self._finishing += 1
+        try:
+            self._flush_store_ops()
+            self._notify(job)
+        finally:
+            with self._cond:
+                self._finishing -= 1
+                self._cond.notify_all()
 
     def _begin(self, job: Job) -> None:
         """Make ``job`` the running one (caller holds ``_cond``)."""
         job.status = RUNNING
         job.started = time.time()
-        self._current = job
-        state = self.state()
+        self._running.append(job)
+        state = self.state_of(job)
         if state is not None:
             state.begin(job=job.name, task_id=job.task_id)
 
     def _end(self, job: Job, progress: float, finished: float) -> None:
         """Record the end of ``job`` (caller holds ``_cond``)."""
-        state = self.state()
+        state = self.state_of(job)
         if state is not None:
             state.end()
         job.progress = progress
         job.finished = finished
-        if self._current is job:
-            self._current = None
+        if job in self._running:
+            self._running.remove(job)
+        self._cond.notify_all()  # a slot is free
         if not job.keep_result:
             job.fn = None
         self._finished.append(job.task_id)
@@ -495,9 +557,14 @@ class JobQueue:
             return self._jobs.get(task_id) if task_id is not None else None
 
     def current(self) -> Job | None:
-        """The running job, or None."""
+        """The running job (the one that started first, when several run), or None."""
         with self._cond:
-            return self._current
+            return self._running[0] if self._running else None
+
+    def running(self) -> list[Job]:
+        """The running jobs, in the order they started."""
+        with self._cond:
+            return list(self._running)
 
     def pending(self) -> list[Job]:
         """Jobs waiting to run, in the order they will run."""
@@ -506,7 +573,7 @@ class JobQueue:
 
     def _pending_locked(self) -> list[Job]:
         waiting = [j for j in self._jobs.values() if j.external and j.status == QUEUED]
-        waiting += [self._starting] if self._starting is not None else []
+        waiting += self._starting
         waiting += list(self._queue)
         return sorted(waiting, key=lambda j: j.seq)
 
@@ -529,7 +596,7 @@ class JobQueue:
         """Wait until nothing is queued or running; False on timeout."""
         deadline = None if timeout is None else time.time() + timeout
         with self._cond:
-            while (self._queue and not self._stopped) or self._current is not None or self._starting is not None:
+            while (self._queue and not self._stopped) or self._running or self._starting or self._finishing:
                 remaining = None if deadline is None else deadline - time.time()
                 if remaining is not None and remaining <= 0:
                     return False
@@ -540,16 +607,16 @@ class JobQueue:
     def shutdown(self, timeout: float | None = None) -> bool:
         """Start no more jobs: the running one ends, queued ones stay queued (stored ones resume at the next start).
 
-        Waits up to ``timeout`` seconds for the worker to end; False when it is still running a job.
+        Waits up to ``timeout`` seconds for the worker threads to end; False when one is still running a job.
         """
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
-            worker = self._worker
-        if worker is None or worker is threading.current_thread():
-            return True
-        worker.join(timeout)
-        return not worker.is_alive()
+            workers = [worker for worker in self._workers if worker is not threading.current_thread()]
+        deadline = None if timeout is None else time.time() + timeout
+        for worker in workers:
+            worker.join(None if deadline is None else max(0.0, deadline - time.time()))
+        return not any(worker.is_alive() for worker in workers)
 
     def cancel(self, task_id: str) -> Job | None:
         """Cancel a queued job, or interrupt it if it runs (only it: the next job starts normally).
@@ -572,9 +639,9 @@ class JobQueue:
                 self._trim_history()
                 notify = not job.external
             else:
-                state = self.state()
+                state = self.state_of(job)
                 # begin/end happen under this lock, so the state still describes this very job
-                if state is not None and getattr(state, "current_task_id", None) == task_id:
+                if state is not None and (job.state is not None or getattr(state, "current_task_id", None) == task_id):
                     state.interrupt()
                 notify = False
         self._flush_store_ops()
@@ -615,7 +682,8 @@ class JobQueue:
                 self._jobs[task_id] = job
             job.status = RUNNING
             job.started = time.time()
-            self._current = job
+            if job not in self._running:
+                self._running.append(job)
         self._flush_store_ops()
 
     def finish_external(self, task_id: str, result: Any = None) -> None:
@@ -629,8 +697,9 @@ class JobQueue:
             job.status = DONE
             job.finished = time.time()
             job.result = result if job.keep_result else None
-            if self._current is job:
-                self._current = None
+            if job in self._running:
+                self._running.remove(job)
+                self._cond.notify_all()
             if task_id not in self._finished:
                 self._finished.append(task_id)
             self._trim_history()
@@ -640,7 +709,7 @@ class JobQueue:
     # --- live previews ----------------------------------------------------------------------------------------
     def refresh_preview(self, job: Job, *, force: bool = False) -> None:
         """Decode the running job's latest latent into :attr:`Job.preview` when enough steps have passed."""
-        state = self.state()
+        state = self.state_of(job)
         if state is None or job.status != RUNNING:
             return
         step = getattr(state, "sampling_step", 0)
@@ -667,7 +736,7 @@ class JobQueue:
     @staticmethod
     def _state_is_of(state: Any, job: Job) -> bool:
         # jobs run by their callers began the state themselves, without a task id to compare
-        return job.external or getattr(state, "current_task_id", None) == job.task_id
+        return job.external or state is job.state or getattr(state, "current_task_id", None) == job.task_id
 
 
 def _state_progress(state: Any) -> float:

@@ -141,3 +141,30 @@ class State:
             "sampling_step": self.sampling_step,
             "sampling_steps": self.sampling_steps,
         }
+
+
+class JobState(State):
+    """The own state of one job that the job queue runs beside others (``--ray`` with several workers): its
+    progress, live preview, interrupt and skip are its own; requests to the serving loop (restart, stop) go to
+    the process's state, which the serving loop waits on."""
+
+    def __init__(self, process_state: State | None) -> None:
+        super().__init__()
+        self._process_state = process_state
+        if process_state is not None:
+            self.server_start = process_state.server_start
+            self.preview_decoder = process_state.preview_decoder
+
+    @property
+    def server_command(self) -> str | None:
+        return self._process_state.server_command if self._process_state is not None else None
+
+    @server_command.setter
+    def server_command(self, value: str | None) -> None:
+        if self._process_state is not None:
+            self._process_state.server_command = value
+
+    def wait_for_server_command(self, timeout: float | None = None) -> str | None:
+        if self._process_state is None:
+            return None
+        return self._process_state.wait_for_server_command(timeout)

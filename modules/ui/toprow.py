@@ -33,9 +33,9 @@ def interrupt_task(task_id: str | None) -> None:
     """Stop ``task_id`` (cancel it while queued); A1111's "stop after this image" rule for multi-image jobs."""
     queue = job_queue()
     job = queue.get(task_id) if task_id else None
-    state = current_services().state
     if job is None:
         return
+    state = queue.state_of(job)
     if job.status == "running" and state is not None and state.job_count > 1 and opt("interrupt_after_current", True) \
             and not state.stopping_generation:
         state.stop_generating()
@@ -45,10 +45,11 @@ def interrupt_task(task_id: str | None) -> None:
 
 def skip_task(task_id: str | None) -> None:
     """End the current batch of ``task_id`` when it is the one running."""
-    services = current_services()
-    job = job_queue().get(task_id) if task_id else None
-    if job is not None and job.status == "running" and services.state is not None:
-        services.state.skip()
+    queue = job_queue()
+    job = queue.get(task_id) if task_id else None
+    state = queue.state_of(job)
+    if job is not None and job.status == "running" and state is not None:
+        state.skip()
 
 
 def apply_styles(prompt: str, negative_prompt: str, styles: list[str]) -> tuple[str, str, list[str]]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from modules.core.services import current_services
 from modules.runtime.call_queue import wrap_gradio_gpu_call
+from modules.runtime.jobs import job_queue
 from modules.training.templates import list_templates
 from modules.training.validation import TrainingError
 from modules.ui.paste import paste_fields
@@ -64,8 +65,10 @@ def train_hypernetwork(*args: Any) -> tuple[str, str]:
 
 
 def interrupt() -> None:
-    """The Interrupt button: the training stops after its current step and saves."""
-    current_services().state.interrupt()
+    """The Interrupt button: the training stops after its current step and saves (A1111 interrupts whatever runs:
+    every running job, when several run at once)."""
+    for state in job_queue().running_states():
+        state.interrupt()
 
 
 def queued(fn: Any) -> Any:

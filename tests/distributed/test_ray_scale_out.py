@@ -318,6 +318,74 @@ def test_eight_concurrent_api_clients_get_their_own_seeds(cluster, tmp_path):
     assert sum(w["jobs_done"] for w in workers) >= 8
 
 
+def follow_jobs(client, tasks: list[str], timeout: float = 180) -> tuple[list[dict], list[list[str]]]:
+    """Poll the async jobs ``tasks`` until all ended: (their last infos, for each the workers seen while every one of
+    them was running at the same time)."""
+    together: list[list[str]] = [[] for _ in tasks]
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        infos = [client.get(f"/sdapi/v1/async/jobs/{task}?live_preview=false").json() for task in tasks]
+        if all(info["status"] == "running" for info in infos):
+            for seen, info in zip(together, infos):
+                seen.extend(w for w in info.get("workers") or [] if w not in seen)
+        if all(info["status"] in ("done", "failed", "cancelled") for info in infos):
+            return infos, together
+        time.sleep(0.05)
+    raise AssertionError(f"jobs still running after {timeout} s: {infos}")
+
+
+def test_two_clients_jobs_run_side_by_side_each_on_its_own_worker(cluster, tmp_path):
+    """One queue slot per worker: two one-picture jobs run at once, each on a worker of its own with its own
+    progress, and answer the one-machine pictures; cancelling one leaves the other running to its end."""
+    import base64
+    import io
+    import json
+
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from PIL import Image
+
+    from modules.api.api import Api
+    from modules.runtime.jobs import job_queue
+
+    services, _, _ = cluster
+    assert job_queue().slots == 2
+    client = TestClient(Api(FastAPI()).app)
+    body = {**FIELDS, "steps": 24, "n_iter": 1}
+    tasks = [client.post("/sdapi/v1/async/txt2img", json={**body, "seed": seed, "subseed": seed}).json()["task_id"]
+             for seed in (11, 12)]
+    infos, together = follow_jobs(client, tasks)
+    assert [info["status"] for info in infos] == ["done", "done"]
+    assert all(len(seen) == 1 for seen in together) and set(together[0]) != set(together[1]), together
+    for task, seed in zip(tasks, (11, 12)):
+        answer = client.get(f"/sdapi/v1/async/jobs/{task}/result").json()
+        assert json.loads(answer["info"])["all_seeds"] == [seed]
+        local = run_local(txt2img(services, tmp_path / f"local-{seed}", seed=seed, subseed=seed, steps=24))
+        picture = Image.open(io.BytesIO(base64.b64decode(answer["images"][0])))
+        assert picture.tobytes() == local.images[0].tobytes()
+
+    def info(task: str) -> dict:
+        return client.get(f"/sdapi/v1/async/jobs/{task}?live_preview=false").json()
+
+    def wait_for(condition, what: str) -> None:
+        deadline = time.time() + 120
+        while not condition():
+            assert time.time() < deadline, what
+            time.sleep(0.05)
+
+    long = {**body, "steps": 500}
+    tasks = [client.post("/sdapi/v1/async/txt2img", json={**long, "seed": seed}).json()["task_id"] for seed in (21, 22)]
+    wait_for(lambda: all(info(task)["sampling_step"] for task in tasks), "the two jobs did not both start sampling")
+    assert client.post(f"/sdapi/v1/async/jobs/{tasks[0]}/cancel").json()["status"] == "cancelling"
+    wait_for(lambda: info(tasks[0])["status"] == "cancelled", "the cancelled job did not end")
+    step = info(tasks[1])["sampling_step"]
+    wait_for(lambda: (info(tasks[1])["sampling_step"] or 0) > step, "the other job stopped too")
+    assert info(tasks[1])["status"] == "running"
+    client.post(f"/sdapi/v1/async/jobs/{tasks[1]}/cancel")
+    infos, _ = follow_jobs(client, tasks)
+    assert [info["status"] for info in infos] == ["cancelled", "cancelled"]
+
+
 def test_xyz_plot_grid_equals_the_one_machine_grid(cluster, tmp_path):
     from modules.builtin_scripts.xyz_plot import draw_xyz_grid
 
