@@ -1,4 +1,5 @@
-"""``GET /sdapi/v1/workers``: the Ray worker actors of ``--ray`` (name, node, devices, loaded model, current job).
+"""``GET /sdapi/v1/workers``: the Ray worker actors of ``--ray`` (name, node, devices, loaded model and extra
+networks, current job).
 
 Without ``--ray`` the list is empty: every job runs in this process.
 """

@@ -24,6 +24,7 @@ from typing import Any, ContextManager
 
 from modules.distributed.file_shipping import FileStore, job_files
 from modules.distributed.job_spec import Merged, always_on_scripts, constructor_fields, extras_chunks, make_chunks
+from modules.distributed.job_spec import network_tags
 from modules.distributed.job_spec import merge
 from modules.distributed.orchestrator import Orchestrator
 from modules.processing import image_saver
@@ -117,9 +118,10 @@ class RayExecutor:
         # workers on this node read its folders: the files are listed (and hashed) only for workers elsewhere
         files = (self.files.manifest(job_files(services, _prompts_of(p), self._vae_name(p)))
                  if self.orchestrator.workers_elsewhere() else [])
+        networks = network_tags(_prompts_of(p))
         for chunk in chunks:
             chunk.scripts, chunk.script_args = scripts, list(p.script_args or []) if scripts else []
-            chunk.files = files
+            chunk.files, chunk.networks = files, networks
         if state is not None and state.job_count == -1:
             state.job_count = p.n_iter
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import socket
 import sys
 import threading
@@ -24,12 +23,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from modules.core.hashing import calculate_sha256
+from modules.distributed.job_spec import network_tags
 
 LORA_EXTENSION_MODULE = "networks"
 """The built-in Lora extension's module (its name in ``sys.modules``, as A1111 names it)."""
 ROLES = ("lora", "hypernetwork", "embedding", "vae")
 
-_TAG = re.compile(r"<(lora|lyco|hypernet):([^:>]+)")
 
 
 class NetworkFileError(RuntimeError):
@@ -109,13 +108,12 @@ def job_files(services: Any, prompts: Iterable[str], vae_name: str | None) -> li
 
     lora = sys.modules.get(LORA_EXTENSION_MODULE)
     hypernetworks = getattr(services, "hypernetworks_registry", None)
-    for text in texts:
-        for kind, name in _TAG.findall(text):
-            if kind in ("lora", "lyco") and lora is not None:
-                entry = lora.available_network_aliases.get(name) or lora.available_networks.get(name)
-                add("lora", getattr(entry, "filename", None))
-            elif kind == "hypernet" and hypernetworks is not None:
-                add("hypernetwork", getattr(hypernetworks, "available", {}).get(name))
+    for kind, name in network_tags(texts):
+        if kind in ("lora", "lyco") and lora is not None:
+            entry = lora.available_network_aliases.get(name) or lora.available_networks.get(name)
+            add("lora", getattr(entry, "filename", None))
+        elif kind == "hypernet" and hypernetworks is not None:
+            add("hypernetwork", getattr(hypernetworks, "available", {}).get(name))
     embeddings = getattr(services, "embeddings", None)
     for name, embedding in list(getattr(embeddings, "word_embeddings", {}).items()):
         if any(name in text for text in texts):

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +63,9 @@ class Chunk:
     files: list = field(default_factory=list)
     """The network files the job uses (:class:`~modules.distributed.file_shipping.ShippedFile`): a worker lacking
     one receives it before it runs the chunk."""
+    networks: tuple[tuple[str, str], ...] = ()
+    """The extra networks its prompts name (:func:`network_tags`): a worker whose last chunk used the same set has
+    them loaded and applied already, so it is preferred."""
 
 
 @dataclass
@@ -81,6 +86,15 @@ class ChunkResult:
     interrupted: bool = False
     seconds: float = 0.0
     """The worker's own time for the chunk (from its ``run`` call to the result), for the overhead measure."""
+
+
+NETWORK_TAG = re.compile(r"<(lora|lyco|hypernet):([^:>]+)")
+"""A prompt's extra-network tag (``<lora:name:1>``): its kind and name."""
+
+
+def network_tags(prompts: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """The (kind, name) of every extra network the prompts name, sorted, each once."""
+    return tuple(sorted({(kind, name) for text in prompts if text for kind, name in NETWORK_TAG.findall(text)}))
 
 
 EXTRAS = "extras"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from modules.distributed import cluster
-from modules.distributed.job_spec import Chunk, ChunkResult
+from modules.distributed.job_spec import EXTRAS, Chunk, ChunkResult
 from modules.distributed.worker import CheckpointMissingError
 
 POLL_S = 0.05
@@ -46,14 +46,16 @@ class WorkerSlot:
     """The chunk it runs now."""
     missing: dict[str, str] = field(default_factory=dict)
     """Checkpoints it cannot load, with the reason."""
+    networks: tuple[tuple[str, str], ...] = ()
+    """The extra networks of the last generation chunk it ran (still loaded and applied there)."""
     ping: Any = None
     jobs_done: int = 0
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "node_id": self.node_id, "status": self.status, "reason": self.reason,
                 "pid": self.info.get("pid"), "host": self.info.get("host"), "devices": self.info.get("devices", []),
-                "model": self.info.get("model"), "current_task": self.task, "jobs_done": self.jobs_done,
-                "missing_checkpoints": dict(self.missing)}
+                "model": self.info.get("model"), "networks": [f"{kind}:{name}" for kind, name in self.networks],
+                "current_task": self.task, "jobs_done": self.jobs_done, "missing_checkpoints": dict(self.missing)}
 
 
 class Orchestrator:
@@ -163,7 +165,8 @@ class Orchestrator:
         return slot.status == "ok" and (checkpoint is None or checkpoint not in slot.missing)
 
     def _acquire(self, chunk: Chunk) -> WorkerSlot | None:
-        """A free worker for ``chunk`` (holding its checkpoint first), marked busy; None when none is free now."""
+        """A free worker for ``chunk`` (holding its checkpoint first, then its extra networks, then the least used),
+        marked busy; None when none is free now."""
         with self._lock:
             free = [s for s in self.slots if self._usable(s, chunk.checkpoint) and s.task is None]
             if not free:
@@ -173,15 +176,21 @@ class Orchestrator:
                                         for s in self.slots) or "no worker was started"
                     raise NoWorkerError(f"no Ray worker can run this job ({reasons})")
                 return None
-            free.sort(key=lambda s: (s.info.get("model") != chunk.checkpoint, s.jobs_done))
+            free.sort(key=lambda s: (s.info.get("model") != chunk.checkpoint, s.networks != chunk.networks,
+                                     s.jobs_done))
             slot = free[0]
             slot.task = chunk.task_id
             return slot
 
-    def _release(self, slot: WorkerSlot) -> None:
+    def _release(self, slot: WorkerSlot, chunk: Chunk | None = None) -> None:
+        """``slot`` is free again; after a generation chunk it ran, it holds that chunk's checkpoint and networks."""
         with self._lock:
             slot.task = None
             slot.jobs_done += 1
+            if chunk is not None and chunk.kind != EXTRAS:
+                if chunk.checkpoint is not None:
+                    slot.info["model"] = chunk.checkpoint
+                slot.networks = chunk.networks
             self._lock.notify_all()
 
     def run_chunks(self, chunks: list[Chunk], on_progress: Callable[[dict[str, Any]], None] | None = None,
@@ -220,7 +229,7 @@ class Orchestrator:
                 latest.pop(chunk.task_id, None)
                 try:
                     results[chunk.index] = ray.get(ref)
-                    self._release(slot)
+                    self._release(slot, chunk)
                 except ray.exceptions.RayActorError as e:
                     self._lost(slot, e)
                     attempts[chunk.index] += 1

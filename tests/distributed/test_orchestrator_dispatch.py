@@ -125,3 +125,37 @@ def test_workers_on_another_node_than_this_process_are_seen():
     assert not o.workers_elsewhere()
     o.slots[1].node_id = "other-node"
     assert o.workers_elsewhere()
+
+
+def test_a_worker_that_switched_checkpoint_is_preferred_for_that_checkpoint_next():
+    """The checkpoint a worker holds is the last one it ran, not the one it started with."""
+    a, b = FakeActor("w1", model="tiny [1]"), FakeActor("w2", model="tiny [1]")
+    o = orchestrator(a, b)
+    assert [r.worker for r in o.run_chunks(chunks(1, n_iter=1, checkpoint="big [2]"))] == ["w1"]
+    assert o.workers()[0]["model"] == "big [2]"
+    # w1 has run more chunks, but it holds the checkpoint: it gets the next job using it, w2 the one using tiny
+    assert [r.worker for r in o.run_chunks(chunks(1, n_iter=1, checkpoint="big [2]"))] == ["w1"]
+    assert [r.worker for r in o.run_chunks(chunks(1, n_iter=1, checkpoint="tiny [1]"))] == ["w2"]
+
+
+def test_a_worker_whose_last_job_used_the_same_networks_is_preferred():
+    from modules.distributed.job_spec import network_tags
+
+    a, b = FakeActor("w1"), FakeActor("w2")
+    o = orchestrator(a, b)
+
+    def job(prompt):
+        parts = chunks(1, n_iter=1)
+        for chunk in parts:
+            chunk.networks = network_tags([prompt])
+        return parts
+
+    assert [r.worker for r in o.run_chunks(job("a cat <lora:ink:0.8>"))] == ["w1"]
+    # w1 ran more chunks, but the LoRA is applied there already
+    assert [r.worker for r in o.run_chunks(job("a cow <lora:ink:1>"))] == ["w1"]
+    assert [r.worker for r in o.run_chunks(job("a dog"))] == ["w2"]
+    assert [r.worker for r in o.run_chunks(job("<hypernet:x:0.5> a bird <lora:ink:1>"))] == ["w2"]
+    assert o.workers()[1]["networks"] == ["hypernet:x", "lora:ink"]
+    # as many chunks each: the set decides (the first in the list would win a tie)
+    assert [r.worker for r in o.run_chunks(job("<lora:ink:0.7>, <hypernet:x:1> a fish"))] == ["w2"]
+    assert network_tags(["<lora:a:1> <LORA:b>", None, "<lyco:c:1:2> <lora:a:0.5>"]) == (("lora", "a"), ("lyco", "c"))
