@@ -204,7 +204,7 @@ heavy = pytest.mark.skipif(not HEAVY_ENABLED, reason=(
     "idle machine; left out of the default run, where the second test worker shares the 24 GB"))
 """Marks the full-size checks that need the whole machine: SDXL base/refiner end to end and its network parity
 (measured alone: 120 s and 23.1 GB maximum resident for base + refiner), the full-size compile and token-merging
-checks."""
+checks, DPM adaptive at full size (4-5 minutes of CPU)."""
 
 FULLSIZE_KEY = pytest.StashKey[FullsizeCheckpoints]()
 
