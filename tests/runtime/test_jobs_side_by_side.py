@@ -55,11 +55,17 @@ class RemoteJob:
         return "interrupted" if getattr(self.state, "interrupted", False) else "done"
 
 
-def test_two_slots_run_two_waiting_jobs_at_once_each_with_its_own_state():
-    queue, lock, process_state = make_queue(2)
+def two_waiting_jobs(queue: jobs.JobQueue, lock: FIFOLock) -> tuple[RemoteJob, RemoteJob, jobs.Job, jobs.Job]:
+    """Jobs ``task(a)`` and ``task(b)`` submitted, both waiting for their workers at the same time."""
     a, b = RemoteJob(lock), RemoteJob(lock)
     job_a, job_b = queue.submit(a, task_id="task(a)"), queue.submit(b, task_id="task(b)")
-    assert a.waiting.wait(10) and b.waiting.wait(10)  # both wait for their workers at the same time
+    assert a.waiting.wait(10) and b.waiting.wait(10)
+    return a, b, job_a, job_b
+
+
+def test_two_slots_run_two_waiting_jobs_at_once_each_with_its_own_state():
+    queue, lock, process_state = make_queue(2)
+    a, b, job_a, job_b = two_waiting_jobs(queue, lock)
     assert a.lent and b.lent
     assert [job.task_id for job in queue.running()] == ["task(a)", "task(b)"]
     assert isinstance(a.state, JobState) and a.state is not b.state and process_state not in (a.state, b.state)
@@ -77,9 +83,7 @@ def test_two_slots_run_two_waiting_jobs_at_once_each_with_its_own_state():
 
 def test_cancelling_one_running_job_interrupts_only_that_job():
     queue, lock, _ = make_queue(2)
-    a, b = RemoteJob(lock), RemoteJob(lock)
-    job_a, job_b = queue.submit(a, task_id="task(a)"), queue.submit(b, task_id="task(b)")
-    assert a.waiting.wait(10) and b.waiting.wait(10)
+    a, b, job_a, job_b = two_waiting_jobs(queue, lock)
     queue.cancel("task(b)")
     assert b.state.interrupted and not a.state.interrupted
     a.release.set()
@@ -92,11 +96,9 @@ def test_cancelling_one_running_job_interrupts_only_that_job():
 
 def test_a_third_job_waits_for_a_free_slot_and_keeps_its_place():
     queue, lock, _ = make_queue(2)
-    a, b, c = RemoteJob(lock), RemoteJob(lock), RemoteJob(lock)
-    queue.submit(a, task_id="task(a)")
-    queue.submit(b, task_id="task(b)")
+    a, b, _, _ = two_waiting_jobs(queue, lock)
+    c = RemoteJob(lock)
     job_c = queue.submit(c, task_id="task(c)")
-    assert a.waiting.wait(10) and b.waiting.wait(10)
     time.sleep(0.2)
     assert not c.waiting.is_set() and job_c.status == jobs.QUEUED and queue.position(job_c) == 1
     b.release.set()
@@ -166,10 +168,8 @@ def test_one_slot_keeps_the_process_state_and_one_job_at_a_time():
 
 def test_fewer_slots_take_effect_as_jobs_end():
     queue, lock, _ = make_queue(2)
-    a, b, c = RemoteJob(lock), RemoteJob(lock), RemoteJob(lock)
-    queue.submit(a, task_id="task(a)")
-    queue.submit(b, task_id="task(b)")
-    assert a.waiting.wait(10) and b.waiting.wait(10)
+    a, b, _, _ = two_waiting_jobs(queue, lock)
+    c = RemoteJob(lock)
     queue.set_slots(1)
     queue.submit(c, task_id="task(c)")
     a.release.set()
