@@ -100,7 +100,9 @@ def test_dropping_a_picture_on_the_prompt_puts_its_infotext_there(module_page, t
     info.add_text("parameters", text)
     Image.new("RGB", (8, 8)).save(picture, pnginfo=info)
     page, errors = module_page
-    page.click("#tab_txt2img-button")
+    # a tab switch never navigates: not waiting for navigations (the click once timed out waiting for one on a
+    # saturated machine, after the previous test's checkpoint switch)
+    page.click("#tab_txt2img-button", no_wait_after=True)
     page.evaluate("""(b64) => {
         const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
         const transfer = new DataTransfer();
