@@ -50,7 +50,7 @@ a later batch could not draw what one machine draws there.  Such a job runs whol
 
 def waiting_for_workers() -> ContextManager[bool]:
     """The block waits for chunks on the workers: ``queue_lock`` is lent meanwhile when the job queue runs jobs
-    side by side (a job running in another thread of the job, an X/Y/Z cell, holds nothing to lend)."""
+    side by side (code in another thread of the job, such as an X/Y/Z cell, holds nothing to lend)."""
     return queue_lock.lent() if job_queue().slots > 1 else contextlib.nullcontext(False)
 
 
