@@ -1,8 +1,9 @@
 """Progress, interrupt and skip: ``/sdapi/v1/progress|interrupt|skip`` and ``/internal/progress|pending-tasks``.
 
-``/sdapi/v1/progress`` describes the running job, whoever submitted it (A1111's contract);
-``/internal/progress`` and the async job API answer for one task id, with that task's own
-live preview only.  None of these wait for the queue.
+``/sdapi/v1/progress`` describes the running job, whoever submitted it (A1111's contract; when several
+run at once under ``--ray``, the one that started first); ``/sdapi/v1/interrupt`` and ``/skip`` name no
+task and reach every running job; ``/internal/progress`` and the async job API answer for one task id,
+from that task's own state, with its own live preview only.  None of these wait for the queue.
 """
 from __future__ import annotations
 

@@ -11,7 +11,8 @@ from typing import Any, Callable
 
 
 class State:
-    """What the one GPU worker is doing right now."""
+    """What the running job is doing right now (the process's one; a job run beside others under ``--ray`` has a
+    :class:`JobState` of its own)."""
 
     def __init__(self) -> None:
         self.skipped = False
