@@ -242,3 +242,23 @@ def test_xyz_cells_run_in_the_jobs_own_state(monkeypatch):
 def _no_scope_leaks():
     yield
     assert current_services().state is current_services().process_state
+
+
+def test_the_routes_without_a_task_id_reach_every_running_job(monkeypatch):
+    """``/sdapi/v1/skip`` and ``/sdapi/v1/interrupt`` name no task: both running jobs get them; ``/sdapi/v1/progress``
+    describes the job that started first."""
+    from modules.api import routes_progress
+
+    queue, lock, process_state = make_queue(2)
+    monkeypatch.setattr(routes_progress, "_queue", lambda: queue)
+    a, b, job_a, _ = two_waiting_jobs(queue, lock)
+    a.state.job_count, b.state.job_count = 3, 5
+    assert routes_progress.state_snapshot()["job_count"] == 3 and queue.current() is job_a
+    routes_progress.skipapi()
+    assert a.state.skipped and b.state.skipped
+    routes_progress.interruptapi()
+    assert a.state.interrupted and b.state.interrupted and process_state.interrupted
+    a.release.set()
+    b.release.set()
+    assert queue.wait_idle(10)
+    queue.shutdown(5)
